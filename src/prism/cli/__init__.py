@@ -1,0 +1,14 @@
+"""The ``prism`` command line: one sub-app per area, one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from prism.cli.procedure import procedure_app
+
+app = typer.Typer(help="PrISM: a smartwatch assistant for procedural tasks.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate PrISM components on data sets.", no_args_is_help=True)
+app.add_typer(procedure_app, name="procedure")
+app.add_typer(eval_app, name="eval")
+
+__all__ = ["app", "eval_app"]

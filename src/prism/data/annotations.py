@@ -1,0 +1,103 @@
+"""Annotated sessions: which step happened when, and frame labels derived from them.
+
+An :class:`AnnotatedSession` is the common currency between data-set loaders
+(CaptainCook4D, OpenPack, recordings), procedure learning and evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from prism.errors import DataError
+
+__all__ = ["FRAME_RATE_HZ", "AnnotatedSession", "StepSegment", "frame_labels"]
+
+FRAME_RATE_HZ = 5.0
+"""Default tracking frame rate (frames per second)."""
+
+
+@dataclass(frozen=True)
+class StepSegment:
+    """One performed step: ``step`` from ``start`` to ``end`` seconds after session start."""
+
+    step: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class AnnotatedSession:
+    """A session annotated with the steps performed.
+
+    Parameters
+    ----------
+    session_id : str
+        Recording identifier, e.g. ``"1_7"``.
+    task : str
+        Procedure id the session performs.
+    segments : tuple of StepSegment
+        Performed steps sorted by start time (segments may overlap in real data).
+    duration : float
+        Session length in seconds (>= the last segment's end).
+    skipped : tuple of str
+        Steps of the procedure annotated as skipped in this session.
+    """
+
+    session_id: str
+    task: str
+    segments: tuple[StepSegment, ...]
+    duration: float
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def step_order(self) -> tuple[str, ...]:
+        """Performed steps in order of start time."""
+        return tuple(segment.step for segment in self.segments)
+
+
+def frame_labels(
+    session: AnnotatedSession, step_ids: Sequence[str], *, frame_rate: float = FRAME_RATE_HZ
+) -> np.ndarray:
+    """Turn a session's step segments into one class label per frame.
+
+    Frame ``t`` covers time ``t / frame_rate`` seconds. A frame inside a step's segment is
+    labelled with that step; where segments overlap, the most recently started step wins
+    (the user has moved on to it); frames in no segment are "other".
+
+    Parameters
+    ----------
+    session : AnnotatedSession
+        The annotated session.
+    step_ids : sequence of str
+        Step ids in class order (length ``S``).
+    frame_rate : float
+        Frames per second (Hz), > 0.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,), int64, values in [0, S]]
+        Class per frame; ``S`` means "other". ``n_frames = ceil(duration * frame_rate)``.
+
+    Examples
+    --------
+    >>> s = AnnotatedSession("x", "t", (StepSegment("a", 0.0, 0.4), StepSegment("b", 0.6, 1.0)), 1.0)
+    >>> frame_labels(s, ["a", "b"]).tolist()
+    [0, 0, 2, 1, 1]
+    """
+    if frame_rate <= 0:
+        raise DataError(f"frame_rate must be > 0 Hz, got {frame_rate}")
+    index = {step_id: i for i, step_id in enumerate(step_ids)}
+    n_frames = int(np.ceil(session.duration * frame_rate - 1e-9))
+    labels = np.full(n_frames, len(step_ids), dtype=np.int64)
+    times = np.arange(n_frames) / frame_rate
+    for segment in sorted(session.segments, key=lambda s: s.start):
+        if segment.step not in index:
+            raise DataError(
+                f"session {session.session_id!r}: step {segment.step!r} is not in the procedure"
+            )
+        inside = (times >= segment.start) & (times < segment.end)
+        labels[inside] = index[segment.step]
+    return labels
