@@ -11,7 +11,7 @@ also derive from the matching builtin so callers can catch either, as scikit-lea
 
 from __future__ import annotations
 
-__all__ = ["PrismError", "ProcedureError", "TrackerInputError", "DataError"]
+__all__ = ["DataError", "PrismError", "ProcedureError", "TrackerInputError"]
 
 
 class PrismError(Exception):

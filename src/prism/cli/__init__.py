@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+# Importing a command module registers its commands on its sub-app.
+from prism.cli import procedure_learn, procedure_show, procedure_validate  # noqa: F401
 from prism.cli.procedure import procedure_app
 
 app = typer.Typer(help="PrISM: a smartwatch assistant for procedural tasks.", no_args_is_help=True)

@@ -65,7 +65,9 @@ def frame_labels(
 
     Frame ``t`` covers time ``t / frame_rate`` seconds. A frame inside a step's segment is
     labelled with that step; where segments overlap, the most recently started step wins
-    (the user has moved on to it); frames in no segment are "other".
+    (the user has moved on to it) and the earlier step is not resumed when the later one
+    ends: a step covers ``[start, min(end, next step's start))``. Frames in no segment
+    are "other".
 
     Parameters
     ----------
@@ -83,9 +85,12 @@ def frame_labels(
 
     Examples
     --------
-    >>> s = AnnotatedSession("x", "t", (StepSegment("a", 0.0, 0.4), StepSegment("b", 0.6, 1.0)), 1.0)
-    >>> frame_labels(s, ["a", "b"]).tolist()
+    >>> a, b = StepSegment("a", 0.0, 0.4), StepSegment("b", 0.6, 1.0)
+    >>> frame_labels(AnnotatedSession("x", "t", (a, b), 1.0), ["a", "b"]).tolist()
     [0, 0, 2, 1, 1]
+    >>> a, b = StepSegment("a", 0.0, 1.0), StepSegment("b", 0.2, 0.6)
+    >>> frame_labels(AnnotatedSession("y", "t", (a, b), 1.0), ["a", "b"]).tolist()
+    [0, 1, 1, 2, 2]
     """
     if frame_rate <= 0:
         raise DataError(f"frame_rate must be > 0 Hz, got {frame_rate}")
@@ -93,11 +98,13 @@ def frame_labels(
     n_frames = int(np.ceil(session.duration * frame_rate - 1e-9))
     labels = np.full(n_frames, len(step_ids), dtype=np.int64)
     times = np.arange(n_frames) / frame_rate
-    for segment in sorted(session.segments, key=lambda s: s.start):
+    ordered = sorted(session.segments, key=lambda s: s.start)
+    for i, segment in enumerate(ordered):
         if segment.step not in index:
             raise DataError(
                 f"session {session.session_id!r}: step {segment.step!r} is not in the procedure"
             )
-        inside = (times >= segment.start) & (times < segment.end)
+        end = min(segment.end, ordered[i + 1].start) if i + 1 < len(ordered) else segment.end
+        inside = (times >= segment.start) & (times < end)
         labels[inside] = index[segment.step]
     return labels

@@ -236,7 +236,7 @@ class Procedure:
         for src, row in self.transitions.items():
             for dst, probability in row.items():
                 matrix[index[src], index[dst]] = probability
-        return matrix / matrix.sum(axis=1, keepdims=True)
+        return np.asarray(matrix / matrix.sum(axis=1, keepdims=True))
 
     def precedence_matrix(self) -> np.ndarray:
         """Precedence as a boolean matrix.
@@ -295,7 +295,9 @@ def _transition_problems(
             if dst not in step_ids and dst != END:
                 found.append(f"transition {src!r} -> {dst!r}: unknown step {dst!r}")
             if not (math.isfinite(probability) and 0.0 <= probability <= 1.0):
-                found.append(f"transition {src!r} -> {dst!r}: probability {probability} not in [0, 1]")
+                found.append(
+                    f"transition {src!r} -> {dst!r}: probability {probability} not in [0, 1]"
+                )
         total = sum(row.values())
         if abs(total - 1.0) > PROBABILITY_TOLERANCE:
             found.append(f"outgoing probabilities of {src!r} sum to {total:.6g}, not 1")
@@ -316,7 +318,9 @@ def _reachable(graph: Mapping[str, Sequence[str]], origin: str) -> set[str]:
     return seen
 
 
-def _reachability_problems(ids: Sequence[str], transitions: Mapping[str, Mapping[str, float]]) -> list[str]:
+def _reachability_problems(
+    ids: Sequence[str], transitions: Mapping[str, Mapping[str, float]]
+) -> list[str]:
     forward = {src: [d for d, p in row.items() if p > 0] for src, row in transitions.items()}
     reached = _reachable(forward, START)
     found = [f"step {s!r} is unreachable from start" for s in ids if s not in reached]
@@ -327,7 +331,9 @@ def _reachability_problems(ids: Sequence[str], transitions: Mapping[str, Mapping
         for dst in dsts:
             backward.setdefault(dst, []).append(src)
     reaching_end = _reachable(backward, END)
-    found.extend(f"end is unreachable from step {s!r}" for s in ids if s in reached and s not in reaching_end)
+    found.extend(
+        f"end is unreachable from step {s!r}" for s in ids if s in reached and s not in reaching_end
+    )
     return found
 
 

@@ -1,0 +1,16 @@
+"""Streaming transition-graph step tracking."""
+
+from prism.tracker.corrections import CorrectionKind
+from prism.tracker.state import HistoryEntry, NextStep, TrackerState
+from prism.tracker.tracker import StepTracker, TrackerConfig, TrackResult, track
+
+__all__ = [
+    "CorrectionKind",
+    "HistoryEntry",
+    "NextStep",
+    "StepTracker",
+    "TrackResult",
+    "TrackerConfig",
+    "TrackerState",
+    "track",
+]

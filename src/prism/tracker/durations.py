@@ -1,0 +1,103 @@
+"""Discretised duration distributions and their hazards, in frames.
+
+A step's duration statistics (seconds) become a gamma distribution over frames; the
+tracker only needs its *hazard* ``h[d]``: the probability of leaving a step at the end
+of its ``d``-th frame, given that it lasted at least ``d`` frames. Hazards are computed
+once per procedure, never per frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from prism.procedure.model import DurationStats
+
+__all__ = ["MIN_RELATIVE_STD", "duration_pmf", "hazard_from_stats"]
+
+MIN_RELATIVE_STD = 0.1
+"""Lower bound on std / mean: no real step lasts exactly the same time twice."""
+
+
+def _gamma_frames(duration: DurationStats, frame_rate: float) -> tuple[float, float]:
+    """Gamma (shape, scale in frames) matching the mean and std of ``duration``."""
+    mean = duration.mean * frame_rate
+    std = max(duration.std * frame_rate, MIN_RELATIVE_STD * mean, 0.5)
+    shape = (mean / std) ** 2
+    return shape, std**2 / mean
+
+
+def duration_pmf(duration: DurationStats, *, frame_rate: float, max_frames: int) -> np.ndarray:
+    """Probability that a step lasts exactly ``d`` frames.
+
+    Parameters
+    ----------
+    duration : DurationStats
+        Duration statistics in seconds.
+    frame_rate : float
+        Frames per second (Hz).
+    max_frames : int
+        Length of the returned support; the tail beyond it is folded into the last bin.
+
+    Returns
+    -------
+    np.ndarray [shape=(max_frames + 1,), float64, sums to 1]
+        ``pmf[d]`` for ``d = 0 .. max_frames``; ``pmf[0] == 0`` (a step lasts >= 1 frame).
+
+    Examples
+    --------
+    >>> pmf = duration_pmf(DurationStats(mean=2.0, std=0.4), frame_rate=5.0, max_frames=40)
+    >>> round(float(pmf @ np.arange(41)), 1)
+    10.0
+    """
+    shape, scale = _gamma_frames(duration, frame_rate)
+    edges = np.arange(max_frames + 1, dtype=np.float64)
+    cdf = stats.gamma.cdf(edges, shape, scale=scale)
+    pmf = np.zeros(max_frames + 1)
+    pmf[1:] = np.diff(cdf)
+    pmf[1] += cdf[0]
+    pmf[-1] += 1.0 - cdf[-1]
+    return np.asarray(pmf / pmf.sum())
+
+
+def hazard_from_stats(
+    duration: DurationStats,
+    *,
+    frame_rate: float,
+    max_frames: int,
+    floor: float = 1e-4,
+) -> np.ndarray:
+    """Per-frame leaving probability of a step after ``d`` frames in it.
+
+    The duration is modelled as a gamma distribution with the given mean and std
+    (std at least ``MIN_RELATIVE_STD`` of the mean). ``h[d] = P(D = d) / P(D >= d)``,
+    evaluated in log space for stability. Beyond the table the tracker reuses the last
+    entry, which tends to the gamma's asymptotic hazard, so a step that lasts much longer
+    than expected can still be left. ``floor`` keeps every hazard in
+    ``[floor, 1 - floor]``: a step can always end (or go on) if the evidence insists.
+
+    Parameters
+    ----------
+    duration : DurationStats
+        Duration statistics in seconds.
+    frame_rate : float
+        Frames per second (Hz).
+    max_frames : int
+        Last tabulated duration in frames (>= 1).
+    floor : float
+        Bound on the hazard away from 0 and 1.
+
+    Returns
+    -------
+    np.ndarray [shape=(max_frames + 1,), float64, values in [floor, 1 - floor]]
+        ``h[d]`` for ``d = 0 .. max_frames``; ``h[0] = floor`` (unused by the tracker).
+    """
+    shape, scale = _gamma_frames(duration, frame_rate)
+    d = np.arange(max_frames + 1, dtype=np.float64)
+    log_survival_before = stats.gamma.logsf(np.maximum(d - 1.0, 0.0), shape, scale=scale)
+    log_survival_after = stats.gamma.logsf(d, shape, scale=scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hazard = -np.expm1(log_survival_after - log_survival_before)
+    hazard = np.nan_to_num(hazard, nan=1.0 - floor)
+    hazard[0] = floor
+    return np.asarray(np.clip(hazard, floor, 1.0 - floor))

@@ -1,0 +1,153 @@
+"""A procedure compiled into the arrays the tracker needs, computed once per procedure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from prism.errors import ProcedureError
+from prism.procedure.model import Procedure
+from prism.tracker.durations import hazard_from_stats
+
+__all__ = ["MAX_TRACKED_STEPS", "TrackingModel", "compile_procedure"]
+
+MAX_TRACKED_STEPS = 56
+"""Done sets are 64-bit masks sharing their word with the node id: at most 56 steps."""
+
+
+@dataclass(frozen=True, eq=False)
+class TrackingModel:
+    """Arrays derived from a :class:`Procedure` for tracking at a fixed frame rate.
+
+    Node indices: ``0 .. S-1`` are steps, ``S`` is the start (nothing done yet) and
+    ``S + 1`` is the end (procedure finished). A hypothesis in a *gap* after step ``c``
+    has node ``c`` and its gap flag set.
+
+    Attributes
+    ----------
+    procedure : Procedure
+        The source procedure.
+    frame_rate : float
+        Frames per second (Hz).
+    transitions : np.ndarray [shape=(S + 1, S + 1)]
+        Row ``c`` (``S`` = start) to column ``n`` (``S`` = end); rows sum to 1.
+    hazard_log_stay, hazard_log_leave : np.ndarray [shape=(S + 2, D + 1)]
+        ``log(1 - h[d])`` and ``log h[d]`` after ``d`` frames; row ``S`` is the gap (and
+        start) hazard, row ``S + 1`` (end) never leaves.
+    log_gap, log_no_gap : float
+        Log probability that a gap does / does not follow a step.
+    repeatable : np.ndarray [shape=(S,), bool]
+        Steps that may be done more than once.
+    predecessor_bits : np.ndarray [shape=(S,), uint64]
+        Bit mask of each step's precedence predecessors.
+    precedence_penalty : float
+        Multiplier (in (0, 1]) of a transition into a step whose predecessors are not done.
+    frontier_mixing : float
+        Weight in [0, 1) of the *frontier* (not-done steps whose predecessors are all
+        done, uniformly) mixed into the graph's next-step distribution.
+    """
+
+    procedure: Procedure
+    frame_rate: float
+    transitions: np.ndarray
+    hazard_log_stay: np.ndarray
+    hazard_log_leave: np.ndarray
+    log_gap: float
+    log_no_gap: float
+    repeatable: np.ndarray
+    predecessor_bits: np.ndarray
+    precedence_penalty: float
+    frontier_mixing: float
+
+    @property
+    def n_steps(self) -> int:
+        """Number of steps ``S``."""
+        return self.procedure.n_steps
+
+    @property
+    def max_duration_frames(self) -> int:
+        """Last tabulated duration ``D`` in frames."""
+        return int(self.hazard_log_stay.shape[1] - 1)
+
+
+def compile_procedure(
+    procedure: Procedure,
+    *,
+    frame_rate: float = 5.0,
+    precedence_penalty: float = 0.1,
+    frontier_mixing: float = 0.1,
+    hazard_floor: float = 1e-4,
+) -> TrackingModel:
+    """Compile ``procedure`` for tracking at ``frame_rate`` frames per second.
+
+    Parameters
+    ----------
+    procedure : Procedure
+        A valid procedure with at most :data:`MAX_TRACKED_STEPS` steps.
+    frame_rate : float
+        Frames per second (Hz), > 0.
+    precedence_penalty : float
+        In (0, 1]: factor on entering a step before its precedence predecessors are done
+        (soft: real users do violate recipes; 1 ignores precedence).
+    frontier_mixing : float
+        In [0, 1): share of the next-step probability spread uniformly over the
+        *frontier*, the steps not done yet whose precedence predecessors are all done.
+        A first-order graph learned from few sessions misses valid orders, and after a
+        wrong or unusual step its row is a poor guide; the done set still is a good one.
+    hazard_floor : float
+        Hazards are kept in ``[floor, 1 - floor]`` (see :func:`hazard_from_stats`).
+
+    Returns
+    -------
+    TrackingModel
+    """
+    if procedure.n_steps > MAX_TRACKED_STEPS:
+        raise ProcedureError(
+            f"procedure {procedure.id!r} has {procedure.n_steps} steps; "
+            f"the tracker handles at most {MAX_TRACKED_STEPS}"
+        )
+    if not frame_rate > 0:
+        raise ProcedureError(f"frame_rate must be > 0 Hz, got {frame_rate}")
+    if not 0.0 <= frontier_mixing < 1.0:
+        raise ProcedureError(f"frontier_mixing must be in [0, 1), got {frontier_mixing}")
+    if not 0.0 < precedence_penalty <= 1.0:
+        raise ProcedureError(f"precedence_penalty must be in (0, 1], got {precedence_penalty}")
+    n = procedure.n_steps
+    longest = max(
+        [s.duration.mean + 4 * s.duration.std for s in procedure.steps]
+        + [procedure.gap.duration.mean + 4 * procedure.gap.duration.std]
+    )
+    max_frames = max(int(np.ceil(longest * frame_rate)), 10)
+    hazards = np.zeros((n + 2, max_frames + 1))
+    for i, step in enumerate(procedure.steps):
+        hazards[i] = hazard_from_stats(
+            step.duration, frame_rate=frame_rate, max_frames=max_frames, floor=hazard_floor
+        )
+    hazards[n] = hazard_from_stats(
+        procedure.gap.duration, frame_rate=frame_rate, max_frames=max_frames, floor=hazard_floor
+    )
+    # The start may end at once (a session can begin with a step).
+    hazards[n, 0] = 0.5
+    with np.errstate(divide="ignore"):
+        log_leave = np.log(hazards)
+        log_stay = np.log1p(-hazards)
+    predecessor_bits = np.zeros(n, dtype=np.uint64)
+    for before, after in procedure.precedence:
+        predecessor_bits[procedure.step_index(after)] |= np.uint64(1) << np.uint64(
+            procedure.step_index(before)
+        )
+    gap = procedure.gap.probability
+    return TrackingModel(
+        procedure=procedure,
+        frame_rate=frame_rate,
+        transitions=procedure.transition_matrix(),
+        hazard_log_stay=log_stay,
+        hazard_log_leave=log_leave,
+        log_gap=float(np.log(gap)) if gap > 0 else -np.inf,
+        log_no_gap=float(np.log1p(-gap)),
+        repeatable=np.array([s.repeatable for s in procedure.steps], dtype=bool),
+        predecessor_bits=predecessor_bits,
+        precedence_penalty=precedence_penalty,
+        frontier_mixing=frontier_mixing,
+    )
