@@ -41,7 +41,7 @@ class TrackerConfig:
 
     frame_rate: float = 5.0
     beam_width: int = 48
-    emission_weight: float = 0.5
+    emission_weight: float = 0.3
     precedence_penalty: float = 0.1
     frontier_mixing: float = 0.1
 
