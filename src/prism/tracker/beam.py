@@ -32,8 +32,6 @@ __all__ = [
     "normalised_weights",
 ]
 
-_KIND_STAY, _KIND_GAP, _KIND_NEXT = 0, 1, 2
-
 
 class Beam(NamedTuple):
     """The tracker's belief: ``B`` weighted hypotheses (B <= width).
@@ -96,36 +94,58 @@ def normalised_weights(beam: Beam) -> np.ndarray:
     return np.asarray(weights / weights.sum())
 
 
-def _bits(n_steps: int) -> np.ndarray:
-    return np.uint64(1) << np.arange(n_steps, dtype=np.uint64)
+_NEXT_ROW_CACHE_SIZE = 65_536
+"""Rows kept by the next-step memo of a model before it is cleared (~10 MB at 20 steps)."""
 
 
 def _next_log_probabilities(model: TrackingModel, node: np.ndarray, done: np.ndarray) -> np.ndarray:
+    """:func:`_compute_next_log_probabilities`, memoised per model on (node, done set).
+
+    A session visits few distinct (node, done set) pairs, so most frames need no
+    computation; the memo is bounded and only ever holds exact results.
+    """
+    keys = ((done << np.uint64(8)) | node.astype(np.uint64)).tolist()
+    cache = model.next_row_cache
+    rows = [cache.get(key) for key in keys]
+    missing = [i for i, row in enumerate(rows) if row is None]
+    if missing:
+        index = np.array(missing)
+        fresh = _compute_next_log_probabilities(model, node[index], done[index])
+        if len(cache) + len(missing) > _NEXT_ROW_CACHE_SIZE:
+            cache.clear()
+        for i, row in zip(missing, fresh, strict=True):
+            cache[keys[i]] = row
+            rows[i] = row
+    return np.array(rows)
+
+
+def _compute_next_log_probabilities(
+    model: TrackingModel, node: np.ndarray, done: np.ndarray
+) -> np.ndarray:
     """Log probability of each next node given the current node and done set.
+
+    The graph's row of the current node, restricted to steps not done (or repeatable),
+    with ``precedence_penalty`` on steps whose predecessors are not all done and
+    renormalised, mixed with the uniform distribution over the frontier (not-done steps
+    whose predecessors are all done; the end once every step is done) with weight
+    ``frontier_mixing``.
 
     Returns
     -------
     np.ndarray [shape=(B, S + 1)]
         Column ``n < S`` is step ``n``, column ``S`` is the end; ``-inf`` where not allowed.
     """
-    n = model.n_steps
-    source = np.minimum(node, n)
-    bits = _bits(n)
-    done_bits = (done[:, None] & bits[None, :]) != 0
-    allowed = ~done_bits | model.repeatable[None, :]
-    preceded = (model.predecessor_bits[None, :] & ~done[:, None]) == 0
-    factor = np.where(allowed, np.where(preceded, 1.0, model.precedence_penalty), 0.0)
-    weights = model.transitions[source].copy()
-    weights[:, :n] *= factor
-    total = weights.sum(axis=1, keepdims=True)
-    graph = weights / np.where(total > 0, total, 1.0)
-    frontier = np.zeros_like(graph)
-    frontier[:, :n] = allowed & preceded
+    not_done = ~done[:, None]
+    allowed = ((not_done & model.column_bit[: model.n_steps + 1]) != 0) | model.always_allowed
+    frontier = allowed & ((model.predecessor_bits & not_done) == 0)
+    weights = model.transitions[np.minimum(node, model.n_steps)]
+    weights *= allowed * model.precedence_penalty + frontier * (1.0 - model.precedence_penalty)
     frontier_size = frontier.sum(axis=1, keepdims=True)
-    frontier /= np.where(frontier_size > 0, frontier_size, 1.0)
-    mixing = np.where(frontier_size > 0, model.frontier_mixing, 0.0)
+    share = np.where(frontier_size > 0, model.frontier_mixing, 0.0)
+    weights *= (1.0 - share) / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    weights += frontier * (share / np.maximum(frontier_size, 1))
     with np.errstate(divide="ignore"):
-        return np.asarray(np.log((1.0 - mixing) * graph + mixing * frontier))
+        return np.asarray(np.log(weights))
 
 
 def hypothesis_keys(node: np.ndarray, gap: np.ndarray, done: np.ndarray) -> np.ndarray:
@@ -142,13 +162,16 @@ def merge_groups(
     best one and becomes the representative. Returns the representatives' indices and
     the groups' merged (log-sum-exp) scores.
     """
-    unique_keys, first, group = np.unique(keys, return_index=True, return_inverse=True)
-    group_max = sorted_scores[first]
-    merged = group_max + np.log(
-        np.bincount(group, weights=np.exp(sorted_scores - group_max[group]))
-    )
-    if unique_keys.size > width:
-        top = np.argpartition(merged, unique_keys.size - width)[-width:]
+    order = np.argsort(keys, kind="stable")
+    ordered_keys = keys[order]
+    group_start = np.empty(keys.size, dtype=bool)
+    group_start[0] = True
+    np.not_equal(ordered_keys[1:], ordered_keys[:-1], out=group_start[1:])
+    starts = np.flatnonzero(group_start)
+    first = order[starts]
+    merged = np.logaddexp.reduceat(sorted_scores[order], starts)
+    if first.size > width:
+        top = np.argpartition(merged, first.size - width)[-width:]
         first, merged = first[top], merged[top]
     return first, merged
 
@@ -197,62 +220,53 @@ def advance_beam(
     """
     n = model.n_steps
     t = beam.frame
-    size = beam.node.shape[0]
+    stay_column, gap_column = n + 2, n + 1
     emission = emission_weight * log_probabilities
     duration = np.minimum(t - beam.entry, model.max_duration_frames)
     hazard_row = np.where(beam.gap, n, beam.node)
-    log_stay = model.hazard_log_stay[hazard_row, duration]
-    log_leave = model.hazard_log_leave[hazard_row, duration]
-    in_step = ~beam.gap & (beam.node < n)
-    emit_now = emitted_class(beam, n)
-
-    stay = beam.log_score + log_stay + emission[emit_now]
-    leave = beam.log_score + log_leave
-    to_gap = np.where(in_step, leave + model.log_gap + emission[n], -np.inf)
-    next_base = leave + np.where(in_step, model.log_no_gap, 0.0)
-    to_next = next_base[:, None] + _next_log_probabilities(model, beam.node, beam.done)
-    to_next += emission[None, :]
-    scores = np.concatenate([stay, to_gap, to_next.ravel()])
-
-    candidates = np.flatnonzero(np.isfinite(scores))
+    in_step = hazard_row < n
+    leave = beam.log_score + model.hazard_log_leave[hazard_row, duration]
+    # Candidate (i, c): hypothesis i moves to next step c < S, to the end (c = S),
+    # into the gap after its step (c = S + 1) or stays (c = S + 2).
+    scores = np.empty((beam.node.shape[0], n + 3))
+    scores[:, : n + 1] = _next_log_probabilities(model, beam.node, beam.done)
+    scores[:, : n + 1] += (leave + np.where(in_step, model.log_no_gap, 0.0))[:, None]
+    scores[:, : n + 1] += emission
+    scores[:, gap_column] = np.where(in_step, leave + (model.log_gap + emission[n]), -np.inf)
+    scores[:, stay_column] = (
+        beam.log_score
+        + model.hazard_log_stay[hazard_row, duration]
+        + emission[np.where(in_step, beam.node, n)]
+    )
+    flat = scores.ravel()
+    # Drop impossible moves first: selection among many equal -inf values is slow.
+    candidates = np.flatnonzero(flat > -np.inf)
     keep = 4 * width
     if candidates.size > keep:
-        best = np.argpartition(scores[candidates], candidates.size - keep)[-keep:]
-        candidates = candidates[best]
-    candidates = candidates[np.argsort(-scores[candidates], kind="stable")]
+        candidates = candidates[np.argpartition(flat[candidates], candidates.size - keep)[-keep:]]
+    candidates = candidates[np.argsort(-flat[candidates])]
 
-    kind = np.where(
-        candidates < size, _KIND_STAY, np.where(candidates < 2 * size, _KIND_GAP, _KIND_NEXT)
-    )
-    flat_next = candidates - 2 * size
-    parent = np.where(kind == _KIND_NEXT, flat_next // (n + 1), candidates % size)
-    column = np.where(kind == _KIND_NEXT, flat_next % (n + 1), 0)
-    next_node = np.where(column == n, n + 1, column)
-    node = np.where(kind == _KIND_NEXT, next_node, beam.node[parent])
-    gap = np.where(kind == _KIND_STAY, beam.gap[parent], kind == _KIND_GAP)
-    entered_step = (kind == _KIND_NEXT) & (column < n)
-    step_bit = np.uint64(1) << np.minimum(column, n - 1).astype(np.uint64)
-    done = np.where(entered_step, beam.done[parent] | step_bit, beam.done[parent])
-    keys = hypothesis_keys(node, gap, done)
-
-    first, merged = merge_groups(keys, scores[candidates], width=width)
+    parent, column = np.divmod(candidates, n + 3)
+    stays = column == stay_column
+    node = np.where(column <= n, model.column_node[np.minimum(column, n)], beam.node[parent])
+    gap = np.where(stays, beam.gap[parent], column == gap_column)
+    done = beam.done[parent] | model.column_bit[column]
+    first, merged = merge_groups(hypothesis_keys(node, gap, done), flat[candidates], width=width)
 
     chosen_parent = parent[first]
-    chosen_kind = kind[first]
     chosen_column = column[first]
     step_start = beam.step_start[chosen_parent]
     step_end = beam.step_end[chosen_parent]
-    rows = np.arange(first.size)
-    left_step = (chosen_kind != _KIND_STAY) & in_step[chosen_parent]
-    step_end[rows[left_step], beam.node[chosen_parent[left_step]]] = t
-    started = (chosen_kind == _KIND_NEXT) & (chosen_column < n)
-    step_start[rows[started], chosen_column[started]] = t
-    step_end[rows[started], chosen_column[started]] = -1
+    left_step = np.flatnonzero((chosen_column != stay_column) & in_step[chosen_parent])
+    step_end[left_step, beam.node[chosen_parent[left_step]]] = t
+    started = np.flatnonzero(chosen_column < n)
+    step_start[started, chosen_column[started]] = t
+    step_end[started, chosen_column[started]] = -1
     return Beam(
         node=node[first],
         gap=gap[first],
         done=done[first],
-        entry=np.where(chosen_kind == _KIND_STAY, beam.entry[chosen_parent], t),
+        entry=np.where(chosen_column == stay_column, beam.entry[chosen_parent], t),
         step_start=step_start,
         step_end=step_end,
         log_score=merged - merged.max(),

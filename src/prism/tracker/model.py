@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,15 +37,23 @@ class TrackingModel:
         start) hazard, row ``S + 1`` (end) never leaves.
     log_gap, log_no_gap : float
         Log probability that a gap does / does not follow a step.
-    repeatable : np.ndarray [shape=(S,), bool]
-        Steps that may be done more than once.
-    predecessor_bits : np.ndarray [shape=(S,), uint64]
-        Bit mask of each step's precedence predecessors.
+    always_allowed : np.ndarray [shape=(S + 1,), bool]
+        Next nodes allowed even when done: repeatable steps, and the end (last entry).
+    predecessor_bits : np.ndarray [shape=(S + 1,), uint64]
+        Bit mask of each step's precedence predecessors; for the end, every step (so the
+        end joins the frontier once every step is done).
     precedence_penalty : float
         Multiplier (in (0, 1]) of a transition into a step whose predecessors are not done.
     frontier_mixing : float
         Weight in [0, 1) of the *frontier* (not-done steps whose predecessors are all
         done, uniformly) mixed into the graph's next-step distribution.
+    column_node : np.ndarray [shape=(S + 1,), int64]
+        Node entered by a beam candidate column ``c <= S``: step ``c``, or the end node.
+    column_bit : np.ndarray [shape=(S + 3,), uint64]
+        Done-set bit added by a candidate column: ``1 << c`` for steps, 0 otherwise
+        (end, gap, stay).
+    next_row_cache : dict
+        Memo of next-step log probabilities by (node, done set), filled by the tracker.
     """
 
     procedure: Procedure
@@ -55,10 +63,13 @@ class TrackingModel:
     hazard_log_leave: np.ndarray
     log_gap: float
     log_no_gap: float
-    repeatable: np.ndarray
+    always_allowed: np.ndarray
     predecessor_bits: np.ndarray
     precedence_penalty: float
     frontier_mixing: float
+    column_node: np.ndarray
+    column_bit: np.ndarray
+    next_row_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def n_steps(self) -> int:
@@ -132,11 +143,11 @@ def compile_procedure(
     with np.errstate(divide="ignore"):
         log_leave = np.log(hazards)
         log_stay = np.log1p(-hazards)
-    predecessor_bits = np.zeros(n, dtype=np.uint64)
+    step_bits = np.uint64(1) << np.arange(n, dtype=np.uint64)
+    predecessor_bits = np.zeros(n + 1, dtype=np.uint64)
     for before, after in procedure.precedence:
-        predecessor_bits[procedure.step_index(after)] |= np.uint64(1) << np.uint64(
-            procedure.step_index(before)
-        )
+        predecessor_bits[procedure.step_index(after)] |= step_bits[procedure.step_index(before)]
+    predecessor_bits[n] = np.bitwise_or.reduce(step_bits)
     gap = procedure.gap.probability
     return TrackingModel(
         procedure=procedure,
@@ -146,8 +157,10 @@ def compile_procedure(
         hazard_log_leave=log_leave,
         log_gap=float(np.log(gap)) if gap > 0 else -np.inf,
         log_no_gap=float(np.log1p(-gap)),
-        repeatable=np.array([s.repeatable for s in procedure.steps], dtype=bool),
+        always_allowed=np.array([s.repeatable for s in procedure.steps] + [True], dtype=bool),
         predecessor_bits=predecessor_bits,
         precedence_penalty=precedence_penalty,
         frontier_mixing=frontier_mixing,
+        column_node=np.append(np.arange(n, dtype=np.int64), n + 1),
+        column_bit=np.concatenate([step_bits, np.zeros(3, dtype=np.uint64)]),
     )

@@ -79,8 +79,7 @@ class TrackerState:
         A step the user is in right now counts as not finished.
         """
         beam, n = self._beam, self._model.n_steps
-        bits = np.uint64(1) << np.arange(n, dtype=np.uint64)
-        done = (beam.done[:, None] & bits[None, :]) != 0
+        done = (beam.done[:, None] & self._model.column_bit[:n]) != 0
         current = (~beam.gap & (beam.node < n))[:, None] & (beam.node[:, None] == np.arange(n))
         return np.asarray(self._weights @ (done & ~current))
 

@@ -171,11 +171,11 @@ class StepTracker:
                 f"probabilities must have shape {shape} with S + 1 = {self.n_classes} "
                 f"({self.procedure.n_steps} steps + other), got shape {array.shape}"
             )
-        if not np.isfinite(array).all():
-            raise TrackerInputError("probabilities contain NaN or infinite values")
-        if (array < 0).any():
-            raise TrackerInputError("probabilities contain negative values")
         sums = array.sum(axis=-1)
+        if not np.isfinite(sums).all():
+            raise TrackerInputError("probabilities contain NaN or infinite values")
+        if array.min(initial=0.0) < 0.0:
+            raise TrackerInputError("probabilities contain negative values")
         off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE
         if off.any():
             where = "" if expected_ndim == 1 else f" at frame {int(np.argmax(off))}"
