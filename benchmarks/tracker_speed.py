@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from history_beam import HistoryBeamTracker  # noqa: E402
-
 from prism.data.annotations import frame_labels  # noqa: E402
 from prism.data.sampling import sample_session  # noqa: E402
 from prism.data.simulated import simulate_classifier  # noqa: E402

@@ -14,6 +14,6 @@ app.add_typer(procedure_app, name="procedure")
 app.add_typer(eval_app, name="eval")
 
 # Command modules that register on `app` or `eval_app` import them from here.
-from prism.cli import eval_tracker  # noqa: E402, F401
+from prism.cli import demo, eval_tracker  # noqa: E402, F401
 
 __all__ = ["app", "eval_app"]

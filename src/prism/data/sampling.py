@@ -37,9 +37,13 @@ def sample_session(
 ) -> AnnotatedSession:
     """Walk the transition graph from start to end, each step at most once unless repeatable.
 
-    Next steps are drawn from the graph's row renormalised over steps still allowed;
-    durations from :func:`sample_duration` (times ``duration_scale``); a gap follows a
-    step with the procedure's gap probability.
+    Next steps are drawn from the graph's row renormalised over the steps still allowed:
+    not done (or repeatable), with their precedence predecessors done, and the end only
+    once every ``must_not_skip`` step is done. When the graph offers no such step, the
+    next one is drawn uniformly from those ready steps (the end only when none is left);
+    when there is none either, from the graph's allowed steps. Durations come from :func:`sample_duration`
+    (times ``duration_scale``); a gap follows a step with the procedure's gap
+    probability.
 
     Parameters
     ----------
@@ -60,15 +64,24 @@ def sample_session(
         Segments in order; ``duration`` ends 2 s after the last step.
     """
     matrix = procedure.transition_matrix()
+    precedence = procedure.precedence_matrix()
     n = procedure.n_steps
     done = np.zeros(n, dtype=bool)
     repeatable = np.array([s.repeatable for s in procedure.steps])
+    required = np.array([s.notes.must_not_skip for s in procedure.steps])
     segments: list[StepSegment] = []
     time, current = lead_in, n
     for _ in range(4 * n):
-        weights = matrix[current].copy()
-        weights[:n] *= ~done | repeatable
-        if weights.sum() <= 0:
+        allowed = np.append(~done | repeatable, True)
+        ready = np.append(~(precedence & ~done[:, None]).any(axis=0), True)
+        may_end = np.append(np.ones(n, dtype=bool), not (required & ~done).any())
+        graph = matrix[current] * allowed
+        frontier = (allowed & ready & may_end).astype(float)
+        frontier[n] *= not frontier[:n].any()
+        for weights in (graph * ready * may_end, frontier, graph):
+            if weights.sum() > 0:
+                break
+        else:
             break
         nxt = int(rng.choice(n + 1, p=weights / weights.sum()))
         if nxt == n:

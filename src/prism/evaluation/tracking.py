@@ -31,7 +31,14 @@ from prism.procedure.learn import learn_from_captaincook
 from prism.tracker import ConfirmationConfig, ConfirmationPolicy, StepTracker, TrackerConfig
 from prism.tracker.hmm import duration_free_hmm, forward_filter
 
-__all__ = ["METHODS", "RecordingResult", "TrackerEvaluationConfig", "evaluate_tracker"]
+__all__ = [
+    "METHODS",
+    "RecordingResult",
+    "TrackerEvaluationConfig",
+    "evaluate_recording",
+    "evaluate_tracker",
+    "track_with_confirmations",
+]
 
 METHODS = ("tracker", "hmm", "argmax")
 
@@ -79,9 +86,22 @@ def _recording_rng(seed: int, recording_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(recording_id.encode())])
 
 
-def _track_with_confirmations(
+def track_with_confirmations(
     tracker: StepTracker, probabilities: np.ndarray, labels: np.ndarray, max_questions: int
 ) -> tuple[np.ndarray, int]:
+    """Track frame by frame with a simulated user who answers confirmation questions.
+
+    The tracker asks under :class:`~prism.tracker.ConfirmationPolicy` (at most
+    ``max_questions`` times); the user names the true step (``labels[t]``) with an
+    ``at`` correction, or gives no answer between steps.
+
+    Returns
+    -------
+    classes : np.ndarray [shape=(n_frames,), int64]
+        The online decision after each frame (and answer).
+    asked : int
+        Questions asked.
+    """
     policy = ConfirmationPolicy(ConfirmationConfig(max_requests=max_questions))
     step_ids = tracker.procedure.step_ids
     classes = np.empty(labels.size, dtype=np.int64)
@@ -110,7 +130,7 @@ def evaluate_recording(
     )
     tracker = StepTracker(procedure, config.tracker)
     if config.confirmations > 0:
-        tracked, asked = _track_with_confirmations(
+        tracked, asked = track_with_confirmations(
             tracker, probabilities, labels, config.confirmations
         )
     else:

@@ -28,7 +28,7 @@ def _gamma_frames(duration: DurationStats, frame_rate: float) -> tuple[float, fl
 
 
 def duration_pmf(duration: DurationStats, *, frame_rate: float, max_frames: int) -> np.ndarray:
-    """Probability that a step lasts exactly ``d`` frames.
+    """Probability that a step lasts exactly ``d`` frames (gamma duration rounded to frames).
 
     Parameters
     ----------
@@ -51,11 +51,11 @@ def duration_pmf(duration: DurationStats, *, frame_rate: float, max_frames: int)
     10.0
     """
     shape, scale = _gamma_frames(duration, frame_rate)
-    edges = np.arange(max_frames + 1, dtype=np.float64)
+    edges = np.arange(max_frames + 1, dtype=np.float64) + 0.5
     cdf = stats.gamma.cdf(edges, shape, scale=scale)
     pmf = np.zeros(max_frames + 1)
-    pmf[1:] = np.diff(cdf)
-    pmf[1] += cdf[0]
+    pmf[1] = cdf[1]
+    pmf[2:] = np.diff(cdf[1:])
     pmf[-1] += 1.0 - cdf[-1]
     return np.asarray(pmf / pmf.sum())
 
@@ -69,7 +69,8 @@ def hazard_from_stats(
 ) -> np.ndarray:
     """Per-frame leaving probability of a step after ``d`` frames in it.
 
-    The duration is modelled as a gamma distribution with the given mean and std
+    The duration is modelled as a gamma distribution with the given mean and std,
+    rounded to whole frames (``D = d`` when the duration is in ``(d - 0.5, d + 0.5]``)
     (std at least ``MIN_RELATIVE_STD`` of the mean). ``h[d] = P(D = d) / P(D >= d)``,
     evaluated in log space for stability. Beyond the table the tracker reuses the last
     entry, which tends to the gamma's asymptotic hazard, so a step that lasts much longer
@@ -94,8 +95,8 @@ def hazard_from_stats(
     """
     shape, scale = _gamma_frames(duration, frame_rate)
     d = np.arange(max_frames + 1, dtype=np.float64)
-    log_survival_before = stats.gamma.logsf(np.maximum(d - 1.0, 0.0), shape, scale=scale)
-    log_survival_after = stats.gamma.logsf(d, shape, scale=scale)
+    log_survival_before = stats.gamma.logsf(np.maximum(d - 0.5, 0.0), shape, scale=scale)
+    log_survival_after = stats.gamma.logsf(d + 0.5, shape, scale=scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         hazard = -np.expm1(log_survival_after - log_survival_before)
     hazard = np.nan_to_num(hazard, nan=1.0 - floor)

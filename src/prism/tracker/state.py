@@ -108,8 +108,18 @@ class TrackerState:
         return started[-1].step if started else None
 
     def next_steps(self, k: int = 3) -> tuple[NextStep, ...]:
-        """The ``k`` most probable next steps (the end included) with probabilities."""
+        """The ``k`` most probable steps to start next (the end included).
+
+        Marginal over the hypotheses of the step each would start next, leaving out the
+        current step (hypotheses that have not started it yet would name it) and
+        renormalised.
+        """
         distribution = next_step_distribution(self._model, self._beam)
+        if self.current_step is not None:
+            distribution[self.current_class] = 0.0
+        total = distribution.sum()
+        if total > 0:
+            distribution = distribution / total
         ids: list[str | None] = [*self.step_ids, None]
         order = np.argsort(-distribution, kind="stable")[:k]
         return tuple(NextStep(ids[i], float(distribution[i])) for i in order if distribution[i] > 0)
