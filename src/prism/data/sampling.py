@@ -41,9 +41,9 @@ def sample_session(
     not done (or repeatable), with their precedence predecessors done, and the end only
     once every ``must_not_skip`` step is done. When the graph offers no such step, the
     next one is drawn uniformly from those ready steps (the end only when none is left);
-    when there is none either, from the graph's allowed steps. Durations come from :func:`sample_duration`
-    (times ``duration_scale``); a gap follows a step with the procedure's gap
-    probability.
+    when there is none either, from the graph's allowed steps. Durations come from
+    :func:`sample_duration` (times ``duration_scale``); a gap follows a step with the
+    procedure's gap probability.
 
     Parameters
     ----------

@@ -41,18 +41,19 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from prism.errors import ProcedureError
 from prism.procedure.model import (
-    _ID_PATTERN,
     END,
     PROBABILITY_TOLERANCE,
     START,
+    STEP_ID_PATTERN,
     DurationStats,
     GapModel,
     Procedure,
     Step,
     StepNotes,
-    _precedence_cycle_problems,
-    _reachability_problems,
+    precedence_cycle_problems,
+    reachability_problems,
 )
+from prism.procedure.writer import FORMAT_VERSION, dump_procedure, save_procedure
 
 __all__ = [
     "FORMAT_VERSION",
@@ -64,8 +65,6 @@ __all__ = [
     "save_procedure",
 ]
 
-FORMAT_VERSION = 1
-"""The only ``format_version`` this code reads and writes."""
 
 _TOP_REQUIRED = ("id", "name", "steps", "transitions")
 _TOP_OPTIONAL = ("format_version", "description", "source", "precedence", "gap")
@@ -76,8 +75,6 @@ _DURATION_REQUIRED = ("mean", "std")
 _DURATION_OPTIONAL = ("min", "max")
 _GAP_KEYS = ("probability", "duration")
 
-_PROBABILITY_DECIMALS = 4
-_SECONDS_DECIMALS = 3
 
 _TAG = "tag:yaml.org,2002:"
 _NULL, _BOOL, _INT, _FLOAT, _STR = (_TAG + t for t in ("null", "bool", "int", "float", "str"))
@@ -518,7 +515,7 @@ class _Reader:
             self.report(node, f"step id {step_id!r} is reserved for the graph's {step_id}")
             return None
         graph.steps[step_id] = step_node
-        if not _ID_PATTERN.match(step_id):
+        if not STEP_ID_PATTERN.match(step_id):
             self.report(
                 node, f"invalid step id {step_id!r}: use only letters, digits, '_', '.' and '-'"
             )
@@ -705,13 +702,13 @@ class _Reader:
         # Steps with a missing or empty row were reported already; let them end the
         # procedure here so the mistake is not reported again as "end is unreachable".
         closed = {**transitions, **{s: {END: 1.0} for s in graph.steps if not transitions.get(s)}}
-        for problem in _reachability_problems(list(graph.steps), closed):
+        for problem in reachability_problems(list(graph.steps), closed):
             names = [n for n in _QUOTED_NAME.findall(problem) if n in graph.steps]
             at = graph.steps[names[0]] if names else graph.transitions_key
             self.report(at, problem)
 
     def precedence_cycles(self, graph: _Graph, pairs: Sequence[tuple[str, str]]) -> None:
-        for problem in _precedence_cycle_problems(pairs):
+        for problem in precedence_cycle_problems(pairs):
             names = _QUOTED_NAME.findall(problem)
             at = next((item for before, item in graph.pairs if before in names), graph.root)
             self.report(at, problem)
@@ -739,7 +736,7 @@ def _step_label(node: Node, index: int) -> str:
                 isinstance(key, ScalarNode)
                 and key.value == "id"
                 and isinstance(value, ScalarNode)
-                and _ID_PATTERN.match(str(value.value))
+                and STEP_ID_PATTERN.match(str(value.value))
             ):
                 return f"step {value.value!r}"
     return f"step #{index + 1}"
@@ -751,150 +748,3 @@ def _known_hint(name: str, known: Mapping[str, Any]) -> str:
         return hint
     listed = ", ".join(list(known)[:20]) + (", ..." if len(known) > 20 else "")
     return f"; known steps: {listed}"
-
-
-# --------------------------------------------------------------------------- writing
-
-
-class _FlowMap(dict[str, Any]):
-    """A mapping written on one line: ``{mean: 6.0, std: 2.0}``."""
-
-
-class _FlowList(list[str]):
-    """A list written on one line: ``[grind_beans, brew_coffee]``."""
-
-
-class _Dumper(yaml.SafeDumper):
-    """Safe dumper that indents block lists and never writes anchors."""
-
-    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
-        super().increase_indent(flow, False)
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def _represent_flow_map(dumper: _Dumper, data: _FlowMap) -> MappingNode:
-    return dumper.represent_mapping(_TAG + "map", data, flow_style=True)
-
-
-def _represent_flow_list(dumper: _Dumper, data: _FlowList) -> SequenceNode:
-    return dumper.represent_sequence(_TAG + "seq", data, flow_style=True)
-
-
-def _represent_str(dumper: _Dumper, data: str) -> ScalarNode:
-    # PyYAML mis-writes some line-break characters in quoted plain-unicode styles; force
-    # double quotes (which escape them) whenever one occurs.
-    if any(ch in "\x85\u2028\u2029" for ch in data):
-        return dumper.represent_scalar(_STR, data, style='"')
-    return dumper.represent_str(data)
-
-
-_Dumper.add_representer(_FlowMap, _represent_flow_map)
-_Dumper.add_representer(_FlowList, _represent_flow_list)
-_Dumper.add_representer(str, _represent_str)
-
-
-def dump_procedure(procedure: Procedure) -> str:
-    """Write a procedure in the file format.
-
-    Steps are written in block style, durations, transition rows and precedence pairs on
-    one line each. Durations are rounded to 1 ms and probabilities to 4 decimals; each
-    transition row is corrected so that it still sums to exactly 1 (the rounding residue
-    goes to its largest entry, and positive probabilities stay positive). Default values
-    (empty descriptions, ``repeatable: false``, empty notes, no precedence) are omitted.
-
-    Parameters
-    ----------
-    procedure : Procedure
-        A valid procedure.
-
-    Returns
-    -------
-    str
-        YAML text; ``parse_procedure(dump_procedure(p)) == p`` when ``p``'s numbers are
-        already rounded as above.
-    """
-    header: dict[str, Any] = {"format_version": FORMAT_VERSION, "id": str(procedure.id)}
-    header["name"] = str(procedure.name)
-    if procedure.description:
-        header["description"] = str(procedure.description)
-    if procedure.source:
-        header["source"] = str(procedure.source)
-    order = [START, *procedure.step_ids]
-    order += [src for src in procedure.transitions if src not in order]
-    rows = {
-        str(src): _FlowMap(_round_row(procedure.transitions[src]))
-        for src in order
-        if src in procedure.transitions
-    }
-    sections: list[dict[str, Any]] = [
-        header,
-        {"steps": [_step_document(step) for step in procedure.steps]},
-        {"transitions": rows},
-    ]
-    if procedure.precedence:
-        pairs = [_FlowList([str(before), str(after)]) for before, after in procedure.precedence]
-        sections.append({"precedence": pairs})
-    gap_probability = round(float(procedure.gap.probability), _PROBABILITY_DECIMALS)
-    if gap_probability >= 1.0:  # keep it < 1 after rounding
-        gap_probability = 1.0 - 10.0**-_PROBABILITY_DECIMALS
-    gap = {"probability": gap_probability, "duration": _duration_document(procedure.gap.duration)}
-    sections.append({"gap": gap})
-    return "\n".join(
-        yaml.dump(section, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-        for section in sections
-    )
-
-
-def save_procedure(procedure: Procedure, path: str | Path) -> None:
-    """Write ``dump_procedure(procedure)`` to ``path`` (UTF-8), replacing the file."""
-    Path(path).write_text(dump_procedure(procedure), encoding="utf-8")
-
-
-def _step_document(step: Step) -> dict[str, Any]:
-    document: dict[str, Any] = {"id": str(step.id), "name": str(step.name)}
-    if step.description:
-        document["description"] = str(step.description)
-    document["duration"] = _duration_document(step.duration)
-    if step.repeatable:
-        document["repeatable"] = True
-    notes: dict[str, Any] = {}
-    if step.notes.time_critical:
-        notes["time_critical"] = True
-    if step.notes.must_not_skip:
-        notes["must_not_skip"] = True
-    if step.notes.reminder is not None:
-        notes["reminder"] = str(step.notes.reminder)
-    if notes:
-        document["notes"] = notes
-    return document
-
-
-def _duration_document(duration: DurationStats) -> _FlowMap:
-    document = _FlowMap(mean=_round_seconds(duration.mean), std=_round_seconds(duration.std))
-    if duration.min is not None:
-        document["min"] = _round_seconds(duration.min)
-    if duration.max is not None:
-        document["max"] = _round_seconds(duration.max)
-    return document
-
-
-def _round_seconds(seconds: float) -> float:
-    """Round to 1 ms, keeping 3 significant digits of positive values below 1 ms."""
-    rounded = round(float(seconds), _SECONDS_DECIMALS)
-    if rounded == 0.0 and seconds != 0.0:
-        rounded = float(f"{float(seconds):.3g}")
-    return rounded
-
-
-def _round_row(row: Mapping[str, float]) -> dict[str, float]:
-    """Round a row to 4 decimals so that it sums to exactly 1 (in units of 1e-4)."""
-    scale = 10**_PROBABILITY_DECIMALS
-    units = {str(dst): round(float(p) * scale) for dst, p in row.items()}
-    for dst, p in row.items():
-        if p > 0 and units[str(dst)] == 0:
-            units[str(dst)] = 1  # a possible transition must stay possible
-    largest = max(units, key=units.__getitem__)
-    units[largest] += scale - sum(units.values())
-    return {dst: count / scale for dst, count in units.items()}

@@ -30,11 +30,14 @@ __all__ = [
     "END",
     "PROBABILITY_TOLERANCE",
     "START",
+    "STEP_ID_PATTERN",
     "DurationStats",
     "GapModel",
     "Procedure",
     "Step",
     "StepNotes",
+    "precedence_cycle_problems",
+    "reachability_problems",
 ]
 
 START = "start"
@@ -42,7 +45,7 @@ END = "end"
 PROBABILITY_TOLERANCE = 1e-3
 """Outgoing probabilities of a step must sum to 1 within this absolute tolerance."""
 
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
+STEP_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 @dataclass(frozen=True)
@@ -263,7 +266,7 @@ class Procedure:
             found.append("a procedure needs at least one step")
         seen: set[str] = set()
         for step in self.steps:
-            if not _ID_PATTERN.match(step.id) or step.id in (START, END):
+            if not STEP_ID_PATTERN.match(step.id) or step.id in (START, END):
                 found.append(f"invalid step id {step.id!r}")
             if step.id in seen:
                 found.append(f"duplicate step id {step.id!r}")
@@ -278,8 +281,8 @@ class Procedure:
             found.append(f"gap probability must be in [0, 1), got {self.gap.probability}")
         found.extend(f"gap: {p}" for p in self.gap.duration.problems())
         if not found:
-            found.extend(_reachability_problems(ids, self.transitions))
-            found.extend(_precedence_cycle_problems(self.precedence))
+            found.extend(reachability_problems(ids, self.transitions))
+            found.extend(precedence_cycle_problems(self.precedence))
         return found
 
 
@@ -318,9 +321,10 @@ def _reachable(graph: Mapping[str, Sequence[str]], origin: str) -> set[str]:
     return seen
 
 
-def _reachability_problems(
+def reachability_problems(
     ids: Sequence[str], transitions: Mapping[str, Mapping[str, float]]
 ) -> list[str]:
+    """Steps unreachable from start, and steps from which end is unreachable."""
     forward = {src: [d for d, p in row.items() if p > 0] for src, row in transitions.items()}
     reached = _reachable(forward, START)
     found = [f"step {s!r} is unreachable from start" for s in ids if s not in reached]
@@ -337,7 +341,8 @@ def _reachability_problems(
     return found
 
 
-def _precedence_cycle_problems(precedence: Sequence[tuple[str, str]]) -> list[str]:
+def precedence_cycle_problems(precedence: Sequence[tuple[str, str]]) -> list[str]:
+    """A problem naming a step on a cycle of the precedence pairs, if there is one."""
     graph: dict[str, list[str]] = {}
     for before, after in precedence:
         graph.setdefault(before, []).append(after)
