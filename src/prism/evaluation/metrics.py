@@ -4,7 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["edit_score", "frame_accuracy", "macro_f1", "per_class_f1", "segments"]
+from prism.errors import PrismError
+
+__all__ = [
+    "MetricInputError",
+    "edit_score",
+    "frame_accuracy",
+    "macro_f1",
+    "per_class_f1",
+    "segments",
+]
+
+
+class MetricInputError(PrismError, ValueError):
+    """Label arrays handed to a metric do not match."""
+
+
+def _check_pair(truth: np.ndarray, predicted: np.ndarray) -> None:
+    if truth.shape != predicted.shape or truth.ndim != 1:
+        raise MetricInputError(
+            f"truth and predicted must be 1-D label arrays of the same length, "
+            f"got shapes {truth.shape} and {predicted.shape}"
+        )
 
 
 def frame_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
@@ -13,6 +34,7 @@ def frame_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
     >>> frame_accuracy(np.array([0, 0, 1]), np.array([0, 1, 1]))
     0.6666666666666666
     """
+    _check_pair(truth, predicted)
     return float(np.mean(truth == predicted)) if truth.size else 0.0
 
 
@@ -22,6 +44,7 @@ def per_class_f1(truth: np.ndarray, predicted: np.ndarray, *, n_classes: int) ->
     >>> per_class_f1(np.array([0, 0, 1]), np.array([0, 1, 1]), n_classes=3).round(3).tolist()
     [0.667, 0.667, nan]
     """
+    _check_pair(truth, predicted)
     true_positive = np.bincount(truth[truth == predicted], minlength=n_classes).astype(float)
     support = np.bincount(truth, minlength=n_classes).astype(float)
     predicted_count = np.bincount(predicted, minlength=n_classes).astype(float)
@@ -52,12 +75,17 @@ def segments(labels: np.ndarray) -> np.ndarray:
 def edit_score(truth: np.ndarray, predicted: np.ndarray, *, ignore: int | None = None) -> float:
     """Segmental edit score in [0, 1]: ``1 - levenshtein(segments) / max(lengths)``.
 
-    Compares the order of segments, not their timing: over-segmentation (flicker) and
-    wrong orders lower it. Frames of class ``ignore`` (e.g. "other") are dropped first.
+    Compares the order of segments, not their timing (the arrays may differ in length):
+    over-segmentation (flicker) and wrong orders lower it. Frames of class ``ignore``
+    (e.g. "other") are dropped first.
 
     >>> edit_score(np.array([0, 0, 1, 1, 2]), np.array([0, 1, 0, 1, 2]))
     0.6
     """
+    if truth.ndim != 1 or predicted.ndim != 1:
+        raise MetricInputError(
+            f"edit_score needs 1-D label arrays, got shapes {truth.shape} and {predicted.shape}"
+        )
     if ignore is not None:
         truth, predicted = truth[truth != ignore], predicted[predicted != ignore]
     a, b = segments(truth), segments(predicted)

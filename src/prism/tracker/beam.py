@@ -125,8 +125,8 @@ def _compute_next_log_probabilities(
     """Log probability of each next node given the current node and done set.
 
     The graph's row of the current node, restricted to steps not done (or repeatable),
-    with ``precedence_penalty`` on steps whose predecessors are not all done and
-    renormalised, mixed with the uniform distribution over the frontier (not-done steps
+    with ``precedence_penalty`` on steps whose predecessors are not all done (never on
+    the end) and renormalised, mixed with the uniform distribution over the frontier (not-done steps
     whose predecessors are all done; the end once every step is done) with weight
     ``frontier_mixing``.
 
@@ -139,10 +139,13 @@ def _compute_next_log_probabilities(
     allowed = ((not_done & model.column_bit[: model.n_steps + 1]) != 0) | model.always_allowed
     frontier = allowed & ((model.predecessor_bits & not_done) == 0)
     weights = model.transitions[np.minimum(node, model.n_steps)]
-    weights *= allowed * model.precedence_penalty + frontier * (1.0 - model.precedence_penalty)
+    penalty = model.column_penalty
+    weights *= allowed * penalty + frontier * (1.0 - penalty)
     frontier_size = frontier.sum(axis=1, keepdims=True)
-    share = np.where(frontier_size > 0, model.frontier_mixing, 0.0)
-    weights *= (1.0 - share) / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    total = weights.sum(axis=1, keepdims=True)
+    # All of it to the frontier when the graph's row has nothing left (else mass is lost).
+    share = np.where(frontier_size > 0, np.where(total > 0, model.frontier_mixing, 1.0), 0.0)
+    weights *= (1.0 - share) / np.maximum(total, 1e-300)
     weights += frontier * (share / np.maximum(frontier_size, 1))
     with np.errstate(divide="ignore"):
         return np.asarray(np.log(weights))

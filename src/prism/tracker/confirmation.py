@@ -29,8 +29,8 @@ class ConfirmationConfig:
     """
 
     max_requests: int = 3
-    confidence_threshold: float = 0.6
-    min_uncertain_s: float = 3.0
+    confidence_threshold: float = 0.8
+    min_uncertain_s: float = 2.0
     min_interval_s: float = 60.0
     n_choices: int = 3
 

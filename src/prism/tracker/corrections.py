@@ -44,8 +44,9 @@ def apply_correction(beam: Beam, kind: CorrectionKind, step: int, *, n_steps: in
     kind : CorrectionKind
         ``AT``: every hypothesis moves into ``step`` now (a step it was in ends now).
         ``DONE``: ``step`` joins every done set; hypotheses inside it move to the gap after it.
-        ``NOT_DONE``: ``step`` leaves every done set; hypotheses inside or just after it
-        fall back to the gap after their previous finished step (or the start).
+        ``NOT_DONE``: ``step`` leaves every done set; hypotheses inside or just after it,
+        or at the end (the procedure is not over), fall back to the gap after their
+        previous finished step (or the start).
     step : int
         Step index in ``[0, S)``.
     n_steps : int
@@ -76,7 +77,7 @@ def apply_correction(beam: Beam, kind: CorrectionKind, step: int, *, n_steps: in
         step_end[inside, step] = t
         done |= bit
     else:
-        affected = np.flatnonzero(node == step)
+        affected = np.flatnonzero((node == step) | (node == n_steps + 1))
         previous = _last_finished_step(beam, affected, step)
         node[affected] = np.where(previous >= 0, previous, n_steps)
         gap[affected] = previous >= 0

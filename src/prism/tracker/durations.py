@@ -95,7 +95,8 @@ def hazard_from_stats(
     """
     shape, scale = _gamma_frames(duration, frame_rate)
     d = np.arange(max_frames + 1, dtype=np.float64)
-    log_survival_before = stats.gamma.logsf(np.maximum(d - 0.5, 0.0), shape, scale=scale)
+    # D = 1 covers (0, 1.5], so P(D >= 1) = P(X > 0) = 1, not P(X > 0.5).
+    log_survival_before = stats.gamma.logsf(np.where(d > 1, d - 0.5, 0.0), shape, scale=scale)
     log_survival_after = stats.gamma.logsf(d + 0.5, shape, scale=scale)
     with np.errstate(divide="ignore", invalid="ignore"):
         hazard = -np.expm1(log_survival_after - log_survival_before)

@@ -77,6 +77,8 @@ def forward_filter(
     """
     likelihood = np.maximum(probabilities, 1e-6) ** emission_weight
     posteriors = np.empty_like(likelihood)
+    if likelihood.shape[0] == 0:
+        return np.asarray(posteriors)
     belief = initial * likelihood[0]
     posteriors[0] = belief / belief.sum()
     for t in range(1, likelihood.shape[0]):

@@ -52,6 +52,9 @@ class TrackingModel:
     column_bit : np.ndarray [shape=(S + 3,), uint64]
         Done-set bit added by a candidate column: ``1 << c`` for steps, 0 otherwise
         (end, gap, stay).
+    column_penalty : np.ndarray [shape=(S + 1,), float64]
+        ``precedence_penalty`` for each step column, 1 for the end (ending early is left
+        to the graph's own probabilities).
     next_row_cache : dict
         Memo of next-step log probabilities by (node, done set), filled by the tracker.
     """
@@ -69,6 +72,7 @@ class TrackingModel:
     frontier_mixing: float
     column_node: np.ndarray
     column_bit: np.ndarray
+    column_penalty: np.ndarray
     next_row_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
@@ -163,4 +167,5 @@ def compile_procedure(
         frontier_mixing=frontier_mixing,
         column_node=np.append(np.arange(n, dtype=np.int64), n + 1),
         column_bit=np.concatenate([step_bits, np.zeros(3, dtype=np.uint64)]),
+        column_penalty=np.append(np.full(n, precedence_penalty), 1.0),
     )

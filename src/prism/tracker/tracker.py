@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,12 +47,21 @@ class TrackerConfig:
     frontier_mixing: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.beam_width < 1:
-            raise TrackerInputError(f"beam_width must be >= 1, got {self.beam_width}")
-        if not 0.0 < self.emission_weight <= 1.0:
-            raise TrackerInputError(
-                f"emission_weight must be in (0, 1], got {self.emission_weight}"
-            )
+        if not isinstance(self.beam_width, int | np.integer) or self.beam_width < 1:
+            raise TrackerInputError(f"beam_width must be an integer >= 1, got {self.beam_width!r}")
+        ranges = {
+            "frame_rate": (self.frame_rate, 0.0 < self.frame_rate < math.inf, "(0, inf) Hz"),
+            "emission_weight": (self.emission_weight, 0.0 < self.emission_weight <= 1.0, "(0, 1]"),
+            "precedence_penalty": (
+                self.precedence_penalty,
+                0.0 < self.precedence_penalty <= 1.0,
+                "(0, 1]",
+            ),
+            "frontier_mixing": (self.frontier_mixing, 0.0 <= self.frontier_mixing < 1.0, "[0, 1)"),
+        }
+        for name, (value, ok, allowed) in ranges.items():
+            if not ok:
+                raise TrackerInputError(f"{name} must be in {allowed}, got {value}")
 
 
 class StepTracker:
@@ -121,7 +131,7 @@ class StepTracker:
             (a ``ValueError``) on a wrong length, NaN/inf, negative values or a sum not
             equal to 1; the tracker's state is left unchanged.
         """
-        frame = self._validated(np.asarray(probabilities, dtype=np.float64), expected_ndim=1)
+        frame = self._validated(probabilities, expected_ndim=1)
         self._advance(np.log(np.maximum(frame, _LOG_FLOOR)))
         return self.state()
 
@@ -164,24 +174,38 @@ class StepTracker:
             emission_weight=self.config.emission_weight,
         )
 
-    def _validated(self, array: np.ndarray, *, expected_ndim: int) -> np.ndarray:
+    def _validated(
+        self, probabilities: np.ndarray | list[float], *, expected_ndim: int
+    ) -> np.ndarray:
         shape = "(S + 1,)" if expected_ndim == 1 else "(n_frames, S + 1)"
+        try:
+            array = np.asarray(probabilities, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise TrackerInputError(
+                f"probabilities must be an array of numbers of shape {shape}: {error}"
+            ) from None
+
+        def at(bad: np.ndarray | np.bool_) -> str:
+            return "" if expected_ndim == 1 else f" at frame {int(np.argmax(bad))}"
+
         if array.ndim != expected_ndim or array.shape[-1] != self.n_classes:
             raise TrackerInputError(
                 f"probabilities must have shape {shape} with S + 1 = {self.n_classes} "
                 f"({self.procedure.n_steps} steps + other), got shape {array.shape}"
             )
         sums = array.sum(axis=-1)
-        if not np.isfinite(sums).all():
-            raise TrackerInputError("probabilities contain NaN or infinite values")
+        finite = np.isfinite(sums)
+        if not finite.all():
+            raise TrackerInputError("probabilities contain NaN or infinite values" + at(~finite))
         if array.min(initial=0.0) < 0.0:
-            raise TrackerInputError("probabilities contain negative values")
+            raise TrackerInputError(
+                "probabilities contain negative values" + at((array < 0.0).any(axis=-1))
+            )
         off = np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE
         if off.any():
-            where = "" if expected_ndim == 1 else f" at frame {int(np.argmax(off))}"
             raise TrackerInputError(
                 f"probabilities must sum to 1 (tolerance {PROBABILITY_SUM_TOLERANCE}), "
-                f"got {float(np.atleast_1d(sums)[np.argmax(off)]):.6g}{where}"
+                f"got {float(np.atleast_1d(sums)[np.argmax(off)]):.6g}{at(off)}"
             )
         return array
 
@@ -190,7 +214,7 @@ class StepTracker:
 
         The whole array is validated first; on error nothing is consumed.
         """
-        frames = self._validated(np.asarray(probabilities, dtype=np.float64), expected_ndim=2)
+        frames = self._validated(probabilities, expected_ndim=2)
         log_frames = np.log(np.maximum(frames, _LOG_FLOOR))
         n_frames = frames.shape[0]
         classes = np.empty(n_frames, dtype=np.int64)

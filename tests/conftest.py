@@ -1,0 +1,79 @@
+"""Shared fixtures: a seeded rng, a tiny hand-written procedure, the latte procedure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prism.procedure.io import load_procedure
+from prism.procedure.model import END, START, DurationStats, GapModel, Procedure, Step
+
+TASKS = Path(__file__).resolve().parents[1] / "tasks"
+
+OneHot = Callable[..., np.ndarray]
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator: the same numbers on every run."""
+    return np.random.default_rng(0)
+
+
+def chain_procedure(*, repeatable_first: bool = False) -> Procedure:
+    """``a -> b -> c -> end``; every step lasts 1 s (std 0.2 s), gaps 1 s (p = 0.3).
+
+    With ``repeatable_first`` step ``a`` is repeatable and ``b`` may go back to it.
+    """
+    duration = DurationStats(mean=1.0, std=0.2)
+    steps = (
+        Step("a", "A", "First step.", duration, repeatable=repeatable_first),
+        Step("b", "B", "Second step.", duration),
+        Step("c", "C", "Third step.", duration),
+    )
+    b_row = {"c": 0.5, "a": 0.5} if repeatable_first else {"c": 1.0}
+    return Procedure(
+        id="abc_repeat" if repeatable_first else "abc",
+        name="ABC",
+        steps=steps,
+        transitions={START: {"a": 1.0}, "a": {"b": 1.0}, "b": b_row, "c": {END: 1.0}},
+        gap=GapModel(probability=0.3, duration=DurationStats(mean=1.0, std=0.5)),
+    )
+
+
+@pytest.fixture(scope="session")
+def small_procedure() -> Procedure:
+    """Three steps in a chain, ``a -> b -> c -> end``, 1 s each at 5 Hz = 5 frames."""
+    return chain_procedure()
+
+
+@pytest.fixture(scope="session")
+def repeat_procedure() -> Procedure:
+    """Like ``small_procedure`` but ``a`` is repeatable and ``b`` may lead back to it."""
+    return chain_procedure(repeatable_first=True)
+
+
+@pytest.fixture(scope="session")
+def latte() -> Procedure:
+    """The hand-written latte-making procedure (19 steps)."""
+    return load_procedure(TASKS / "latte_making" / "procedure.yaml")
+
+
+def one_hot_frames(labels: Sequence[int], n_classes: int, *, high: float = 1.0) -> np.ndarray:
+    """Probability frames putting ``high`` on each label and the rest evenly elsewhere.
+
+    Returns
+    -------
+    np.ndarray [shape=(len(labels), n_classes), rows sum to 1]
+    """
+    frames = np.full((len(labels), n_classes), (1.0 - high) / (n_classes - 1))
+    frames[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)] = high
+    return frames
+
+
+@pytest.fixture
+def one_hot() -> OneHot:
+    """``one_hot(labels, n_classes, high=1.0)``: see :func:`one_hot_frames`."""
+    return one_hot_frames

@@ -1,0 +1,196 @@
+"""Tests for prism.evaluation.metrics: frame and segment metrics on label arrays."""
+
+from __future__ import annotations
+
+import doctest
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import prism.evaluation.metrics as metrics_module
+from prism.evaluation.metrics import (
+    MetricInputError,
+    edit_score,
+    frame_accuracy,
+    macro_f1,
+    per_class_f1,
+    segments,
+)
+
+
+def labels(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.int64)
+
+
+EMPTY = labels()
+
+label_arrays = arrays(np.int64, st.integers(0, 40), elements=st.integers(0, 4))
+
+
+def levenshtein(a: list[int], b: list[int]) -> int:
+    """Textbook edit distance (insert, delete, substitute: cost 1), as a reference."""
+    table = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            table[i][j] = min(
+                table[i - 1][j] + 1,
+                table[i][j - 1] + 1,
+                table[i - 1][j - 1] + (a[i - 1] != b[j - 1]),
+            )
+    return table[len(a)][len(b)]
+
+
+# --- frame metrics ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("truth", "predicted", "expected"),
+    [
+        (labels(0, 0, 1), labels(0, 1, 1), 2 / 3),
+        (labels(0, 1, 2, 3), labels(0, 1, 2, 3), 1.0),
+        (labels(0, 1, 2, 3), labels(1, 2, 3, 0), 0.0),
+        (labels(5), labels(5), 1.0),
+        (EMPTY, EMPTY, 0.0),
+    ],
+    ids=["doc", "all", "none", "one", "empty"],
+)
+def test_frame_accuracy(truth: np.ndarray, predicted: np.ndarray, expected: float) -> None:
+    assert frame_accuracy(truth, predicted) == pytest.approx(expected)
+
+
+def test_per_class_f1_known_answer() -> None:
+    """Class 0: tp 1, support 2, predicted 2 -> 0.5; class 1: 2 * 2 / (2 + 3) = 0.8;
+    class 2: never predicted -> 0; class 3: in neither -> NaN."""
+    f1 = per_class_f1(labels(0, 0, 1, 1, 2), labels(0, 1, 1, 1, 0), n_classes=4)
+    assert f1.shape == (4,)
+    np.testing.assert_allclose(f1[:3], [0.5, 0.8, 0.0])
+    assert np.isnan(f1[3])
+
+
+def test_per_class_f1_of_nothing_is_nan() -> None:
+    assert np.all(np.isnan(per_class_f1(EMPTY, EMPTY, n_classes=3)))
+
+
+@pytest.mark.parametrize(
+    ("truth", "predicted", "expected"),
+    [
+        (labels(0, 0, 1, 1, 2), labels(0, 1, 1, 1, 0), (0.5 + 0.8 + 0.0) / 3),
+        (labels(0, 0), labels(0, 1), 2 / 3),  # class 1 only predicted: not averaged
+        (labels(0, 1), labels(0, 1), 1.0),
+        (labels(2, 2), labels(0, 0), 0.0),
+        (EMPTY, EMPTY, 0.0),
+    ],
+    ids=["known", "absent-class", "perfect", "all-wrong", "empty"],
+)
+def test_macro_f1(truth: np.ndarray, predicted: np.ndarray, expected: float) -> None:
+    assert macro_f1(truth, predicted, n_classes=3) == pytest.approx(expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_frame_metrics_are_in_range(data: st.DataObject) -> None:
+    truth = data.draw(label_arrays)
+    predicted = data.draw(arrays(np.int64, truth.size, elements=st.integers(0, 4)))
+    assert 0.0 <= frame_accuracy(truth, predicted) <= 1.0
+    f1 = per_class_f1(truth, predicted, n_classes=5)
+    assert np.all((f1[~np.isnan(f1)] >= 0) & (f1[~np.isnan(f1)] <= 1))
+    assert 0.0 <= macro_f1(truth, predicted, n_classes=5) <= 1.0
+    if truth.size:
+        assert frame_accuracy(truth, truth) == 1.0
+        assert macro_f1(truth, truth, n_classes=5) == 1.0
+
+
+# --- segments and edit score --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (labels(0, 0, 2, 2, 1), [0, 2, 1]),
+        (labels(3), [3]),
+        (labels(1, 1, 1), [1]),
+        (labels(0, 1, 0, 1), [0, 1, 0, 1]),
+        (EMPTY, []),
+    ],
+    ids=["doc", "one", "one-run", "alternating", "empty"],
+)
+def test_segments(values: np.ndarray, expected: list[int]) -> None:
+    assert segments(values).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("truth", "predicted", "ignore", "expected"),
+    [
+        (labels(0, 0, 1, 1, 2), labels(0, 1, 0, 1, 2), None, 0.6),
+        (labels(0, 1, 2), labels(0, 0, 2, 2), None, 1 - 1 / 3),  # one segment missing
+        (labels(0, 1, 2), labels(0, 2, 1), None, 1 - 2 / 3),  # swapped
+        (labels(0, 1, 2, 3), labels(3, 2, 1, 0), None, 0.0),
+        (labels(0, 0, 0), labels(0, 1, 0), None, 1 - 2 / 3),  # flicker
+        (labels(0, 3, 3, 1), labels(0, 1), 3, 1.0),  # "other" dropped
+        (labels(0, 3, 0, 1), labels(0, 1, 1), 3, 1.0),  # runs joined across "other"
+        (labels(3, 3), labels(3), 3, 1.0),  # nothing left on either side
+        (labels(0, 1), labels(3, 3), 3, 0.0),
+        (EMPTY, EMPTY, None, 1.0),
+        (labels(0, 1), EMPTY, None, 0.0),
+    ],
+    ids=[
+        "doc",
+        "missing",
+        "swapped",
+        "reversed",
+        "flicker",
+        "ignore",
+        "ignore-joins",
+        "ignore-all",
+        "ignore-one-side",
+        "empty",
+        "one-empty",
+    ],
+)
+def test_edit_score_known_answers(
+    truth: np.ndarray, predicted: np.ndarray, ignore: int | None, expected: float
+) -> None:
+    assert edit_score(truth, predicted, ignore=ignore) == pytest.approx(expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(truth=label_arrays, predicted=label_arrays, ignore=st.sampled_from([None, 0, 4]))
+def test_edit_score_properties(
+    truth: np.ndarray, predicted: np.ndarray, ignore: int | None
+) -> None:
+    score = edit_score(truth, predicted, ignore=ignore)
+    assert 0.0 <= score <= 1.0
+    assert edit_score(truth, truth, ignore=ignore) == 1.0
+    assert edit_score(predicted, truth, ignore=ignore) == pytest.approx(score)
+    a = segments(truth[truth != ignore] if ignore is not None else truth).tolist()
+    b = segments(predicted[predicted != ignore] if ignore is not None else predicted).tolist()
+    if a or b:
+        assert score == pytest.approx(1.0 - levenshtein(a, b) / max(len(a), len(b)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=label_arrays)
+def test_edit_score_ignores_timing(values: np.ndarray) -> None:
+    """Stretching every run keeps the segment order, so the score stays 1."""
+    stretched = np.repeat(values, 3)
+    assert edit_score(values, stretched) == 1.0
+
+
+def test_docstring_examples() -> None:
+    result = doctest.testmod(metrics_module)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [frame_accuracy, lambda t, p: macro_f1(t, p, n_classes=3)],
+    ids=["accuracy", "macro-f1"],
+)
+def test_frame_metrics_reject_arrays_of_different_length(metric: Callable[..., float]) -> None:
+    with pytest.raises(MetricInputError, match="same length"):
+        metric(np.array([0]), np.array([0, 0, 0]))
