@@ -5,13 +5,15 @@ from __future__ import annotations
 import typer
 
 # Importing a command module registers its commands on its sub-app.
-from prism.cli import procedure_learn, procedure_show, procedure_validate  # noqa: F401
+from prism.cli import data_synth, procedure_learn, procedure_show, procedure_validate  # noqa: F401
+from prism.cli.data import data_app
 from prism.cli.procedure import procedure_app
 
 app = typer.Typer(help="PrISM: a smartwatch assistant for procedural tasks.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate PrISM components on data sets.", no_args_is_help=True)
 app.add_typer(procedure_app, name="procedure")
 app.add_typer(eval_app, name="eval")
+app.add_typer(data_app, name="data")
 
 # Command modules that register on `app` or `eval_app` import them from here.
 from prism.cli import demo, eval_tracker  # noqa: E402, F401

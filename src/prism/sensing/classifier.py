@@ -1,0 +1,847 @@
+"""The activity classifier: recordings -> calibrated per-frame step probabilities.
+
+:class:`ActivityClassifier` follows the scikit-learn contract: ``__init__`` stores
+settings, :meth:`~ActivityClassifier.fit` learns and returns ``self``, learned state ends
+in ``_``. It ties together the features (:mod:`prism.sensing.features`), the network
+(:mod:`prism.sensing.network`), training (:mod:`prism.sensing.training`) and temperature
+scaling (:mod:`prism.sensing.calibration`), and saves itself as a model directory::
+
+    models/<task>/
+      config.json             settings, feature and network sizes, format version
+      weights.pt              torch state_dict of the FusedActivityNet
+      normalizer.json         per-channel mean/std of each modality's windows
+      calibration.json        temperature, NLL and ECE before/after calibration
+      confusion_matrix.json   classes and counts (rows true, columns predicted) ...
+      confusion_matrix.csv    ... the same as CSV, for the tracker and for people
+      model_card.json         data, splits, metrics, confusion matrix, date, size
+      MODEL_CARD.md           the same for people
+
+Probabilities are ``(T, S + 1)`` with "other" last, ``T = ceil(duration * 5)`` frames.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from prism.data.annotations import frame_labels
+from prism.data.recording import AUDIO_RATE_HZ, Recording
+from prism.errors import DataError
+from prism.evaluation.metrics import frame_accuracy, macro_f1
+from prism.procedure.model import Procedure
+from prism.sensing.calibration import (
+    confusion_matrix,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    softmax,
+)
+from prism.sensing.features import (
+    N_MELS,
+    ChannelNormalizer,
+    LogMelSpec,
+    SensingError,
+    SessionFeatures,
+    audio_frames,
+    imu_frames,
+    imu_window_channels,
+)
+from prism.sensing.framing import FRAME_RATE_HZ, IMU_RESAMPLE_HZ, IMU_WINDOW_S, frame_count
+from prism.sensing.network import FusedActivityNet, check_modalities, session_logits
+from prism.sensing.training import (
+    EpochRecord,
+    ProgressCallback,
+    TrainingConfig,
+    TrainingProgress,
+    split_sessions,
+    train_network,
+)
+
+__all__ = [
+    "CLASSIFIER_FORMAT",
+    "CLASSIFIER_FORMAT_VERSION",
+    "COVERAGE_TOLERANCE_S",
+    "OTHER_CLASS",
+    "ActivityClassifier",
+    "ModelFileError",
+    "read_confusion_matrix",
+    "render_model_card",
+]
+
+MODEL_CARD_FORMAT = "prism-model-card"
+CLASSIFIER_FORMAT = "prism-activity-classifier"
+CLASSIFIER_FORMAT_VERSION = 1
+"""Bumped whenever saved files change meaning; :meth:`ActivityClassifier.load` checks it."""
+OTHER_CLASS = "other"
+COVERAGE_TOLERANCE_S = IMU_WINDOW_S
+"""A modality may leave at most this much of a session uncovered at either end (s)."""
+
+_FILES = {
+    "config": "config.json",
+    "weights": "weights.pt",
+    "normalizer": "normalizer.json",
+    "calibration": "calibration.json",
+    "confusion": "confusion_matrix.json",
+    "confusion_csv": "confusion_matrix.csv",
+    "card": "model_card.json",
+    "card_md": "MODEL_CARD.md",
+}
+
+
+class ModelFileError(DataError):
+    """A saved model directory is missing a file, or a file is malformed or incompatible."""
+
+
+class ActivityClassifier:
+    """Fused IMU + audio activity classifier with calibrated probabilities.
+
+    Parameters
+    ----------
+    step_ids : sequence of str
+        The procedure's step ids in class order; class ``S`` is "other".
+    modalities : sequence of {"imu", "audio"}
+        Inputs the model uses.
+    privacy_rate : int or None
+        Analyse audio decimated to this rate (Hz, e.g. 1000) instead of 16 kHz.
+    imu_magnitude : bool
+        Add the acceleration magnitude as a seventh IMU channel.
+    config : TrainingConfig or None
+        Training settings (``config.network.imu_channels`` is set from ``imu_magnitude``).
+
+    Attributes
+    ----------
+    network_ : FusedActivityNet
+    normalizers_ : dict of str to ChannelNormalizer
+        Per modality.
+    temperature_ : float
+        Softmax temperature fitted on the validation sessions (1.0 without any).
+    confusion_ : np.ndarray [shape=(S + 1, S + 1), int64]
+        Validation confusion counts (rows true), or training counts without validation
+        sessions (``confusion_source_`` says which).
+    history_ : list of EpochRecord
+    split_ : dict
+        ``{"train": [...], "validation": [...]}`` session ids.
+    validation_metrics_ : dict
+        Accuracy, macro-F1, NLL and ECE before/after calibration, frames.
+    training_data_ : dict
+        Counts of sessions (real and semi-synthetic) and frames per class.
+    training_summary_ : dict
+        Best epoch, stop reason, seconds.
+    """
+
+    network_: FusedActivityNet
+    normalizers_: dict[str, ChannelNormalizer]
+    temperature_: float
+    confusion_: np.ndarray
+    confusion_source_: str
+    history_: list[EpochRecord]
+    split_: dict[str, list[str]]
+    validation_metrics_: dict[str, Any]
+    training_data_: dict[str, Any]
+    training_summary_: dict[str, Any]
+
+    def __init__(
+        self,
+        step_ids: Sequence[str],
+        *,
+        modalities: Sequence[str] = ("imu", "audio"),
+        privacy_rate: int | None = None,
+        imu_magnitude: bool = True,
+        config: TrainingConfig | None = None,
+    ) -> None:
+        self.step_ids = tuple(step_ids)
+        if len(set(self.step_ids)) != len(self.step_ids) or OTHER_CLASS in self.step_ids:
+            raise SensingError(
+                f"step_ids must be unique and must not contain {OTHER_CLASS!r}, got {self.step_ids}"
+            )
+        if not self.step_ids:
+            raise SensingError("step_ids must name at least one step")
+        self.modalities = check_modalities(modalities)
+        self.privacy_rate = privacy_rate
+        self.imu_magnitude = bool(imu_magnitude)
+        self.audio_spec = LogMelSpec(AUDIO_RATE_HZ, privacy_rate)
+        base = config if config is not None else TrainingConfig()
+        channels = len(imu_window_channels(magnitude=self.imu_magnitude))
+        if base.network.imu_channels != channels:
+            base = replace(base, network=replace(base.network, imu_channels=channels))
+        self.config = base
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """``(*step_ids, "other")``."""
+        return (*self.step_ids, OTHER_CLASS)
+
+    @property
+    def n_classes(self) -> int:
+        """``S + 1``."""
+        return len(self.step_ids) + 1
+
+    @classmethod
+    def for_procedure(cls, procedure: Procedure, **settings: Any) -> ActivityClassifier:
+        """A classifier over ``procedure.step_ids`` (+ "other"); ``settings`` as in ``__init__``."""
+        return cls(procedure.step_ids, **settings)
+
+    def check_fitted(self) -> None:
+        """Raise :class:`SensingError` unless the model was fitted or loaded."""
+        if not hasattr(self, "network_"):
+            raise SensingError("this ActivityClassifier is not fitted; call fit() or load()")
+
+    # ------------------------------------------------------------------- features
+    def features(
+        self,
+        recording: Recording,
+        *,
+        labelled: bool = True,
+        modalities: Sequence[str] | None = None,
+    ) -> SessionFeatures:
+        """Feature windows (not normalised) of ``recording``, ``T = ceil(duration * 5)``.
+
+        Parameters
+        ----------
+        recording : Recording
+        labelled : bool
+            Add frame labels from ``recording.annotation``.
+        modalities : sequence of str or None
+            Modalities to extract (default: the model's).
+
+        Raises
+        ------
+        DataError
+            If the recording lacks a chosen modality, or the modality leaves more than
+            :data:`COVERAGE_TOLERANCE_S` of the session uncovered at either end, or a
+            labelled step is not one of ``step_ids``.
+        """
+        chosen = self.modalities if modalities is None else check_modalities(modalities)
+        name = recording.session_id
+        n_frames = frame_count(recording.duration)
+        imu = audio = None
+        if "imu" in chosen:
+            if recording.imu is None:
+                raise DataError(f"session {name!r} has no IMU; the model uses {self.modalities}")
+            first, last = float(recording.imu.times[0]), float(recording.imu.times[-1])
+            _check_coverage(name, "IMU", first, last, recording.duration)
+            imu = imu_frames(recording.imu, n_frames=n_frames, magnitude=self.imu_magnitude)
+        if "audio" in chosen:
+            if recording.audio is None:
+                raise DataError(f"session {name!r} has no audio; the model uses {self.modalities}")
+            length = recording.audio.size / AUDIO_RATE_HZ
+            _check_coverage(name, "audio", 0.0, length, recording.duration)
+            audio = audio_frames(recording.audio, n_frames=n_frames, privacy_rate=self.privacy_rate)
+        labels = frame_labels(recording.annotation, self.step_ids) if labelled else None
+        if labels is not None and labels.size != n_frames:
+            raise DataError(f"session {name!r}: {labels.size} labels for {n_frames} frames")
+        return SessionFeatures(name, imu, audio, labels, synthetic=recording.synthetic)
+
+    def _normalised(self, features: SessionFeatures, chosen: Sequence[str]) -> SessionFeatures:
+        arrays = {
+            name: self.normalizers_[name].transform(getattr(features, name))
+            if name in chosen and getattr(features, name) is not None
+            else None
+            for name in ("imu", "audio")
+        }
+        return SessionFeatures(
+            features.session_id,
+            arrays["imu"],
+            arrays["audio"],
+            features.labels,
+            features.synthetic,
+        )
+
+    # ------------------------------------------------------------------------ fit
+    def fit(
+        self, recordings: Sequence[Recording], *, on_progress: ProgressCallback | None = None
+    ) -> ActivityClassifier:
+        """Extract features and labels of ``recordings``, then :meth:`fit_features`."""
+        sessions = []
+        for i, recording in enumerate(recordings):
+            sessions.append(self.features(recording))
+            if on_progress is not None:
+                on_progress(TrainingProgress("features", i + 1, len(recordings)))
+        return self.fit_features(sessions, on_progress=on_progress)
+
+    def fit_features(
+        self, sessions: Sequence[SessionFeatures], *, on_progress: ProgressCallback | None = None
+    ) -> ActivityClassifier:
+        """Train on labelled feature windows (as made by :meth:`features`); returns self.
+
+        Splits sessions into training and validation (``config.validation_sessions`` or
+        ``config.validation_fraction``), fits the normalizers on the training sessions,
+        trains the network, fits the temperature and the confusion matrix on the
+        validation sessions.
+        """
+        if not sessions:
+            raise SensingError("fit needs at least one labelled session")
+        train_ids, validation_ids = split_sessions(
+            [s.session_id for s in sessions],
+            validation_fraction=self.config.validation_fraction,
+            validation_sessions=self.config.validation_sessions,
+            seed=self.config.seed,
+        )
+        by_id = {s.session_id: s for s in sessions}
+        train = [by_id[i] for i in train_ids]
+        for name in self.modalities:
+            missing = [s.session_id for s in sessions if getattr(s, name) is None]
+            if missing:
+                raise SensingError(f"sessions {missing} have no {name} features")
+        self.normalizers_ = {
+            name: ChannelNormalizer().fit([getattr(s, name) for s in train])
+            for name in self.modalities
+        }
+        ready = {s.session_id: self._normalised(s, self.modalities) for s in sessions}
+        result = train_network(
+            [ready[i] for i in train_ids],
+            [ready[i] for i in validation_ids],
+            n_classes=self.n_classes,
+            modalities=self.modalities,
+            config=self.config,
+            on_progress=on_progress,
+        )
+        self.network_ = result.network
+        self.history_ = result.history
+        self.split_ = {"train": train_ids, "validation": validation_ids}
+        self.training_summary_ = {
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.history),
+            "stop_reason": result.stop_reason,
+            "seconds": round(result.seconds, 2),
+        }
+        self.training_data_ = _data_summary(sessions, train_ids, validation_ids, self.class_names)
+        if validation_ids:
+            logits = np.concatenate(result.validation_logits)
+            labels = np.concatenate([_labels(by_id[i]) for i in validation_ids])
+            self.confusion_source_ = "validation"
+        else:
+            logits = np.concatenate(
+                [
+                    session_logits(self.network_, s.imu, s.audio)
+                    for s in (ready[i] for i in train_ids)
+                ]
+            )
+            labels = np.concatenate([_labels(by_id[i]) for i in train_ids])
+            self.confusion_source_ = "training"
+        self.temperature_ = fit_temperature(logits, labels) if validation_ids else 1.0
+        self.confusion_ = confusion_matrix(labels, logits.argmax(axis=1), n_classes=self.n_classes)
+        self.validation_metrics_ = _calibration_metrics(
+            logits, labels, self.temperature_, self.n_classes, self.confusion_source_
+        )
+        return self
+
+    # -------------------------------------------------------------------- predict
+    def predict_logits_features(
+        self, features: SessionFeatures, *, modalities: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Uncalibrated logits ``(T, S + 1)`` from feature windows (not normalised).
+
+        ``modalities`` (default: the model's) chooses the inputs used; a model modality
+        left out is treated as missing (the learned missing embedding stands in).
+        """
+        self.check_fitted()
+        chosen = self.modalities if modalities is None else check_modalities(modalities)
+        extra = set(chosen) - set(self.modalities)
+        if extra:
+            raise SensingError(
+                f"the model has no {sorted(extra)} input (it uses {self.modalities})"
+            )
+        for name in chosen:
+            if getattr(features, name) is None:
+                raise SensingError(f"session {features.session_id!r} has no {name} features")
+        ready = self._normalised(features, chosen)
+        self.network_.eval()
+        return session_logits(self.network_, ready.imu, ready.audio)
+
+    def predict_proba_features(
+        self, features: SessionFeatures, *, modalities: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Calibrated probabilities ``(T, S + 1)`` from feature windows (rows sum to 1)."""
+        logits = self.predict_logits_features(features, modalities=modalities)
+        return softmax(logits, temperature=self.temperature_)
+
+    def predict_proba(
+        self, recording: Recording, *, modalities: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Calibrated probabilities of ``recording``.
+
+        Parameters
+        ----------
+        recording : Recording
+        modalities : sequence of str or None
+            Inputs to use (default: the model's); e.g. ``("imu",)`` classifies a session
+            without audio with a fused model.
+
+        Returns
+        -------
+        np.ndarray [shape=(T, S + 1), float64, rows sum to 1]
+            ``T = ceil(recording.duration * 5)``; "other" last.
+        """
+        chosen = self.modalities if modalities is None else check_modalities(modalities)
+        features = self.features(recording, labelled=False, modalities=chosen)
+        return self.predict_proba_features(features, modalities=chosen)
+
+    def predict(
+        self, recording: Recording, *, modalities: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Most likely class per frame, ``(T,)`` int64."""
+        return np.asarray(self.predict_proba(recording, modalities=modalities).argmax(axis=1))
+
+    # ---------------------------------------------------------------- save / load
+    def save(
+        self,
+        directory: Path | str,
+        *,
+        task: str | None = None,
+        data: Mapping[str, Any] | str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Write the model directory (see the module docstring); returns its path.
+
+        Parameters
+        ----------
+        directory : path
+            Created if needed; existing model files are overwritten.
+        task : str or None
+            Procedure id, for the model card.
+        data : mapping or str or None
+            Description of the training data (source, real or semi-synthetic, ...).
+        metrics : mapping or None
+            Further metrics computed by the caller (e.g. a test split), JSON-ready.
+        """
+        self.check_fitted()
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        torch.save(self.network_.state_dict(), root / _FILES["weights"])
+        config = {
+            "format": CLASSIFIER_FORMAT,
+            "format_version": CLASSIFIER_FORMAT_VERSION,
+            "torch_version": torch.__version__.split("+")[0],
+            "step_ids": list(self.step_ids),
+            "class_names": list(self.class_names),
+            "modalities": list(self.modalities),
+            "privacy_rate": self.privacy_rate,
+            "imu_magnitude": self.imu_magnitude,
+            "imu_channels": list(imu_window_channels(magnitude=self.imu_magnitude)),
+            "audio_features": self.audio_spec.to_dict(),
+            "training": self.config.to_dict(),
+        }
+        _write_json(root / _FILES["config"], config)
+        _write_json(
+            root / _FILES["normalizer"],
+            {name: normalizer.to_dict() for name, normalizer in self.normalizers_.items()},
+        )
+        _write_json(
+            root / _FILES["calibration"],
+            {"temperature": self.temperature_, **self.validation_metrics_},
+        )
+        confusion = {
+            "classes": list(self.class_names),
+            "counts": self.confusion_.tolist(),
+            "source": self.confusion_source_,
+            "rows": "true class",
+            "columns": "predicted class",
+        }
+        _write_json(root / _FILES["confusion"], confusion)
+        (root / _FILES["confusion_csv"]).write_text(
+            _confusion_csv(self.class_names, self.confusion_), encoding="utf-8"
+        )
+        card = _model_card(
+            self,
+            task=task,
+            data=data,
+            metrics=metrics,
+            size_bytes=(root / _FILES["weights"]).stat().st_size,
+        )
+        _write_json(root / _FILES["card"], card)
+        (root / _FILES["card_md"]).write_text(render_model_card(card), encoding="utf-8")
+        return root
+
+    @classmethod
+    def load(cls, directory: Path | str) -> ActivityClassifier:
+        """Read a model directory written by :meth:`save`.
+
+        Raises
+        ------
+        ModelFileError
+            Naming the file: missing, not valid JSON, another format or a newer format
+            version, weights that do not match the configuration, malformed normalizer,
+            calibration or confusion matrix.
+        """
+        root = Path(directory)
+        if not root.is_dir():
+            raise ModelFileError(f"{root}: not a model directory (it does not exist)")
+        config_path = root / _FILES["config"]
+        config = _read_json(config_path)
+        if config.get("format") != CLASSIFIER_FORMAT:
+            raise ModelFileError(
+                f"{config_path}: format must be {CLASSIFIER_FORMAT!r}, got {config.get('format')!r}"
+            )
+        version = config.get("format_version")
+        if version != CLASSIFIER_FORMAT_VERSION:
+            raise ModelFileError(
+                f"{config_path}: format_version {version!r} is not supported "
+                f"(this PrISM reads version {CLASSIFIER_FORMAT_VERSION})"
+            )
+        try:
+            model = cls(
+                config["step_ids"],
+                modalities=config["modalities"],
+                privacy_rate=config["privacy_rate"],
+                imu_magnitude=config["imu_magnitude"],
+                config=TrainingConfig.from_dict(config["training"]),
+            )
+        except (KeyError, TypeError, SensingError) as error:
+            raise ModelFileError(f"{config_path}: invalid settings ({error!r})") from None
+        model.network_ = _read_weights(root / _FILES["weights"], model)
+        model.normalizers_ = _read_normalizers(root / _FILES["normalizer"], model)
+        calibration_path = root / _FILES["calibration"]
+        calibration = _read_json(calibration_path)
+        temperature = calibration.get("temperature")
+        if not isinstance(temperature, int | float) or not temperature > 0:
+            raise ModelFileError(f"{calibration_path}: 'temperature' must be a number > 0")
+        model.temperature_ = float(temperature)
+        model.validation_metrics_ = {k: v for k, v in calibration.items() if k != "temperature"}
+        model.confusion_, model.confusion_source_ = read_confusion_matrix(
+            root / _FILES["confusion"], classes=model.class_names
+        )
+        _read_card(root / _FILES["card"], model)
+        return model
+
+
+# ---------------------------------------------------------------------- helpers
+def _labels(session: SessionFeatures) -> np.ndarray:
+    if session.labels is None:
+        raise SensingError(f"session {session.session_id!r} has no labels")
+    return session.labels
+
+
+def _check_coverage(name: str, what: str, first: float, last: float, duration: float) -> None:
+    if first > COVERAGE_TOLERANCE_S or duration - last > COVERAGE_TOLERANCE_S:
+        raise DataError(
+            f"session {name!r}: {what} covers {first:.2f}..{last:.2f} s of a {duration:.2f} s "
+            f"session (more than {COVERAGE_TOLERANCE_S} s missing at an end); trim the "
+            f"session or leave {what} out with modalities=..."
+        )
+
+
+def _data_summary(
+    sessions: Sequence[SessionFeatures],
+    train_ids: Sequence[str],
+    validation_ids: Sequence[str],
+    classes: Sequence[str],
+) -> dict[str, Any]:
+    by_id = {s.session_id: s for s in sessions}
+    summary: dict[str, Any] = {}
+    for role, ids in (("train", train_ids), ("validation", validation_ids)):
+        chosen = [by_id[i] for i in ids]
+        counts = np.bincount(
+            np.concatenate([_labels(s) for s in chosen]) if chosen else np.zeros(0, np.int64),
+            minlength=len(classes),
+        )
+        summary[role] = {
+            "sessions": len(chosen),
+            "synthetic_sessions": sum(s.synthetic for s in chosen),
+            "real_sessions": sum(not s.synthetic for s in chosen),
+            "frames": int(counts.sum()),
+            "frames_per_class": dict(zip(classes, counts.tolist(), strict=True)),
+        }
+    return summary
+
+
+def _calibration_metrics(
+    logits: np.ndarray, labels: np.ndarray, temperature: float, n_classes: int, source: str
+) -> dict[str, Any]:
+    predicted = logits.argmax(axis=1)
+    before, after = softmax(logits), softmax(logits, temperature=temperature)
+    return {
+        "source": source,
+        "frames": int(labels.size),
+        "accuracy": frame_accuracy(labels, predicted),
+        "macro_f1": macro_f1(labels, predicted, n_classes=n_classes),
+        "nll_before": negative_log_likelihood(logits, labels),
+        "nll_after": negative_log_likelihood(logits, labels, temperature=temperature),
+        "ece_before": expected_calibration_error(before, labels),
+        "ece_after": expected_calibration_error(after, labels),
+    }
+
+
+def _confusion_csv(classes: Sequence[str], counts: np.ndarray) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["true\\predicted", *classes])
+    for name, row in zip(classes, counts.tolist(), strict=True):
+        writer.writerow([name, *row])
+    return buffer.getvalue()
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: missing; was the model saved completely?") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelFileError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ModelFileError(f"{path}: expected a JSON object")
+    return data
+
+
+def _read_weights(path: Path, model: ActivityClassifier) -> FusedActivityNet:
+    if not path.exists():
+        raise ModelFileError(f"{path}: missing; was the model saved completely?")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a corrupt file
+        raise ModelFileError(f"{path}: cannot read the weights ({error})") from None
+    network = FusedActivityNet(
+        model.n_classes, modalities=model.modalities, config=model.config.network
+    )
+    try:
+        network.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        raise ModelFileError(f"{path}: weights do not match config.json ({error})") from None
+    network.eval()
+    return network
+
+
+def _read_normalizers(path: Path, model: ActivityClassifier) -> dict[str, ChannelNormalizer]:
+    data = _read_json(path)
+    expected = {"imu": model.config.network.imu_channels, "audio": N_MELS}
+    normalizers = {}
+    for name in model.modalities:
+        if name not in data:
+            raise ModelFileError(f"{path}: no normalizer for {name!r}")
+        try:
+            normalizer = ChannelNormalizer.from_dict(data[name])
+        except SensingError as error:
+            raise ModelFileError(f"{path}: {name}: {error}") from None
+        if normalizer.n_channels != expected[name]:
+            raise ModelFileError(
+                f"{path}: {name} normalizer has {normalizer.n_channels} channels, "
+                f"expected {expected[name]}"
+            )
+        normalizers[name] = normalizer
+    return normalizers
+
+
+def read_confusion_matrix(
+    path: Path | str, *, classes: Sequence[str] | None = None
+) -> tuple[np.ndarray, str]:
+    """Read ``confusion_matrix.json`` of a model directory.
+
+    Parameters
+    ----------
+    path : path
+        The JSON file.
+    classes : sequence of str or None
+        If given, the file's classes must equal these (in order).
+
+    Returns
+    -------
+    (counts, source) : np.ndarray [shape=(C, C), int64], str
+        Rows are true classes; ``source`` is "validation" or "training".
+    """
+    path = Path(path)
+    data = _read_json(path)
+    try:
+        names = [str(c) for c in data["classes"]]
+        counts = np.asarray(data["counts"], dtype=np.int64)
+        source = str(data.get("source", "validation"))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: needs 'classes' and integer 'counts' ({error})") from None
+    if counts.shape != (len(names), len(names)) or (counts < 0).any():
+        raise ModelFileError(
+            f"{path}: counts must be a non-negative {len(names)} x {len(names)} matrix, "
+            f"got shape {counts.shape}"
+        )
+    if classes is not None and tuple(names) != tuple(classes):
+        raise ModelFileError(f"{path}: classes {names} differ from the model's {list(classes)}")
+    return counts, source
+
+
+# ---------------------------------------------------------------------- model card
+def _model_card(
+    model: ActivityClassifier,
+    *,
+    task: str | None,
+    data: Mapping[str, Any] | str | None,
+    metrics: Mapping[str, Any] | None,
+    size_bytes: int,
+) -> dict[str, Any]:
+    import librosa
+
+    network = model.network_
+    description = {"description": data} if isinstance(data, str) else dict(data or {})
+    config = model.config
+    if config.validation_sessions:
+        method = "explicit validation sessions"
+    else:
+        method = (
+            f"random {config.validation_fraction:.0%} of sessions held out "
+            f"(seed {config.seed}); sessions are never split"
+        )
+    return {
+        "format": MODEL_CARD_FORMAT,
+        "format_version": CLASSIFIER_FORMAT_VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "model": {
+            "type": "FusedActivityNet",
+            "task": task,
+            "classes": list(model.class_names),
+            "modalities": list(model.modalities),
+            "privacy_rate_hz": model.privacy_rate,
+            "parameters": network.parameter_count(),
+            "size_bytes": size_bytes,
+            "receptive_field_frames": network.receptive_field,
+            "receptive_field_s": network.receptive_field / FRAME_RATE_HZ,
+            "frame_rate_hz": FRAME_RATE_HZ,
+            "latency_s": IMU_WINDOW_S / 2 if "imu" in model.modalities else 0.5,
+            "network": config.network.to_dict(),
+        },
+        "features": {
+            "audio": model.audio_spec.to_dict() if "audio" in model.modalities else None,
+            "imu": {
+                "channels": list(imu_window_channels(magnitude=model.imu_magnitude)),
+                "window_s": IMU_WINDOW_S,
+                "rate_hz": IMU_RESAMPLE_HZ,
+            }
+            if "imu" in model.modalities
+            else None,
+        },
+        "data": {"caller": description, "summary": model.training_data_},
+        "splits": {**model.split_, "method": method},
+        "training": {
+            **model.training_summary_,
+            "config": config.to_dict(),
+            "history": [record.to_dict() for record in model.history_],
+        },
+        "validation": {"temperature": model.temperature_, **model.validation_metrics_},
+        "metrics": dict(metrics or {}),
+        "confusion_matrix": {
+            "classes": list(model.class_names),
+            "counts": model.confusion_.tolist(),
+            "source": model.confusion_source_,
+        },
+        "software": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "librosa": str(getattr(librosa, "__version__", "unknown")),
+        },
+    }
+
+
+def _read_card(path: Path, model: ActivityClassifier) -> None:
+    card = _read_json(path)
+    try:
+        training = dict(card["training"])
+        model.history_ = [EpochRecord(**record) for record in training.pop("history")]
+        training.pop("config", None)
+        model.training_summary_ = training
+        model.split_ = {
+            "train": list(card["splits"]["train"]),
+            "validation": list(card["splits"]["validation"]),
+        }
+        model.training_data_ = dict(card["data"]["summary"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(f"{path}: malformed model card ({error!r})") from None
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def render_model_card(card: Mapping[str, Any]) -> str:
+    """Markdown version of a ``model_card.json`` dictionary (``MODEL_CARD.md``)."""
+    model, validation = card["model"], card["validation"]
+    summary = card["data"]["summary"]
+    lines = [
+        f"# Model card: {model.get('task') or 'activity'} classifier",
+        "",
+        f"Created {card['created']}. Format {card['format']} v{card['format_version']}.",
+        "",
+        "## Model",
+        "",
+        f"- Fused activity network over {', '.join(model['modalities'])}"
+        + (
+            f" (audio at {model['privacy_rate_hz']} Hz, privacy mode)"
+            if model["privacy_rate_hz"]
+            else ""
+        ),
+        f"- {len(model['classes'])} classes (steps + other), one frame every "
+        f"{1 / model['frame_rate_hz']:.1f} s, latency {model['latency_s']} s",
+        f"- {model['parameters']:,} parameters, {model['size_bytes'] / 1e6:.2f} MB of weights",
+        f"- Causal temporal context of {model['receptive_field_frames']} frames "
+        f"({model['receptive_field_s']} s)",
+        "",
+        "## Data",
+        "",
+    ]
+    for key, value in card["data"]["caller"].items():
+        lines.append(f"- {key}: {value}")
+    for role in ("train", "validation"):
+        part = summary.get(role, {})
+        lines.append(
+            f"- {role}: {part.get('sessions', 0)} sessions "
+            f"({part.get('real_sessions', 0)} real, {part.get('synthetic_sessions', 0)} "
+            f"semi-synthetic), {part.get('frames', 0)} frames"
+        )
+    lines += ["", "## Splits", "", f"- {card['splits']['method']}"]
+    lines += [
+        f"- {role}: {', '.join(card['splits'][role]) or '(none)'}"
+        for role in ("train", "validation")
+    ]
+    training = card["training"]
+    lines += [
+        "",
+        "## Training",
+        "",
+        f"- {training.get('epochs_run')} epochs, best {training.get('best_epoch')}, "
+        f"stopped by {training.get('stop_reason')}, {training.get('seconds')} s",
+        f"- seed {training['config']['seed']}, weighted cross-entropy, AdamW "
+        f"lr {training['config']['learning_rate']}, modality dropout "
+        f"{training['config']['modality_dropout']}",
+        "",
+        f"## Metrics ({validation.get('source')} sessions, {validation.get('frames')} frames)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for key, value in validation.items():
+        if key not in ("source", "frames"):
+            lines.append(f"| {key} | {_number(value)} |")
+    for key, value in card["metrics"].items():
+        lines.append(f"| {key} (caller) | {_number(value)} |")
+    classes, counts = card["confusion_matrix"]["classes"], card["confusion_matrix"]["counts"]
+    lines += [
+        "",
+        f"## Confusion matrix ({card['confusion_matrix']['source']}; rows true, columns predicted)",
+        "",
+        "| | " + " | ".join(str(i) for i in range(len(classes))) + " |",
+        "|---" * (len(classes) + 1) + "|",
+    ]
+    for i, (name, row) in enumerate(zip(classes, counts, strict=True)):
+        lines.append(f"| {i} {name} | " + " | ".join(str(c) for c in row) + " |")
+    lines += [
+        "",
+        "## Use and limits",
+        "",
+        "Frame-level step probabilities for the PrISM tracker. Metrics from semi-synthetic "
+        "sessions do not transfer to real sessions; see the data summary above.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,624 @@
+"""Streaming classification: push IMU and audio chunks, get frames as soon as they are complete.
+
+:class:`StreamingClassifier` wraps a fitted
+:class:`~prism.sensing.classifier.ActivityClassifier`. It is pushed chunks of any size
+(:meth:`~StreamingClassifier.push_imu`, :meth:`~StreamingClassifier.push_audio`) and
+returns the probability rows of every frame whose windows are complete
+(:meth:`~StreamingClassifier.pop_frames`); :meth:`~StreamingClassifier.finish` pads the
+end as the offline features do and returns the rest. The causal context of the network is
+carried from frame to frame, so the rows equal
+:meth:`~prism.sensing.classifier.ActivityClassifier.predict_proba` on the whole
+recording (to float rounding, ~1e-6).
+
+Latency: frame ``f`` (time ``t = f / 5`` s) needs audio up to ``t + 0.5`` s and IMU up to
+``t + 0.98`` s, so frames come out about 1 s after their time with both modalities.
+
+Memory is bounded: the extractors keep only the samples, STFT columns and resampled IMU
+values that frames not yet returned still need.
+
+IMU input handling (the offline equivalent is :func:`prism.data.recording.clean_imu`):
+
+- rows of a chunk are sorted by time; repeated timestamps keep their first row, also a
+  row whose time equals the newest time of an earlier chunk;
+- a row older than the newest row of an earlier chunk is *late*: ``late_imu="error"``
+  (default) raises :class:`~prism.errors.DataError` and leaves the state unchanged;
+  ``"drop"`` drops it and counts it in :attr:`StreamingClassifier.dropped_imu_samples`
+  (then the output can differ from offline, which would have sorted it in);
+- NaN or infinite values are missing samples of their channel and are interpolated
+  across; a time gap between rows, or a run of missing values in a channel, longer than
+  ``max_gap_s`` raises :class:`~prism.errors.DataError` (as ``clean_imu`` does).
+
+Audio chunks are mono samples at ``audio_rate`` Hz (16 kHz), in order, finite (NaN or
+infinite samples raise :class:`~prism.errors.DataError` and the chunk is not used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from prism.data.recording import AUDIO_RATE_HZ, IMU_CHANNELS
+from prism.errors import DataError
+from prism.sensing.calibration import softmax
+from prism.sensing.classifier import COVERAGE_TOLERANCE_S, ActivityClassifier
+from prism.sensing.features import (
+    AUDIO_COLUMNS,
+    IMU_WINDOW_SAMPLES,
+    N_MELS,
+    LogMelSpec,
+    SensingError,
+    _column_windows,
+    _decimate,
+    _grid_times,
+    _imu_windows,
+    _interpolate_grid,
+    _logmel_columns,
+)
+from prism.sensing.framing import FRAME_RATE_HZ, IMU_RESAMPLE_HZ, frame_count
+from prism.sensing.network import check_modalities
+
+__all__ = ["AudioFrameStream", "ImuFrameStream", "StreamingClassifier"]
+
+_FRAME_GRID = round(IMU_RESAMPLE_HZ / FRAME_RATE_HZ)  # IMU grid samples per frame (10)
+_HALF_IMU = IMU_WINDOW_SAMPLES // 2  # 50
+
+
+class AudioFrameStream:
+    """Incremental :func:`~prism.sensing.features.audio_frames`.
+
+    Parameters
+    ----------
+    rate : int
+        Sample rate of the pushed audio (Hz).
+    privacy_rate : int or None
+        As in :func:`~prism.sensing.features.audio_frames`.
+    """
+
+    def __init__(self, *, rate: int = AUDIO_RATE_HZ, privacy_rate: int | None = None) -> None:
+        self.spec = LogMelSpec(rate, privacy_rate)
+        spec = self.spec
+        self._delay = (spec.taps.size - 1) // 2
+        # decimation input: padded-x index of _raw[0]; padded[p] = x[p - delay]
+        self._raw = np.zeros(self._delay if spec.decimation > 1 else 0)
+        self._raw_origin = 0
+        self._n_in = 0
+        self._next_out = 0  # next decimated sample
+        # analysed signal: signal index of _signal[0] (negative indices are zeros)
+        half = AUDIO_COLUMNS // 2
+        self._next_column = -half
+        self._signal_origin = (self._next_column + 1) * spec.hop - spec.win_length
+        self._signal = np.zeros(-self._signal_origin)
+        self._columns = np.zeros((0, N_MELS))
+        self._columns_origin = -half  # column index of _columns[0]
+        self._emitted = 0
+        self._limit: int | None = None  # total frames, known after finish()
+
+    @property
+    def n_samples(self) -> int:
+        """Samples pushed so far."""
+        return self._n_in
+
+    @property
+    def held(self) -> dict[str, int]:
+        """Sizes of the internal buffers (samples, STFT columns): bounded while streaming."""
+        return {
+            "input_samples": int(self._raw.size),
+            "signal_samples": int(self._signal.size),
+            "columns": int(self._columns.shape[0]),
+        }
+
+    @property
+    def emitted(self) -> int:
+        """Frames already returned by :meth:`pop`."""
+        return self._emitted
+
+    @property
+    def ready(self) -> int:
+        """Frames whose windows are complete and not yet returned."""
+        computed = self._columns_origin + self._columns.shape[0]  # next column not computed
+        per_frame, half = self.spec.columns_per_frame, AUDIO_COLUMNS // 2
+        total = max(0, (computed - (AUDIO_COLUMNS - half)) // per_frame + 1)
+        if self._limit is not None:
+            total = min(total, self._limit)
+        return total - self._emitted
+
+    def push(self, samples: np.ndarray) -> None:
+        """Append mono samples (any number, in order).
+
+        Raises
+        ------
+        DataError
+            If ``samples`` is not 1-D numeric or holds NaN or infinite values (the chunk
+            is then ignored), or after :meth:`finish`.
+        """
+        if self._limit is not None:
+            raise DataError("audio pushed after finish()")
+        chunk = np.asarray(samples)
+        if chunk.ndim != 1 or chunk.dtype.kind not in "fiu":
+            raise DataError(
+                f"audio chunk must be mono samples (n,), got {chunk.dtype} {chunk.shape}"
+            )
+        chunk = chunk.astype(np.float64)
+        if not np.isfinite(chunk).all():
+            raise DataError(
+                f"audio chunk holds NaN or infinite samples (after {self._n_in} samples); "
+                "the chunk was not used"
+            )
+        if chunk.size == 0:
+            return
+        self._n_in += chunk.size
+        if self.spec.decimation > 1:
+            self._raw = np.concatenate([self._raw, chunk])
+            self._decimate(final=False)
+        else:
+            self._signal = np.concatenate([self._signal, chunk])
+        self._analyse()
+
+    def _decimate(self, *, final: bool) -> None:
+        spec = self.spec
+        factor, length = spec.decimation, spec.taps.size
+        known = self._raw_origin + self._raw.size  # padded samples held (real or final zeros)
+        stop = (known - length) // factor + 1 if known >= length else 0
+        if final:
+            stop = -(-self._n_in // factor)
+            need = (stop - 1) * factor + length - known
+            if need > 0:
+                self._raw = np.concatenate([self._raw, np.zeros(need)])
+        count = stop - self._next_out
+        if count <= 0:
+            return
+        start = self._next_out * factor - self._raw_origin
+        out = _decimate(self._raw[start:], count, spec)
+        self._next_out = stop
+        drop = stop * factor - self._raw_origin
+        self._raw = self._raw[drop:]
+        self._raw_origin += drop
+        self._signal = np.concatenate([self._signal, out])
+
+    def _analyse(self) -> None:
+        spec = self.spec
+        end = self._signal_origin + self._signal.size
+        last = end // spec.hop - 1  # last column m with (m + 1) * hop <= end
+        count = last - self._next_column + 1
+        if count <= 0:
+            return
+        first_sample = (self._next_column + 1) * spec.hop - spec.win_length - self._signal_origin
+        columns = _logmel_columns(self._signal[first_sample:], count, spec)
+        self._columns = np.concatenate([self._columns, columns])
+        self._next_column += count
+        keep = (self._next_column + 1) * spec.hop - spec.win_length - self._signal_origin
+        self._signal = self._signal[keep:]
+        self._signal_origin += keep
+
+    def finish(self, n_frames: int) -> None:
+        """Mark the end of the audio; the session has ``n_frames`` frames.
+
+        The signal is padded with zeros as offline. Raises :class:`SensingError` if more
+        than ``n_frames`` frames were already returned.
+        """
+        if n_frames < self._emitted:
+            raise SensingError(
+                f"{self._emitted} audio frames already returned, > n_frames {n_frames}"
+            )
+        if self._limit is not None:
+            return
+        self._limit = n_frames
+        if self.spec.decimation > 1:
+            self._decimate(final=True)
+        spec = self.spec
+        last = spec.columns_per_frame * (n_frames - 1) + AUDIO_COLUMNS - AUDIO_COLUMNS // 2 - 1
+        end = self._signal_origin + self._signal.size
+        need = (last + 1) * spec.hop - end
+        if need > 0:
+            self._signal = np.concatenate([self._signal, np.zeros(need)])
+        self._analyse()
+
+    def pop(self, count: int | None = None) -> np.ndarray:
+        """Return up to ``count`` (default: all) ready frames, ``(k, 64, 40)`` float32."""
+        k = self.ready if count is None else min(count, self.ready)
+        first = self.spec.columns_per_frame * self._emitted - AUDIO_COLUMNS // 2
+        start = first - self._columns_origin
+        windows = _column_windows(self._columns[start:], k, self.spec)
+        self._emitted += k
+        drop = self.spec.columns_per_frame * self._emitted - AUDIO_COLUMNS // 2
+        drop -= self._columns_origin
+        if drop > 0:
+            self._columns = self._columns[drop:]
+            self._columns_origin += drop
+        return windows
+
+
+class ImuFrameStream:
+    """Incremental :func:`~prism.sensing.features.imu_frames` (input rules: module docstring).
+
+    Parameters
+    ----------
+    magnitude : bool
+        Append the acceleration magnitude channel.
+    late : {"error", "drop"}
+        What to do with rows older than an earlier chunk's newest row.
+    max_gap_s : float
+        Longest gap between rows, or run of missing values in a channel (s).
+    """
+
+    def __init__(
+        self, *, magnitude: bool = False, late: str = "error", max_gap_s: float = 1.0
+    ) -> None:
+        if late not in ("error", "drop"):
+            raise SensingError(f"late must be 'error' or 'drop', got {late!r}")
+        if not max_gap_s > 0:
+            raise SensingError(f"max_gap_s must be > 0 s, got {max_gap_s!r}")
+        self.magnitude, self.late, self.max_gap_s = magnitude, late, max_gap_s
+        self._times = np.zeros(0)
+        self._values = np.zeros((0, len(IMU_CHANNELS)))
+        self._newest = -np.inf  # newest row time received
+        self._first_row = np.nan
+        self._last_finite = np.full(len(IMU_CHANNELS), -np.inf)  # per channel
+        self._next_grid = -_HALF_IMU
+        self._grid = np.zeros((0, len(IMU_CHANNELS)))
+        self._grid_origin = -_HALF_IMU
+        self._emitted = 0
+        self._limit: int | None = None
+        self.dropped = 0
+
+    @property
+    def newest_time(self) -> float:
+        """Time of the newest row received (s); -inf before any."""
+        return float(self._newest)
+
+    @property
+    def held(self) -> dict[str, int]:
+        """Sizes of the internal buffers (rows, grid samples): bounded while streaming."""
+        return {"rows": int(self._times.size), "grid_samples": int(self._grid.shape[0])}
+
+    @property
+    def first_time(self) -> float:
+        """Time of the first row received (s); NaN before any."""
+        return float(self._first_row)
+
+    @property
+    def emitted(self) -> int:
+        """Frames already returned by :meth:`pop`."""
+        return self._emitted
+
+    @property
+    def ready(self) -> int:
+        """Frames whose windows are complete and not yet returned."""
+        total = max(0, (self._next_grid - IMU_WINDOW_SAMPLES + _HALF_IMU) // _FRAME_GRID + 1)
+        if self._limit is not None:
+            total = min(total, self._limit)
+        return total - self._emitted
+
+    def push(self, times: np.ndarray, values: np.ndarray) -> None:
+        """Append IMU rows: ``times (n,)`` seconds, ``values (n, 6)`` (m/s^2, rad/s).
+
+        Raises
+        ------
+        DataError
+            On wrong shapes, non-finite times, late rows with ``late="error"``, or a gap
+            longer than ``max_gap_s``; the state is then unchanged.
+        """
+        if self._limit is not None:
+            raise DataError("IMU pushed after finish()")
+        stamps = np.asarray(times, dtype=np.float64)
+        rows = np.asarray(values, dtype=np.float64)
+        if stamps.ndim != 1 or rows.shape != (stamps.size, len(IMU_CHANNELS)):
+            raise DataError(
+                f"IMU chunk must be times (n,) and values (n, {len(IMU_CHANNELS)}), "
+                f"got {stamps.shape} and {rows.shape}"
+            )
+        if not np.isfinite(stamps).all():
+            raise DataError("IMU chunk timestamps contain NaN or infinite values")
+        order = np.argsort(stamps, kind="stable")
+        stamps, rows = stamps[order], rows[order]
+        keep = np.concatenate([[True], np.diff(stamps) > 0]) & (stamps != self._newest)
+        late = stamps < self._newest
+        if late.any() and self.late == "error":
+            raise DataError(
+                f"IMU chunk has {int(late.sum())} row(s) older than t = {self._newest:.3f} s "
+                f"already received (first at t = {stamps[late][0]:.3f} s); the chunk was not used"
+            )
+        self.dropped += int(late.sum())
+        stamps, rows = stamps[keep & ~late], rows[keep & ~late]
+        if stamps.size == 0:
+            return
+        self._check_gaps(stamps, rows)
+        if np.isnan(self._first_row):
+            self._first_row = stamps[0]
+        self._newest = stamps[-1]
+        finite = np.isfinite(rows)
+        for channel in range(rows.shape[1]):
+            if finite[:, channel].any():
+                self._last_finite[channel] = stamps[finite[:, channel]][-1]
+        self._times = np.concatenate([self._times, stamps])
+        self._values = np.concatenate([self._values, rows])
+        self._resample(float(self._last_finite.min()))
+
+    def _check_gaps(self, stamps: np.ndarray, rows: np.ndarray) -> None:
+        marks = stamps if np.isinf(self._newest) else np.concatenate([[self._newest], stamps])
+        gaps = np.diff(marks)
+        if (gaps > self.max_gap_s).any():
+            i = int(np.argmax(gaps > self.max_gap_s))
+            raise DataError(
+                f"IMU has a gap of {gaps[i]:.2f} s at t = {marks[i]:.2f} s "
+                f"(longer than max_gap_s = {self.max_gap_s} s); the chunk was not used"
+            )
+        first = stamps[0] if np.isnan(self._first_row) else self._first_row
+        for channel, name in enumerate(IMU_CHANNELS):
+            anchor = self._last_finite[channel]
+            anchor = first if np.isinf(anchor) else anchor
+            finite = np.isfinite(rows[:, channel])
+            marks = np.concatenate([[anchor], stamps[finite]])
+            if finite.size and not finite[-1]:
+                marks = np.concatenate([marks, stamps[-1:]])  # a run still open at the end
+            run = np.diff(marks)
+            if (run > self.max_gap_s).any():
+                i = int(np.argmax(run > self.max_gap_s))
+                raise DataError(
+                    f"IMU channel {name} is NaN for {run[i]:.2f} s from t = {marks[i]:.2f} s "
+                    f"(longer than max_gap_s = {self.max_gap_s} s); the chunk was not used"
+                )
+
+    def _resample(self, until: float, *, stop: int | None = None) -> None:
+        """Compute grid samples up to time ``until`` (or up to index ``stop``)."""
+        if stop is None:
+            if not np.isfinite(until):
+                return
+            stop = int(np.floor(until * IMU_RESAMPLE_HZ)) + 2
+            grid = _grid_times(self._next_grid, max(stop, self._next_grid))
+            stop = self._next_grid + int(np.count_nonzero(grid <= until))
+        if stop <= self._next_grid:
+            return
+        grid = _grid_times(self._next_grid, stop)
+        values = _interpolate_grid(self._times, self._values, grid)
+        self._grid = np.concatenate([self._grid, values])
+        self._next_grid = stop
+        self._prune()
+
+    def _prune(self) -> None:
+        """Drop rows no future grid sample needs (keep each channel's left bracket)."""
+        if self._times.size == 0:
+            return
+        next_time = self._next_grid / IMU_RESAMPLE_HZ
+        keep_from = self._times.size
+        for channel in range(self._values.shape[1]):
+            usable = np.flatnonzero(np.isfinite(self._values[:, channel]))
+            before = usable[self._times[usable] <= next_time]
+            index = before[-1] if before.size else (usable[0] if usable.size else 0)
+            keep_from = min(keep_from, int(index))
+        self._times, self._values = self._times[keep_from:], self._values[keep_from:]
+
+    def finish(self, n_frames: int) -> None:
+        """Mark the end; the last sample is repeated as offline for ``n_frames`` frames.
+
+        Raises
+        ------
+        DataError
+            If a channel never had a finite value, or ends with a missing run longer than
+            ``max_gap_s``.
+        SensingError
+            If more than ``n_frames`` frames were already returned.
+        """
+        if n_frames < self._emitted:
+            raise SensingError(
+                f"{self._emitted} IMU frames already returned, > n_frames {n_frames}"
+            )
+        if self._limit is not None:
+            return
+        empty = [
+            name for name, t in zip(IMU_CHANNELS, self._last_finite, strict=True) if np.isinf(t)
+        ]
+        if empty:
+            raise DataError(f"IMU channel(s) {', '.join(empty)} have no finite sample")
+        for name, t in zip(IMU_CHANNELS, self._last_finite, strict=True):
+            if self._newest - t > self.max_gap_s:
+                raise DataError(
+                    f"IMU channel {name} is NaN for {self._newest - t:.2f} s from t = {t:.2f} s "
+                    f"(longer than max_gap_s = {self.max_gap_s} s)"
+                )
+        self._limit = n_frames
+        last = _FRAME_GRID * (n_frames - 1) + IMU_WINDOW_SAMPLES - _HALF_IMU
+        self._resample(np.inf, stop=max(last, self._next_grid))
+
+    def pop(self, count: int | None = None) -> np.ndarray:
+        """Return up to ``count`` (default: all) ready frames, ``(k, C, 100)`` float32."""
+        k = self.ready if count is None else min(count, self.ready)
+        start = _FRAME_GRID * self._emitted - _HALF_IMU - self._grid_origin
+        windows = _imu_windows(self._grid[start:], k, magnitude=self.magnitude)
+        self._emitted += k
+        drop = _FRAME_GRID * self._emitted - _HALF_IMU - self._grid_origin
+        if drop > 0:
+            self._grid = self._grid[drop:]
+            self._grid_origin += drop
+        return windows
+
+
+class StreamingClassifier:
+    """Frame-by-frame classification of a live session with a fitted classifier.
+
+    Parameters
+    ----------
+    classifier : ActivityClassifier
+        Fitted (or loaded) model.
+    modalities : sequence of str or None
+        Inputs to use (default: the model's). A model modality left out is treated as
+        missing, as in ``predict_proba(..., modalities=...)``.
+    audio_rate : int
+        Sample rate of pushed audio (Hz); must be a multiple of the model's privacy
+        rate in privacy mode (e.g. a watch sending 1 kHz audio: ``audio_rate=1000``).
+    late_imu : {"error", "drop"}
+        Handling of IMU rows older than an earlier chunk (see the module docstring).
+    max_gap_s : float
+        Longest IMU gap or run of missing values (s).
+    threads : int or None
+        Torch intra-op threads for the network calls of :meth:`pop_frames` (set and
+        restored around each call). 1, the default, is fastest for a few frames at a
+        time and keeps sessions that share the CPU cores from slowing each other down
+        (with 2 threads on busy cores a call can take 50 times longer); None leaves the
+        process setting alone.
+
+    Examples
+    --------
+    ::
+
+        stream = StreamingClassifier(ActivityClassifier.load("models/latte_making"))
+        for imu_times, imu_values, audio in chunks:
+            stream.push_imu(imu_times, imu_values)
+            stream.push_audio(audio)
+            rows = stream.pop_frames()      # (k, S + 1), frames n_emitted - k ...
+        rows = stream.finish(duration_s=session_length)
+    """
+
+    def __init__(
+        self,
+        classifier: ActivityClassifier,
+        *,
+        modalities: Sequence[str] | None = None,
+        audio_rate: int = AUDIO_RATE_HZ,
+        late_imu: str = "error",
+        max_gap_s: float = 1.0,
+        threads: int | None = 1,
+    ) -> None:
+        classifier.check_fitted()
+        if threads is not None and (isinstance(threads, bool) or threads < 1):
+            raise SensingError(f"threads must be None or an integer >= 1, got {threads!r}")
+        self.threads = threads
+        chosen = classifier.modalities if modalities is None else check_modalities(modalities)
+        extra = set(chosen) - set(classifier.modalities)
+        if extra:
+            raise SensingError(
+                f"the model has no {sorted(extra)} input (it uses {classifier.modalities})"
+            )
+        self.classifier = classifier
+        self.modalities = chosen
+        self._imu = (
+            ImuFrameStream(magnitude=classifier.imu_magnitude, late=late_imu, max_gap_s=max_gap_s)
+            if "imu" in chosen
+            else None
+        )
+        self._audio = (
+            AudioFrameStream(rate=audio_rate, privacy_rate=classifier.privacy_rate)
+            if "audio" in chosen
+            else None
+        )
+        model_rate = classifier.audio_spec.signal_rate
+        if self._audio is not None and self._audio.spec.signal_rate != model_rate:
+            raise SensingError(
+                f"the model analyses audio at {model_rate} Hz; audio pushed at "
+                f"audio_rate = {audio_rate} Hz cannot give the same features"
+            )
+        self._network = classifier.network_.eval()
+        self._state = self._network.initial_state(1)
+        self._emitted = 0
+        self._finished = False
+
+    @property
+    def n_emitted(self) -> int:
+        """Frames returned so far (the next row returned is frame ``n_emitted``)."""
+        return self._emitted
+
+    @property
+    def dropped_imu_samples(self) -> int:
+        """Late IMU rows dropped (``late_imu="drop"``)."""
+        return self._imu.dropped if self._imu is not None else 0
+
+    def push_imu(self, times: np.ndarray, values: np.ndarray) -> None:
+        """Add IMU rows: ``times (n,)`` s from the session start, ``values (n, 6)``."""
+        if self._imu is None:
+            raise SensingError(f"this stream does not use IMU (modalities {self.modalities})")
+        self._imu.push(times, values)
+
+    def push_audio(self, samples: np.ndarray) -> None:
+        """Add mono audio samples at ``audio_rate`` Hz, following the previous chunk."""
+        if self._audio is None:
+            raise SensingError(f"this stream does not use audio (modalities {self.modalities})")
+        self._audio.push(samples)
+
+    def _streams(self) -> list[ImuFrameStream | AudioFrameStream]:
+        return [s for s in (self._imu, self._audio) if s is not None]
+
+    def pop_frames(self) -> np.ndarray:
+        """Probabilities of every newly complete frame.
+
+        Returns
+        -------
+        np.ndarray [shape=(k, S + 1), float64, rows sum to 1]
+            Frames ``n_emitted - k ... n_emitted - 1`` (after the call); ``k`` may be 0.
+        """
+        k = min(stream.ready for stream in self._streams())
+        if k == 0:
+            return np.zeros((0, self.classifier.n_classes))
+        normalizers = self.classifier.normalizers_
+        tensors: dict[str, torch.Tensor | None] = {"imu": None, "audio": None}
+        for name, stream in (("imu", self._imu), ("audio", self._audio)):
+            if stream is not None:
+                windows = normalizers[name].transform(stream.pop(k))
+                tensors[name] = torch.from_numpy(windows)
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.no_grad():
+                embeddings = self._network.embed(tensors["imu"], tensors["audio"])
+                logits, self._state = self._network.context(embeddings[None], self._state)
+        finally:
+            torch.set_num_threads(previous)
+        self._emitted += k
+        return softmax(logits[0].numpy(), temperature=self.classifier.temperature_)
+
+    def _check_coverage(self, duration: float) -> None:
+        """The offline rule: no modality may miss more than COVERAGE_TOLERANCE_S at an end."""
+        spans = []
+        if self._imu is not None and np.isfinite(self._imu.newest_time):
+            spans.append(("IMU", self._imu.first_time, self._imu.newest_time))
+        if self._audio is not None:
+            spans.append(("audio", 0.0, self._audio.n_samples / self._audio.spec.rate))
+        for what, first, last in spans:
+            if first > COVERAGE_TOLERANCE_S or duration - last > COVERAGE_TOLERANCE_S:
+                raise DataError(
+                    f"{what} covers {first:.2f}..{last:.2f} s of a {duration:.2f} s session "
+                    f"(more than {COVERAGE_TOLERANCE_S} s missing at an end)"
+                )
+
+    def finish(self, *, duration_s: float | None = None) -> np.ndarray:
+        """End the session: pad the signals as offline and return the remaining frames.
+
+        Parameters
+        ----------
+        duration_s : float or None
+            Session length (s), giving ``ceil(duration_s * 5)`` frames in all. Default:
+            the longer of the audio received and the newest IMU time. Pass the
+            recording's duration to reproduce ``predict_proba`` exactly.
+
+        Returns
+        -------
+        np.ndarray [shape=(k, S + 1)]
+
+        Raises
+        ------
+        DataError
+            If a modality leaves more than ``COVERAGE_TOLERANCE_S`` of the session
+            uncovered at an end (as offline), or the IMU input is unusable at the end.
+        """
+        if self._finished:
+            raise SensingError("finish() was already called")
+        if duration_s is None:
+            ends = [0.0]
+            if self._imu is not None and np.isfinite(self._imu.newest_time):
+                ends.append(self._imu.newest_time)
+            if self._audio is not None:
+                ends.append(self._audio.n_samples / self._audio.spec.rate)
+            duration_s = max(ends)
+        self._check_coverage(duration_s)
+        n_frames = frame_count(duration_s)
+        if n_frames < self._emitted:
+            raise SensingError(
+                f"duration_s = {duration_s} s gives {n_frames} frames but {self._emitted} "
+                "were already returned"
+            )
+        for stream in self._streams():
+            stream.finish(n_frames)
+        self._finished = True
+        return self.pop_frames()

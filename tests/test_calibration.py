@@ -1,0 +1,110 @@
+"""Tests for prism.sensing.calibration: temperature scaling, ECE, confusion matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prism.sensing.calibration import (
+    confusion_matrix,
+    expected_calibration_error,
+    fit_temperature,
+    negative_log_likelihood,
+    softmax,
+)
+from prism.sensing.features import SensingError
+
+
+def sample_labels(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One label per row drawn from that row's distribution."""
+    cumulative = probabilities.cumsum(axis=1)
+    return (rng.random(len(probabilities))[:, None] > cumulative).sum(axis=1)
+
+
+def test_softmax_rows_sum_to_one_and_temperature_flattens(rng: np.random.Generator) -> None:
+    logits = rng.normal(size=(50, 4)) * 5
+    sharp, flat = softmax(logits), softmax(logits, temperature=3.0)
+    np.testing.assert_allclose(sharp.sum(axis=1), 1.0)
+    np.testing.assert_allclose(flat.sum(axis=1), 1.0)
+    assert (flat.max(axis=1) <= sharp.max(axis=1) + 1e-12).all()
+    assert (flat.argmax(axis=1) == sharp.argmax(axis=1)).all()
+
+
+def test_softmax_is_stable_for_huge_logits() -> None:
+    np.testing.assert_allclose(softmax(np.array([[1000.0, 0.0]])), [[1.0, 0.0]])
+
+
+@pytest.mark.parametrize("scale", [0.4, 1.0, 3.0], ids=["under", "calibrated", "over"])
+def test_fit_temperature_recovers_the_scale(scale: float, rng: np.random.Generator) -> None:
+    true_logits = rng.normal(size=(6000, 5)) * 1.5
+    labels = sample_labels(softmax(true_logits), rng)
+    temperature = fit_temperature(true_logits * scale, labels)
+    assert temperature == pytest.approx(scale, rel=0.1)
+
+
+def test_temperature_scaling_lowers_nll_and_ece_of_overconfident_logits(
+    rng: np.random.Generator,
+) -> None:
+    true_logits = rng.normal(size=(5000, 4))
+    labels = sample_labels(softmax(true_logits), rng)
+    overconfident = 4.0 * true_logits
+    temperature = fit_temperature(overconfident, labels)
+    assert negative_log_likelihood(
+        overconfident, labels, temperature=temperature
+    ) < 0.8 * negative_log_likelihood(overconfident, labels)
+    before = expected_calibration_error(softmax(overconfident), labels)
+    after = expected_calibration_error(softmax(overconfident, temperature=temperature), labels)
+    assert after < before / 3
+
+
+def test_fit_temperature_without_frames_is_one() -> None:
+    assert fit_temperature(np.zeros((0, 3)), np.zeros(0, dtype=np.int64)) == 1.0
+
+
+def test_ece_known_answer() -> None:
+    # bin (0.8, 0.867]: confidences 0.85, 0.85, one right -> |0.5 - 0.85| * 2/4
+    # bin (0.6, 0.667]: confidence 0.65, right -> |1 - 0.65| * 1/4
+    # bin (0.933, 1]: confidence 1.0, right -> 0
+    probabilities = np.array([[0.85, 0.15], [0.15, 0.85], [0.35, 0.65], [1.0, 0.0]])
+    labels = np.array([0, 0, 1, 0])
+    expected = 0.35 * 2 / 4 + 0.35 / 4
+    assert expected_calibration_error(probabilities, labels) == pytest.approx(expected)
+
+
+def test_ece_of_perfect_predictions_is_zero() -> None:
+    probabilities = np.eye(3)[[0, 1, 2, 2]]
+    assert expected_calibration_error(probabilities, np.array([0, 1, 2, 2])) == 0.0
+
+
+def test_confusion_matrix_counts_and_normalised_rows() -> None:
+    labels, predicted = np.array([0, 0, 0, 1, 2]), np.array([0, 1, 1, 1, 0])
+    counts = confusion_matrix(labels, predicted, n_classes=4)
+    assert counts.tolist() == [[1, 2, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]]
+    rows = confusion_matrix(labels, predicted, n_classes=4, normalize=True)
+    np.testing.assert_allclose(rows[0], [1 / 3, 2 / 3, 0, 0])
+    np.testing.assert_allclose(rows[3], 0.0)
+
+
+@pytest.mark.parametrize(
+    ("logits", "labels", "match"),
+    [
+        (np.zeros(3), np.zeros(3, dtype=np.int64), r"shape \(N, C\)"),
+        (np.zeros((3, 2)), np.zeros(2, dtype=np.int64), "labels must be integers of shape"),
+        (np.zeros((3, 2)), np.array([0, 1, 2]), r"labels must be in \[0, 1\]"),
+        (np.zeros((2, 2)), np.array([0.0, 1.0]), "labels must be integers"),
+        (np.array([[0.0, np.nan]]), np.array([0]), "NaN"),
+    ],
+    ids=["1d-logits", "length-mismatch", "label-out-of-range", "float-labels", "nan"],
+)
+def test_bad_inputs_raise(logits: np.ndarray, labels: np.ndarray, match: str) -> None:
+    with pytest.raises(SensingError, match=match):
+        fit_temperature(logits, labels)
+
+
+def test_bad_bins_and_temperature_raise() -> None:
+    with pytest.raises(SensingError, match="n_bins must be an integer >= 1"):
+        expected_calibration_error(np.eye(2), np.array([0, 1]), n_bins=0)
+    with pytest.raises(SensingError, match="temperature must be > 0"):
+        softmax(np.eye(2), temperature=0.0)
+    with pytest.raises(SensingError, match=r"predicted must be in \[0, 1\]"):
+        confusion_matrix(np.array([0]), np.array([2]), n_classes=2)

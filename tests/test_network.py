@@ -1,0 +1,133 @@
+"""Tests for prism.sensing.network: shapes, causality, carried state, missing modalities, size."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from prism.sensing.features import SensingError
+from prism.sensing.network import (
+    FusedActivityNet,
+    NetworkConfig,
+    check_modalities,
+    session_logits,
+)
+
+SMALL = NetworkConfig(imu_channels=6, embedding_size=8, hidden_size=12, context_levels=3)
+
+
+@pytest.fixture
+def net() -> FusedActivityNet:
+    torch.manual_seed(0)
+    return FusedActivityNet(5, config=SMALL).eval()
+
+
+def inputs(batch: int, steps: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return (
+        torch.randn(batch, steps, 6, 100, generator=generator),
+        torch.randn(batch, steps, 64, 40, generator=generator),
+    )
+
+
+@pytest.mark.parametrize(
+    "modalities", [("imu",), ("audio",), ("imu", "audio")], ids=["imu", "audio", "both"]
+)
+def test_forward_shape(modalities: tuple[str, ...]) -> None:
+    network = FusedActivityNet(4, modalities=modalities, config=SMALL).eval()
+    imu, audio = inputs(2, 7)
+    logits = network(imu if "imu" in modalities else None, audio if "audio" in modalities else None)
+    assert logits.shape == (2, 7, 4)
+
+
+def test_receptive_field_of_the_default_network() -> None:
+    assert NetworkConfig().receptive_field == 63
+    assert SMALL.receptive_field == 1 + 2 * (1 + 2 + 4)
+
+
+def test_context_is_causal_and_bounded(net: FusedActivityNet) -> None:
+    imu, audio = inputs(1, 30)
+    with torch.no_grad():
+        base = net(imu, audio)
+        changed_imu = imu.clone()
+        changed_imu[0, 10] += 5.0
+        changed = net(changed_imu, audio)
+    difference = (changed - base).abs().amax(dim=2)[0]
+    assert difference[:10].max() == 0.0  # the past does not see the future
+    assert difference[10] > 0.0
+    field = net.receptive_field
+    assert difference[10 + field :].max() == 0.0  # nor frames beyond the receptive field
+    assert difference[10 + field - 1] > 0.0
+
+
+def test_context_in_pieces_with_carried_state_equals_one_pass(net: FusedActivityNet) -> None:
+    embeddings = torch.randn(1, 40, SMALL.hidden_size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        whole, _ = net.context(embeddings)
+        state = net.initial_state(1)
+        pieces = []
+        for start, stop in ((0, 1), (1, 9), (9, 10), (10, 33), (33, 40)):
+            logits, state = net.context(embeddings[:, start:stop], state)
+            pieces.append(logits)
+    torch.testing.assert_close(torch.cat(pieces, dim=1), whole, rtol=1e-5, atol=1e-5)
+
+
+def test_missing_modality_uses_the_learned_vector(net: FusedActivityNet) -> None:
+    imu, audio = inputs(1, 6)
+    with torch.no_grad():
+        net.missing["audio"].fill_(0.3)
+        without = net.embed(imu[0], None)
+        dropped = net.embed(imu[0], audio[0], drop_audio=torch.ones(6, dtype=torch.bool))
+        full = net.embed(imu[0], audio[0])
+    torch.testing.assert_close(without, dropped)
+    assert not torch.allclose(without, full)
+
+
+def test_embed_rejects_an_unknown_modality_and_nothing() -> None:
+    network = FusedActivityNet(3, modalities=("imu",), config=SMALL)
+    imu, audio = inputs(1, 2)
+    with pytest.raises(SensingError, match="no audio encoder"):
+        network.embed(imu[0], audio[0])
+    with pytest.raises(SensingError, match="same frame count"):
+        network.embed(None, None)
+
+
+def test_session_logits_match_forward_for_any_block_size(net: FusedActivityNet) -> None:
+    imu, audio = inputs(1, 25)
+    with torch.no_grad():
+        expected = net(imu, audio)[0].numpy()
+    for block in (1, 7, 1024):
+        got = session_logits(net, imu[0].numpy(), audio[0].numpy(), block_frames=block)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert session_logits(net, imu[0, :0].numpy(), None).shape == (0, 5)
+
+
+def test_default_model_is_small() -> None:
+    network = FusedActivityNet(20)
+    assert network.parameter_count() < 500_000
+    buffer = io.BytesIO()
+    torch.save(network.state_dict(), buffer)
+    assert buffer.tell() < 2_000_000  # bytes; the issue allows 20 MB
+
+
+def test_config_round_trip_and_validation() -> None:
+    assert NetworkConfig.from_dict(SMALL.to_dict()) == SMALL
+    with pytest.raises(SensingError, match="unknown NetworkConfig keys"):
+        NetworkConfig.from_dict({"layers": 3})
+    with pytest.raises(SensingError, match="kernel_size must be an integer >= 2"):
+        NetworkConfig(kernel_size=1)
+    with pytest.raises(SensingError, match=r"dropout must be in \[0, 1\)"):
+        NetworkConfig(dropout=1.0)
+    with pytest.raises(SensingError, match="n_classes must be an integer >= 2"):
+        FusedActivityNet(1)
+
+
+@pytest.mark.parametrize(
+    "modalities", [(), ("imu", "imu"), ("video",)], ids=["empty", "repeat", "unknown"]
+)
+def test_bad_modalities_raise(modalities: tuple[str, ...]) -> None:
+    with pytest.raises(SensingError, match="non-empty subset"):
+        check_modalities(modalities)
