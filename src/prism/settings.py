@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "get_settings"]
 
-_REPOSITORY_TASKS = Path(__file__).resolve().parents[2] / "tasks"
+_REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 class Settings(BaseSettings):
@@ -24,11 +24,19 @@ class Settings(BaseSettings):
     tasks_dir : Path
         Folder holding ``<procedure>/procedure.yaml`` files (default: the repository's
         ``tasks/``).
+    data_dir : Path
+        Folder of the shared data sets (``captaincook4d/``, ``openpack/``); default
+        ``../shared/data`` next to the repository.
+    models_dir : Path
+        Folder of trained models, one ``<task>/`` each (default: the repository's
+        ``models/``).
     """
 
     model_config = SettingsConfigDict(env_prefix="PRISM_", frozen=True)
 
-    tasks_dir: Path = _REPOSITORY_TASKS
+    tasks_dir: Path = _REPOSITORY / "tasks"
+    data_dir: Path = _REPOSITORY.parent / "shared" / "data"
+    models_dir: Path = _REPOSITORY / "models"
 
 
 @lru_cache(maxsize=1)

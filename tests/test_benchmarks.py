@@ -1,0 +1,58 @@
+"""Smoke tests: each benchmark runs on a small input and prints the JSON fields it promises."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def run_benchmark(script: str, *args: str) -> dict[str, Any]:
+    """Run ``benchmarks/<script> --json ...`` with this interpreter; return its JSON."""
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)  # --json prints JSON only
+    return report
+
+
+def test_har_speed_reports_streaming_cost() -> None:
+    report = run_benchmark("har_speed.py", "--seconds", "5")
+    assert report["task"] == "latte_making"
+    assert report["threads"] == 1
+    assert report["model"] == "untrained, same architecture" or Path(report["model"]).is_dir()
+    assert report["modalities"] == ["imu", "audio"]
+    assert report["parameters"] > 100_000
+    assert 0.1 < report["model_size_mb"] < 10
+    # 25 chunks of 0.2 s; the first second gives no frame (windows reach 1 s ahead)
+    assert 15 <= report["n_frames"] <= 25
+    for key in ("ms_per_frame_median", "ms_per_frame_p99", "batch_ms_per_frame"):
+        assert report[key] > 0, key
+    assert report["ms_per_frame_median"] <= report["ms_per_frame_p99"] <= report["ms_per_frame_max"]
+    assert report["meets_target"] == (report["ms_per_frame_median"] <= 5.0)
+
+
+def test_tracker_speed_reports_our_tracker_and_baselines() -> None:
+    report = run_benchmark("tracker_speed.py", "--minutes", "1")
+    assert report["procedure"] == "latte_making"
+    assert report["n_frames"] == 300
+    assert report["beam_width"] >= 1
+    for row in (report, *report["baselines"].values()):
+        assert row["ms_per_frame_median"] > 0
+        assert row["ms_per_frame_p99"] >= row["ms_per_frame_median"]
+        assert row["flat_ratio"] > 0
+    assert set(report["baselines"]) == {"history_beam", "hmm"}
+    assert report["speedup_vs_history_beam_median"] == pytest.approx(
+        report["baselines"]["history_beam"]["ms_per_frame_median"] / report["ms_per_frame_median"]
+    )
