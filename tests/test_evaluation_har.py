@@ -13,6 +13,7 @@ from prism.cli import app
 from prism.data.recording import Recording, read_recording, write_recording
 from prism.data.synth import synthesize_dataset
 from prism.evaluation.har import BASELINE, HarConfiguration, HarEvaluationConfig, evaluate_har
+from prism.evaluation.metrics import macro_f1
 from prism.procedure.model import Procedure
 from prism.sensing.training import TrainingConfig
 
@@ -116,3 +117,22 @@ def test_cli_user_errors(arguments: list[str], message: str) -> None:
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_macro_f1_without_other_reports_both(recordings: list[Recording], latte: Procedure) -> None:
+    config = HarEvaluationConfig(
+        training=FAST.training, baseline_trees=10, macro_f1_without_other=True
+    )
+    report, folds = evaluate_har(
+        recordings, latte, [HarConfiguration("imu", ("imu",))], config=config
+    )
+    scores = report["methods"]["imu"]
+    labels = np.concatenate([f.labels for f in folds])
+    tracked = np.concatenate([f.tracked["imu"] for f in folds])
+    other = latte.n_steps
+    assert scores["tracked_macro_f1"] == pytest.approx(
+        macro_f1(labels, tracked, n_classes=other + 1, exclude=other)
+    )
+    assert scores["tracked_macro_f1_with_other"] == pytest.approx(
+        macro_f1(labels, tracked, n_classes=other + 1)
+    )

@@ -194,3 +194,11 @@ def test_docstring_examples() -> None:
 def test_frame_metrics_reject_arrays_of_different_length(metric: Callable[..., float]) -> None:
     with pytest.raises(MetricInputError, match="same length"):
         metric(np.array([0]), np.array([0, 0, 0]))
+
+
+def test_macro_f1_can_leave_a_class_out_of_the_average() -> None:
+    truth = np.array([0, 0, 1, 1, 2, 2])
+    predicted = np.array([0, 0, 1, 2, 2, 0])
+    f1 = per_class_f1(truth, predicted, n_classes=3)
+    assert macro_f1(truth, predicted, n_classes=3, exclude=2) == pytest.approx(f1[:2].mean())
+    assert macro_f1(truth, predicted, n_classes=3) == pytest.approx(f1.mean())

@@ -135,7 +135,9 @@ def eval_har(
                 recordings = [read_recording(path) for path in paths]
             recordings = [r for r in recordings if r.task == procedure.id]
             config = HarEvaluationConfig(
-                training=TrainingConfig(seed=seed, max_epochs=max_epochs), seed=seed
+                training=TrainingConfig(seed=seed, max_epochs=max_epochs),
+                seed=seed,
+                macro_f1_without_other=dataset == "openpack",
             )
             with Progress(console=console, transient=True, disable=json_output) as progress:
                 bar = progress.add_task("leave-one-session-out", total=len(recordings))

@@ -53,14 +53,23 @@ def per_class_f1(truth: np.ndarray, predicted: np.ndarray, *, n_classes: int) ->
         return np.where(denominator > 0, 2 * true_positive / denominator, np.nan)
 
 
-def macro_f1(truth: np.ndarray, predicted: np.ndarray, *, n_classes: int) -> float:
+def macro_f1(
+    truth: np.ndarray, predicted: np.ndarray, *, n_classes: int, exclude: int | None = None
+) -> float:
     """Mean F1 over the classes present in ``truth`` (absent classes are not counted).
+
+    ``exclude`` leaves one class (e.g. the "other"/null class, as OpenPack's benchmark
+    does) out of the average; its frames still count as errors of the other classes.
 
     >>> macro_f1(np.array([0, 0, 1]), np.array([0, 1, 1]), n_classes=3)
     0.6666666666666666
+    >>> macro_f1(np.array([0, 0, 2]), np.array([0, 0, 0]), n_classes=3, exclude=2)
+    0.8
     """
     f1 = per_class_f1(truth, predicted, n_classes=n_classes)
     present = np.bincount(truth, minlength=n_classes) > 0
+    if exclude is not None:
+        present[exclude] = False
     return float(np.mean(np.nan_to_num(f1[present]))) if present.any() else 0.0
 
 
