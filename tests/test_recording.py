@@ -122,10 +122,11 @@ def test_read_wav_rejects_a_wav_without_samples(tmp_path: Path) -> None:
     [
         (None, "meta.json: missing"),
         ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
         (json.dumps({"session_id": "s", "task": "t"}), "'synthetic' must be a bool"),
         (json.dumps({"session_id": "s", "task": "t", "synthetic": False}), "needs imu.csv or"),
     ],
-    ids=["no-meta", "bad-json", "no-synthetic", "no-signals"],
+    ids=["no-meta", "bad-json", "not-an-object", "no-synthetic", "no-signals"],
 )
 def test_read_recording_rejects(tmp_path: Path, meta: str | None, match: str) -> None:
     if meta is not None:

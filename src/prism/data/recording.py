@@ -35,6 +35,7 @@ import soundfile
 
 from prism.data.annotation_files import read_annotation_csv, write_annotation_csv
 from prism.data.annotations import AnnotatedSession
+from prism.data.json_files import read_json_object
 from prism.errors import DataError
 
 __all__ = [
@@ -229,14 +230,7 @@ def read_recording(path: Path | str, *, max_gap_s: float = 1.0) -> Recording:
     """
     root = Path(path)
     meta_path = root / "meta.json"
-    try:
-        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{meta_path}: missing; is {root} a recording directory?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"{meta_path}: not valid JSON ({error})") from None
-    if not isinstance(metadata, dict):
-        raise DataError(f"{meta_path}: expected a JSON object")
+    metadata = read_json_object(meta_path, missing_hint=f"is {root} a recording directory?")
     for key, kind in (("session_id", str), ("task", str), ("synthetic", bool)):
         if not isinstance(metadata.get(key), kind):
             raise DataError(f"{meta_path}: key {key!r} must be a {kind.__name__}")

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from prism.data.annotations import frame_labels
+from prism.data.json_files import read_json_object
 from prism.data.recording import AUDIO_RATE_HZ, Recording
 from prism.errors import DataError
 from prism.evaluation.metrics import frame_accuracy, macro_f1
@@ -587,15 +588,9 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: missing; was the model saved completely?") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelFileError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise ModelFileError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(
+        path, missing_hint="was the model saved completely?", error=ModelFileError
+    )
 
 
 def _read_weights(path: Path, model: ActivityClassifier) -> FusedActivityNet:
