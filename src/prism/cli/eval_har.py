@@ -22,6 +22,7 @@ from prism.procedure.io import load_procedure
 from prism.sensing.features import PRIVACY_RATE_HZ
 from prism.sensing.training import TrainingConfig
 from prism.settings import get_settings
+from prism.tracker import TrackerConfig
 
 __all__ = ["eval_har"]
 
@@ -105,6 +106,9 @@ def eval_har(
     sessions: Annotated[int, typer.Option(help="synth: sessions to generate.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of generation and training.")] = 0,
     max_epochs: Annotated[int, typer.Option(help="Training epochs at most.")] = 40,
+    emission_weight: Annotated[
+        float, typer.Option(help="Tracker: exponent on the classifier probabilities.")
+    ] = TrackerConfig.emission_weight,
     plot: Annotated[Path | None, typer.Option(help="Write plots to this directory.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -136,6 +140,7 @@ def eval_har(
             recordings = [r for r in recordings if r.task == procedure.id]
             config = HarEvaluationConfig(
                 training=TrainingConfig(seed=seed, max_epochs=max_epochs),
+                tracker=TrackerConfig(emission_weight=emission_weight),
                 seed=seed,
                 macro_f1_without_other=dataset == "openpack",
             )
