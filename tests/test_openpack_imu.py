@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prism.data.annotations import AnnotatedSession, StepSegment
 from prism.data.openpack import OPENPACK_OPERATIONS, OPENPACK_TASK, operation_step_id
 from prism.data.openpack_imu import (
     DEG_TO_RAD,
@@ -19,8 +20,9 @@ from prism.data.openpack_imu import (
     load_openpack_recordings,
     resample_imu,
     slice_imu,
+    trim_to_imu,
 )
-from prism.data.recording import ImuSamples
+from prism.data.recording import ImuSamples, Recording
 from prism.errors import DataError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "openpack_mini"
@@ -229,3 +231,15 @@ def test_real_openpack_boxes() -> None:
     assert last.metadata["imu_span_s"][1] < last.duration - 3.0
     left = load_openpack_imu(REAL, "U0209", "S0500", "atr02")
     assert left.values.shape == (46800, 6)
+
+
+def test_trim_to_imu_cuts_the_labels_where_the_imu_ends() -> None:
+    imu = ImuSamples(np.arange(0.0, 5.0, 0.5), np.zeros((10, 6), dtype=np.float32))
+    annotation = AnnotatedSession("b", "t", (StepSegment("a", 0.0, 6.0),), 6.0)
+    recording = Recording("b", "t", annotation, imu=imu)
+    assert trim_to_imu(recording).annotation.duration == pytest.approx(4.5)
+    assert trim_to_imu(recording).annotation.segments == annotation.segments
+    longer_imu = Recording("b", "t", AnnotatedSession("b", "t", (), 3.0), imu=imu)
+    assert trim_to_imu(longer_imu).annotation.duration == pytest.approx(3.0)
+    without_imu = Recording("b", "t", annotation, audio=np.zeros(10, dtype=np.float32))
+    assert trim_to_imu(without_imu) is without_imu

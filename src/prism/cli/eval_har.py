@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,10 +12,10 @@ from rich.table import Table
 
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
-from prism.data.openpack_imu import load_openpack_recordings
-from prism.data.recording import Recording, read_recording
+from prism.data.openpack_imu import load_openpack_recordings, trim_to_imu
+from prism.data.recording import read_recording
 from prism.data.synth import synthesize_dataset
-from prism.errors import DataError, PrismError
+from prism.errors import PrismError
 from prism.evaluation.har import BASELINE, HarConfiguration, HarEvaluationConfig, evaluate_har
 from prism.procedure.io import load_procedure
 from prism.sensing.features import PRIVACY_RATE_HZ
@@ -27,18 +26,6 @@ from prism.tracker import TrackerConfig
 __all__ = ["eval_har"]
 
 SUMMARY_FIELDS = ("raw_accuracy", "raw_macro_f1", "tracked_accuracy", "tracked_macro_f1")
-
-
-def _openpack(root: Path) -> list[Recording]:
-    """OpenPack boxes, each trimmed to its IMU span (the last box's IMU ends early)."""
-    recordings = load_openpack_recordings(root)
-    trimmed = []
-    for recording in recordings:
-        if recording.imu is None:
-            raise DataError(f"OpenPack session {recording.session_id!r} has no IMU")
-        end = min(recording.annotation.duration, float(recording.imu.times[-1]))
-        trimmed.append(replace(recording, annotation=replace(recording.annotation, duration=end)))
-    return trimmed
 
 
 def _configurations(dataset: str) -> list[HarConfiguration]:
@@ -127,7 +114,10 @@ def eval_har(
         procedure = load_procedure(settings.tasks_dir / task / "procedure.yaml")
         with tempfile.TemporaryDirectory(prefix="prism-har-") as scratch:
             if dataset == "openpack":
-                recordings = _openpack(data_dir or settings.data_dir / "openpack")
+                recordings = [
+                    trim_to_imu(r)
+                    for r in load_openpack_recordings(data_dir or settings.data_dir / "openpack")
+                ]
             elif data_dir is not None:
                 recordings = [
                     read_recording(p.parent) for p in sorted(data_dir.glob("*/meta.json"))

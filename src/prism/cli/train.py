@@ -10,7 +10,6 @@ written by ``prism data synth``) or ``openpack:<path>``, the real OpenPack wrist
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from rich.table import Table
 
 from prism.cli import app
 from prism.cli._common import console, error_console, fail, print_json
-from prism.data.openpack_imu import load_openpack_recordings
+from prism.data.openpack_imu import load_openpack_recordings, trim_to_imu
 from prism.data.recording import Recording, read_recording
 from prism.errors import PrismError
 from prism.procedure.io import load_procedure
@@ -72,15 +71,6 @@ def _recording_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / "meta.json").is_file())
 
 
-def _trim_to_imu(recording: Recording) -> Recording:
-    """Cut the labelled span to the IMU's (the last OpenPack box's IMU ends early)."""
-    if recording.imu is None:
-        return recording
-    end = min(recording.annotation.duration, float(recording.imu.times[-1]))
-    annotation = dataclasses.replace(recording.annotation, duration=end)
-    return dataclasses.replace(recording, annotation=annotation)
-
-
 def load_training_data(data: str) -> tuple[list[Recording], dict[str, Any]]:
     """Read ``--data``: a recordings folder or ``openpack:<path>``.
 
@@ -106,7 +96,7 @@ def load_training_data(data: str) -> tuple[list[Recording], dict[str, Any]]:
         root = Path(data[len(OPENPACK_PREFIX) :] or ".")
         if not root.is_dir():
             fail(f"--data {data}: OpenPack directory {root} not found")
-        recordings = [_trim_to_imu(r) for r in load_openpack_recordings(root)]
+        recordings = [trim_to_imu(r) for r in load_openpack_recordings(root)]
         source = "OpenPack v1.0.0 right-wrist IMU (atr01), one session per packed box"
         return recordings, {"source": source, "kind": "openpack", "path": str(root)}
     root = Path(data)

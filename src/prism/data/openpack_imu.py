@@ -29,6 +29,7 @@ repeats the nearest sample beyond it. A box with fewer than 2 IMU samples is an 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ __all__ = [
     "load_openpack_recordings",
     "resample_imu",
     "slice_imu",
+    "trim_to_imu",
 ]
 
 G_TO_MS2 = 9.80665
@@ -317,3 +319,17 @@ def _split_box_id(box_session_id: str) -> tuple[str, str, int]:
     head, box = box_session_id.rsplit("-box", 1)
     user, session = head.split("-", 1)
     return user, session, int(box)
+
+
+def trim_to_imu(recording: Recording) -> Recording:
+    """Cut ``recording``'s labelled span to where its IMU ends.
+
+    OpenPack's IMU can stop before the labels do (box 20 of U0209/S0500 by 3.9 s); the
+    sensing models need IMU over the whole labelled span. A recording without IMU is
+    returned unchanged.
+    """
+    if recording.imu is None:
+        return recording
+    end = min(recording.annotation.duration, float(recording.imu.times[-1]))
+    annotation = dataclasses.replace(recording.annotation, duration=end)
+    return dataclasses.replace(recording, annotation=annotation)
