@@ -28,6 +28,7 @@ __all__ = [
     "hypothesis_keys",
     "initial_beam",
     "merge_groups",
+    "next_log_probabilities",
     "next_step_distribution",
     "normalised_weights",
 ]
@@ -98,7 +99,7 @@ _NEXT_ROW_CACHE_SIZE = 65_536
 """Rows kept by the next-step memo of a model before it is cleared (~10 MB at 20 steps)."""
 
 
-def _next_log_probabilities(model: TrackingModel, node: np.ndarray, done: np.ndarray) -> np.ndarray:
+def next_log_probabilities(model: TrackingModel, node: np.ndarray, done: np.ndarray) -> np.ndarray:
     """:func:`_compute_next_log_probabilities`, memoised per model on (node, done set).
 
     A session visits few distinct (node, done set) pairs, so most frames need no
@@ -189,7 +190,7 @@ def next_step_distribution(model: TrackingModel, beam: Beam) -> np.ndarray:
     """
     active = beam.node <= model.n_steps
     weights = normalised_weights(beam) * active
-    probabilities = np.exp(_next_log_probabilities(model, beam.node, beam.done))
+    probabilities = np.exp(next_log_probabilities(model, beam.node, beam.done))
     return np.asarray(weights @ probabilities)
 
 
@@ -232,7 +233,7 @@ def advance_beam(
     # Candidate (i, c): hypothesis i moves to next step c < S, to the end (c = S),
     # into the gap after its step (c = S + 1) or stays (c = S + 2).
     scores = np.empty((beam.node.shape[0], n + 3))
-    scores[:, : n + 1] = _next_log_probabilities(model, beam.node, beam.done)
+    scores[:, : n + 1] = next_log_probabilities(model, beam.node, beam.done)
     scores[:, : n + 1] += (leave + np.where(in_step, model.log_no_gap, 0.0))[:, None]
     scores[:, : n + 1] += emission
     scores[:, gap_column] = np.where(in_step, leave + (model.log_gap + emission[n]), -np.inf)

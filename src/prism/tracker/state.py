@@ -124,6 +124,16 @@ class TrackerState:
         order = np.argsort(-distribution, kind="stable")[:k]
         return tuple(NextStep(ids[i], float(distribution[i])) for i in order if distribution[i] > 0)
 
+    @property
+    def model(self) -> TrackingModel:
+        """The compiled procedure the belief refers to."""
+        return self._model
+
+    @property
+    def beam(self) -> Beam:
+        """The belief itself: the weighted hypotheses (read-only arrays by convention)."""
+        return self._beam
+
     def top_classes(self, k: int = 3) -> tuple[tuple[str | None, float], ...]:
         """The ``k`` most probable current classes as ``(step id or None, probability)``."""
         ids: list[str | None] = [*self.step_ids, None]
