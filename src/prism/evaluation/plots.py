@@ -202,6 +202,7 @@ def plot_timeline(
     *,
     frame_rate: float = 5.0,
     title: str,
+    markers: Sequence[tuple[float, str]] = (),
 ) -> Path:
     """Draw ground truth and predictions as colored bars over time and write ``out``.
 
@@ -224,6 +225,8 @@ def plot_timeline(
         Frames per second (Hz, > 0).
     title : str
         Figure title.
+    markers : sequence of (float, str)
+        Events drawn as labelled vertical lines at their time (s), e.g. reminders.
 
     Returns
     -------
@@ -262,6 +265,18 @@ def plot_timeline(
             (position - 0.4, 0.8),
             facecolors=[colors[c] for c in sequence[starts]],
             edgecolor="none",
+        )
+    for when, text in markers:
+        axes.axvline(when, color="black", linestyle="--", linewidth=0.8)
+        axes.annotate(
+            text,
+            (when, -0.5),
+            xytext=(2, 2),
+            textcoords="offset points",
+            rotation=90,
+            fontsize=6,
+            va="bottom",
+            annotation_clip=False,
         )
     axes.set_yticks(np.arange(len(bars)), labels=list(bars))
     axes.set_ylim(len(bars) - 0.5, -0.5)  # truth on top

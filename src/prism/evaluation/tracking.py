@@ -28,6 +28,7 @@ from prism.data.captaincook4d import CaptainCookRecipe, load_captaincook4d
 from prism.data.simulated import SimulatedClassifierConfig, simulate_classifier
 from prism.evaluation.metrics import edit_score, frame_accuracy, macro_f1
 from prism.procedure.learn import learn_from_captaincook
+from prism.procedure.model import Procedure
 from prism.tracker import ConfirmationConfig, ConfirmationPolicy, StepTracker, TrackerConfig
 from prism.tracker.hmm import duration_free_hmm, forward_filter
 
@@ -37,6 +38,7 @@ __all__ = [
     "TrackerEvaluationConfig",
     "evaluate_recording",
     "evaluate_tracker",
+    "simulated_recording",
     "track_with_confirmations",
 ]
 
@@ -86,6 +88,33 @@ def _recording_rng(seed: int, recording_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(recording_id.encode())])
 
 
+def simulated_recording(
+    recipe: CaptainCookRecipe, recording_id: str, config: TrackerEvaluationConfig
+) -> tuple[Procedure, np.ndarray, np.ndarray]:
+    """The leave-one-out procedure, frame labels and simulated classifier stream of a recording.
+
+    Returns
+    -------
+    procedure : Procedure
+        Learned from the recipe's other recordings.
+    labels : np.ndarray [shape=(T,), int64]
+        True class per frame (``S`` = other).
+    probabilities : np.ndarray [shape=(T, S + 1)]
+        The simulated classifier's output, seeded by ``(config.seed, recording id)``.
+    """
+    procedure = learn_from_captaincook(recipe, exclude=[recording_id], smoothing=config.smoothing)
+    frame_rate = config.tracker.frame_rate
+    labels = frame_labels(recipe.session(recording_id), procedure.step_ids, frame_rate=frame_rate)
+    probabilities = simulate_classifier(
+        labels,
+        n_classes=procedure.n_steps + 1,
+        config=SimulatedClassifierConfig(raw_accuracy=config.raw_accuracy),
+        names=[step.name for step in procedure.steps],
+        seed=_recording_rng(config.seed, recording_id),
+    )
+    return procedure, labels, probabilities
+
+
 def track_with_confirmations(
     tracker: StepTracker, probabilities: np.ndarray, labels: np.ndarray, max_questions: int
 ) -> tuple[np.ndarray, int]:
@@ -117,17 +146,9 @@ def evaluate_recording(
     recipe: CaptainCookRecipe, recording_id: str, config: TrackerEvaluationConfig
 ) -> RecordingResult:
     """Learn without ``recording_id``, simulate its classifier stream and decode it."""
-    procedure = learn_from_captaincook(recipe, exclude=[recording_id], smoothing=config.smoothing)
+    procedure, labels, probabilities = simulated_recording(recipe, recording_id, config)
     frame_rate = config.tracker.frame_rate
-    labels = frame_labels(recipe.session(recording_id), procedure.step_ids, frame_rate=frame_rate)
     n_classes = procedure.n_steps + 1
-    probabilities = simulate_classifier(
-        labels,
-        n_classes=n_classes,
-        config=SimulatedClassifierConfig(raw_accuracy=config.raw_accuracy),
-        names=[step.name for step in procedure.steps],
-        seed=_recording_rng(config.seed, recording_id),
-    )
     tracker = StepTracker(procedure, config.tracker)
     if config.confirmations > 0:
         tracked, asked = track_with_confirmations(

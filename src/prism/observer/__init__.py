@@ -1,5 +1,6 @@
-"""Observer: remaining-time prediction and proactive reminders."""
+"""Observer: exact remaining-time prediction and proactive reminders."""
 
+from prism.observer.observer import Observer, ObserverConfig, ObserverUpdate
 from prism.observer.remaining import (
     FutureModel,
     RemainingTime,
@@ -7,11 +8,28 @@ from prism.observer.remaining import (
     TimeDistribution,
     residual_pmf,
 )
+from prism.observer.reminders import (
+    Reminder,
+    ReminderConfig,
+    ReminderError,
+    ReminderKind,
+    ReminderScheduler,
+    dependents,
+)
 
 __all__ = [
     "FutureModel",
+    "Observer",
+    "ObserverConfig",
+    "ObserverUpdate",
     "RemainingTime",
     "RemainingTimeConfig",
+    "Reminder",
+    "ReminderConfig",
+    "ReminderError",
+    "ReminderKind",
+    "ReminderScheduler",
     "TimeDistribution",
+    "dependents",
     "residual_pmf",
 ]

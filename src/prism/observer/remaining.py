@@ -246,6 +246,21 @@ def residual_pmf(pmf: np.ndarray, elapsed_bins: int) -> np.ndarray:
     return out
 
 
+def _group_sum(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Sum the rows of ``values`` ``(K, F)`` by group index ``groups`` ``(K,)`` -> ``(G, F)``.
+
+    (``np.add.at`` does the same but is slow on complex rows.)
+    """
+    out = np.zeros((n_groups, values.shape[1]), dtype=values.dtype)
+    if groups.size == 0:
+        return out
+    order = np.argsort(groups, kind="stable")
+    ordered = groups[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    out[ordered[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    return out
+
+
 def _without_row(rows: np.ndarray, index: int) -> np.ndarray:
     out = rows.copy()
     out[index] = 0.0
@@ -389,7 +404,7 @@ class FutureModel:
             is_end = column == n
             first = is_end.copy()
             first[~is_end] = (since[row[~is_end]] & bits[column[~is_end]]) == 0
-            np.add.at(kernel, column[first], entering[first])
+            kernel += _group_sum(entering[first], column[first], n + 1)
             go_on = ~is_end
             if not go_on.any():
                 nodes = nodes[:0]
@@ -398,8 +413,7 @@ class FutureModel:
             added = bits[column]
             keys = np.stack([column.astype(np.uint64), dones[row] | added, since[row] | added])
             unique, inverse = np.unique(keys, axis=1, return_inverse=True)
-            times = np.zeros((unique.shape[1], n_freq), dtype=np.complex128)
-            np.add.at(times, inverse.reshape(-1), entering)
+            times = _group_sum(entering, inverse.reshape(-1), unique.shape[1])
             if unique.shape[1] > self.config.max_states_per_level:
                 level_mass = times[:, 0].real
                 keep = np.argsort(-level_mass)[: self.config.max_states_per_level]
@@ -442,8 +456,7 @@ class FutureModel:
         ended = beam.node == n + 1
         in_step = (beam.node < n) & ~beam.gap
         residual = self._residuals(beam, weights, in_step)
-        current = np.zeros((n, size))
-        np.add.at(current, beam.node[in_step], residual[in_step])
+        current = _group_sum(residual[in_step], beam.node[in_step], n)
         # The time at which each hypothesis chooses its next step: after the rest of its
         # step and maybe a gap, or after the rest of its gap (or of the start).
         active = np.flatnonzero(~ended)
@@ -451,8 +464,7 @@ class FutureModel:
         unique, inverse = np.unique(keys, axis=1, return_inverse=True)
         residual_f = np.fft.rfft(residual[active], axis=1)
         residual_f[in_step[active]] *= self._gap_f
-        choose_f = np.zeros((unique.shape[1], size // 2 + 1), dtype=np.complex128)
-        np.add.at(choose_f, inverse.reshape(-1), residual_f)
+        choose_f = _group_sum(residual_f, inverse.reshape(-1), unique.shape[1])
         # Hypotheses in a step should not have it "next finished" by a repeat.
         running = np.zeros((unique.shape[1], n), dtype=bool)
         running[inverse.reshape(-1)[in_step[active]], beam.node[active][in_step[active]]] = True

@@ -36,7 +36,15 @@ import numpy as np
 from prism.data.annotations import AnnotatedSession
 from prism.data.captaincook4d import CaptainCookRecipe
 from prism.errors import DataError, ProcedureError
-from prism.procedure.model import END, START, DurationStats, GapModel, Procedure, Step
+from prism.procedure.model import (
+    END,
+    START,
+    DurationStats,
+    GapModel,
+    Procedure,
+    Step,
+    StepNotes,
+)
 
 __all__ = [
     "MIN_DURATION_S",
@@ -426,8 +434,9 @@ def learn_from_captaincook(
             f"recipe {recipe.slug!r}: no recording left to learn from "
             f"({len(recipe.sessions)} recordings, {len(set(exclude))} excluded)"
         )
+    # Every recipe step is required: CaptainCook4D annotates a skipped one as an error.
     steps = [
-        Step(step_id, name, text, _PLACEHOLDER)
+        Step(step_id, name, text, _PLACEHOLDER, notes=StepNotes(must_not_skip=True))
         for step_id, name, text in zip(
             recipe.step_ids, recipe.step_names, recipe.descriptions, strict=True
         )

@@ -1,0 +1,67 @@
+"""One session's observer: remaining time and reminders on top of a step tracker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prism.observer.remaining import FutureModel, RemainingTime, RemainingTimeConfig
+from prism.observer.reminders import Reminder, ReminderConfig, ReminderScheduler
+from prism.tracker import StepTracker, TrackerState
+
+__all__ = ["Observer", "ObserverConfig", "ObserverUpdate"]
+
+
+@dataclass(frozen=True)
+class ObserverConfig:
+    """Settings of an :class:`Observer`: the prediction and the reminder policy."""
+
+    remaining: RemainingTimeConfig = field(default_factory=RemainingTimeConfig)
+    reminders: ReminderConfig = field(default_factory=ReminderConfig)
+
+
+@dataclass(frozen=True)
+class ObserverUpdate:
+    """What the observer makes of one tracker state."""
+
+    state: TrackerState
+    remaining: RemainingTime
+    reminders: tuple[Reminder, ...]
+
+
+class Observer:
+    """Predicts remaining times and issues reminders for the session of ``tracker``.
+
+    It reads the tracker's states (it need not see every frame) and writes to the
+    tracker only when the user confirms that a step is done.
+
+    Examples
+    --------
+    >>> from prism.procedure.io import load_procedure
+    >>> tracker = StepTracker(load_procedure("tasks/latte_making/procedure.yaml"))
+    >>> observer = Observer(tracker)
+    >>> update = observer.observe(tracker.state())
+    >>> update.remaining.until_end.mean > 60
+    True
+    """
+
+    def __init__(self, tracker: StepTracker, config: ObserverConfig | None = None) -> None:
+        self.tracker = tracker
+        self.config = config or ObserverConfig()
+        self.future = FutureModel(tracker.model, self.config.remaining)
+        self.scheduler = ReminderScheduler(tracker.procedure, self.config.reminders)
+
+    def observe(self, state: TrackerState) -> ObserverUpdate:
+        """Predict from ``state`` and decide on reminders."""
+        remaining = self.future.predict(state.beam)
+        return ObserverUpdate(state, remaining, tuple(self.scheduler.observe(state, remaining)))
+
+    def confirm_done(self, step: str) -> TrackerState:
+        """The user says ``step`` is done (e.g. answering a reminder): correct the tracker.
+
+        Raises
+        ------
+        ReminderError
+            If ``step`` is not a step of the procedure (nothing is changed).
+        """
+        self.scheduler.step_done(step)
+        return self.tracker.correct("done", step)

@@ -1,0 +1,377 @@
+"""Proactive reminders: before a required step is missed, and ahead of time-critical steps.
+
+The scheduler looks at the tracker's state and the remaining-time prediction after a
+frame and decides whether to speak. Three kinds of reminder:
+
+- ``missed_step``: a required step (``notes.must_not_skip``) that the user's path is
+  skipping. Its probability is ``P(not started yet) - P(it will still start)``: the
+  belief that the step is open *and* that the procedure's graph, continued from where
+  the user is, no longer comes back to it (the user has moved past it). It is reminded
+  with the step it must come before ("it comes before stirring").
+- ``upcoming``: a time-critical step (``notes.time_critical``) is likely to start within
+  ``upcoming_lead_s`` ("in about 30 s you will steam the milk").
+- ``time_critical``: a time-critical step has been going on for ``critical_fraction`` of
+  its expected duration ("the milk has steamed for 40 s; stop at about 60 s").
+
+Gating keeps it from nagging: nothing while the tracker is unsure where the user is
+(``min_state_confidence``), a global ``cooldown_s`` between reminders, at most
+``max_per_minute``, one reminder per (kind, step) unless snoozed, none after a dismissal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from prism.errors import PrismError
+from prism.observer.remaining import RemainingTime
+from prism.procedure.model import Procedure
+from prism.tracker.state import TrackerState
+
+__all__ = [
+    "Reminder",
+    "ReminderConfig",
+    "ReminderError",
+    "ReminderKind",
+    "ReminderScheduler",
+    "dependents",
+]
+
+
+class ReminderError(PrismError, ValueError):
+    """A reminder operation that names an unknown reminder or step."""
+
+
+class ReminderKind(StrEnum):
+    """What a reminder is about."""
+
+    MISSED_STEP = "missed_step"
+    UPCOMING = "upcoming"
+    TIME_CRITICAL = "time_critical"
+
+
+@dataclass(frozen=True)
+class ReminderConfig:
+    """The reminder policy's parameters (all in one place; seconds and probabilities).
+
+    Parameters
+    ----------
+    missed_threshold : float
+        Remind a missed step when ``P(open) - P(will still start)`` reaches this.
+    min_state_confidence : float
+        No reminder while the tracker's most probable class has less than this.
+    min_session_s : float
+        No missed-step reminder in the first seconds of a session.
+    upcoming_lead_s : float
+        Announce a time-critical step this long before it is likely to start.
+    upcoming_probability : float
+        ... when it starts within ``upcoming_lead_s`` with at least this probability.
+    critical_fraction : float
+        Remind during a time-critical step after this fraction of its mean duration.
+    cooldown_s : float
+        Seconds between any two reminders, at least.
+    max_per_minute : int
+        Reminders in any 60 s window, at most.
+    snooze_s : float
+        Default snooze length.
+    """
+
+    missed_threshold: float = 0.75
+    min_state_confidence: float = 0.5
+    min_session_s: float = 10.0
+    upcoming_lead_s: float = 30.0
+    upcoming_probability: float = 0.6
+    critical_fraction: float = 0.7
+    cooldown_s: float = 15.0
+    max_per_minute: int = 2
+    snooze_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "missed_threshold",
+            "min_state_confidence",
+            "upcoming_probability",
+            "critical_fraction",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ReminderError(f"ReminderConfig.{name} must be in [0, 1], got {value}")
+        for name in ("min_session_s", "upcoming_lead_s", "cooldown_s", "snooze_s"):
+            value = getattr(self, name)
+            if not 0.0 <= value < math.inf:
+                raise ReminderError(f"ReminderConfig.{name} must be >= 0 s, got {value}")
+        if self.max_per_minute < 1:
+            raise ReminderError(
+                f"ReminderConfig.max_per_minute must be >= 1, got {self.max_per_minute}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready field values."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder event.
+
+    Attributes
+    ----------
+    id : int
+        Unique within a session (1, 2, ...), for acknowledgements.
+    kind : ReminderKind
+    step : str
+        The step it is about.
+    reason : str
+        The sentence for the user.
+    confidence : float
+        Probability behind the decision (missed: P(open and passed); upcoming: P(starts
+        within the lead); time-critical: P(the step is going on)).
+    time : float
+        Session time (s) it was issued.
+    before : str or None
+        Missed steps: the step it must come before (``None``: before the end).
+    """
+
+    id: int
+    kind: ReminderKind
+    step: str
+    reason: str
+    confidence: float
+    time: float
+    before: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (``kind`` as its string value)."""
+        return {**asdict(self), "kind": self.kind.value}
+
+
+def dependents(procedure: Procedure) -> dict[str, tuple[str, ...]]:
+    """Steps that list each step as a precedence predecessor (direct dependents)."""
+    out: dict[str, list[str]] = {step: [] for step in procedure.step_ids}
+    for before, after in procedure.precedence:
+        out[before].append(after)
+    return {step: tuple(after) for step, after in out.items()}
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+class ReminderScheduler:
+    """Decides, after each observed frame, which reminders to issue.
+
+    Parameters
+    ----------
+    procedure : Procedure
+        Steps, notes (``must_not_skip``, ``time_critical``, ``reminder``), precedence.
+    config : ReminderConfig
+
+    Examples
+    --------
+    >>> from prism.procedure.io import load_procedure
+    >>> scheduler = ReminderScheduler(load_procedure("tasks/latte_making/procedure.yaml"))
+    >>> "purge_wand" in scheduler.required_steps
+    True
+    """
+
+    def __init__(self, procedure: Procedure, config: ReminderConfig | None = None) -> None:
+        self.procedure = procedure
+        self.config = config or ReminderConfig()
+        self.required_steps = tuple(s.id for s in procedure.steps if s.notes.must_not_skip)
+        self.critical_steps = tuple(s.id for s in procedure.steps if s.notes.time_critical)
+        self._dependents = dependents(procedure)
+        self._issued: list[Reminder] = []
+        self._fired: set[tuple[ReminderKind, str]] = set()
+        self._dismissed: set[tuple[ReminderKind, str]] = set()
+        self._snoozed_until: dict[tuple[ReminderKind, str], float] = {}
+        self._recent: deque[float] = deque()
+        self._critical_run: dict[str, float] = {}
+
+    @property
+    def issued(self) -> tuple[Reminder, ...]:
+        """Every reminder issued so far, in order."""
+        return tuple(self._issued)
+
+    def _step_index(self, step: str) -> int:
+        if step not in self.procedure.step_ids:
+            raise ReminderError(
+                f"unknown step {step!r} in procedure {self.procedure.id!r}; "
+                f"known steps: {', '.join(self.procedure.step_ids)}"
+            )
+        return self.procedure.step_index(step)
+
+    def _reminder(self, reminder_id: int) -> Reminder:
+        for reminder in self._issued:
+            if reminder.id == reminder_id:
+                return reminder
+        raise ReminderError(
+            f"unknown reminder id {reminder_id}; issued: {[r.id for r in self._issued]}"
+        )
+
+    def dismiss(self, reminder_id: int) -> Reminder:
+        """Never repeat this reminder (its kind and step) in this session."""
+        reminder = self._reminder(reminder_id)
+        self._dismissed.add((reminder.kind, reminder.step))
+        return reminder
+
+    def snooze(self, reminder_id: int, seconds: float | None = None) -> Reminder:
+        """Allow this reminder again ``seconds`` (default ``snooze_s``) after it was issued."""
+        reminder = self._reminder(reminder_id)
+        delay = self.config.snooze_s if seconds is None else seconds
+        if not 0.0 <= delay < math.inf:
+            raise ReminderError(f"snooze length must be >= 0 s, got {seconds}")
+        key = (reminder.kind, reminder.step)
+        self._fired.discard(key)
+        self._snoozed_until[key] = reminder.time + delay
+        return reminder
+
+    def acknowledge(self, reminder_id: int) -> Reminder:
+        """The user heard it: it is not repeated (same as a dismissal for scheduling)."""
+        return self.dismiss(reminder_id)
+
+    def step_done(self, step: str) -> None:
+        """The user said ``step`` is done: no missed-step or upcoming reminder for it."""
+        self._step_index(step)
+        for kind in (ReminderKind.MISSED_STEP, ReminderKind.UPCOMING):
+            self._dismissed.add((kind, step))
+
+    def _allowed(self, key: tuple[ReminderKind, str], now: float) -> bool:
+        return (
+            key not in self._fired
+            and key not in self._dismissed
+            and now >= self._snoozed_until.get(key, -math.inf)
+        )
+
+    def _rate_ok(self, now: float) -> bool:
+        while self._recent and now - self._recent[0] >= 60.0:
+            self._recent.popleft()
+        last = self._issued[-1].time if self._issued else -math.inf
+        return now - last >= self.config.cooldown_s and len(self._recent) < (
+            self.config.max_per_minute
+        )
+
+    def _issue(
+        self,
+        kind: ReminderKind,
+        step: str,
+        reason: str,
+        confidence: float,
+        now: float,
+        before: str | None = None,
+    ) -> Reminder:
+        reminder = Reminder(len(self._issued) + 1, kind, step, reason, confidence, now, before)
+        self._issued.append(reminder)
+        self._fired.add((kind, step))
+        self._recent.append(now)
+        return reminder
+
+    def missed_probabilities(self, state: TrackerState, remaining: RemainingTime) -> np.ndarray:
+        """``P(step not started) - P(it will still start)`` per step, shape ``(S,)``, in [0, 1]."""
+        n = self.procedure.n_steps
+        open_ = 1.0 - state.done_probabilities - state.class_probabilities[:n]
+        coming = remaining.start[:n].sum(axis=1)
+        return np.asarray(np.clip(open_ - coming, 0.0, 1.0))
+
+    def _deadline_step(self, step: str, state: TrackerState) -> str | None:
+        """The not-yet-done dependent of ``step`` most likely to start next."""
+        waiting = [d for d in self._dependents[step] if self._done(state, d) < 0.5]
+        if not waiting:
+            return None
+        order = {s.step: s.probability for s in state.next_steps(self.procedure.n_steps + 1)}
+        return max(waiting, key=lambda d: order.get(d, 0.0))
+
+    def _done(self, state: TrackerState, step: str) -> float:
+        index = self.procedure.step_index(step)
+        return float(state.done_probabilities[index] + state.class_probabilities[index])
+
+    def _missed_reason(self, step: str, before: str | None) -> str:
+        name = _lower_first(self.procedure.step(step).name)
+        if before is None:
+            text = f"You have not done this step yet: {name}; do it before you finish."
+        else:
+            later = _lower_first(self.procedure.step(before).name)
+            text = f"You have not done this step yet: {name}; it comes before: {later}."
+        note = self.procedure.step(step).notes.reminder
+        return f"{text} {note}" if note else text
+
+    def observe(self, state: TrackerState, remaining: RemainingTime) -> list[Reminder]:
+        """Reminders due after this state (usually none, at most one).
+
+        Parameters
+        ----------
+        state : TrackerState
+            The tracker's state after the latest frame.
+        remaining : RemainingTime
+            The observer's prediction for that state.
+        """
+        now = state.time
+        if state.current_probability < self.config.min_state_confidence or not self._rate_ok(now):
+            return []
+        reminder = (
+            self._time_critical(state, now)
+            or self._missed(state, remaining, now)
+            or self._upcoming(remaining, now)
+        )
+        return [reminder] if reminder is not None else []
+
+    def _time_critical(self, state: TrackerState, now: float) -> Reminder | None:
+        """A time-critical step that has been going on for most of its usual time."""
+        config = self.config
+        current = state.current_step
+        for step in self.critical_steps:
+            if current != step:
+                self._critical_run.pop(step, None)
+                continue
+            began = self._critical_run.setdefault(step, now)
+            expected = self.procedure.step(step).duration.mean
+            key = (ReminderKind.TIME_CRITICAL, step)
+            if now - began >= config.critical_fraction * expected and self._allowed(key, now):
+                name = _lower_first(self.procedure.step(step).name)
+                reason = (
+                    f"You have been at this step for {now - began:.0f} s: {name}; "
+                    f"it usually takes about {expected:.0f} s."
+                )
+                note = self.procedure.step(step).notes.reminder
+                return self._issue(
+                    key[0],
+                    step,
+                    f"{reason} {note}" if note else reason,
+                    state.current_probability,
+                    now,
+                )
+        return None
+
+    def _missed(self, state: TrackerState, remaining: RemainingTime, now: float) -> Reminder | None:
+        """The required step most probably being skipped, if probable enough."""
+        if now < self.config.min_session_s or not self.required_steps:
+            return None
+        missed = self.missed_probabilities(state, remaining)
+        for index in np.argsort(-missed, kind="stable"):
+            step = self.procedure.step_ids[index]
+            key = (ReminderKind.MISSED_STEP, step)
+            if missed[index] < self.config.missed_threshold:
+                break
+            if step in self.required_steps and self._allowed(key, now):
+                before = self._deadline_step(step, state)
+                reason = self._missed_reason(step, before)
+                return self._issue(key[0], step, reason, float(missed[index]), now, before)
+        return None
+
+    def _upcoming(self, remaining: RemainingTime, now: float) -> Reminder | None:
+        """A time-critical step likely to start within the lead time."""
+        config = self.config
+        for step in self.critical_steps:
+            key = (ReminderKind.UPCOMING, step)
+            soon = remaining.until_start(step).probability_within(config.upcoming_lead_s)
+            if soon >= config.upcoming_probability and self._allowed(key, now):
+                when = remaining.until_start(step).quantile(0.5)
+                name = _lower_first(self.procedure.step(step).name)
+                reason = f"In about {max(when, 1.0):.0f} s: {name}."
+                note = self.procedure.step(step).notes.reminder
+                return self._issue(key[0], step, f"{reason} {note}" if note else reason, soon, now)
+        return None

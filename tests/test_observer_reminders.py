@@ -1,0 +1,210 @@
+"""Reminder policy: missed steps, time-critical steps, gating, acknowledgements; scoring."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from prism.data.annotations import AnnotatedSession, StepSegment
+from prism.evaluation.reminders import score_recording
+from prism.observer import (
+    Observer,
+    ObserverConfig,
+    Reminder,
+    ReminderConfig,
+    ReminderError,
+    ReminderKind,
+    dependents,
+)
+from prism.procedure.model import DurationStats, GapModel, Procedure, Step, StepNotes
+from prism.tracker import StepTracker
+
+
+def _procedure() -> Procedure:
+    """sugar must come before stir; a strict chain pour -> sugar -> milk -> stir."""
+
+    def step(step_id: str, mean: float, **notes: object) -> Step:
+        return Step(
+            step_id,
+            step_id.replace("_", " ").title(),
+            "",
+            DurationStats(mean=mean, std=mean / 5),
+            notes=StepNotes(**notes),  # type: ignore[arg-type]
+        )
+
+    return Procedure(
+        id="coffee",
+        name="Coffee",
+        steps=(
+            step("pour_coffee", 6.0),
+            step("add_sugar", 4.0, must_not_skip=True),
+            step("add_milk", 10.0, time_critical=True, reminder="Stop at the line."),
+            step("stir", 5.0),
+        ),
+        transitions={
+            "start": {"pour_coffee": 1.0},
+            "pour_coffee": {"add_sugar": 1.0},
+            "add_sugar": {"add_milk": 1.0},
+            "add_milk": {"stir": 1.0},
+            "stir": {"end": 1.0},
+        },
+        precedence=(("add_sugar", "stir"),),
+        gap=GapModel(probability=0.1, duration=DurationStats(mean=2.0, std=1.0)),
+    )
+
+
+def _frames(sequence: list[tuple[int, float]], n_classes: int = 5) -> np.ndarray:
+    """Confident classifier frames: (class, seconds) runs at 5 frames/s."""
+    rows = []
+    for label, seconds in sequence:
+        row = np.full(n_classes, 0.02)
+        row[label] = 1.0 - 0.02 * (n_classes - 1)
+        rows.extend([row] * int(seconds * 5))
+    return np.array(rows)
+
+
+def _run(
+    frames: np.ndarray, config: ReminderConfig | None = None
+) -> tuple[Observer, list[Reminder]]:
+    tracker = StepTracker(_procedure())
+    observer = Observer(tracker, ObserverConfig(reminders=config or ReminderConfig()))
+    issued: list[Reminder] = []
+    for frame in frames:
+        issued.extend(observer.observe(tracker.update(frame)).reminders)
+    return observer, issued
+
+
+def test_a_skipped_required_step_is_reminded_before_its_dependent() -> None:
+    # pour, (no sugar), milk ... then stir would come: sugar must be reminded before.
+    frames = _frames([(0, 6), (2, 10)])
+    _, issued = _run(frames)
+    missed = [r for r in issued if r.kind == ReminderKind.MISSED_STEP]
+    assert [r.step for r in missed] == ["add_sugar"]
+    assert missed[0].before == "stir"
+    assert "add sugar" in missed[0].reason.lower() and "stir" in missed[0].reason
+    assert missed[0].confidence >= 0.75
+    assert missed[0].time < 16.0
+
+
+def test_no_missed_step_reminder_when_everything_is_done_in_order() -> None:
+    frames = _frames([(0, 6), (1, 4), (2, 10), (3, 5), (4, 5)])
+    _, issued = _run(frames)
+    assert not [r for r in issued if r.kind == ReminderKind.MISSED_STEP]
+
+
+def test_time_critical_step_is_announced_and_reminded_while_it_lasts() -> None:
+    frames = _frames([(0, 6), (1, 4), (2, 10)])
+    _, issued = _run(frames, ReminderConfig(cooldown_s=0.0))
+    kinds = [(r.kind, r.step) for r in issued]
+    assert (ReminderKind.UPCOMING, "add_milk") in kinds
+    assert (ReminderKind.TIME_CRITICAL, "add_milk") in kinds
+    critical = next(r for r in issued if r.kind == ReminderKind.TIME_CRITICAL)
+    assert "Stop at the line." in critical.reason
+    assert critical.time - 10.0 >= 0.7 * 10.0 - 1.0
+
+
+def test_no_reminder_while_the_tracker_is_unsure() -> None:
+    uniform = np.full((400, 5), 0.2)
+    _, issued = _run(uniform, ReminderConfig(min_state_confidence=0.9))
+    assert issued == []
+
+
+def test_rate_limits_hold() -> None:
+    config = ReminderConfig(cooldown_s=30.0, max_per_minute=1)
+    _, issued = _run(_frames([(0, 6), (2, 30)]), config)
+    times = [r.time for r in issued]
+    assert all(b - a >= 30.0 for a, b in itertools.pairwise(times))
+
+
+def test_dismiss_snooze_and_confirm_done() -> None:
+    observer, issued = _run(_frames([(0, 6), (2, 10)]))
+    reminder = next(r for r in issued if r.kind == ReminderKind.MISSED_STEP)
+    scheduler = observer.scheduler
+    assert scheduler.snooze(reminder.id, 5.0) == reminder
+    assert scheduler.dismiss(reminder.id) == reminder
+    state = observer.confirm_done("add_sugar")
+    index = observer.tracker.procedure.step_index("add_sugar")
+    assert state.done_probabilities[index] == pytest.approx(1.0)
+    with pytest.raises(ReminderError, match="unknown reminder id 99"):
+        scheduler.dismiss(99)
+    with pytest.raises(ReminderError, match=r"unknown step 'sugar'.*known steps: pour_coffee"):
+        observer.confirm_done("sugar")
+
+
+def test_snoozed_reminder_comes_back_after_the_snooze() -> None:
+    frames = _frames([(0, 6), (2, 30)])
+    tracker = StepTracker(_procedure())
+    config = ReminderConfig(cooldown_s=0.0, max_per_minute=10)
+    observer = Observer(tracker, ObserverConfig(reminders=config))
+    issued: list[Reminder] = []
+    for frame in frames:
+        new = observer.observe(tracker.update(frame)).reminders
+        for reminder in new:
+            if reminder.kind == ReminderKind.MISSED_STEP and len(issued) < 5:
+                observer.scheduler.snooze(reminder.id, 8.0)
+        issued.extend(new)
+    missed = [r.time for r in issued if r.kind == ReminderKind.MISSED_STEP]
+    assert len(missed) >= 2
+    assert missed[1] - missed[0] >= 8.0
+
+
+def test_procedure_without_durations_or_precedence_still_works() -> None:
+    bare = Procedure(
+        id="bare",
+        name="Bare",
+        steps=tuple(
+            Step(s, s, "", DurationStats(mean=5.0, std=2.0), notes=StepNotes(must_not_skip=True))
+            for s in ("a", "b", "c")
+        ),
+        transitions={"start": {"a": 1.0}, "a": {"b": 1.0}, "b": {"c": 1.0}, "c": {"end": 1.0}},
+    )
+    tracker = StepTracker(bare)
+    observer = Observer(tracker)
+    issued = []
+    for frame in _frames([(0, 5), (2, 15)], n_classes=4):
+        issued.extend(observer.observe(tracker.update(frame)).reminders)
+    missed = [r for r in issued if r.kind == ReminderKind.MISSED_STEP]
+    assert [r.step for r in missed] == ["b"]
+    assert missed[0].before is None and "before you finish" in missed[0].reason
+
+
+def test_dependents_are_direct_precedence_successors() -> None:
+    assert dependents(_procedure())["add_sugar"] == ("stir",)
+    assert dependents(_procedure())["stir"] == ()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("missed_threshold", 1.5), ("cooldown_s", -1.0), ("max_per_minute", 0)],
+)
+def test_config_rejects_bad_values(field: str, value: float) -> None:
+    with pytest.raises(ReminderError, match=field):
+        ReminderConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def _reminder(step: str, time: float) -> Reminder:
+    return Reminder(1, ReminderKind.MISSED_STEP, step, "", 0.9, time)
+
+
+def test_scoring_counts_caught_late_and_false_reminders() -> None:
+    procedure = _procedure()
+    session = AnnotatedSession(
+        session_id="s",
+        task="coffee",
+        segments=(
+            StepSegment("pour_coffee", 0.0, 6.0),
+            StepSegment("add_milk", 6.0, 16.0),
+            StepSegment("stir", 16.0, 20.0),
+        ),
+        duration=25.0,
+        skipped=("add_sugar",),
+    )
+    caught = score_recording(session, procedure, [_reminder("add_sugar", 10.0)])
+    assert caught["skipped"] == 1 and caught["caught"] == 1
+    assert caught["lead_times_s"] == [pytest.approx(6.0)]
+    late = score_recording(session, procedure, [_reminder("add_sugar", 17.0)])
+    assert late["caught"] == 0
+    false = score_recording(session, procedure, [_reminder("add_milk", 3.0)])
+    assert false["false"] == 1 and false["caught"] == 0
