@@ -16,6 +16,7 @@ from prism.data.sampling import sample_session
 from prism.data.simulated import SimulatedClassifierConfig, simulate_classifier
 from prism.errors import PrismError
 from prism.evaluation.metrics import frame_accuracy
+from prism.observer import Observer
 from prism.procedure.io import load_procedure
 from prism.settings import get_settings
 from prism.tracker import ConfirmationConfig, ConfirmationPolicy, StepTracker, TrackerState
@@ -82,6 +83,7 @@ def demo(
     )
     names = {step.id: step.name for step in procedure.steps}
     tracker = StepTracker(procedure)
+    observer = Observer(tracker)
     policy = ConfirmationPolicy(ConfirmationConfig(max_requests=max(questions, 0)))
     console.rule(
         f"[bold]PrISM demo[/]: {procedure.name} (simulated session, {session.duration:.0f} s)"
@@ -107,9 +109,13 @@ def demo(
                 console.print(f"[yellow]{_clock(state.time)}  user says:[/] {names[truth]}")
                 state = tracker.correct("at", truth)
         tracked[t] = state.current_class
+        update = observer.observe(state) if t % 5 == 4 else None
         if state.current_class != shown and state.current_probability >= 0.5:
             shown = state.current_class
-            console.print(f"{_clock(state.time)}  {_describe(state, names)}", highlight=False)
+            left = "" if update is None else f"  (~{update.remaining.until_end.mean:.0f} s left)"
+            console.print(f"{_clock(state.time)}  {_describe(state, names)}{left}", highlight=False)
+        for reminder in update.reminders if update is not None else ():
+            console.print(f"[magenta]{_clock(state.time)}  reminder:[/] {reminder.reason}")
         if frame_period:
             time.sleep(max(0.0, started + (t + 1) * frame_period - time.perf_counter()))
     accuracy = frame_accuracy(labels, tracked)

@@ -88,6 +88,8 @@ def eval_reminders(
     Skipped steps must be reminded before the first performed step that depends on them
     (or before the end); reminders for steps that were performed are false.
     """
+    if not 0.0 < raw_accuracy < 1.0:
+        fail(f"--raw-accuracy must be in (0, 1), got {raw_accuracy}")
     config = ReminderEvaluationConfig(
         tracking=TrackerEvaluationConfig(raw_accuracy=raw_accuracy, seed=seed)
     )
