@@ -205,6 +205,6 @@ def test_scoring_counts_caught_late_and_false_reminders() -> None:
     assert caught["skipped"] == 1 and caught["caught"] == 1
     assert caught["lead_times_s"] == [pytest.approx(6.0)]
     late = score_recording(session, procedure, [_reminder("add_sugar", 17.0)])
-    assert late["caught"] == 0
+    assert late["caught"] == 0 and late["late"] == 1
     false = score_recording(session, procedure, [_reminder("add_milk", 3.0)])
     assert false["false"] == 1 and false["caught"] == 0

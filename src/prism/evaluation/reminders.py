@@ -92,7 +92,8 @@ def score_recording(
     Returns
     -------
     dict
-        ``skipped`` (count), ``caught`` (count), ``lead_times_s`` (list), ``false``
+        ``skipped`` (count), ``caught`` (count), ``late`` (reminded after the deadline,
+        before the end of the recording), ``lead_times_s`` (list), ``false``
         (missed-step reminders for steps the recording performed), ``reminders`` (all
         missed-step reminders).
     """
@@ -107,9 +108,15 @@ def score_recording(
         for step, deadline in deadlines.items()
         if step in first and first[step] < deadline
     ]
+    late = sum(
+        1
+        for step, deadline in deadlines.items()
+        if step in first and deadline <= first[step] <= session.duration
+    )
     return {
         "skipped": len(deadlines),
         "caught": len(leads),
+        "late": late,
         "lead_times_s": leads,
         "false": sum(1 for r in missed if r.step in performed),
         "reminders": len(missed),
@@ -188,10 +195,12 @@ def _summary(results: Sequence[RecordingReminders], method: str) -> dict[str, An
     scores = [r.scores[method] for r in results]
     skipped = sum(s["skipped"] for s in scores)
     caught = sum(s["caught"] for s in scores)
+    late = sum(s["late"] for s in scores)
     leads = [lead for s in scores for lead in s["lead_times_s"]]
     return {
         "missed_step_recall": caught / skipped if skipped else float("nan"),
         "median_lead_time_s": float(np.median(leads)) if leads else float("nan"),
+        "reminded_before_end": (caught + late) / skipped if skipped else float("nan"),
         "false_reminders_per_session": float(np.mean([s["false"] for s in scores])),
         "reminders_per_session": float(np.mean([s["reminders"] for s in scores])),
         "skipped_steps": skipped,

@@ -72,6 +72,9 @@ class RemainingTimeConfig:
         The tracker's frontier mixing for predictions (default none: the graph's own
         rows, restricted to steps not done, renormalised; see
         :func:`~prism.tracker.model.compile_procedure`).
+    end_penalty : float or None
+        Factor on ending the procedure with steps not done, in (0, 1]; ``None``: the
+        tracker's precedence penalty (a skipped step is a departure from the procedure).
     max_states_per_level : int
         At most this many future (node, done set) states are expanded per level (the most
         probable ones; the level is renormalised).
@@ -85,6 +88,7 @@ class RemainingTimeConfig:
     max_bins: int = 2048
     move_floor: float = 0.01
     frontier_mixing: float = 0.0
+    end_penalty: float | None = None
     max_states_per_level: int = 256
     extra_levels: int = 4
     cache_size: int = 512
@@ -101,6 +105,8 @@ class RemainingTimeConfig:
         for name in ("max_states_per_level", "cache_size"):
             if getattr(self, name) < 1:
                 raise PrismError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.end_penalty is not None and not 0.0 < self.end_penalty <= 1.0:
+            raise PrismError(f"end_penalty must be in (0, 1], got {self.end_penalty}")
         if self.extra_levels < 0:
             raise PrismError(f"extra_levels must be >= 0, got {self.extra_levels}")
 
@@ -336,6 +342,11 @@ class FutureModel:
             frame_rate=model.frame_rate,
             precedence_penalty=model.precedence_penalty,
             frontier_mixing=self.config.frontier_mixing,
+            end_penalty=(
+                model.precedence_penalty
+                if self.config.end_penalty is None
+                else self.config.end_penalty
+            ),
         )
         self._cache: OrderedDict[Hashable, tuple[np.ndarray, float]] = OrderedDict()
 

@@ -4,10 +4,11 @@ The scheduler looks at the tracker's state and the remaining-time prediction aft
 frame and decides whether to speak. Three kinds of reminder:
 
 - ``missed_step``: a required step (``notes.must_not_skip``) that the user's path is
-  skipping. Its probability is ``P(not started yet) - P(it will still start)``: the
-  belief that the step is open *and* that the procedure's graph, continued from where
-  the user is, no longer comes back to it (the user has moved past it). It is reminded
-  with the step it must come before ("it comes before stirring").
+  skipping. Its probability is the larger of ``P(not started yet) - P(it will still
+  start)`` (the procedure's graph, continued from where the user is, no longer comes
+  back to it) and ``P(not started yet) * P(a step that depends on it has started)``
+  (the user is past it). It is reminded with the step it must come before ("it comes
+  before stirring").
 - ``upcoming``: a time-critical step (``notes.time_critical``) is likely to start within
   ``upcoming_lead_s`` ("in about 30 s you will steam the milk").
 - ``time_critical``: a time-critical step has been going on for ``critical_fraction`` of
@@ -185,6 +186,10 @@ class ReminderScheduler:
         self.required_steps = tuple(s.id for s in procedure.steps if s.notes.must_not_skip)
         self.critical_steps = tuple(s.id for s in procedure.steps if s.notes.time_critical)
         self._dependents = dependents(procedure)
+        self._dependent_indices = [
+            np.array([procedure.step_index(d) for d in self._dependents[step]], dtype=np.int64)
+            for step in procedure.step_ids
+        ]
         self._issued: list[Reminder] = []
         self._fired: set[tuple[ReminderKind, str]] = set()
         self._dismissed: set[tuple[ReminderKind, str]] = set()
@@ -271,11 +276,22 @@ class ReminderScheduler:
         return reminder
 
     def missed_probabilities(self, state: TrackerState, remaining: RemainingTime) -> np.ndarray:
-        """``P(step not started) - P(it will still start)`` per step, shape ``(S,)``, in [0, 1]."""
+        """Probability that each step is being skipped, shape ``(S,)``, in [0, 1].
+
+        The larger of two pieces of evidence: ``P(not started) - P(it will still
+        start)`` (the procedure, continued from where the user is, does not come back
+        to it) and ``P(not started) * P(a step that depends on it has started)`` (the
+        user is already past it).
+        """
         n = self.procedure.n_steps
-        open_ = 1.0 - state.done_probabilities - state.class_probabilities[:n]
+        started = state.done_probabilities + state.class_probabilities[:n]
+        open_ = 1.0 - started
         coming = remaining.start[:n].sum(axis=1)
-        return np.asarray(np.clip(open_ - coming, 0.0, 1.0))
+        passed = np.zeros(n)
+        for index, after in enumerate(self._dependent_indices):
+            if after.size:
+                passed[index] = open_[index] * started[after].max()
+        return np.asarray(np.clip(np.maximum(open_ - coming, passed), 0.0, 1.0))
 
     def _deadline_step(self, step: str, state: TrackerState) -> str | None:
         """The not-yet-done dependent of ``step`` most likely to start next."""

@@ -53,8 +53,7 @@ class TrackingModel:
         Done-set bit added by a candidate column: ``1 << c`` for steps, 0 otherwise
         (end, gap, stay).
     column_penalty : np.ndarray [shape=(S + 1,), float64]
-        ``precedence_penalty`` for each step column, 1 for the end (ending early is left
-        to the graph's own probabilities).
+        ``precedence_penalty`` for each step column, ``end_penalty`` for the end.
     next_row_cache : dict
         Memo of next-step log probabilities by (node, done set), filled by the tracker.
     """
@@ -92,6 +91,7 @@ def compile_procedure(
     frame_rate: float = 5.0,
     precedence_penalty: float = 0.1,
     frontier_mixing: float = 0.1,
+    end_penalty: float = 1.0,
     hazard_floor: float = 1e-4,
 ) -> TrackingModel:
     """Compile ``procedure`` for tracking at ``frame_rate`` frames per second.
@@ -110,6 +110,11 @@ def compile_procedure(
         *frontier*, the steps not done yet whose precedence predecessors are all done.
         A first-order graph learned from few sessions misses valid orders, and after a
         wrong or unusual step its row is a poor guide; the done set still is a good one.
+    end_penalty : float
+        In (0, 1]: factor on ending the procedure while steps are not done (1: ending
+        early is left to the graph's probabilities, as the tracker does; the observer's
+        predictions use the precedence penalty, so a step being skipped is a departure
+        from the procedure, not a normal way to end).
     hazard_floor : float
         Hazards are kept in ``[floor, 1 - floor]`` (see :func:`hazard_from_stats`).
 
@@ -126,8 +131,9 @@ def compile_procedure(
         raise ProcedureError(f"frame_rate must be > 0 Hz, got {frame_rate}")
     if not 0.0 <= frontier_mixing < 1.0:
         raise ProcedureError(f"frontier_mixing must be in [0, 1), got {frontier_mixing}")
-    if not 0.0 < precedence_penalty <= 1.0:
-        raise ProcedureError(f"precedence_penalty must be in (0, 1], got {precedence_penalty}")
+    for name, value in (("precedence_penalty", precedence_penalty), ("end_penalty", end_penalty)):
+        if not 0.0 < value <= 1.0:
+            raise ProcedureError(f"{name} must be in (0, 1], got {value}")
     n = procedure.n_steps
     longest = max(
         [s.duration.mean + 4 * s.duration.std for s in procedure.steps]
@@ -167,5 +173,5 @@ def compile_procedure(
         frontier_mixing=frontier_mixing,
         column_node=np.append(np.arange(n, dtype=np.int64), n + 1),
         column_bit=np.concatenate([step_bits, np.zeros(3, dtype=np.uint64)]),
-        column_penalty=np.append(np.full(n, precedence_penalty), 1.0),
+        column_penalty=np.append(np.full(n, precedence_penalty), end_penalty),
     )
