@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prism.errors import ProcedureError
 from prism.procedure.model import END, START, DurationStats, GapModel, Procedure, Step
 from prism.tracker import StepTracker, TrackerConfig
 from prism.tracker.beam import (
@@ -485,3 +486,21 @@ def test_next_step_distribution_sums_to_one_on_every_beam(
         )
         active = normalised_weights(beam)[beam.node <= latte.n_steps].sum()
         assert next_step_distribution(model, beam).sum() == pytest.approx(active, abs=1e-9)
+
+
+def test_end_penalty_discourages_ending_with_steps_not_done() -> None:
+    """z (w not done) -> {w 0.5, end 0.5}; the end needs every step done, penalty 0.2."""
+    d = DurationStats(mean=1.0, std=0.2)
+    procedure = Procedure(
+        id="p",
+        name="P",
+        steps=(Step("w", "W", "", d, repeatable=True), Step("z", "Z", "", d)),
+        transitions={START: {"z": 1.0}, "z": {"w": 0.5, END: 0.5}, "w": {END: 1.0}},
+    )
+    beam = initial_beam(2)._replace(node=np.array([1]), done=np.array([0b10], dtype=np.uint64))
+    plain = compile_procedure(procedure, frontier_mixing=0.0)
+    penalised = compile_procedure(procedure, frontier_mixing=0.0, end_penalty=0.2)
+    np.testing.assert_allclose(next_step_distribution(plain, beam), [0.5, 0.0, 0.5])
+    np.testing.assert_allclose(next_step_distribution(penalised, beam), [0.5 / 0.6, 0.0, 0.1 / 0.6])
+    with pytest.raises(ProcedureError, match="end_penalty must be in"):
+        compile_procedure(procedure, end_penalty=0.0)
