@@ -103,14 +103,31 @@ def test_cli_on_a_directory_of_recordings(recordings: list[Recording], tmp_path:
     assert (tmp_path / "plots" / f"confusion_{report['best_configuration']}_tracked.png").is_file()
 
 
+def test_cli_openpack_reports_the_wrists_present() -> None:
+    mini = Path(__file__).parent / "fixtures" / "openpack_mini"  # right wrist only
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval", "har", "--dataset", "openpack", "--data-dir", str(mini),
+            "--max-epochs", "1", "--json",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["wrist"] == "atr01" and report["wrist_side"] == "right"
+    assert set(report["by_wrist"]) == {"atr01"}
+    assert report["by_wrist"]["atr01"]["tracked_macro_f1"] == report["tracked_macro_f1"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
+        (["--dataset", "openpack", "--wrist", "atr09"], "--wrist must be among"),
         (["--dataset", "imagenet"], "--dataset must be openpack or synth"),
         (["--dataset", "synth"], "--task is required"),
         (["--dataset", "synth", "--task", "no_such_task"], "no_such_task"),
     ],
-    ids=["bad-dataset", "synth-without-task", "unknown-task"],
+    ids=["bad-wrist", "bad-dataset", "synth-without-task", "unknown-task"],
 )
 def test_cli_user_errors(arguments: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["eval", "har", *arguments])

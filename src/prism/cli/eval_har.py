@@ -12,7 +12,7 @@ from rich.table import Table
 
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
-from prism.data.openpack_imu import load_openpack_recordings, trim_to_imu
+from prism.data.openpack_imu import OPENPACK_WRISTS, load_openpack_recordings, trim_to_imu
 from prism.data.recording import read_recording
 from prism.data.synth import synthesize_dataset
 from prism.errors import PrismError
@@ -96,6 +96,10 @@ def eval_har(
     emission_weight: Annotated[
         float, typer.Option(help="Tracker: exponent on the classifier probabilities.")
     ] = TrackerConfig.emission_weight,
+    wrist: Annotated[
+        list[str] | None,
+        typer.Option(help="openpack: atr01 (right) and/or atr02 (left); default both."),
+    ] = None,
     plot: Annotated[Path | None, typer.Option(help="Write plots to this directory.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
@@ -103,49 +107,76 @@ def eval_har(
 
     Reports frame accuracy and macro-F1, raw and after the tracker, for each modality
     configuration and for a random forest on hand-made window features (the baseline).
+    OpenPack runs once per wrist the watch may be worn on (right ``atr01``, left
+    ``atr02``); the summary is the better wrist's, with its own baseline, and
+    ``by_wrist`` lists both.
     """
     settings = get_settings()
     if dataset not in ("openpack", "synth"):
         fail(f"--dataset must be openpack or synth, got {dataset!r}")
     task = task or ("openpack_packing" if dataset == "openpack" else None)
+    unknown = sorted(set(wrist or ()) - set(OPENPACK_WRISTS))
+    if unknown:
+        fail(f"--wrist must be among {sorted(OPENPACK_WRISTS)}, got {unknown}")
     if task is None:
         fail("--task is required with --dataset synth (e.g. --task latte_making)")
     try:
         procedure = load_procedure(settings.tasks_dir / task / "procedure.yaml")
+        config = HarEvaluationConfig(
+            training=TrainingConfig(seed=seed, max_epochs=max_epochs),
+            tracker=TrackerConfig(emission_weight=emission_weight),
+            seed=seed,
+            macro_f1_without_other=dataset == "openpack",
+        )
         with tempfile.TemporaryDirectory(prefix="prism-har-") as scratch:
             if dataset == "openpack":
-                recordings = [
-                    trim_to_imu(r)
-                    for r in load_openpack_recordings(data_dir or settings.data_dir / "openpack")
-                ]
+                root = data_dir or settings.data_dir / "openpack"
+                present = [w for w in OPENPACK_WRISTS if any(root.glob(f"*/atr/{w}"))]
+                sets = {
+                    w: [trim_to_imu(r) for r in load_openpack_recordings(root, wrist=w)]
+                    for w in (wrist or present or ["atr01"])
+                }
             elif data_dir is not None:
-                recordings = [
-                    read_recording(p.parent) for p in sorted(data_dir.glob("*/meta.json"))
-                ]
+                sets = {
+                    "": [read_recording(p.parent) for p in sorted(data_dir.glob("*/meta.json"))]
+                }
             else:
                 paths = synthesize_dataset(
                     procedure, n_sessions=sessions, seed=seed, out_dir=Path(scratch)
                 )
-                recordings = [read_recording(path) for path in paths]
-            recordings = [r for r in recordings if r.task == procedure.id]
-            config = HarEvaluationConfig(
-                training=TrainingConfig(seed=seed, max_epochs=max_epochs),
-                tracker=TrackerConfig(emission_weight=emission_weight),
-                seed=seed,
-                macro_f1_without_other=dataset == "openpack",
-            )
+                sets = {"": [read_recording(path) for path in paths]}
+            sets = {w: [r for r in rs if r.task == procedure.id] for w, rs in sets.items()}
+            runs = {}
             with Progress(console=console, transient=True, disable=json_output) as progress:
-                bar = progress.add_task("leave-one-session-out", total=len(recordings))
-                report, folds = evaluate_har(
-                    recordings,
-                    procedure,
-                    _configurations(dataset),
-                    config=config,
-                    on_fold_done=lambda _: progress.advance(bar),
+                bar = progress.add_task(
+                    "leave-one-session-out", total=sum(len(rs) for rs in sets.values())
                 )
+                for name, recordings in sets.items():
+                    report, folds = evaluate_har(
+                        recordings,
+                        procedure,
+                        _configurations(dataset),
+                        config=config,
+                        on_fold_done=lambda _: progress.advance(bar),
+                    )
+                    runs[name] = (_summary(report, dataset), folds)
     except (PrismError, ValueError) as error:
         fail(str(error))
-    result = _summary(report, dataset)
+    chosen = max(runs, key=lambda name: runs[name][0]["tracked_macro_f1"])
+    result, folds = runs[chosen]
+    if dataset == "openpack":
+        result = {
+            "wrist": chosen,
+            "wrist_side": OPENPACK_WRISTS[chosen],
+            **result,
+            "by_wrist": {
+                name: {
+                    "wrist_side": OPENPACK_WRISTS[name],
+                    **{key: summary[key] for key in (*SUMMARY_FIELDS, "baseline_macro_f1")},
+                }
+                for name, (summary, _) in runs.items()
+            },
+        }
     if plot is not None:
         from prism.evaluation.har_plots import write_har_plots
 
