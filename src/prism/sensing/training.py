@@ -99,7 +99,11 @@ class TrainingConfig:
     validation_sessions : tuple of str
         Explicit validation session ids.
     modality_dropout : float
-        Per sequence, probability of dropping the IMU and (separately) the audio, in [0, 0.5].
+        Per sequence, probability of dropping the IMU and (separately) the audio, in
+        [0, 0.5]. The default 1/3 trains each encoder on its own a third of the time
+        each; with 0.2 the fused model leaned on the joint features and did worse than
+        IMU alone on semi-synthetic latte making (raw macro-F1 0.765 vs 0.794; 0.839 at
+        1/3).
     class_weighting : bool
         Weight the loss by inverse class frequency.
     threads : int
@@ -120,7 +124,7 @@ class TrainingConfig:
     weight_decay: float = 1e-4
     validation_fraction: float = 0.2
     validation_sessions: tuple[str, ...] = ()
-    modality_dropout: float = 0.2
+    modality_dropout: float = 1 / 3
     class_weighting: bool = True
     threads: int = 2
     time_limit_s: float | None = None
