@@ -44,7 +44,7 @@ def test_eval_reminders_table() -> None:
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--data-dir", "/no/such/dir"], "directory not found"),
+        (["--data-dir", "/no/such/dir"], "is not a directory"),
         (["--data-dir", str(MINI), "--raw-accuracy", "0"], "--raw-accuracy must be in"),
     ],
     ids=["missing-dir", "bad-accuracy"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,6 +11,16 @@ from rich.table import Table
 
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
+from prism.cli._simulated import (
+    CaptainCookDir,
+    JobsOption,
+    JsonFlag,
+    RawAccuracyOption,
+    RecipeOption,
+    SeedOption,
+    check_arguments,
+    worker_count,
+)
 from prism.errors import PrismError
 from prism.evaluation.plots import plot_timeline
 from prism.evaluation.reminders import (
@@ -71,29 +80,24 @@ def _plots(results: list[RecordingReminders], out: Path) -> list[str]:
 
 @eval_app.command("reminders")
 def eval_reminders(
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Directory laid out like CaptainCook4D.")
-    ],
-    raw_accuracy: Annotated[
-        float, typer.Option(help="Raw frame accuracy of the simulated classifier.")
-    ] = 0.55,
-    seed: Annotated[int, typer.Option(help="Base seed of the simulated streams.")] = 0,
-    recipe: Annotated[list[str] | None, typer.Option(help="Only this recipe (repeatable).")] = None,
-    jobs: Annotated[int, typer.Option(help="Worker processes (default: all cores).")] = 0,
+    data_dir: CaptainCookDir,
+    raw_accuracy: RawAccuracyOption = 0.55,
+    seed: SeedOption = 0,
+    recipe: RecipeOption = None,
+    jobs: JobsOption = 0,
     plot: Annotated[Path | None, typer.Option(help="Write a timeline per session here.")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    json_output: JsonFlag = False,
 ) -> None:
     """Track every recording with a simulated classifier and score the reminders.
 
     Skipped steps must be reminded before the first performed step that depends on them
     (or before the end); reminders for steps that were performed are false.
     """
-    if not 0.0 < raw_accuracy < 1.0:
-        fail(f"--raw-accuracy must be in (0, 1), got {raw_accuracy}")
+    check_arguments(data_dir, raw_accuracy)
     config = ReminderEvaluationConfig(
         tracking=TrackerEvaluationConfig(raw_accuracy=raw_accuracy, seed=seed)
     )
-    workers = jobs if jobs > 0 else (os.cpu_count() or 1)
+    workers = worker_count(jobs)
     try:
         with Progress(console=console, transient=True, disable=json_output) as progress:
             bar = progress.add_task("recipes", total=None)

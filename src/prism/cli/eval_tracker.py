@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -12,6 +10,16 @@ from rich.table import Table
 
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
+from prism.cli._simulated import (
+    CaptainCookDir,
+    JobsOption,
+    JsonFlag,
+    RawAccuracyOption,
+    RecipeOption,
+    SeedOption,
+    check_arguments,
+    worker_count,
+)
 from prism.errors import PrismError
 from prism.evaluation.tracking import TrackerEvaluationConfig, evaluate_tracker
 from prism.tracker import TrackerConfig
@@ -44,31 +52,24 @@ def _table(report: dict[str, Any]) -> Table:
 
 @eval_app.command("tracker")
 def eval_tracker(
-    data_dir: Annotated[
-        Path, typer.Option("--data-dir", help="Directory laid out like CaptainCook4D.")
-    ],
-    raw_accuracy: Annotated[
-        float, typer.Option(help="Raw frame accuracy of the simulated classifier.")
-    ] = 0.55,
-    seed: Annotated[int, typer.Option(help="Base seed of the simulated streams.")] = 0,
-    recipe: Annotated[list[str] | None, typer.Option(help="Only this recipe (repeatable).")] = None,
+    data_dir: CaptainCookDir,
+    raw_accuracy: RawAccuracyOption = 0.55,
+    seed: SeedOption = 0,
+    recipe: RecipeOption = None,
     confirmations: Annotated[
         int, typer.Option(help="Questions the simulated user answers per session.")
     ] = 0,
     beam_width: Annotated[int, typer.Option(help="Tracker beam width.")] = TrackerConfig.beam_width,
-    jobs: Annotated[int, typer.Option(help="Worker processes (default: all cores).")] = 0,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    jobs: JobsOption = 0,
+    json_output: JsonFlag = False,
 ) -> None:
     """Learn each recipe without the evaluated recording, simulate a classifier, track.
 
     Reports the tracker's online frame accuracy, macro-F1 and edit score per recipe and
     averaged over recipes, beside the per-frame argmax and a duration-free HMM.
     """
-    if not 0.0 < raw_accuracy < 1.0:
-        fail(f"--raw-accuracy must be in (0, 1), got {raw_accuracy}")
-    if not data_dir.is_dir():
-        fail(f"--data-dir {data_dir} is not a directory")
-    workers = jobs if jobs > 0 else max(1, os.cpu_count() or 1)
+    check_arguments(data_dir, raw_accuracy)
+    workers = worker_count(jobs)
     try:
         config = TrackerEvaluationConfig(
             raw_accuracy=raw_accuracy,
