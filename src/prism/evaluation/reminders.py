@@ -123,9 +123,7 @@ def score_recording(
     }
 
 
-def _baseline(
-    observer: Observer, expected_start: np.ndarray, state_done: np.ndarray, now: float
-) -> list[int]:
+def _baseline(expected_start: np.ndarray, state_done: np.ndarray, now: float) -> list[int]:
     """Steps whose initially expected start time has come and that do not look started."""
     due = (expected_start <= now) & (state_done < 0.5)
     return [int(i) for i in np.flatnonzero(due)]
@@ -153,8 +151,8 @@ def reminders_for_recording(
         if (t + 1) % config.observe_every:
             continue
         observer.observe(state)
-        started = state.done_probabilities + state.class_probabilities[: procedure.n_steps]
-        for index in _baseline(observer, expected_start, started, state.time):
+        started = state.started_probabilities
+        for index in _baseline(expected_start, started, state.time):
             step = procedure.step_ids[index]
             if index in reminded or step not in required:
                 continue

@@ -267,12 +267,6 @@ def _group_sum(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndar
     return out
 
 
-def _without_row(rows: np.ndarray, index: int) -> np.ndarray:
-    out = rows.copy()
-    out[index] = 0.0
-    return out
-
-
 def _support_bins(duration: DurationStats, bin_seconds: float) -> int:
     spread = max(duration.std, MIN_RELATIVE_STD * duration.mean)
     return math.ceil((duration.mean + 8.0 * spread) / bin_seconds) + 1
@@ -331,6 +325,8 @@ class FutureModel:
         procedure = model.procedure
         self.durations = np.stack([self._binned(s.duration) for s in procedure.steps])
         self.gap_duration = self._binned(procedure.gap.duration)
+        # Row i < S: step i; row S: a gap (or the start), for the residual times.
+        self._segment_durations = np.vstack([self.durations, self.gap_duration])
         gap_mixture = procedure.gap.probability * self.gap_duration
         gap_mixture[0] += 1.0 - procedure.gap.probability
         self._gap_f = np.fft.rfft(gap_mixture)
@@ -443,7 +439,7 @@ class FutureModel:
     def _residuals(self, beam: Beam, weights: np.ndarray, in_step: np.ndarray) -> np.ndarray:
         """Weighted remaining time of each hypothesis's current step or gap, ``(B, N)``."""
         n, size = self.model.n_steps, self.n_bins
-        table = np.vstack([self.durations, self.gap_duration])
+        table = self._segment_durations
         elapsed_s = (beam.frame - beam.entry) / self.model.frame_rate
         elapsed = np.floor(elapsed_s / self.bin_seconds + 1e-9).astype(np.int64)
         index = elapsed[:, None] + np.arange(size)[None, :]

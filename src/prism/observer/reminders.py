@@ -284,7 +284,7 @@ class ReminderScheduler:
         user is already past it).
         """
         n = self.procedure.n_steps
-        started = state.done_probabilities + state.class_probabilities[:n]
+        started = state.started_probabilities
         open_ = 1.0 - started
         coming = remaining.start[:n].sum(axis=1)
         passed = np.zeros(n)
@@ -295,15 +295,12 @@ class ReminderScheduler:
 
     def _deadline_step(self, step: str, state: TrackerState) -> str | None:
         """The not-yet-done dependent of ``step`` most likely to start next."""
-        waiting = [d for d in self._dependents[step] if self._done(state, d) < 0.5]
+        started = state.started_probabilities
+        waiting = [d for d in self._dependents[step] if started[self.procedure.step_index(d)] < 0.5]
         if not waiting:
             return None
         order = {s.step: s.probability for s in state.next_steps(self.procedure.n_steps + 1)}
         return max(waiting, key=lambda d: order.get(d, 0.0))
-
-    def _done(self, state: TrackerState, step: str) -> float:
-        index = self.procedure.step_index(step)
-        return float(state.done_probabilities[index] + state.class_probabilities[index])
 
     def _missed_reason(self, step: str, before: str | None) -> str:
         name = _lower_first(self.procedure.step(step).name)

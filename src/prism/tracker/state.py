@@ -84,6 +84,11 @@ class TrackerState:
         return np.asarray(self._weights @ (done & ~current))
 
     @cached_property
+    def started_probabilities(self) -> np.ndarray:
+        """Probability that each step has started (finished, or going on now), ``(S,)``."""
+        return np.asarray(self.done_probabilities + self.class_probabilities[: self._model.n_steps])
+
+    @cached_property
     def history(self) -> tuple[HistoryEntry, ...]:
         """Steps of the most probable hypothesis in order, with start/end in seconds."""
         beam, model = self._beam, self._model
