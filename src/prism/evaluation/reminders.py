@@ -5,11 +5,15 @@ learned from the other recordings, simulated classifier stream); the observer ru
 ``observe_every`` frames and its reminders are scored against the annotations:
 
 - A *skipped* step (annotated ``start_time = -1``) is *caught* when a missed-step
-  reminder for it comes before its deadline: the start of the first performed step that
-  depends on it (a precedence successor), or the end of the recording when none is
-  performed. ``lead time`` = deadline - reminder time.
-- A missed-step reminder for a step the recording performed is *false* (the step was
-  done already, or was not due yet).
+  reminder for it comes before the end of the recording (the user can still do it);
+  it is caught *before its dependent* when the reminder comes before the first
+  performed step that depends on it (a precedence successor). ``lead time`` = that
+  dependent's start (or the end of the recording when none is performed) - reminder
+  time; negative when the dependent had already started.
+- A missed-step reminder for a step the recording performed is *false* when the step
+  had in fact started by then, or was not yet due: no step that must come after it
+  (transitive precedence) had started. A reminder for a step the user then does out of
+  order (after a step that depends on it) is not false: it was overdue.
 
 Baseline (the published policy): each required step is reminded at its initially
 expected start time (the observer's prediction at the start of the session) if the
@@ -29,7 +33,14 @@ import numpy as np
 from prism.data.annotations import AnnotatedSession
 from prism.data.captaincook4d import CaptainCookRecipe, load_captaincook4d
 from prism.evaluation.tracking import TrackerEvaluationConfig, simulated_recording
-from prism.observer import Observer, ObserverConfig, Reminder, ReminderKind, dependents
+from prism.observer import (
+    Observer,
+    ObserverConfig,
+    Reminder,
+    ReminderKind,
+    dependents,
+    descendants,
+)
 from prism.procedure.model import Procedure
 from prism.tracker import StepTracker
 
@@ -72,7 +83,7 @@ class RecordingReminders:
 
 
 def _deadlines(session: AnnotatedSession, procedure: Procedure) -> dict[str, float]:
-    """Skipped step -> time (s) by which it must be reminded."""
+    """Skipped step -> start (s) of its first performed dependent, else the end."""
     started = {segment.step: segment.start for segment in session.segments}
     after = dependents(procedure)
     out = {}
@@ -84,6 +95,14 @@ def _deadlines(session: AnnotatedSession, procedure: Procedure) -> dict[str, flo
     return out
 
 
+def _is_false(reminder: Reminder, started: dict[str, float], later: frozenset[str]) -> bool:
+    """A reminder for a performed step that had started, or that nothing was past yet."""
+    if reminder.step not in started:
+        return False
+    due = [started[step] for step in later if step in started]
+    return started[reminder.step] <= reminder.time or not due or min(due) > reminder.time
+
+
 def score_recording(
     session: AnnotatedSession, procedure: Procedure, reminders: Sequence[Reminder]
 ) -> dict[str, Any]:
@@ -92,13 +111,14 @@ def score_recording(
     Returns
     -------
     dict
-        ``skipped`` (count), ``caught`` (count), ``late`` (reminded after the deadline,
-        before the end of the recording), ``lead_times_s`` (list), ``false``
-        (missed-step reminders for steps the recording performed), ``reminders`` (all
-        missed-step reminders).
+        ``skipped`` (count), ``caught`` (reminded before the end of the recording),
+        ``caught_before_dependent`` (before its first performed dependent started),
+        ``lead_times_s`` (dependent start or end - reminder time, per caught step),
+        ``false`` (see the module docstring), ``reminders`` (all missed-step reminders).
     """
     deadlines = _deadlines(session, procedure)
-    performed = {segment.step for segment in session.segments}
+    started = {segment.step: segment.start for segment in session.segments}
+    later = descendants(procedure)
     missed = [r for r in reminders if r.kind == ReminderKind.MISSED_STEP]
     first: dict[str, float] = {}
     for reminder in missed:
@@ -106,19 +126,14 @@ def score_recording(
     leads = [
         deadline - first[step]
         for step, deadline in deadlines.items()
-        if step in first and first[step] < deadline
+        if step in first and first[step] <= session.duration
     ]
-    late = sum(
-        1
-        for step, deadline in deadlines.items()
-        if step in first and deadline <= first[step] <= session.duration
-    )
     return {
         "skipped": len(deadlines),
         "caught": len(leads),
-        "late": late,
+        "caught_before_dependent": sum(1 for lead in leads if lead > 0),
         "lead_times_s": leads,
-        "false": sum(1 for r in missed if r.step in performed),
+        "false": sum(1 for r in missed if _is_false(r, started, later[r.step])),
         "reminders": len(missed),
     }
 
@@ -193,12 +208,14 @@ def _summary(results: Sequence[RecordingReminders], method: str) -> dict[str, An
     scores = [r.scores[method] for r in results]
     skipped = sum(s["skipped"] for s in scores)
     caught = sum(s["caught"] for s in scores)
-    late = sum(s["late"] for s in scores)
+    before_dependent = sum(s["caught_before_dependent"] for s in scores)
     leads = [lead for s in scores for lead in s["lead_times_s"]]
     return {
         "missed_step_recall": caught / skipped if skipped else float("nan"),
         "median_lead_time_s": float(np.median(leads)) if leads else float("nan"),
-        "reminded_before_end": (caught + late) / skipped if skipped else float("nan"),
+        "missed_step_recall_before_dependent": (
+            before_dependent / skipped if skipped else float("nan")
+        ),
         "false_reminders_per_session": float(np.mean([s["false"] for s in scores])),
         "reminders_per_session": float(np.mean([s["reminders"] for s in scores])),
         "skipped_steps": skipped,

@@ -15,6 +15,7 @@ from prism.observer.reminders import (
     ReminderKind,
     ReminderScheduler,
     dependents,
+    descendants,
 )
 
 __all__ = [
@@ -31,5 +32,6 @@ __all__ = [
     "ReminderScheduler",
     "TimeDistribution",
     "dependents",
+    "descendants",
     "residual_pmf",
 ]

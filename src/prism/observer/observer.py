@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 from prism.observer.remaining import FutureModel, RemainingTime, RemainingTimeConfig
 from prism.observer.reminders import Reminder, ReminderConfig, ReminderScheduler
@@ -21,11 +23,20 @@ class ObserverConfig:
 
 @dataclass(frozen=True)
 class ObserverUpdate:
-    """What the observer makes of one tracker state."""
+    """What the observer makes of one tracker state.
+
+    The remaining-time prediction is computed on first access (and at most once), so
+    a caller that only wants reminders does not pay for it.
+    """
 
     state: TrackerState
-    remaining: RemainingTime
     reminders: tuple[Reminder, ...]
+    predict: Callable[[], RemainingTime] = field(repr=False, compare=False)
+
+    @property
+    def remaining(self) -> RemainingTime:
+        """Time until each step starts and until the end, from :attr:`state`."""
+        return self.predict()
 
 
 class Observer:
@@ -52,8 +63,8 @@ class Observer:
 
     def observe(self, state: TrackerState) -> ObserverUpdate:
         """Predict from ``state`` and decide on reminders."""
-        remaining = self.future.predict(state.beam)
-        return ObserverUpdate(state, remaining, tuple(self.scheduler.observe(state, remaining)))
+        predict = cache(lambda: self.future.predict(state.beam))
+        return ObserverUpdate(state, tuple(self.scheduler.observe(state, predict)), predict)
 
     def confirm_done(self, step: str) -> TrackerState:
         """The user says ``step`` is done (e.g. answering a reminder): correct the tracker.

@@ -3,12 +3,12 @@
 The scheduler looks at the tracker's state and the remaining-time prediction after a
 frame and decides whether to speak. Three kinds of reminder:
 
-- ``missed_step``: a required step (``notes.must_not_skip``) that the user's path is
-  skipping. Its probability is the larger of ``P(not started yet) - P(it will still
-  start)`` (the procedure's graph, continued from where the user is, no longer comes
-  back to it) and ``P(not started yet) * P(a step that depends on it has started)``
-  (the user is past it). It is reminded with the step it must come before ("it comes
-  before stirring").
+- ``missed_step``: a required step (``notes.must_not_skip``) that the user's path has
+  skipped: ``P(not started yet) * P(a step after it has started)``, where "after" is
+  the transitive closure of the procedure's precedence (the tracker sees later steps
+  while it is not done). The evidence must hold for ``missed_hold_s`` before the
+  reminder, so a few noisy frames of a later step do not raise it. It is reminded with
+  the step it must come before ("it comes before stirring") or "before you finish".
 - ``upcoming``: a time-critical step (``notes.time_critical``) is likely to start within
   ``upcoming_lead_s`` ("in about 30 s you will steam the milk").
 - ``time_critical``: a time-critical step has been going on for ``critical_fraction`` of
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -41,6 +42,8 @@ __all__ = [
     "ReminderKind",
     "ReminderScheduler",
     "dependents",
+    "descendants",
+    "transitive_closure",
 ]
 
 
@@ -63,7 +66,9 @@ class ReminderConfig:
     Parameters
     ----------
     missed_threshold : float
-        Remind a missed step when ``P(open) - P(will still start)`` reaches this.
+        Missed-step evidence ``P(open) * P(a later step started)`` needed ...
+    missed_hold_s : float
+        ... without a break for this long (seconds) before the reminder.
     min_state_confidence : float
         No reminder while the tracker's most probable class has less than this.
     min_session_s : float
@@ -82,7 +87,8 @@ class ReminderConfig:
         Default snooze length.
     """
 
-    missed_threshold: float = 0.75
+    missed_threshold: float = 0.6
+    missed_hold_s: float = 20.0
     min_state_confidence: float = 0.5
     min_session_s: float = 10.0
     upcoming_lead_s: float = 30.0
@@ -102,7 +108,13 @@ class ReminderConfig:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ReminderError(f"ReminderConfig.{name} must be in [0, 1], got {value}")
-        for name in ("min_session_s", "upcoming_lead_s", "cooldown_s", "snooze_s"):
+        for name in (
+            "missed_hold_s",
+            "min_session_s",
+            "upcoming_lead_s",
+            "cooldown_s",
+            "snooze_s",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value < math.inf:
                 raise ReminderError(f"ReminderConfig.{name} must be >= 0 s, got {value}")
@@ -130,12 +142,12 @@ class Reminder:
     reason : str
         The sentence for the user.
     confidence : float
-        Probability behind the decision (missed: P(open and passed); upcoming: P(starts
-        within the lead); time-critical: P(the step is going on)).
+        Probability behind the decision (missed: P(open and a later step started);
+        upcoming: P(starts within the lead); time-critical: P(the step is going on)).
     time : float
         Session time (s) it was issued.
     before : str or None
-        Missed steps: the step it must come before (``None``: before the end).
+        Missed steps: the step it must come before (``None`` for other kinds).
     """
 
     id: int
@@ -157,6 +169,44 @@ def dependents(procedure: Procedure) -> dict[str, tuple[str, ...]]:
     for before, after in procedure.precedence:
         out[before].append(after)
     return {step: tuple(after) for step, after in out.items()}
+
+
+def transitive_closure(direct: np.ndarray) -> np.ndarray:
+    """Reachability in one or more hops.
+
+    Parameters
+    ----------
+    direct : np.ndarray [shape=(S, S), bool]
+        ``direct[i, j]``: an edge from ``i`` to ``j``.
+
+    Returns
+    -------
+    np.ndarray [shape=(S, S), bool]
+        ``out[i, j]``: ``j`` can be reached from ``i`` along one or more edges.
+    """
+    reach = np.asarray(direct, dtype=bool).copy()
+    for k in range(reach.shape[0]):
+        reach |= reach[:, k : k + 1] & reach[k : k + 1, :]
+    return reach
+
+
+def descendants(procedure: Procedure) -> dict[str, frozenset[str]]:
+    """Steps that must come after each step.
+
+    The transitive closure of the precedence. A procedure without precedence gets the
+    order its transitions imply: ``b`` comes after ``a`` when ``b`` can follow ``a``
+    (directly or not) and ``a`` can never follow ``b``.
+    """
+    n = procedure.n_steps
+    if procedure.precedence:
+        later = transitive_closure(procedure.precedence_matrix())
+    else:
+        reach = transitive_closure(procedure.transition_matrix()[:n, :n] > 0.0)
+        later = reach & ~reach.T
+    return {
+        step: frozenset(procedure.step_ids[j] for j in np.flatnonzero(later[i]))
+        for i, step in enumerate(procedure.step_ids)
+    }
 
 
 def _lower_first(text: str) -> str:
@@ -186,10 +236,12 @@ class ReminderScheduler:
         self.required_steps = tuple(s.id for s in procedure.steps if s.notes.must_not_skip)
         self.critical_steps = tuple(s.id for s in procedure.steps if s.notes.time_critical)
         self._dependents = dependents(procedure)
-        self._dependent_indices = [
-            np.array([procedure.step_index(d) for d in self._dependents[step]], dtype=np.int64)
+        later = descendants(procedure)
+        self._later_indices = [
+            np.array(sorted(procedure.step_index(d) for d in later[step]), dtype=np.int64)
             for step in procedure.step_ids
         ]
+        self._evidence_since: dict[int, float] = {}
         self._issued: list[Reminder] = []
         self._fired: set[tuple[ReminderKind, str]] = set()
         self._dismissed: set[tuple[ReminderKind, str]] = set()
@@ -275,62 +327,87 @@ class ReminderScheduler:
         self._recent.append(now)
         return reminder
 
-    def missed_probabilities(self, state: TrackerState, remaining: RemainingTime) -> np.ndarray:
-        """Probability that each step is being skipped, shape ``(S,)``, in [0, 1].
+    def missed_probabilities(self, state: TrackerState) -> np.ndarray:
+        """Probability that each step has been skipped, shape ``(S,)``, in [0, 1].
 
-        The larger of two pieces of evidence: ``P(not started) - P(it will still
-        start)`` (the procedure, continued from where the user is, does not come back
-        to it) and ``P(not started) * P(a step that depends on it has started)`` (the
-        user is already past it).
+        ``P(not started) * max P(started)`` over the steps that must come after it
+        (transitive precedence): the user is past it. Zero for a step nothing depends on.
         """
-        n = self.procedure.n_steps
         started = state.started_probabilities
-        open_ = 1.0 - started
-        coming = remaining.start[:n].sum(axis=1)
-        passed = np.zeros(n)
-        for index, after in enumerate(self._dependent_indices):
-            if after.size:
-                passed[index] = open_[index] * started[after].max()
-        return np.asarray(np.clip(np.maximum(open_ - coming, passed), 0.0, 1.0))
+        passed = np.zeros(self.procedure.n_steps)
+        for index, later in enumerate(self._later_indices):
+            if later.size:
+                passed[index] = (1.0 - started[index]) * started[later].max()
+        return np.asarray(np.clip(passed, 0.0, 1.0))
 
-    def _deadline_step(self, step: str, state: TrackerState) -> str | None:
-        """The not-yet-done dependent of ``step`` most likely to start next."""
+    def _before_step(self, index: int, state: TrackerState) -> str:
+        """The step that ``index`` must come before, to name in the reminder.
+
+        A direct dependent not started yet (the likeliest next one), else the later step
+        most probably started (the evidence for the reminder).
+        """
         started = state.started_probabilities
-        waiting = [d for d in self._dependents[step] if started[self.procedure.step_index(d)] < 0.5]
-        if not waiting:
-            return None
-        order = {s.step: s.probability for s in state.next_steps(self.procedure.n_steps + 1)}
-        return max(waiting, key=lambda d: order.get(d, 0.0))
-
-    def _missed_reason(self, step: str, before: str | None) -> str:
-        name = _lower_first(self.procedure.step(step).name)
-        if before is None:
-            text = f"You have not done this step yet: {name}; do it before you finish."
+        direct = [
+            self.procedure.step_index(d) for d in self._dependents[self.procedure.step_ids[index]]
+        ]
+        waiting = [d for d in direct if started[d] < 0.5]
+        if waiting:
+            order = {s.step: s.probability for s in state.next_steps(self.procedure.n_steps + 1)}
+            best = max(waiting, key=lambda d: order.get(self.procedure.step_ids[d], 0.0))
         else:
-            later = _lower_first(self.procedure.step(before).name)
-            text = f"You have not done this step yet: {name}; it comes before: {later}."
+            later = self._later_indices[index]
+            best = int(later[np.argmax(started[later])])
+        return self.procedure.step_ids[best]
+
+    def _missed_reason(self, step: str, before: str) -> str:
+        name = _lower_first(self.procedure.step(step).name)
+        later = _lower_first(self.procedure.step(before).name)
+        text = f"You have not done this step yet: {name}; it comes before: {later}."
         note = self.procedure.step(step).notes.reminder
         return f"{text} {note}" if note else text
 
-    def observe(self, state: TrackerState, remaining: RemainingTime) -> list[Reminder]:
+    def observe(
+        self, state: TrackerState, remaining: Callable[[], RemainingTime]
+    ) -> list[Reminder]:
         """Reminders due after this state (usually none, at most one).
 
         Parameters
         ----------
         state : TrackerState
             The tracker's state after the latest frame.
-        remaining : RemainingTime
-            The observer's prediction for that state.
+        remaining : callable
+            Returns the observer's prediction for that state; called only when a
+            reminder needs it (upcoming time-critical steps).
         """
         now = state.time
+        overdue = self._overdue(state, now)
         if state.current_probability < self.config.min_state_confidence or not self._rate_ok(now):
             return []
         reminder = (
             self._time_critical(state, now)
-            or self._missed(state, remaining, now)
-            or self._upcoming(remaining, now)
+            or self._missed(state, overdue, now)
+            or (self._upcoming(remaining(), now) if self.critical_steps else None)
         )
         return [reminder] if reminder is not None else []
+
+    def _overdue(self, state: TrackerState, now: float) -> list[tuple[int, float]]:
+        """Steps whose missed-step evidence has held for ``missed_hold_s``, likeliest first.
+
+        Keeps, per step, the time its evidence last rose above the threshold (this runs on
+        every observed state, even when reminders are gated).
+        """
+        missed = self.missed_probabilities(state)
+        for index, value in enumerate(missed):
+            if value >= self.config.missed_threshold:
+                self._evidence_since.setdefault(index, now)
+            else:
+                self._evidence_since.pop(index, None)
+        held = [
+            (index, float(missed[index]))
+            for index, since in self._evidence_since.items()
+            if now - since >= self.config.missed_hold_s
+        ]
+        return sorted(held, key=lambda item: (-item[1], item[0]))
 
     def _time_critical(self, state: TrackerState, now: float) -> Reminder | None:
         """A time-critical step that has been going on for most of its usual time."""
@@ -359,20 +436,19 @@ class ReminderScheduler:
                 )
         return None
 
-    def _missed(self, state: TrackerState, remaining: RemainingTime, now: float) -> Reminder | None:
-        """The required step most probably being skipped, if probable enough."""
-        if now < self.config.min_session_s or not self.required_steps:
+    def _missed(
+        self, state: TrackerState, overdue: list[tuple[int, float]], now: float
+    ) -> Reminder | None:
+        """The required step most probably skipped, once its evidence has held."""
+        if now < self.config.min_session_s:
             return None
-        missed = self.missed_probabilities(state, remaining)
-        for index in np.argsort(-missed, kind="stable"):
+        for index, probability in overdue:
             step = self.procedure.step_ids[index]
             key = (ReminderKind.MISSED_STEP, step)
-            if missed[index] < self.config.missed_threshold:
-                break
             if step in self.required_steps and self._allowed(key, now):
-                before = self._deadline_step(step, state)
+                before = self._before_step(index, state)
                 reason = self._missed_reason(step, before)
-                return self._issue(key[0], step, reason, float(missed[index]), now, before)
+                return self._issue(key[0], step, reason, probability, now, before)
         return None
 
     def _upcoming(self, remaining: RemainingTime, now: float) -> Reminder | None:
