@@ -1,0 +1,47 @@
+"""Assistant: spoken questions answered from the step state, and dialogue corrections.
+
+Layers (each usable alone): :mod:`~prism.assistant.intents` (what an utterance asks),
+:mod:`~prism.assistant.facts` and :mod:`~prism.assistant.grounded` (answers from the
+state, no LLM), :mod:`~prism.assistant.llm` (an OpenAI-compatible LLM that may rephrase,
+checked against the facts), :mod:`~prism.assistant.assistant` (the whole, and a live
+session's assistant), :mod:`~prism.assistant.speech` (VAD, ASR, TTS).
+"""
+
+from prism.assistant.assistant import (
+    Assistant,
+    AssistantConfig,
+    AssistantReply,
+    Correction,
+    SessionAssistant,
+)
+from prism.assistant.context import (
+    AssistantContext,
+    DialogueTurn,
+    DoneStep,
+    StepBelief,
+    context_from_tracker,
+)
+from prism.assistant.grounded import GroundedAnswer, GroundingConfig, answer_intent
+from prism.assistant.intents import Intent, IntentKind, understand
+from prism.assistant.llm import LLMPhraser, LLMSettings
+
+__all__ = [
+    "Assistant",
+    "AssistantConfig",
+    "AssistantContext",
+    "AssistantReply",
+    "Correction",
+    "DialogueTurn",
+    "DoneStep",
+    "GroundedAnswer",
+    "GroundingConfig",
+    "Intent",
+    "IntentKind",
+    "LLMPhraser",
+    "LLMSettings",
+    "SessionAssistant",
+    "StepBelief",
+    "answer_intent",
+    "context_from_tracker",
+    "understand",
+]

@@ -1,0 +1,209 @@
+"""The assistant: understand an utterance, answer it from the state, or correct the tracker.
+
+:class:`Assistant` is stateless over sessions: give it an utterance and an
+:class:`~prism.assistant.context.AssistantContext`, get an :class:`AssistantReply`. A
+statement like "I already poured the milk" comes back as a :class:`Correction` for the
+tracker (with a one-sentence confirmation), or as a question back when it could mean
+two steps. :class:`SessionAssistant` ties it to a live tracker: it builds the context,
+applies corrections and keeps the recent dialogue.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from prism.assistant.context import AssistantContext, DialogueTurn, context_from_tracker
+from prism.assistant.grounded import GroundedAnswer, GroundingConfig, answer_intent, step_phrase
+from prism.assistant.intents import Intent, IntentKind, understand
+from prism.assistant.llm import LLMPhraser
+from prism.observer.remaining import RemainingTime
+from prism.procedure.model import Procedure
+from prism.tracker import StepTracker
+
+__all__ = ["Assistant", "AssistantConfig", "AssistantReply", "Correction", "SessionAssistant"]
+
+CorrectionKind = Literal["done", "at", "not_done"]
+
+_CORRECTIONS: dict[IntentKind, CorrectionKind] = {
+    IntentKind.CORRECT_DONE: "done",
+    IntentKind.CORRECT_AT: "at",
+    IntentKind.CORRECT_NOT_DONE: "not_done",
+}
+
+
+@dataclass(frozen=True)
+class AssistantConfig:
+    """Answering settings.
+
+    Parameters
+    ----------
+    grounding : GroundingConfig
+    ambiguity_margin : float
+        A statement is ambiguous when its two best step matches score within this.
+    min_correction_score : float
+        A statement must match a step at least this well to correct the tracker.
+    """
+
+    grounding: GroundingConfig = field(default_factory=GroundingConfig)
+    ambiguity_margin: float = 0.1
+    min_correction_score: float = 0.5
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A change to the tracker the user asked for: ``kind`` of ``step``."""
+
+    kind: CorrectionKind
+    step: str
+
+
+@dataclass(frozen=True)
+class AssistantReply:
+    """What the assistant says (``text is None``: nothing) and does.
+
+    Attributes
+    ----------
+    text : str or None
+    intent : IntentKind
+    source : {"grounded", "llm", "none"}
+        Who phrased the text.
+    correction : Correction or None
+        To apply to the tracker.
+    steps : tuple of str
+        Steps the answer names.
+    latency_ms : float
+        Time to produce the reply.
+    """
+
+    text: str | None
+    intent: IntentKind
+    source: Literal["grounded", "llm", "none"]
+    correction: Correction | None = None
+    steps: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+
+
+class Assistant:
+    """Answers utterances about one procedure.
+
+    Parameters
+    ----------
+    procedure : Procedure
+    llm : LLMPhraser, optional
+        Phrases answers and takes open questions; without it the grounded layer answers.
+    config : AssistantConfig, optional
+
+    Examples
+    --------
+    >>> from prism.procedure.io import load_procedure
+    >>> from prism.assistant.context import AssistantContext, StepBelief
+    >>> latte = load_procedure("tasks/latte_making/procedure.yaml")
+    >>> context = AssistantContext(latte, current=(StepBelief("steam_milk", 0.9),))
+    >>> Assistant(latte).reply("where am I?", context).text
+    'You are on steam milk.'
+    """
+
+    def __init__(
+        self,
+        procedure: Procedure,
+        *,
+        llm: LLMPhraser | None = None,
+        config: AssistantConfig | None = None,
+    ) -> None:
+        self.procedure = procedure
+        self.llm = llm
+        self.config = config or AssistantConfig()
+
+    def reply(self, utterance: str, context: AssistantContext) -> AssistantReply:
+        """Understand ``utterance`` and answer it from ``context``."""
+        started = time.perf_counter()
+        intent = understand(utterance, self.procedure)
+        if intent.kind in _CORRECTIONS:
+            reply = self._correction(intent, context)
+        else:
+            grounded = answer_intent(intent, context, self.config.grounding)
+            reply = self._phrase(utterance, context, grounded)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        return AssistantReply(
+            reply.text, reply.intent, reply.source, reply.correction, reply.steps, elapsed
+        )
+
+    def _phrase(
+        self, utterance: str, context: AssistantContext, grounded: GroundedAnswer
+    ) -> AssistantReply:
+        kind = grounded.intent.kind
+        if grounded.text is None:
+            return AssistantReply(None, kind, "none")
+        if self.llm is not None:
+            text = self.llm.rephrase(utterance, context, grounded)
+            if text is not None:
+                return AssistantReply(text, kind, "llm", steps=grounded.steps)
+        return AssistantReply(grounded.text, kind, "grounded", steps=grounded.steps)
+
+    def _correction(self, intent: Intent, context: AssistantContext) -> AssistantReply:
+        matches = [m for m in intent.steps if m.score >= self.config.min_correction_score]
+        if not matches:
+            return AssistantReply("Which step do you mean?", intent.kind, "grounded", steps=())
+        close = [m for m in matches if matches[0].score - m.score <= self.config.ambiguity_margin]
+        done = set(context.done_ids)
+        # a statement that would change nothing is the less likely reading
+        changes = [
+            m for m in close if (m.step in done) == (intent.kind == IntentKind.CORRECT_NOT_DONE)
+        ]
+        if 0 < len(changes) < len(close):
+            close = changes
+        if len(close) > 1:
+            options = [m.step for m in close[:3]]
+            names = [step_phrase(self.procedure, s) for s in options]
+            question = "Do you mean " + ", ".join(names[:-1]) + f" or {names[-1]}?"
+            return AssistantReply(question, intent.kind, "grounded", steps=tuple(options))
+        step = close[0].step
+        kind = _CORRECTIONS[intent.kind]
+        phrase = step_phrase(self.procedure, step)
+        confirmation = {
+            "done": f"OK, {phrase} is done.",
+            "at": f"OK, you are on {phrase} now.",
+            "not_done": f"OK, {phrase} is not done yet.",
+        }[kind]
+        return AssistantReply(
+            confirmation, intent.kind, "grounded", Correction(kind, step), (step,)
+        )
+
+
+class SessionAssistant:
+    """The assistant of one live session: context from the tracker, corrections applied.
+
+    Parameters
+    ----------
+    tracker : StepTracker
+        The session's tracker (corrections are applied to it).
+    assistant : Assistant, optional
+        Defaults to a grounded-only assistant for the tracker's procedure.
+    dialogue_turns : int
+        Recent exchanges kept for the context.
+    """
+
+    def __init__(
+        self,
+        tracker: StepTracker,
+        assistant: Assistant | None = None,
+        *,
+        dialogue_turns: int = 6,
+    ) -> None:
+        self.tracker = tracker
+        self.assistant = assistant or Assistant(tracker.procedure)
+        self.dialogue: deque[DialogueTurn] = deque(maxlen=dialogue_turns)
+
+    def ask(self, utterance: str, *, remaining: RemainingTime | None = None) -> AssistantReply:
+        """Answer ``utterance`` from the tracker's current state; apply any correction."""
+        context = context_from_tracker(
+            self.tracker.state(), remaining=remaining, dialogue=tuple(self.dialogue)
+        )
+        reply = self.assistant.reply(utterance, context)
+        if reply.correction is not None:
+            self.tracker.correct(reply.correction.kind, reply.correction.step)
+        self.dialogue.append(DialogueTurn(utterance, reply.text))
+        return reply

@@ -1,0 +1,117 @@
+"""Facts about a step state, computed from the procedure: the grounded layer's knowledge.
+
+Pure functions of a :class:`~prism.procedure.model.Procedure`, the finished steps and a
+current step. They define what "next", "missed" and "left" mean, the same for the
+grounded answers, the LLM prompt and the evaluation's references (see
+``docs/assistant.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from prism.observer.reminders import descendants
+from prism.procedure.model import END, START, Procedure
+
+__all__ = [
+    "NEXT_MIN_PROBABILITY",
+    "NextSteps",
+    "missed_steps",
+    "next_steps",
+    "remaining_path",
+    "remaining_time_s",
+]
+
+NEXT_MIN_PROBABILITY = 0.15
+"""A successor is a "next step" candidate when its transition probability reaches this."""
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    """Next-step candidates, most probable first; ``may_end``: the task may be over."""
+
+    steps: tuple[str, ...]
+    may_end: bool
+
+
+def _available(procedure: Procedure, step: str, done: Collection[str], current: str | None) -> bool:
+    if step == current:
+        return False
+    return step not in done or procedure.step(step).repeatable
+
+
+def next_steps(
+    procedure: Procedure,
+    done: Sequence[str],
+    current: str | None,
+    *,
+    min_probability: float = NEXT_MIN_PROBABILITY,
+) -> NextSteps:
+    """What may come after ``current`` (or after the last finished step, or the start).
+
+    The successors in the procedure's transitions with probability >= ``min_probability``
+    that are not done yet (repeatable steps may come again). When every such successor
+    is done, the most probable successors not done are used instead.
+    """
+    origin = current or (done[-1] if done else START)
+    row = procedure.transitions.get(origin, {})
+    ranked = sorted(row.items(), key=lambda item: (-item[1], item[0]))
+    may_end = row.get(END, 0.0) >= min_probability
+    steps = [
+        step
+        for step, p in ranked
+        if step != END and p >= min_probability and _available(procedure, step, done, current)
+    ]
+    if not steps:
+        rest = [(s, p) for s, p in ranked if s != END and _available(procedure, s, done, current)]
+        total = sum(p for _, p in rest)
+        steps = [s for s, p in rest if total > 0 and p / total >= min_probability]
+        may_end = may_end or not steps
+    return NextSteps(tuple(steps), may_end)
+
+
+def remaining_path(procedure: Procedure, done: Sequence[str], current: str | None) -> list[str]:
+    """The most probable way to the end: from ``current`` (or the last finished step),
+    repeatedly the most probable successor not done yet, until the end.
+
+    The current step is not included; each step appears at most once.
+    """
+    seen = set(done) | ({current} if current else set())
+    origin = current or (done[-1] if done else START)
+    path: list[str] = []
+    while True:
+        row = procedure.transitions.get(origin, {})
+        options = [(p, s) for s, p in row.items() if s == END or s not in seen]
+        if not options:
+            break
+        _, best = max(options, key=lambda item: (item[0], item[1] == END))
+        if best == END:
+            break
+        path.append(best)
+        seen.add(best)
+        origin = best
+    return path
+
+
+def remaining_time_s(procedure: Procedure, done: Sequence[str], current: str | None) -> float:
+    """Expected seconds to the end: mean durations of the remaining path plus half the
+    current step's (it is, on average, half done)."""
+    steps = remaining_path(procedure, done, current)
+    total = sum(procedure.step(s).duration.mean for s in steps)
+    if current is not None:
+        total += 0.5 * procedure.step(current).duration.mean
+    return total
+
+
+def missed_steps(procedure: Procedure, done: Sequence[str], current: str | None) -> list[str]:
+    """Required steps not done although a step that must come after them is done or
+    going on (procedure order: :func:`prism.observer.reminders.descendants`).
+
+    Required = ``notes.must_not_skip``; a procedure that marks none treats every step as
+    required.
+    """
+    required = [s.id for s in procedure.steps if s.notes.must_not_skip] or list(procedure.step_ids)
+    reached = set(done) | ({current} if current else set())
+    later = descendants(procedure)
+    return [s for s in required if s not in reached and later[s] & reached]

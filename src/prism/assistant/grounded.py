@@ -1,0 +1,298 @@
+"""The grounded answer layer: short answers computed from the step state, no LLM.
+
+Every answer is one or two short sentences built from :mod:`prism.assistant.facts` and
+the procedure's own texts, so it can only name steps of the procedure. When the tracker
+is unsure where the user is (the top candidate below ``confident_probability``), answers
+that depend on it are conditional: "If you are on steam milk, next is purge wand; if you
+are on pour milk, next is ...".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prism.assistant.context import AssistantContext, StepBelief
+from prism.assistant.facts import (
+    missed_steps,
+    next_steps,
+    remaining_path,
+    remaining_time_s,
+)
+from prism.assistant.intents import Intent, IntentKind
+from prism.procedure.model import Procedure
+
+__all__ = [
+    "GroundedAnswer",
+    "GroundingConfig",
+    "answer_intent",
+    "format_duration",
+    "step_phrase",
+]
+
+
+@dataclass(frozen=True)
+class GroundingConfig:
+    """When the state counts as certain, and which alternatives are worth naming.
+
+    Parameters
+    ----------
+    confident_probability : float
+        The top current-step candidate is asserted at or above this probability.
+    alternative_probability : float
+        Below it, other candidates at or above this are named conditionally.
+    max_alternatives : int
+        At most this many candidates in a conditional answer.
+    named_step_score : float
+        A step named in a question counts when it matches at least this well.
+    """
+
+    confident_probability: float = 0.6
+    alternative_probability: float = 0.15
+    max_alternatives: int = 3
+    named_step_score: float = 0.5
+
+
+@dataclass(frozen=True)
+class GroundedAnswer:
+    """An answer and the facts behind it.
+
+    Attributes
+    ----------
+    text : str or None
+        The answer (``None``: the utterance was not for the assistant).
+    intent : Intent
+    steps : tuple of str
+        Every step the answer names (an LLM rephrasing may name no others).
+    polarity : bool or None
+        Yes/no answers: True for yes, False for no.
+    needs_state : bool
+        The answer depends on the step state (so it is wrong without it).
+    """
+
+    text: str | None
+    intent: Intent
+    steps: tuple[str, ...] = ()
+    polarity: bool | None = None
+    needs_state: bool = False
+
+
+def step_phrase(procedure: Procedure, step: str) -> str:
+    """A step's name for use inside a sentence (first letter lower-cased)."""
+    name = procedure.step(step).name
+    return name[:1].lower() + name[1:] if name[1:2].islower() or len(name) == 1 else name
+
+
+def _join(phrases: list[str], last: str = "or") -> str:
+    if len(phrases) <= 1:
+        return "".join(phrases)
+    return ", ".join(phrases[:-1]) + f" {last} " + phrases[-1]
+
+
+def format_duration(seconds: float) -> str:
+    """``"about 45 seconds"``, ``"about 3 minutes"`` (rounded for speech)."""
+    if seconds < 90.0:
+        return f"about {max(1, round(seconds))} seconds"
+    return f"about {round(seconds / 60.0)} minutes"
+
+
+_UNKNOWN_STATE = "I can't tell where you are in the task yet."
+
+
+class _Answerer:
+    """Builds the answer for one intent and context."""
+
+    def __init__(self, context: AssistantContext, config: GroundingConfig) -> None:
+        self.context = context
+        self.config = config
+        self.procedure = context.procedure
+        self.named: list[str] = []
+
+    def name(self, step: str) -> str:
+        self.named.append(step)
+        return step_phrase(self.procedure, step)
+
+    def candidates(self) -> list[StepBelief]:
+        """The current-step beliefs to answer for: one if confident, else several."""
+        current = list(self.context.current)
+        if not current or current[0].probability >= self.config.confident_probability:
+            return current[:1]
+        kept = [b for b in current if b.probability >= self.config.alternative_probability]
+        return kept[: self.config.max_alternatives]
+
+    # --- one method per intent -------------------------------------------------------
+
+    def current(self) -> str:
+        beliefs = self.candidates()
+        if not beliefs or (beliefs[0].step is None and len(beliefs) == 1):
+            done = self.context.done_ids
+            if not done:
+                return "You have not started yet."
+            return f"You are between steps; you last finished {self.name(done[-1])}."
+        if len(beliefs) == 1 and beliefs[0].step is not None:
+            return f"You are on {self.name(beliefs[0].step)}."
+        options = [self.name(b.step) for b in beliefs if b.step is not None]
+        return f"I'm not sure: probably {options[0]}" + (
+            f", or maybe {_join(options[1:])}." if options[1:] else "."
+        )
+
+    def _next_text(self, done: list[str], current: str | None) -> str:
+        following = next_steps(self.procedure, done, current)
+        names = [self.name(s) for s in following.steps]
+        if not names:
+            return "that was the last step" if following.may_end else "nothing is left"
+        text = _join(names)
+        return f"{text}, or you may be done" if following.may_end else text
+
+    def next(self, named: str | None) -> str:
+        done = list(self.context.done_ids)
+        if named is not None and named != self.context.current_step:
+            return f"After {self.name(named)} comes {self._next_text(done, named)}."
+        beliefs = self.candidates()
+        if len(beliefs) <= 1:
+            current = beliefs[0].step if beliefs else None
+            text = self._next_text(done, current)
+            if text == "that was the last step":
+                return "That was the last step: you are done after this one."
+            return f"Next: {text}."
+        parts = []
+        for belief in beliefs:
+            if belief.step is None:
+                continue
+            here = self.name(belief.step)
+            parts.append(f"if you are on {here}, next is {self._next_text(done, belief.step)}")
+        sentence = "; ".join(parts)
+        return sentence[:1].upper() + sentence[1:] + "."
+
+    def did_i(self, named: str) -> tuple[str, bool]:
+        phrase = self.name(named)
+        if named in self.context.done_ids:
+            return f"Yes, you already did {phrase}.", True
+        beliefs = self.candidates()
+        if beliefs and beliefs[0].step == named:
+            return f"Yes, you are doing {phrase} now.", True
+        if any(b.step == named for b in beliefs):
+            return f"Not finished: you may be doing {phrase} right now.", False
+        return f"No, you have not done {phrase} yet.", False
+
+    def just_finished(self) -> str:
+        done = self.context.done_ids
+        if not done:
+            return "You have not finished any step yet."
+        return f"You just finished {self.name(done[-1])}."
+
+    def missed(self) -> str:
+        beliefs = self.candidates()
+        current = beliefs[0].step if len(beliefs) == 1 else None
+        skipped = missed_steps(self.procedure, list(self.context.done_ids), current)
+        if not skipped:
+            return "Nothing so far: you have not skipped any step."
+        names = _join([self.name(s) for s in skipped], "and")
+        return f"You skipped {names}; do it before you go on."
+
+    def steps_left(self) -> str:
+        beliefs = self.candidates()
+        current = beliefs[0].step if beliefs else None
+        left = len(remaining_path(self.procedure, list(self.context.done_ids), current))
+        if left == 0:
+            return "This is the last step." if current else "You are done: no steps left."
+        unit = "step" if left == 1 else "steps"
+        after = " after this one" if current else ""
+        return f"{left} {unit} left{after}."
+
+    def time_left(self) -> str:
+        remaining = self.context.remaining_s
+        if remaining is None:
+            beliefs = self.candidates()
+            current = beliefs[0].step if beliefs else None
+            remaining = remaining_time_s(self.procedure, list(self.context.done_ids), current)
+        if remaining < 1.0:
+            return "You are about done."
+        return f"You should be done in {format_duration(remaining)}."
+
+    def step_duration(self, step: str) -> str:
+        stats = self.procedure.step(step).duration
+        text = (
+            f"{step_phrase(self.procedure, step).capitalize()} takes {format_duration(stats.mean)}."
+        )
+        self.named.append(step)
+        note = self.procedure.step(step).notes.reminder
+        return f"{text} {note}" if note else text
+
+    def how_to(self, step: str) -> str:
+        description = self.procedure.step(step).description.strip()
+        phrase = self.name(step)
+        if not description:
+            return f"For {phrase}, the procedure gives no more detail."
+        return f"To {phrase}: {description[:1].lower()}{description[1:]}"
+
+    def purpose(self, step: str) -> str:
+        found = self.procedure.step(step)
+        phrase = self.name(step)
+        why = found.notes.reminder or found.description.strip()
+        if not why:
+            return f"The procedure does not say what {phrase} is for."
+        return f"{phrase[:1].upper()}{phrase[1:]}: {why}"
+
+
+def _step_in_question(intent: Intent, config: GroundingConfig) -> str | None:
+    if intent.steps and intent.steps[0].score >= config.named_step_score:
+        return intent.steps[0].step
+    return None
+
+
+def answer_intent(
+    intent: Intent, context: AssistantContext, config: GroundingConfig | None = None
+) -> GroundedAnswer:
+    """The grounded answer to an understood question.
+
+    Parameters
+    ----------
+    intent : Intent
+        From :func:`prism.assistant.intents.understand`.
+    context : AssistantContext
+        The procedure and step state (``state_known=False``: procedure only).
+    config : GroundingConfig, optional
+    """
+    config = config or GroundingConfig()
+    answerer = _Answerer(context, config)
+    kind = intent.kind
+    named = _step_in_question(intent, config)
+    current = context.current_step if context.state_known else None
+    target = named or current
+    polarity: bool | None = None
+    needs_state = False
+    text: str | None
+    if kind == IntentKind.NONE:
+        text = None
+    elif kind in (IntentKind.HOW_TO, IntentKind.PURPOSE, IntentKind.STEP_DURATION) and target:
+        needs_state = named is None
+        if kind == IntentKind.HOW_TO:
+            text = answerer.how_to(target)
+        elif kind == IntentKind.PURPOSE:
+            text = answerer.purpose(target)
+        else:
+            text = answerer.step_duration(target)
+    elif kind == IntentKind.NEXT and named is not None and named != current:
+        text = answerer.next(named)
+    elif not context.state_known:
+        text, needs_state = _UNKNOWN_STATE, True
+    elif kind == IntentKind.CURRENT:
+        text, needs_state = answerer.current(), True
+    elif kind == IntentKind.NEXT:
+        text, needs_state = answerer.next(None), True
+    elif kind == IntentKind.DID_I and named is not None:
+        (text, polarity), needs_state = answerer.did_i(named), True
+    elif kind == IntentKind.JUST_FINISHED:
+        text, needs_state = answerer.just_finished(), True
+    elif kind == IntentKind.MISSED:
+        text, needs_state = answerer.missed(), True
+    elif kind == IntentKind.STEPS_LEFT:
+        text, needs_state = answerer.steps_left(), True
+    elif kind == IntentKind.TIME_LEFT:
+        text, needs_state = answerer.time_left(), True
+    else:
+        text = (
+            "I can tell you where you are, what comes next, what you have done or missed, "
+            "how long things take and how to do a step."
+        )
+    return GroundedAnswer(text, intent, tuple(dict.fromkeys(answerer.named)), polarity, needs_state)

@@ -1,0 +1,217 @@
+"""Question understanding: what an utterance asks (or tells), and about which step.
+
+Rules over the normalised text, in a fixed order (the first that fits wins), plus step
+resolution with :func:`prism.assistant.mentions.rank_steps`. Utterances that are not
+for the assistant ("ouch, this is hot", "honey, can you pass the salt") get
+:attr:`IntentKind.NONE`: no answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from prism.assistant.mentions import StepMatch, rank_steps
+from prism.procedure.model import Procedure
+
+__all__ = ["Intent", "IntentKind", "normalise", "understand"]
+
+
+class IntentKind(StrEnum):
+    """What an utterance is about."""
+
+    CURRENT = "current"
+    NEXT = "next"
+    DID_I = "did_i"
+    JUST_FINISHED = "just_finished"
+    MISSED = "missed"
+    STEPS_LEFT = "steps_left"
+    TIME_LEFT = "time_left"
+    STEP_DURATION = "step_duration"
+    HOW_TO = "how_to"
+    PURPOSE = "purpose"
+    CORRECT_DONE = "correct_done"
+    CORRECT_AT = "correct_at"
+    CORRECT_NOT_DONE = "correct_not_done"
+    OTHER = "other"
+    """About the task but none of the above: for the LLM when one is configured."""
+    NONE = "none"
+    """Not for the assistant: no answer."""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An understood utterance: its kind and the steps it names (best first)."""
+
+    kind: IntentKind
+    steps: tuple[StepMatch, ...] = ()
+
+    @property
+    def step(self) -> str | None:
+        """The step it most probably names (``None``: none named)."""
+        return self.steps[0].step if self.steps else None
+
+
+_CONTRACTIONS = (
+    (r"\bwhat's\b", "what is"),
+    (r"\bwhere's\b", "where is"),
+    (r"\bhow's\b", "how is"),
+    (r"\bthat's\b", "that is"),
+    (r"\bit's\b", "it is"),
+    (r"\bi'm\b", "i am"),
+    (r"\bim\b", "i am"),
+    (r"\bi've\b", "i have"),
+    (r"\bi'd\b", "i would"),
+    (r"\bi'll\b", "i will"),
+    (r"\bhaven't\b", "have not"),
+    (r"\bhasn't\b", "has not"),
+    (r"\bdidn't\b", "did not"),
+    (r"\bdon't\b", "do not"),
+    (r"\bdoesn't\b", "does not"),
+    (r"\baren't\b", "are not"),
+    (r"\bisn't\b", "is not"),
+    (r"\bwasn't\b", "was not"),
+    (r"\bcan't\b", "can not"),
+    (r"\bwon't\b", "will not"),
+    (r"\blet's\b", "let us"),
+    (r"\bgonna\b", "going to"),
+    (r"\bwanna\b", "want to"),
+)
+
+
+def normalise(text: str) -> str:
+    """Lower case, plain apostrophes, contractions expanded, spaces collapsed."""
+    text = text.lower().replace("\u2019", "'").replace("`", "'")
+    for pattern, replacement in _CONTRACTIONS:
+        text = re.sub(pattern, replacement, text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _has(pattern: str, text: str) -> bool:
+    return re.search(pattern, text) is not None
+
+
+_QUESTION_START = (
+    r"^(?:(?:ok(?:ay)?|so|um+|uh+|hey|and|well|wait|alright|right|now|then|hmm+|oh)[ ,]+)*"
+    r"(?:what|which|where|when|why|how|who|did|do|does|have|has|had|am|is|are|was|were|"
+    r"should|shall|can|could|would|will|tell|remind|show|explain|walk|give|any|anything|"
+    r"next|help|status|remaining|anything else)\b"
+)
+_ADDRESSED_ELSEWHERE = (
+    r"\b(?:honey|babe|baby|sweetie|darling|mom|mum|dad|kids?|guys|buddy|dude|"
+    r"can you pass|could you pass|pass me|hand me|give me the)\b"
+)
+_NOT_DONE = r"\b(?:have not|did not|not yet|has not|never)\b"
+_DONE_STATEMENT = (
+    r"^(?:(?:ok(?:ay)?|so|well|alright|yes|yeah|right|um+|oh)[ ,]+)*"
+    r"(?:i (?:have )?(?:already |just |now )*(?:\w+ed|did|done|finished|put|ground|made|cut|"
+    r"took|poured|got|gave|ran|set|spread|brought)\b|(?:i am |i'm )?(?:all )?done with\b|"
+    r"(?:i )?finished\b|the .* is (?:done|finished|ready)\b)"
+)
+_AT_STATEMENT = (
+    r"^(?:(?:ok(?:ay)?|so|well|alright|now|right|um+)[ ,]+)*"
+    r"(?:i am (?:now |currently |just |still )*(?:\w+ing|doing|on|at|starting|about to)\b|"
+    r"(?:now |currently )(?:i am )?\w+ing\b|starting\b|moving on to\b)"
+)
+
+_RULES: tuple[tuple[IntentKind, str], ...] = (
+    (IntentKind.MISSED, r"\b(?:miss(?:ed|ing)?|forg[oe]t+(?:en)?|skip(?:ped)?|left out|overlook)"),
+    (
+        IntentKind.JUST_FINISHED,
+        r"\b(?:just (?:did|do|done|finish\w*|complet\w*)|last step|previous step|step before|"
+        r"what (?:did|have) i (?:just )?(?:do|did|done|finish\w*|complet\w*)\b(?! \w+ \w+)|"
+        r"what was i (?:just )?doing|what did i just)",
+    ),
+    (
+        IntentKind.TIME_LEFT,
+        r"(?:how (?:long|much time|much longer|many minutes)|when)\b.*\b(?:left|remaining|"
+        r"to go|until (?:i am |i'm |we are |it is )?(?:done|finished|finish|through)|"
+        r"(?:be|am i) (?:done|finished|through)|whole (?:thing|task)|everything|"
+        r"the rest|finish)|how much longer",
+    ),
+    (
+        IntentKind.STEPS_LEFT,
+        r"\bhow many\b|\b(?:almost|nearly|close to|about) (?:done|finished|there|through)|"
+        r"\b(?:steps?|much|lot) (?:left|remaining|to go)\b|\bhow far\b|\bam i (?:done|finished)\b",
+    ),
+    (
+        IntentKind.PURPOSE,
+        r"\bwhy\b|\bwhat (?:is|are) (?:.+ )?for\b|\bpurpose\b|\bpoint of\b|"
+        r"\bwhat does .+ do\b|\bwhat good is\b",
+    ),
+    (
+        IntentKind.STEP_DURATION,
+        r"\bhow long\b|\bhow many (?:seconds|minutes)\b|\bfor how long\b|\bhow much time\b|"
+        r"\bwhen (?:do|should) i stop\b",
+    ),
+    (
+        IntentKind.HOW_TO,
+        r"\bhow (?:do|should|can|would|shall) (?:i|you|we)\b|\bhow to\b|\bhow is .+ done\b|"
+        r"\b(?:show|tell|explain|walk)(?: me)? how\b|\bwhat is the (?:way|trick)\b|"
+        r"\binstructions?\b|\bhow does (?:this|that|it) work\b",
+    ),
+    (
+        IntentKind.NEXT,
+        r"\bnext\b|\bafter (?:this|that|it|the|i)\b|\bthen what\b|\bwhat now\b|"
+        r"\bnow what\b|\bwhat (?:do|should|shall|can) i do\b|\bwhat comes\b|\bwhat follows\b|"
+        r"\bwhere do i go\b|\bwhat is up\b|\bmove on\b|\bwhat should i be doing\b",
+    ),
+    (
+        IntentKind.CURRENT,
+        r"\bwhere am i\b|\bwhat am i (?:doing|on|at)\b|\b(?:which|what) step\b|"
+        r"\bcurrent step\b|\bwhat (?:is|are) (?:this|the current)\b|\bwhere are we\b|"
+        r"\bwhat am i supposed to be doing\b|\bam i (?:on|at|doing)\b",
+    ),
+    (
+        IntentKind.DID_I,
+        r"\b(?:did|have|had) (?:i|we)\b|\b(?:is|was|has|are|were) (?:the )?.+ "
+        r"(?:done|finished|already|yet|in)\b|\balready\b|\byet\b",
+    ),
+)
+
+
+def _statement(text: str, procedure: Procedure) -> Intent | None:
+    """A dialogue correction ("I already poured the milk"), if the text is one."""
+    if text.endswith("?") or _has(_QUESTION_START, text):
+        return None
+    steps = tuple(rank_steps(text, procedure))
+    if not steps:
+        return None
+    if _has(_NOT_DONE, text):
+        return Intent(IntentKind.CORRECT_NOT_DONE, steps)
+    if _has(_DONE_STATEMENT, text):
+        return Intent(IntentKind.CORRECT_DONE, steps)
+    if _has(_AT_STATEMENT, text):
+        return Intent(IntentKind.CORRECT_AT, steps)
+    return None
+
+
+def understand(utterance: str, procedure: Procedure) -> Intent:
+    """What ``utterance`` asks or tells, and which steps it names.
+
+    Parameters
+    ----------
+    utterance : str
+        What the user said (a transcript or typed text).
+    procedure : Procedure
+        Resolves step names and paraphrases.
+    """
+    text = normalise(utterance)
+    if not re.search(r"[a-z]", text):
+        return Intent(IntentKind.NONE)
+    statement = _statement(text, procedure)
+    if statement is not None:
+        return statement
+    is_question = text.endswith("?") or _has(_QUESTION_START, text)
+    if not is_question or _has(_ADDRESSED_ELSEWHERE, text):
+        return Intent(IntentKind.NONE)
+    steps = tuple(rank_steps(text, procedure))
+    for kind, pattern in _RULES:
+        if _has(pattern, text):
+            if kind == IntentKind.DID_I and not steps:
+                continue
+            if kind == IntentKind.MISSED and steps:
+                kind = IntentKind.DID_I
+            return Intent(kind, steps)
+    return Intent(IntentKind.OTHER if steps else IntentKind.NONE, steps)

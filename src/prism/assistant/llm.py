@@ -1,0 +1,164 @@
+"""An OpenAI-compatible LLM that phrases grounded answers and handles open questions.
+
+Reached through the ``openai`` client at any compatible endpoint (OpenAI, llama.cpp's
+server, vLLM, Ollama). The prompt carries the grounded facts; the reply is accepted only
+if it agrees with them (:func:`agrees_with`): it names no step the grounded answer does
+not, keeps a yes/no answer's polarity and its numbers. Anything else (an error, a
+timeout, a contradiction, an empty reply) returns ``None`` and the caller keeps the
+grounded answer: the LLM can make answers nicer, never wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from prism.assistant.context import AssistantContext
+from prism.assistant.grounded import GroundedAnswer, step_phrase
+from prism.assistant.intents import IntentKind
+from prism.assistant.mentions import mentioned_steps
+from prism.assistant.scoring import polarity, quantities
+
+__all__ = ["LLMPhraser", "LLMSettings", "agrees_with", "build_messages"]
+
+log = logging.getLogger(__name__)
+
+
+class LLMSettings(BaseSettings):
+    """Where the LLM is and how long to wait for it (environment: ``PRISM_LLM_*``).
+
+    With no ``base_url`` and no ``api_key`` the LLM is off and the grounded layer answers
+    alone (the embedded default: no key, no network).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PRISM_LLM_")
+
+    base_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:8080/v1")
+    model: str = Field(default="gpt-4o-mini", description="model name at the endpoint")
+    api_key: str | None = Field(default=None, description="key (local servers: any text)")
+    timeout_s: float = Field(default=4.0, gt=0, description="per request")
+    retries: int = Field(default=1, ge=0, description="extra attempts after a failure")
+    max_tokens: int = Field(default=80, gt=0)
+    temperature: float = Field(default=0.2, ge=0)
+
+    @property
+    def enabled(self) -> bool:
+        """True when an endpoint or a key is configured."""
+        return bool(self.base_url or self.api_key)
+
+
+_SYSTEM = (
+    "You are a hands-free assistant on a smartwatch helping someone through a procedure. "
+    "Answer in one or two short sentences for a small screen and speech. Use only the "
+    "facts given; never name a step that is not in the procedure; if the facts are "
+    "conditional, keep them conditional."
+)
+
+
+def _state_lines(context: AssistantContext) -> list[str]:
+    procedure = context.procedure
+    lines = [f"Procedure: {procedure.name}. Steps in order of the procedure:"]
+    lines += [f"- {step.name}: {step.description.strip()}" for step in procedure.steps]
+    if not context.state_known:
+        lines.append("Where the user is: unknown.")
+        return lines
+    done = ", ".join(step_phrase(procedure, s) for s in context.done_ids) or "none"
+    lines.append(f"Finished steps, in order: {done}.")
+    beliefs = [
+        f"{step_phrase(procedure, b.step)} ({b.probability:.0%})"
+        for b in context.current
+        if b.step is not None
+    ]
+    lines.append(f"Current step (tracker's belief): {', '.join(beliefs) or 'between steps'}.")
+    lines.append(f"Time since start: {context.elapsed_s:.0f} s.")
+    for turn in context.dialogue[-3:]:
+        lines.append(f"Earlier the user said: {turn.utterance!r}; you answered: {turn.answer!r}")
+    return lines
+
+
+def build_messages(
+    question: str, context: AssistantContext, grounded: GroundedAnswer
+) -> list[dict[str, str]]:
+    """The chat messages: system rules, the state, the question and the grounded answer."""
+    facts = "\n".join(_state_lines(context))
+    if grounded.intent.kind == IntentKind.OTHER:
+        task = "Answer the question from the facts above."
+    else:
+        task = (
+            f"The correct answer is: {grounded.text!r}. Rephrase it naturally and briefly "
+            "without changing any fact, step or number."
+        )
+    return [
+        {"role": "system", "content": _SYSTEM},
+        {"role": "user", "content": f"{facts}\n\nQuestion: {question}\n{task}"},
+    ]
+
+
+def agrees_with(text: str, grounded: GroundedAnswer, context: AssistantContext) -> bool:
+    """Whether an LLM reply keeps the grounded answer's facts (see the module docstring)."""
+    if not text.strip():
+        return False
+    procedure = context.procedure
+    named = mentioned_steps(text, procedure)
+    if grounded.intent.kind != IntentKind.OTHER:
+        if named - set(grounded.steps) or set(grounded.steps) - named:
+            return False
+        if grounded.polarity is not None and polarity(text) != grounded.polarity:
+            return False
+        offered = quantities(text)
+        for value, _ in quantities(grounded.text or ""):
+            if not any(abs(other - value) <= max(0.25 * value, 10.0) for other, _ in offered):
+                return False
+    return True
+
+
+class LLMPhraser:
+    """Asks the LLM and keeps its reply only when it agrees with the grounded answer.
+
+    Parameters
+    ----------
+    settings : LLMSettings
+    client : openai.OpenAI, optional
+        A ready client (tests, shared connection pools); built from ``settings`` if
+        omitted.
+    """
+
+    def __init__(self, settings: LLMSettings, client: Any | None = None) -> None:
+        self.settings = settings
+        if client is None:
+            from openai import OpenAI
+
+            client = OpenAI(
+                base_url=settings.base_url,
+                api_key=settings.api_key or "not-needed",
+                timeout=settings.timeout_s,
+                max_retries=settings.retries,
+            )
+        self.client = client
+        self.failures: list[str] = []
+
+    def rephrase(
+        self, question: str, context: AssistantContext, grounded: GroundedAnswer
+    ) -> str | None:
+        """The LLM's answer, or ``None`` if it failed, timed out or contradicted the facts."""
+        messages: Any = build_messages(question, context, grounded)
+        try:
+            response = self.client.chat.completions.create(
+                model=self.settings.model,
+                messages=messages,
+                max_tokens=self.settings.max_tokens,
+                temperature=self.settings.temperature,
+            )
+            text = (response.choices[0].message.content or "").strip()
+        except Exception as error:  # any client, network or server error: keep grounded
+            self.failures.append(f"{type(error).__name__}: {error}")
+            log.warning("LLM request failed (%s); using the grounded answer", error)
+            return None
+        if not agrees_with(text, grounded, context):
+            self.failures.append(f"disagreed with the facts: {text!r}")
+            log.info("LLM reply %r disagrees with the grounded answer; not used", text)
+            return None
+        return text

@@ -1,0 +1,245 @@
+"""Which procedure steps a piece of text talks about.
+
+People name steps loosely ("did I froth the milk?" for *Steam milk*, "the bandage" for
+*Apply a sterile dressing*), so steps are matched on word stems, weighted by how
+specific each word is within the procedure (a word shared by many steps, like "add",
+says little). Two uses:
+
+- :func:`rank_steps`: the steps a question or statement most probably means, with scores
+  (question understanding, dialogue corrections, speech-recognition near misses);
+- :func:`mentioned_steps`: the steps a sentence names (scoring answers against
+  references).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from prism.procedure.model import Procedure
+
+__all__ = [
+    "StepMatch",
+    "StepVocabulary",
+    "mentioned_steps",
+    "rank_steps",
+    "stem",
+    "words",
+]
+
+_STOPWORDS = frozenset(
+    """a an the and or of to in on into onto for with from at by it its is are was were be
+    been am do does did done i im i'm you your my me we our us this that these those there
+    here then than so if as up out off over about yet already now just still not no
+    yes have has had will would should could can may might must what which who whom when
+    where why how next step steps some any all each more most few until till after before
+    while let lets ok okay please tell know need needs want one
+    two three four five six seven eight nine ten minutes minute seconds second s min
+    thing things bit time anything something everything nothing else""".split()  # noqa: SIM905 (a word list reads better as text)
+)
+"""Words that say nothing about which step is meant (question words, pronouns, fillers)."""
+
+_IRREGULAR = {
+    "ground": "grind",
+    "brought": "bring",
+    "took": "take",
+    "taken": "take",
+    "made": "make",
+    "put": "put",
+    "cut": "cut",
+    "ate": "eat",
+    "froze": "freeze",
+    "frozen": "freeze",
+    "spun": "spin",
+    "wrung": "wring",
+    "dried": "dry",
+    "fried": "fry",
+    "emptied": "empty",
+    "applied": "apply",
+    "tied": "tie",
+    "laid": "lay",
+    "shook": "shake",
+    "shaken": "shake",
+    "poured": "pour",
+    "frothed": "froth",
+}
+
+_SYNONYMS = {
+    "froth": "steam",
+    "foam": "steam",
+    "espresso": "coffee",
+    "shot": "coffee",
+    "bandage": "dress",
+    "wash": "clean",
+    "rinse": "clean",
+    "box": "box",
+    "tape": "tape",
+    "whisk": "beat",
+    "stir": "stir",
+    "mix": "stir",
+    "heat": "heat",
+    "warm": "heat",
+    "microwave": "microwave",
+    "nuke": "microwave",
+}
+"""Everyday words folded onto the word procedures usually use (after stemming)."""
+
+_WORD = re.compile(r"[a-z0-9]+(?:[/.'][a-z0-9]+)*")
+
+
+def stem(word: str) -> str:
+    """A crude English stem: ``"steaming" -> "steam"``, ``"bandages" -> "bandag"``.
+
+    Irregular forms come from a small table; then one suffix among ``ing``, ``ed``,
+    ``es``, ``s``, ``e``, ``ly`` is removed when at least three letters remain, and a
+    doubled final consonant is undone (``"stirring" -> "stir"``).
+    """
+    word = word.lower().strip("'")
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    for suffix in ("ing", "ed", "es", "ly", "s", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and len(word) >= 4 and word[-1] == word[-2]:
+                word = word[:-1]
+            break
+    return word
+
+
+def _fold(token: str) -> str:
+    stemmed = stem(token)
+    return stem(_SYNONYMS.get(stemmed, stemmed))
+
+
+def words(text: str) -> list[str]:
+    """Content-word stems of ``text`` in order (stopwords removed, synonyms folded)."""
+    return [_fold(t) for t in _WORD.findall(text.lower()) if t not in _STOPWORDS]
+
+
+@dataclass(frozen=True)
+class StepMatch:
+    """A step and how well a text matches it.
+
+    Attributes
+    ----------
+    step : str
+    score : float
+        0-1: the weighted share of the step name's words found in the text.
+    matched : float
+        The weight of those words (breaks ties: "throw towel" is *Throw towel* rather
+        than *Get towel*, though both names are fully present).
+    """
+
+    step: str
+    score: float
+    matched: float = 0.0
+
+
+class StepVocabulary:
+    """The words of a procedure's steps, weighted by specificity.
+
+    Parameters
+    ----------
+    procedure : Procedure
+        Its steps' names (main evidence), ids and descriptions (weaker evidence).
+    """
+
+    def __init__(self, procedure: Procedure) -> None:
+        self.procedure = procedure
+        self.name_words = {
+            step.id: frozenset(words(step.name)) | frozenset(words(step.id.replace("_", " ")))
+            for step in procedure.steps
+        }
+        self.description_words = {
+            step.id: frozenset(words(step.description)) - self.name_words[step.id]
+            for step in procedure.steps
+        }
+        counts: Counter[str] = Counter()
+        for step in procedure.steps:
+            counts.update(self.name_words[step.id] | self.description_words[step.id])
+        n = len(procedure.steps)
+        self.weight = {word: math.log(1.0 + n / count) for word, count in counts.items()}
+
+    def match(self, text: str) -> list[StepMatch]:
+        """Every step sharing a word with ``text``, best first.
+
+        The score is the weight of the step-name words found in ``text`` over the
+        weight of all its name words, plus a quarter of that for description words
+        (capped at 1).
+        """
+        found = set(words(text))
+        out = []
+        for step in self.procedure.step_ids:
+            name = self.name_words[step]
+            total = sum(self.weight[w] for w in name) or 1.0
+            hit = sum(self.weight[w] for w in name & found)
+            extra = sum(self.weight[w] for w in self.description_words[step] & found)
+            score = min(1.0, (hit + 0.25 * extra) / total)
+            if score > 0.0:
+                out.append(StepMatch(step, score, hit))
+        return sorted(out, key=lambda m: (-m.score, -m.matched, self.procedure.step_index(m.step)))
+
+
+_VOCABULARIES: OrderedDict[int, StepVocabulary] = OrderedDict()
+_CACHED = 32
+
+
+def _vocabulary(procedure: Procedure) -> StepVocabulary:
+    """The procedure's vocabulary, built once (a small LRU keyed by identity: the
+    cached vocabulary keeps its procedure alive, so the key cannot be reused)."""
+    key = id(procedure)
+    found = _VOCABULARIES.get(key)
+    if found is None or found.procedure is not procedure:
+        found = StepVocabulary(procedure)
+        _VOCABULARIES[key] = found
+        while len(_VOCABULARIES) > _CACHED:
+            _VOCABULARIES.popitem(last=False)
+    _VOCABULARIES.move_to_end(key)
+    return found
+
+
+def rank_steps(text: str, procedure: Procedure, *, min_score: float = 0.3) -> list[StepMatch]:
+    """The steps ``text`` most probably refers to, best first, scores >= ``min_score``."""
+    return [m for m in _vocabulary(procedure).match(text) if m.score >= min_score]
+
+
+def _clauses(text: str) -> Iterable[str]:
+    return (part for part in re.split(r"[.;:!?]|,|\band then\b|\bthen\b|\bor\b", text) if part)
+
+
+def mentioned_steps(
+    text: str, procedure: Procedure, *, min_score: float = 0.6, candidates: Sequence[str] = ()
+) -> set[str]:
+    """Steps named in ``text``: per clause, the best-matching step(s) above ``min_score``.
+
+    A clause names at most the steps tied for its best score, so "steam the milk" does
+    not also count as "pour the milk". ``candidates`` (if given) restricts the search.
+    """
+    vocabulary = _vocabulary(procedure)
+    allowed = set(candidates) if candidates else None
+    found: set[str] = set()
+    for clause in _clauses(text.lower()):
+        remaining = set(words(clause))
+        while remaining:
+            matches = [
+                m
+                for m in vocabulary.match(" ".join(remaining))
+                if m.score >= min_score and (allowed is None or m.step in allowed)
+            ]
+            if not matches:
+                break
+            best = matches[0]
+            tied = [
+                m.step
+                for m in matches
+                if m.score >= best.score - 1e-9 and m.matched >= best.matched - 1e-9
+            ]
+            found.update(tied)
+            used = set().union(*(vocabulary.name_words[s] for s in tied))
+            if not remaining & used:
+                break
+            remaining -= used
+    return found

@@ -1,0 +1,95 @@
+"""Question answering evaluation: answers with and without the step state, scored.
+
+Each record's question is answered twice by the same assistant: from its step state
+(``answer``) and from the procedure alone (``answer_without_context``); both are scored
+against ``expected`` with :func:`prism.assistant.scoring.score_answer`. Records with
+``audio`` are transcribed first by the ``transcribe`` callable (the spoken path).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prism.assistant.assistant import Assistant
+from prism.assistant.llm import LLMPhraser
+from prism.assistant.qa_records import QARecord
+from prism.assistant.scoring import score_answer
+
+__all__ = ["Transcribe", "evaluate_qa"]
+
+Transcribe = Callable[[Path, QARecord], str]
+"""Turns a record's audio file into text (the record gives the procedure's vocabulary)."""
+
+
+def _share(values: Sequence[bool]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def evaluate_qa(
+    records: Sequence[QARecord],
+    *,
+    llm: LLMPhraser | None = None,
+    transcribe: Transcribe | None = None,
+) -> dict[str, Any]:
+    """Answer and score every record.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``answers`` (``{id, answer, answer_without_context, transcript,
+        correct, correct_without_context, reason}`` per record), ``correctness``,
+        ``correctness_without_context``, ``latency_ms_median`` (understanding + answer,
+        with context), ``by_type`` / ``by_task`` (correctness per record ``type`` field
+        when present, and per task), ``n_questions``, ``llm`` (whether one was used).
+    """
+    assistants: dict[str, Assistant] = {}
+    answers: list[dict[str, Any]] = []
+    latencies = []
+    correct: list[bool] = []
+    blind_correct: list[bool] = []
+    by_type: dict[str, list[bool]] = defaultdict(list)
+    by_task: dict[str, list[bool]] = defaultdict(list)
+    for record in records:
+        assistant = assistants.setdefault(record.task, Assistant(record.procedure, llm=llm))
+        transcript = None
+        question = record.question
+        if record.audio is not None and transcribe is not None:
+            transcript = transcribe(record.audio, record)
+            question = transcript
+        context = record.context()
+        reply = assistant.reply(question, context)
+        blind = assistant.reply(question, context.without_state())
+        latencies.append(reply.latency_ms)
+        score = score_answer(reply.text, record.expected, record.procedure, question=question)
+        blind_score = score_answer(blind.text, record.expected, record.procedure, question=question)
+        answers.append(
+            {
+                "id": record.id,
+                "answer": reply.text,
+                "answer_without_context": blind.text,
+                "transcript": transcript,
+                "correct": score.correct,
+                "correct_without_context": blind_score.correct,
+                "reason": score.reason,
+            }
+        )
+        correct.append(score.correct)
+        blind_correct.append(blind_score.correct)
+        by_task[record.task].append(score.correct)
+        if record.kind is not None:
+            by_type[record.kind].append(score.correct)
+    return {
+        "answers": answers,
+        "correctness": _share(correct),
+        "correctness_without_context": _share(blind_correct),
+        "latency_ms_median": float(np.median(latencies)) if latencies else float("nan"),
+        "by_type": {k: _share(v) for k, v in sorted(by_type.items())},
+        "by_task": {k: _share(v) for k, v in sorted(by_task.items())},
+        "n_questions": len(answers),
+        "llm": llm is not None,
+    }
