@@ -16,6 +16,7 @@ from prism.assistant import (
     understand,
 )
 from prism.assistant.facts import missed_steps, next_steps, remaining_path
+from prism.assistant.grounded import format_duration
 from prism.assistant.mentions import mentioned_steps, rank_steps, stem
 from prism.assistant.scoring import polarity, quantities, score_answer
 from prism.procedure.io import load_procedure
@@ -192,3 +193,49 @@ def test_stem_never_grows_and_is_stable_on_short_words(word: str) -> None:
     assert len(stemmed) <= len(word) or word in {"ground", "put"}
     if len(word) <= 3:
         assert stemmed == word or stemmed in {"ate"}
+
+
+@pytest.mark.parametrize(
+    ("question", "polarity_expected"),
+    [("am I almost done?", False), ("how many steps are left?", None)],
+)
+def test_steps_left_answers_yes_no_questions_with_yes_or_no(
+    question: str, polarity_expected: bool | None
+) -> None:
+    text = Assistant(LATTE).reply(question, _context()).text or ""
+    left = len(remaining_path(LATTE, list(DONE), "use_fridge"))
+    assert f"{left} steps left" in text
+    assert polarity(text) is polarity_expected
+
+
+def test_almost_done_near_the_end() -> None:
+    done = tuple(s for s in LATTE.step_ids if s not in {"dump_grinds", "wash_filter"})
+    context = _context(done=done[:-1], current=((done[-1], 0.95),))
+    text = Assistant(LATTE).reply("am I nearly finished?", context).text or ""
+    assert text.startswith("Yes")
+
+
+def test_a_question_about_the_current_step_is_conditional_when_unsure() -> None:
+    context = _context(current=(("steam_milk", 0.5), ("purge_wand", 0.4)))
+    text = Assistant(LATTE).reply("how long does this take?", context).text or ""
+    assert text.startswith("If you are on steam milk, about 45 seconds")
+    assert "if you are on purge wand" in text
+
+
+def test_a_named_step_wins_ties_for_the_step_the_user_is_on() -> None:
+    context = _context(current=(("pour_milk_cup", 0.9),))
+    reply = Assistant(LATTE).reply("did I pour the milk?", context)
+    assert reply.steps == ("pour_milk_cup",) and (reply.text or "").startswith("Yes")
+
+
+def test_a_thing_that_is_not_a_step_is_not_invented() -> None:
+    text = Assistant(LATTE).reply("did I add the sugar?", _context()).text or ""
+    assert "not a step" in text and not mentioned_steps(text, LATTE)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(4.2, "about 4 seconds"), (95.0, "about 95 seconds"), (150.0, "about 2.5 minutes")],
+)
+def test_durations_are_spoken_rounded(seconds: float, text: str) -> None:
+    assert format_duration(seconds) == text

@@ -51,24 +51,17 @@ def next_steps(
     """What may come after ``current`` (or after the last finished step, or the start).
 
     The successors in the procedure's transitions with probability >= ``min_probability``
-    that are not done yet (repeatable steps may come again). When every such successor
-    is done, the most probable successors not done are used instead.
+    that are not done yet (repeatable steps may come again). No steps: the end comes next.
     """
     origin = current or (done[-1] if done else START)
     row = procedure.transitions.get(origin, {})
     ranked = sorted(row.items(), key=lambda item: (-item[1], item[0]))
-    may_end = row.get(END, 0.0) >= min_probability
     steps = [
         step
         for step, p in ranked
         if step != END and p >= min_probability and _available(procedure, step, done, current)
     ]
-    if not steps:
-        rest = [(s, p) for s, p in ranked if s != END and _available(procedure, s, done, current)]
-        total = sum(p for _, p in rest)
-        steps = [s for s, p in rest if total > 0 and p / total >= min_probability]
-        may_end = may_end or not steps
-    return NextSteps(tuple(steps), may_end)
+    return NextSteps(tuple(steps), not steps or row.get(END, 0.0) >= min_probability)
 
 
 def remaining_path(procedure: Procedure, done: Sequence[str], current: str | None) -> list[str]:
@@ -95,13 +88,15 @@ def remaining_path(procedure: Procedure, done: Sequence[str], current: str | Non
 
 
 def remaining_time_s(procedure: Procedure, done: Sequence[str], current: str | None) -> float:
-    """Expected seconds to the end: mean durations of the remaining path plus half the
-    current step's (it is, on average, half done)."""
-    steps = remaining_path(procedure, done, current)
-    total = sum(procedure.step(s).duration.mean for s in steps)
-    if current is not None:
-        total += 0.5 * procedure.step(current).duration.mean
-    return total
+    """Expected seconds to the end: the mean durations of the current step and of the
+    remaining path (how far into the current step the user is, is not known here; the
+    observer's prediction, when given, replaces this)."""
+    steps = (
+        [current, *remaining_path(procedure, done, current)]
+        if current
+        else (remaining_path(procedure, done, current))
+    )
+    return float(sum(procedure.step(s).duration.mean for s in steps))
 
 
 def missed_steps(procedure: Procedure, done: Sequence[str], current: str | None) -> list[str]:

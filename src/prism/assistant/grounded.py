@@ -42,6 +42,8 @@ class GroundingConfig:
         Below it, other candidates at or above this are named conditionally.
     max_alternatives : int
         At most this many candidates in a conditional answer.
+    almost_done_steps : int
+        "Am I almost done?" is answered yes with at most this many steps left.
     named_step_score : float
         A step named in a question counts when it matches at least this well.
     """
@@ -49,7 +51,8 @@ class GroundingConfig:
     confident_probability: float = 0.6
     alternative_probability: float = 0.15
     max_alternatives: int = 3
-    named_step_score: float = 0.5
+    almost_done_steps: int = 2
+    named_step_score: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,16 @@ def _join(phrases: list[str], last: str = "or") -> str:
 
 
 def format_duration(seconds: float) -> str:
-    """``"about 45 seconds"``, ``"about 3 minutes"`` (rounded for speech)."""
-    if seconds < 90.0:
+    """``"about 45 seconds"``, ``"about 2.5 minutes"`` (rounded for speech: seconds up
+    to two minutes, then half minutes)."""
+    if seconds < 120.0:
         return f"about {max(1, round(seconds))} seconds"
-    return f"about {round(seconds / 60.0)} minutes"
+    minutes = round(seconds / 30.0) / 2.0
+    return f"about {minutes:g} minutes"
 
 
 _UNKNOWN_STATE = "I can't tell where you are in the task yet."
+_ABOUT_A_STEP = (IntentKind.HOW_TO, IntentKind.PURPOSE, IntentKind.STEP_DURATION)
 
 
 class _Answerer:
@@ -146,7 +152,10 @@ class _Answerer:
     def next(self, named: str | None) -> str:
         done = list(self.context.done_ids)
         if named is not None and named != self.context.current_step:
-            return f"After {self.name(named)} comes {self._next_text(done, named)}."
+            following = self._next_text(done, named)
+            if following == "that was the last step":
+                return f"{self.name(named)[:1].upper()}{self.name(named)[1:]} is the last step."
+            return f"After {self.name(named)}: {following}."
         beliefs = self.candidates()
         if len(beliefs) <= 1:
             current = beliefs[0].step if beliefs else None
@@ -189,15 +198,19 @@ class _Answerer:
         names = _join([self.name(s) for s in skipped], "and")
         return f"You skipped {names}; do it before you go on."
 
-    def steps_left(self) -> str:
+    def steps_left(self, yes_no: bool) -> tuple[str, bool | None]:
         beliefs = self.candidates()
         current = beliefs[0].step if beliefs else None
         left = len(remaining_path(self.procedure, list(self.context.done_ids), current))
         if left == 0:
-            return "This is the last step." if current else "You are done: no steps left."
-        unit = "step" if left == 1 else "steps"
-        after = " after this one" if current else ""
-        return f"{left} {unit} left{after}."
+            text = "this is the last step." if current else "you are done: no steps left."
+        else:
+            unit = "step" if left == 1 else "steps"
+            text = f"{left} {unit} left" + (" after this one." if current else ".")
+        if not yes_no:
+            return text[:1].upper() + text[1:], None
+        almost = left <= self.config.almost_done_steps
+        return ("Yes, " if almost else "No, ") + text, almost
 
     def time_left(self) -> str:
         remaining = self.context.remaining_s
@@ -208,6 +221,33 @@ class _Answerer:
         if remaining < 1.0:
             return "You are about done."
         return f"You should be done in {format_duration(remaining)}."
+
+    def about_step(self, kind: IntentKind, step: str) -> str:
+        if kind == IntentKind.HOW_TO:
+            return self.how_to(step)
+        if kind == IntentKind.PURPOSE:
+            return self.purpose(step)
+        return self.step_duration(step)
+
+    def about_current(self, kind: IntentKind) -> str:
+        """How to / what for / how long of the current step, per candidate if unsure."""
+        beliefs = [b for b in self.candidates() if b.step is not None]
+        if len(beliefs) == 1:
+            return self.about_step(kind, beliefs[0].step or "")
+        parts = []
+        for belief in beliefs:
+            step = belief.step or ""
+            if kind == IntentKind.STEP_DURATION:
+                detail = format_duration(self.procedure.step(step).duration.mean)
+            else:
+                found = self.procedure.step(step)
+                detail = (found.notes.reminder if kind == IntentKind.PURPOSE else None) or (
+                    found.description.strip().rstrip(".")
+                )
+                detail = detail[:1].lower() + detail[1:]
+            parts.append(f"if you are on {self.name(step)}, {detail}")
+        sentence = "; ".join(parts)
+        return sentence[:1].upper() + sentence[1:] + "."
 
     def step_duration(self, step: str) -> str:
         stats = self.procedure.step(step).duration
@@ -234,10 +274,22 @@ class _Answerer:
         return f"{phrase[:1].upper()}{phrase[1:]}: {why}"
 
 
-def _step_in_question(intent: Intent, config: GroundingConfig) -> str | None:
-    if intent.steps and intent.steps[0].score >= config.named_step_score:
-        return intent.steps[0].step
-    return None
+def _step_in_question(
+    intent: Intent, context: AssistantContext, config: GroundingConfig
+) -> str | None:
+    """The step the question names.
+
+    Among matches about as good as the best (90 % of its matched weight), the step the
+    user is most probably on wins ("have I microwaved it yet?" while microwaving);
+    otherwise the best match, if it covers ``named_step_score`` of its step's name.
+    """
+    if not intent.steps:
+        return None
+    best = intent.steps[0]
+    tied = [m.step for m in intent.steps if m.matched >= 0.9 * best.matched]
+    if context.state_known and context.current_step in tied:
+        return context.current_step
+    return best.step if best.score >= config.named_step_score else None
 
 
 def answer_intent(
@@ -256,22 +308,17 @@ def answer_intent(
     config = config or GroundingConfig()
     answerer = _Answerer(context, config)
     kind = intent.kind
-    named = _step_in_question(intent, config)
+    named = _step_in_question(intent, context, config)
     current = context.current_step if context.state_known else None
-    target = named or current
     polarity: bool | None = None
     needs_state = False
     text: str | None
     if kind == IntentKind.NONE:
         text = None
-    elif kind in (IntentKind.HOW_TO, IntentKind.PURPOSE, IntentKind.STEP_DURATION) and target:
-        needs_state = named is None
-        if kind == IntentKind.HOW_TO:
-            text = answerer.how_to(target)
-        elif kind == IntentKind.PURPOSE:
-            text = answerer.purpose(target)
-        else:
-            text = answerer.step_duration(target)
+    elif kind in _ABOUT_A_STEP and named is not None:
+        text = answerer.about_step(kind, named)
+    elif kind in _ABOUT_A_STEP and context.state_known and context.current_step is not None:
+        text, needs_state = answerer.about_current(kind), True
     elif kind == IntentKind.NEXT and named is not None and named != current:
         text = answerer.next(named)
     elif not context.state_known:
@@ -280,14 +327,17 @@ def answer_intent(
         text, needs_state = answerer.current(), True
     elif kind == IntentKind.NEXT:
         text, needs_state = answerer.next(None), True
-    elif kind == IntentKind.DID_I and named is not None:
-        (text, polarity), needs_state = answerer.did_i(named), True
+    elif kind == IntentKind.DID_I and intent.step is not None:
+        asked = named or intent.step
+        (text, polarity), needs_state = answerer.did_i(asked), True
+    elif kind == IntentKind.DID_I:
+        text = f"That is not a step of {context.procedure.name.lower()}, so I can't tell."
     elif kind == IntentKind.JUST_FINISHED:
         text, needs_state = answerer.just_finished(), True
     elif kind == IntentKind.MISSED:
         text, needs_state = answerer.missed(), True
     elif kind == IntentKind.STEPS_LEFT:
-        text, needs_state = answerer.steps_left(), True
+        (text, polarity), needs_state = answerer.steps_left(intent.yes_no), True
     elif kind == IntentKind.TIME_LEFT:
         text, needs_state = answerer.time_left(), True
     else:

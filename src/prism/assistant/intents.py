@@ -46,6 +46,8 @@ class Intent:
 
     kind: IntentKind
     steps: tuple[StepMatch, ...] = ()
+    yes_no: bool = False
+    """A yes/no question ("am I almost done?"): the answer starts with yes or no."""
 
     @property
     def step(self) -> str | None:
@@ -100,7 +102,17 @@ _QUESTION_START = (
 )
 _ADDRESSED_ELSEWHERE = (
     r"\b(?:honey|babe|baby|sweetie|darling|mom|mum|dad|kids?|guys|buddy|dude|"
-    r"can you pass|could you pass|pass me|hand me|give me the)\b"
+    r"can you pass|could you pass|pass me|hand me|give me the|can you grab|could you grab)\b|"
+    r"^(?:hey|hi|yo|excuse me) (?!prism\b|watch\b|assistant\b)[a-z]+ ?,"
+)
+_YES_NO = (
+    r"^(?:(?:ok(?:ay)?|so|um+|uh+|hey|and|well|wait|alright|right)[ ,]+)*"
+    r"(?:am|is|are|was|were|did|do|does|have|has|had|can|will|should)\b|"
+    r"^(?:almost|nearly|close to) (?:done|finished|there)"
+)
+_QUESTION_ANYWHERE = (
+    r"\b(?:what|which|where|when|why|how)\b (?:is|are|do|does|did|should|comes?|now|next|"
+    r"am|was|were|can|to|long|much|many|else)\b"
 )
 _NOT_DONE = r"\b(?:have not|did not|not yet|has not|never)\b"
 _DONE_STATEMENT = (
@@ -116,10 +128,12 @@ _AT_STATEMENT = (
 )
 
 _RULES: tuple[tuple[IntentKind, str], ...] = (
+    (IntentKind.NONE, r"^where (?:is|are|did|do|does|has|have) (?!i at\b|we at\b)"),
     (IntentKind.MISSED, r"\b(?:miss(?:ed|ing)?|forg[oe]t+(?:en)?|skip(?:ped)?|left out|overlook)"),
     (
         IntentKind.JUST_FINISHED,
-        r"\b(?:just (?:did|do|done|finish\w*|complet\w*)|last step|previous step|step before|"
+        r"\b(?:just (?:did|do|done|finish\w*|complet\w*)|last (?:step|thing)|previous step|"
+        r"step before|"
         r"what (?:did|have) i (?:just )?(?:do|did|done|finish\w*|complet\w*)\b(?! \w+ \w+)|"
         r"what was i (?:just )?doing|what did i just)",
     ),
@@ -128,11 +142,14 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"(?:how (?:long|much time|much longer|many minutes)|when)\b.*\b(?:left|remaining|"
         r"to go|until (?:i am |i'm |we are |it is )?(?:done|finished|finish|through)|"
         r"(?:be|am i) (?:done|finished|through)|whole (?:thing|task)|everything|"
-        r"the rest|finish)|how much longer",
+        r"the rest|finish)|how much longer|"
+        r"how long (?:till|until|before) .*\b(?:ready|done|finished|over)\b",
     ),
     (
         IntentKind.STEPS_LEFT,
-        r"\bhow many\b|\b(?:almost|nearly|close to|about) (?:done|finished|there|through)|"
+        r"\bhow many (?:more |other )?(?:steps?|things|left|to go|are left)\b|"
+        r"\bhow many more\b(?! \w+ (?:do|of|should|go)\b)|"
+        r"\b(?:almost|nearly|close to|about) (?:done|finished|there|through)|"
         r"\b(?:steps?|much|lot) (?:left|remaining|to go)\b|\bhow far\b|\bam i (?:done|finished)\b",
     ),
     (
@@ -149,11 +166,17 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         IntentKind.HOW_TO,
         r"\bhow (?:do|should|can|would|shall) (?:i|you|we)\b|\bhow to\b|\bhow is .+ done\b|"
         r"\b(?:show|tell|explain|walk)(?: me)? how\b|\bwhat is the (?:way|trick)\b|"
-        r"\binstructions?\b|\bhow does (?:this|that|it) work\b",
+        r"\binstructions?\b|\bhow does (?:this|that|it) work\b|\bhow (?:much|many) \w+|"
+        r"\bwhat (?:do|should) i \w+ (?:it |this |that |the \w+ )?(?:with|on|in)\b|"
+        r"\bwhat (?:setting|temperature|power|heat)\b|\bwhat do i do\b.*\b(?:if|when)\b|"
+        r"\b(?:keeps?|still) \w+ing\b.*\bwhat do i do\b",
     ),
     (
         IntentKind.NEXT,
         r"\bnext\b|\bafter (?:this|that|it|the|i)\b|\bthen what\b|\bwhat now\b|"
+        r"^(?:(?:and|so|ok|okay)[ ,]+)*(?:then|now|after that)\??$|\bwhat is first\b|"
+        r"^(?:and |so )?after\b.*\?$|\bafter \w+ing\b|"
+        r"\bwhere do i start\b|\bwhat do i start with\b|"
         r"\bnow what\b|\bwhat (?:do|should|shall|can) i do\b|\bwhat comes\b|\bwhat follows\b|"
         r"\bwhere do i go\b|\bwhat is up\b|\bmove on\b|\bwhat should i be doing\b",
     ),
@@ -203,7 +226,12 @@ def understand(utterance: str, procedure: Procedure) -> Intent:
     statement = _statement(text, procedure)
     if statement is not None:
         return statement
-    is_question = text.endswith("?") or _has(_QUESTION_START, text)
+    clauses = [c.strip() for c in re.split(r"[,;:]", text) if c.strip()]
+    is_question = (
+        text.endswith("?")
+        or any(_has(_QUESTION_START, c) for c in clauses)
+        or _has(_QUESTION_ANYWHERE, text)
+    )
     if not is_question or _has(_ADDRESSED_ELSEWHERE, text):
         return Intent(IntentKind.NONE)
     steps = tuple(rank_steps(text, procedure))
@@ -213,5 +241,7 @@ def understand(utterance: str, procedure: Procedure) -> Intent:
                 continue
             if kind == IntentKind.MISSED and steps:
                 kind = IntentKind.DID_I
-            return Intent(kind, steps)
+            return Intent(kind, steps, yes_no=_has(_YES_NO, text))
+    if _has(r"^(?:did|have|had) (?:i|we)\b", text):
+        return Intent(IntentKind.DID_I, yes_no=True)  # about something that is not a step
     return Intent(IntentKind.OTHER if steps else IntentKind.NONE, steps)

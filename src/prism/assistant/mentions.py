@@ -33,11 +33,14 @@ __all__ = [
 _STOPWORDS = frozenset(
     """a an the and or of to in on into onto for with from at by it its is are was were be
     been am do does did done i im i'm you your my me we our us this that these those there
-    here then than so if as up out off over about yet already now just still not no
+    here then than so if as up out off over about yet get got getting put make already now
+    just still not no
     yes have has had will would should could can may might must what which who whom when
     where why how next step steps some any all each more most few until till after before
     while let lets ok okay please tell know need needs want one
     two three four five six seven eight nine ten minutes minute seconds second s min
+    tsp tbsp teaspoon teaspoons tablespoon tablespoons oz ounce ounces g ml lb small medium
+    large half quarter
     thing things bit time anything something everything nothing else""".split()  # noqa: SIM905 (a word list reads better as text)
 )
 """Words that say nothing about which step is meant (question words, pronouns, fillers)."""
@@ -78,6 +81,9 @@ _SYNONYMS = {
     "box": "box",
     "tape": "tape",
     "whisk": "beat",
+    "rid": "dispose",
+    "trash": "dispose",
+    "bin": "dispose",
     "stir": "stir",
     "mix": "stir",
     "heat": "heat",
@@ -115,8 +121,11 @@ def _fold(token: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Content-word stems of ``text`` in order (stopwords removed, synonyms folded)."""
-    return [_fold(t) for t in _WORD.findall(text.lower()) if t not in _STOPWORDS]
+    """Content-word stems of ``text`` in order (stopwords, numbers and units removed,
+    synonyms folded)."""
+    return [
+        _fold(t) for t in _WORD.findall(text.lower()) if t not in _STOPWORDS and not t[0].isdigit()
+    ]
 
 
 @dataclass(frozen=True)
@@ -166,9 +175,11 @@ class StepVocabulary:
     def match(self, text: str) -> list[StepMatch]:
         """Every step sharing a word with ``text``, best first.
 
-        The score is the weight of the step-name words found in ``text`` over the
-        weight of all its name words, plus a quarter of that for description words
-        (capped at 1).
+        ``score`` is the weight of the step-name words found in ``text`` over the weight
+        of all its name words, plus a quarter of that for description words (capped at
+        1); ``matched`` is the weight found (name words, plus half for description
+        words). Best = most weight matched, then the highest score: a question names
+        one or two telling words of a step, not its whole name.
         """
         found = set(words(text))
         out = []
@@ -179,7 +190,7 @@ class StepVocabulary:
             extra = sum(self.weight[w] for w in self.description_words[step] & found)
             score = min(1.0, (hit + 0.25 * extra) / total)
             if score > 0.0:
-                out.append(StepMatch(step, score, hit))
+                out.append(StepMatch(step, score, hit + 0.5 * extra))
         return sorted(out, key=lambda m: (-m.score, -m.matched, self.procedure.step_index(m.step)))
 
 
@@ -201,7 +212,7 @@ def _vocabulary(procedure: Procedure) -> StepVocabulary:
     return found
 
 
-def rank_steps(text: str, procedure: Procedure, *, min_score: float = 0.3) -> list[StepMatch]:
+def rank_steps(text: str, procedure: Procedure, *, min_score: float = 0.15) -> list[StepMatch]:
     """The steps ``text`` most probably refers to, best first, scores >= ``min_score``."""
     return [m for m in _vocabulary(procedure).match(text) if m.score >= min_score]
 

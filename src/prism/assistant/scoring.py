@@ -6,9 +6,11 @@ An answer is correct when all of these hold:
    answer to talk that is not for the assistant).
 2. **Polarity**: a reference starting with "yes" / "no" is matched by an answer with the
    same polarity ("yes ..." / "no ..." or "not ...").
-3. **Steps**: the answer names every procedure step the reference names and no other,
-   except steps the question itself names (steps found by name or close paraphrase,
-   :func:`prism.assistant.mentions.mentioned_steps`).
+3. **Steps**: the answer names (at least loosely) every step the reference clearly
+   names, and clearly names no step that neither the reference nor the question names
+   even loosely (steps found by name or paraphrase with
+   :func:`prism.assistant.mentions.mentioned_steps`: clearly = 60 % of the weighted
+   words of the step's name, loosely = 34 %).
 4. **Numbers**: every quantity in the reference is in the answer: counts exactly,
    durations (converted to seconds) within 25 % or 10 s.
 
@@ -47,6 +49,12 @@ _QUANTITY = re.compile(
     r"(?:\s*(?:-|to)\s*\d+(?:\.\d+)?)?"
     r"\s*(seconds?|secs?|s|minutes?|mins?|min|hours?|h)?\b"
 )
+
+
+_CLEAR = 0.6
+"""A step is clearly named when this share of its name's (weighted) words is there ..."""
+_LOOSE = 0.34
+"""... and loosely named at this share (paraphrases, partial names)."""
 
 
 @dataclass(frozen=True)
@@ -112,11 +120,14 @@ def score_answer(
     wanted_polarity = polarity(expected)
     if wanted_polarity is not None and polarity(answer) != wanted_polarity:
         return AnswerScore(False, "wrong yes/no")
-    wanted_steps = mentioned_steps(expected, procedure)
-    named = mentioned_steps(answer, procedure)
-    if wanted_steps - named:
-        return AnswerScore(False, f"does not name {sorted(wanted_steps - named)}")
-    extra = named - wanted_steps - mentioned_steps(question, procedure)
+    wanted_steps = mentioned_steps(expected, procedure, min_score=_CLEAR)
+    missing = wanted_steps - mentioned_steps(answer, procedure, min_score=_LOOSE)
+    if missing:
+        return AnswerScore(False, f"does not name {sorted(missing)}")
+    allowed = mentioned_steps(expected, procedure, min_score=_LOOSE) | mentioned_steps(
+        question, procedure, min_score=_LOOSE
+    )
+    extra = mentioned_steps(answer, procedure, min_score=_CLEAR) - allowed
     if extra:
         return AnswerScore(False, f"names {sorted(extra)} (not in the reference)")
     offered = quantities(answer)

@@ -32,7 +32,7 @@ import numpy as np
 
 from prism.errors import PrismError
 from prism.observer.remaining import RemainingTime
-from prism.procedure.model import Procedure
+from prism.procedure.model import END, START, Procedure
 from prism.tracker.state import TrackerState
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "dependents",
     "descendants",
     "transitive_closure",
+    "usual_order",
 ]
 
 
@@ -190,12 +191,31 @@ def transitive_closure(direct: np.ndarray) -> np.ndarray:
     return reach
 
 
+def usual_order(procedure: Procedure) -> tuple[str, ...]:
+    """The most probable path through the procedure: from the start, repeatedly the most
+    probable successor not visited yet, until the end (or nothing new is left)."""
+    path: list[str] = []
+    origin = START
+    while True:
+        row = procedure.transitions.get(origin, {})
+        options = [(p, s) for s, p in row.items() if s == END or s not in path]
+        if not options:
+            return tuple(path)
+        _, best = max(options, key=lambda item: (item[0], item[1] == END))
+        if best == END:
+            return tuple(path)
+        path.append(best)
+        origin = best
+
+
 def descendants(procedure: Procedure) -> dict[str, frozenset[str]]:
     """Steps that must come after each step.
 
     The transitive closure of the precedence. A procedure without precedence gets the
     order its transitions imply: ``b`` comes after ``a`` when ``b`` can follow ``a``
-    (directly or not) and ``a`` can never follow ``b``.
+    (directly or not) and ``a`` can never follow ``b``; steps that can follow each other
+    (a learned graph where every step can follow every other, a repeated cycle) are
+    ordered by :func:`usual_order` when both are on it.
     """
     n = procedure.n_steps
     if procedure.precedence:
@@ -203,6 +223,12 @@ def descendants(procedure: Procedure) -> dict[str, frozenset[str]]:
     else:
         reach = transitive_closure(procedure.transition_matrix()[:n, :n] > 0.0)
         later = reach & ~reach.T
+        rank = np.full(n, -1)
+        for position, step in enumerate(usual_order(procedure)):
+            rank[procedure.step_index(step)] = position
+        on_path = rank >= 0
+        usual = on_path[:, None] & on_path[None, :] & (rank[:, None] < rank[None, :])
+        later |= usual & reach & reach.T
     return {
         step: frozenset(procedure.step_ids[j] for j in np.flatnonzero(later[i]))
         for i, step in enumerate(procedure.step_ids)
