@@ -36,9 +36,12 @@ class NextSteps:
 
 
 def _available(procedure: Procedure, step: str, done: Collection[str], current: str | None) -> bool:
-    if step == current:
+    """Not going on, not done (unless repeatable), and every step that must come before
+    it (precedence) done or going on."""
+    if step == current or (step in done and not procedure.step(step).repeatable):
         return False
-    return step not in done or procedure.step(step).repeatable
+    reached = set(done) | {current}
+    return all(before in reached for before, after in procedure.precedence if after == step)
 
 
 def next_steps(
@@ -51,7 +54,8 @@ def next_steps(
     """What may come after ``current`` (or after the last finished step, or the start).
 
     The successors in the procedure's transitions with probability >= ``min_probability``
-    that are not done yet (repeatable steps may come again). No steps: the end comes next.
+    that are not done yet (repeatable steps may come again) and whose precedence
+    predecessors are done. No steps: the end comes next.
     """
     origin = current or (done[-1] if done else START)
     row = procedure.transitions.get(origin, {})

@@ -9,6 +9,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from prism.assistant import SessionAssistant
 from prism.cli import app
 from prism.cli._common import console, fail
 from prism.data.annotations import frame_labels
@@ -22,6 +23,14 @@ from prism.settings import get_settings
 from prism.tracker import ConfirmationConfig, ConfirmationPolicy, StepTracker, TrackerState
 
 __all__ = ["demo"]
+
+
+_QUESTIONS = (
+    (0.3, "what's next?"),
+    (0.5, "did I brew the coffee?"),
+    (0.7, "how long until I'm done?"),
+)
+"""When (share of the session) the simulated user asks what."""
 
 
 def _clock(seconds: float) -> str:
@@ -84,6 +93,8 @@ def demo(
     names = {step.id: step.name for step in procedure.steps}
     tracker = StepTracker(procedure)
     observer = Observer(tracker)
+    assistant = SessionAssistant(tracker)
+    asked_at = {int(labels.size * share): question for share, question in _QUESTIONS}
     policy = ConfirmationPolicy(ConfirmationConfig(max_requests=max(questions, 0)))
     console.rule(
         f"[bold]PrISM demo[/]: {procedure.name} (simulated session, {session.duration:.0f} s)"
@@ -116,6 +127,11 @@ def demo(
             console.print(f"{_clock(state.time)}  {_describe(state, names)}{left}", highlight=False)
         for reminder in update.reminders if update is not None else ():
             console.print(f"[magenta]{_clock(state.time)}  reminder:[/] {reminder.reason}")
+        if t in asked_at:
+            question = asked_at[t]
+            reply = assistant.ask(question, remaining=observer.observe(state).remaining)
+            console.print(f"[cyan]{_clock(state.time)}  user asks:[/] {question}")
+            console.print(f"[cyan]{_clock(state.time)}  assistant:[/] {reply.text}")
         if frame_period:
             time.sleep(max(0.0, started + (t + 1) * frame_period - time.perf_counter()))
     accuracy = frame_accuracy(labels, tracked)
