@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint bench eval-tracker
 
 $(STAMP): pyproject.toml
+	@command -v espeak-ng >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; } \
+		|| echo "note: install espeak-ng for spoken questions (apt-get install espeak-ng)"
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)

@@ -16,6 +16,14 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(data_app, name="data")
 
 # Command modules that register on `app` or `eval_app` import them from here.
-from prism.cli import demo, eval_har, eval_qa, eval_reminders, eval_tracker, train  # noqa: E402, F401
+from prism.cli import (  # noqa: E402, F401
+    demo,
+    eval_asr,
+    eval_har,
+    eval_qa,
+    eval_reminders,
+    eval_tracker,
+    train,
+)
 
 __all__ = ["app", "eval_app"]

