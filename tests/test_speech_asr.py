@@ -15,7 +15,6 @@ from prism.assistant.speech.asr import (
     AsrConfig,
     Transcriber,
     model_directory,
-    normalize_words,
     vocabulary_prompt,
     word_error_rate,
 )
@@ -25,6 +24,7 @@ from prism.assistant.speech.audio import (
     SpeechInputError,
     find_package_dir,
 )
+from prism.assistant.text import spoken_words
 from prism.procedure.model import Procedure
 
 RATE = SAMPLE_RATE_HZ
@@ -209,17 +209,20 @@ def test_word_error_rate_known_answers(reference: str, hypothesis: str, expected
     assert word_error_rate(reference, hypothesis) == pytest.approx(expected)
 
 
-def test_normalize_words_drops_case_and_punctuation() -> None:
-    assert normalize_words("Did I pour the milk (jug)? It's done.") == [
+def test_spoken_words_drop_case_punctuation_and_hesitations() -> None:
+    assert spoken_words("Uh, did I pour the milk (jug)? It's done, OK.") == [
         "did",
         "i",
         "pour",
         "the",
         "milk",
         "jug",
-        "it's",
+        "it",
+        "is",
         "done",
+        "okay",
     ]
+    assert word_error_rate("what's this step for", "What is this step for?") == 0.0
 
 
 def test_vocabulary_prompt_dedupes_and_respects_the_length_limit() -> None:

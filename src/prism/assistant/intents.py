@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from prism.assistant.mentions import StepMatch, rank_steps
+from prism.assistant.text import normalise
 from prism.procedure.model import Procedure
 
-__all__ = ["Intent", "IntentKind", "normalise", "understand"]
+__all__ = ["Intent", "IntentKind", "understand"]
 
 
 class IntentKind(StrEnum):
@@ -53,41 +54,6 @@ class Intent:
     def step(self) -> str | None:
         """The step it most probably names (``None``: none named)."""
         return self.steps[0].step if self.steps else None
-
-
-_CONTRACTIONS = (
-    (r"\bwhat's\b", "what is"),
-    (r"\bwhere's\b", "where is"),
-    (r"\bhow's\b", "how is"),
-    (r"\bthat's\b", "that is"),
-    (r"\bit's\b", "it is"),
-    (r"\bi'm\b", "i am"),
-    (r"\bim\b", "i am"),
-    (r"\bi've\b", "i have"),
-    (r"\bi'd\b", "i would"),
-    (r"\bi'll\b", "i will"),
-    (r"\bhaven't\b", "have not"),
-    (r"\bhasn't\b", "has not"),
-    (r"\bdidn't\b", "did not"),
-    (r"\bdon't\b", "do not"),
-    (r"\bdoesn't\b", "does not"),
-    (r"\baren't\b", "are not"),
-    (r"\bisn't\b", "is not"),
-    (r"\bwasn't\b", "was not"),
-    (r"\bcan't\b", "can not"),
-    (r"\bwon't\b", "will not"),
-    (r"\blet's\b", "let us"),
-    (r"\bgonna\b", "going to"),
-    (r"\bwanna\b", "want to"),
-)
-
-
-def normalise(text: str) -> str:
-    """Lower case, plain apostrophes, contractions expanded, spaces collapsed."""
-    text = text.lower().replace("\u2019", "'").replace("`", "'")
-    for pattern, replacement in _CONTRACTIONS:
-        text = re.sub(pattern, replacement, text)
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def _has(pattern: str, text: str) -> bool:

@@ -34,10 +34,10 @@ from prism.assistant.speech import (
     active_mask,
     kitchen_noise,
     mix_at_snr,
-    normalize_words,
     synthesize,
     word_error_rate,
 )
+from prism.assistant.text import spoken_words
 
 __all__ = ["SpokenQuestionConfig", "evaluate_asr", "spoken_question"]
 
@@ -156,7 +156,7 @@ def evaluate_asr(
         compute_s += time.perf_counter() - started
         waited_s = max(0.0, heard[-1][1] - speech_end_s) if heard else 0.0
         rate = word_error_rate(record.question, text)
-        n_words = len(normalize_words(record.question))
+        n_words = len(spoken_words(record.question))
         errors += rate * n_words
         words += n_words
         correct = score_answer(

@@ -19,7 +19,6 @@ from prism.assistant.speech.asr import (
     Transcriber,
     Transcript,
     model_directory,
-    normalize_words,
     vocabulary_prompt,
     word_error_rate,
 )
@@ -76,7 +75,6 @@ __all__ = [
     "kitchen_noise",
     "mix_at_snr",
     "model_directory",
-    "normalize_words",
     "segments_from_probabilities",
     "spectral_subtraction",
     "speech_probabilities",

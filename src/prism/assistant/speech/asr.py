@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import re
 import shutil
 import threading
 import time
@@ -49,6 +48,7 @@ from prism.assistant.speech.audio import (
     find_package_dir,
 )
 from prism.assistant.speech.denoise import spectral_subtraction
+from prism.assistant.text import spoken_words
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -60,7 +60,6 @@ __all__ = [
     "Transcriber",
     "Transcript",
     "model_directory",
-    "normalize_words",
     "vocabulary_prompt",
     "word_error_rate",
 ]
@@ -203,19 +202,11 @@ class Transcript:
 # ---------------------------------------------------------------- text helpers (pure)
 
 
-def normalize_words(text: str) -> list[str]:
-    """Lower-case words of ``text`` without punctuation (apostrophes inside words kept).
-
-    >>> normalize_words("What's next? Steam-milk!")
-    ["what's", 'next', 'steam', 'milk']
-    """
-    return re.findall(r"[a-z0-9]+(?:'[a-z0-9]+)*", text.lower())
-
-
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """Word error rate: (substitutions + deletions + insertions) / reference words.
 
-    Both texts are compared as :func:`normalize_words`.
+    Both texts are compared as :func:`prism.assistant.text.spoken_words` (contractions
+    expanded, hesitations dropped, punctuation and case ignored).
 
     Parameters
     ----------
@@ -228,7 +219,7 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
         >= 0 (can exceed 1 with many insertions); 0 if both are empty, inf if only the
         reference is empty.
     """
-    ref, hyp = normalize_words(reference), normalize_words(hypothesis)
+    ref, hyp = spoken_words(reference), spoken_words(hypothesis)
     if not ref:
         return 0.0 if not hyp else float("inf")
     previous = list(range(len(hyp) + 1))
