@@ -155,10 +155,11 @@ def evaluate_asr(
         answer = reply.text if reply is not None else None
         compute_s += time.perf_counter() - started
         waited_s = max(0.0, heard[-1][1] - speech_end_s) if heard else 0.0
-        rate = word_error_rate(record.question, text)
         n_words = len(spoken_words(record.question))
-        errors += rate * n_words
-        words += n_words
+        rate = word_error_rate(record.question, text) if n_words else None
+        if n_words:  # a question of hesitations only ("hmm") has no words to recognise
+            errors += (rate or 0.0) * n_words
+            words += n_words
         correct = score_answer(
             answer, record.expected, record.procedure, question=record.question
         ).correct
