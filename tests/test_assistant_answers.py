@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -63,6 +65,12 @@ def _context(
         ("I already poured the milk", IntentKind.CORRECT_DONE, None),  # jug or cup: asked
         ("I'm steaming the milk now", IntentKind.CORRECT_AT, "steam_milk"),
         ("I haven't ground the beans yet", IntentKind.CORRECT_NOT_DONE, "grind_beans"),
+        ("what's left to do?", IntentKind.STEPS_LEFT, None),
+        ("what do I need to do now", IntentKind.NEXT, None),
+        ("what step is after place cup", IntentKind.NEXT, "place_cup"),
+        ("have I finished grinding", IntentKind.DID_I, "grind_beans"),
+        ("what have I done so far", IntentKind.HISTORY, None),
+        ("sorry, can you repeat that", IntentKind.REPEAT, None),
         ("ouch, this is hot", IntentKind.NONE, None),
         ("honey can you pass the salt", IntentKind.NONE, None),
         ("where did I put the spoon", IntentKind.NONE, None),
@@ -179,12 +187,27 @@ def test_quantities_and_polarity() -> None:
     assert polarity("Next is X") is None
 
 
-@given(st.sampled_from(LATTE.step_ids + WOUND.step_ids))
-def test_a_step_name_mentions_that_step(step: str) -> None:
-    procedure = LATTE if step in LATTE.step_ids else WOUND
+ALL_TASKS = [load_procedure(path) for path in sorted(Path("tasks").glob("*/procedure.yaml"))]
+UNIQUELY_NAMED = [
+    (procedure, step.id)
+    for procedure in ALL_TASKS
+    for step in procedure.steps
+    if [s.name for s in procedure.steps].count(step.name) == 1
+]
+
+
+@given(st.sampled_from(UNIQUELY_NAMED))
+def test_a_step_name_mentions_exactly_that_step(case: tuple[Procedure, str]) -> None:
+    procedure, step = case
     name = procedure.step(step).name
-    assert step in mentioned_steps(f"Next: {name}.", procedure)
-    assert rank_steps(name, procedure)[0].step == step
+    assert mentioned_steps(f"Next: {name}.", procedure) == {step}
+    assert mentioned_steps(f"Yes, {name.lower()} is done, ok?", procedure) == {step}
+
+
+@given(st.sampled_from(LATTE.step_ids + WOUND.step_ids))
+def test_a_step_name_ranks_that_step_first(step: str) -> None:
+    procedure = LATTE if step in LATTE.step_ids else WOUND
+    assert rank_steps(procedure.step(step).name, procedure)[0].step == step
 
 
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=12))
@@ -239,3 +262,14 @@ def test_a_thing_that_is_not_a_step_is_not_invented() -> None:
 )
 def test_durations_are_spoken_rounded(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_history_and_repeat_use_the_state_and_the_dialogue() -> None:
+    tracker = StepTracker(LATTE)
+    session = SessionAssistant(tracker)
+    assert session.ask("can you repeat that?").text == "I have not said anything yet."
+    first = session.ask("where am I?").text
+    assert session.ask("say that again").text == first
+    context = _context()
+    text = Assistant(LATTE).reply("what have I done so far?", context).text or ""
+    assert mentioned_steps(text, LATTE) == set(DONE)

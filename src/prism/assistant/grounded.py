@@ -183,6 +183,12 @@ class _Answerer:
             return f"Not finished: you may be doing {phrase} right now.", False
         return f"No, you have not done {phrase} yet.", False
 
+    def history(self) -> str:
+        done = self.context.done_ids
+        if not done:
+            return "You have not finished any step yet."
+        return "So far you did: " + _join([self.name(s) for s in done], "and") + "."
+
     def just_finished(self) -> str:
         done = self.context.done_ids
         if not done:
@@ -315,6 +321,9 @@ def answer_intent(
     text: str | None
     if kind == IntentKind.NONE:
         text = None
+    elif kind == IntentKind.REPEAT:
+        said = [turn.answer for turn in context.dialogue if turn.answer]
+        text = said[-1] if said else "I have not said anything yet."
     elif kind in _ABOUT_A_STEP and named is not None:
         text = answerer.about_step(kind, named)
     elif kind in _ABOUT_A_STEP and context.state_known and context.current_step is not None:
@@ -334,6 +343,8 @@ def answer_intent(
         text = f"That is not a step of {context.procedure.name.lower()}, so I can't tell."
     elif kind == IntentKind.JUST_FINISHED:
         text, needs_state = answerer.just_finished(), True
+    elif kind == IntentKind.HISTORY:
+        text, needs_state = answerer.history(), True
     elif kind == IntentKind.MISSED:
         text, needs_state = answerer.missed(), True
     elif kind == IntentKind.STEPS_LEFT:

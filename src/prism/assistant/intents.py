@@ -32,6 +32,8 @@ class IntentKind(StrEnum):
     STEP_DURATION = "step_duration"
     HOW_TO = "how_to"
     PURPOSE = "purpose"
+    HISTORY = "history"
+    REPEAT = "repeat"
     CORRECT_DONE = "correct_done"
     CORRECT_AT = "correct_at"
     CORRECT_NOT_DONE = "correct_not_done"
@@ -64,7 +66,7 @@ _QUESTION_START = (
     r"^(?:(?:ok(?:ay)?|so|um+|uh+|hey|and|well|wait|alright|right|now|then|hmm+|oh)[ ,]+)*"
     r"(?:what|which|where|when|why|how|who|did|do|does|have|has|had|am|is|are|was|were|"
     r"should|shall|can|could|would|will|tell|remind|show|explain|walk|give|any|anything|"
-    r"next|help|status|remaining|anything else)\b"
+    r"next|help|status|remaining|anything else|say|repeat|sorry|pardon|come again)\b"
 )
 _ADDRESSED_ELSEWHERE = (
     r"\b(?:honey|babe|baby|sweetie|darling|mom|mum|dad|kids?|guys|buddy|dude|"
@@ -94,6 +96,16 @@ _AT_STATEMENT = (
 )
 
 _RULES: tuple[tuple[IntentKind, str], ...] = (
+    (
+        IntentKind.REPEAT,
+        r"^(?:(?:sorry|pardon|what)[ ,]+)*(?:can you |could you |please )?"
+        r"(?:repeat|say (?:that|it) again|come again|what was that|what did you say)\b",
+    ),
+    (
+        IntentKind.HISTORY,
+        r"\bwhat (?:have|did) i (?:done|do|finished|completed) (?:so far|until now|already)\b|"
+        r"\bwhich steps (?:have i|did i|are) (?:done|finished|completed)\b",
+    ),
     (IntentKind.NONE, r"^where (?:is|are|did|do|does|has|have) (?!i at\b|we at\b)"),
     (IntentKind.MISSED, r"\b(?:miss(?:ed|ing)?|forg[oe]t+(?:en)?|skip(?:ped)?|left out|overlook)"),
     (
@@ -116,7 +128,8 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"\bhow many (?:more |other )?(?:steps?|things|left|to go|are left)\b|"
         r"\bhow many more\b(?! \w+ (?:do|of|should|go)\b)|"
         r"\b(?:almost|nearly|close to|about) (?:done|finished|there|through)|"
-        r"\b(?:steps?|much|lot) (?:left|remaining|to go)\b|\bhow far\b|\bam i (?:done|finished)\b",
+        r"\b(?:steps?|much|lot) (?:left|remaining|to go)\b|\bhow far\b|\bam i (?:done|finished)\b|"
+        r"\bwhat is (?:left|remaining)\b|\b(?:left|remain\w*) to do\b|\banything else\b",
     ),
     (
         IntentKind.PURPOSE,
@@ -144,7 +157,8 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"^(?:and |so )?after\b.*\?$|\bafter \w+ing\b|"
         r"\bwhere do i start\b|\bwhat do i start with\b|"
         r"\bnow what\b|\bwhat (?:do|should|shall|can) i do\b|\bwhat comes\b|\bwhat follows\b|"
-        r"\bwhere do i go\b|\bwhat is up\b|\bmove on\b|\bwhat should i be doing\b",
+        r"\bwhere do i go\b|\bwhat is up\b|\bmove on\b|\bwhat should i be doing\b|"
+        r"\bwhat do i (?:need|have|got) to do\b|\b(?:is|comes?|goes) after\b",
     ),
     (
         IntentKind.CURRENT,

@@ -33,7 +33,8 @@ __all__ = [
 _STOPWORDS = frozenset(
     """a an the and or of to in on into onto for with from at by it its is are was were be
     been am do does did done i im i'm you your my me we our us this that these those there
-    here then than so if as up out off over about yet get got getting put make already now
+    here then than so if as up out off over about yet get got getting put make take took
+    taken already now
     just still not no
     yes have has had will would should could can may might must what which who whom when
     where why how next step steps some any all each more most few until till after before
@@ -162,6 +163,7 @@ class StepVocabulary:
             step.id: frozenset(words(step.name)) | frozenset(words(step.id.replace("_", " ")))
             for step in procedure.steps
         }
+        self.first_word = {step.id: next(iter(words(step.name)), "") for step in procedure.steps}
         self.description_words = {
             step.id: frozenset(words(step.description)) - self.name_words[step.id]
             for step in procedure.steps
@@ -178,8 +180,10 @@ class StepVocabulary:
         ``score`` is the weight of the step-name words found in ``text`` over the weight
         of all its name words, plus a quarter of that for description words (capped at
         1); ``matched`` is the weight found (name words, plus half for description
-        words). Best = most weight matched, then the highest score: a question names
-        one or two telling words of a step, not its whole name.
+        words, plus a tenth for the name's first word, usually its verb: "grinding" is
+        *Grind beans* rather than *Adjust grind*). Best = most weight matched, then the
+        highest score: a question names one or two telling words of a step, not its
+        whole name.
         """
         found = set(words(text))
         out = []
@@ -190,7 +194,9 @@ class StepVocabulary:
             extra = sum(self.weight[w] for w in self.description_words[step] & found)
             score = min(1.0, (hit + 0.25 * extra) / total)
             if score > 0.0:
-                out.append(StepMatch(step, score, hit + 0.5 * extra))
+                lead = 0.1 * self.weight.get(self.first_word[step], 0.0)
+                bonus = lead if self.first_word[step] in found else 0.0
+                out.append(StepMatch(step, score, hit + 0.5 * extra + bonus))
         return sorted(out, key=lambda m: (-m.score, -m.matched, self.procedure.step_index(m.step)))
 
 
@@ -224,7 +230,8 @@ def _clauses(text: str) -> Iterable[str]:
 def mentioned_steps(
     text: str, procedure: Procedure, *, min_score: float = 0.6, candidates: Sequence[str] = ()
 ) -> set[str]:
-    """Steps named in ``text``: per clause, the best-matching step(s) above ``min_score``.
+    """Steps named in ``text``: whole step names, then per clause the best-matching
+    step(s) above ``min_score``.
 
     A clause names at most the steps tied for its best score, so "steam the milk" does
     not also count as "pour the milk". ``candidates`` (if given) restricts the search.
@@ -232,7 +239,14 @@ def mentioned_steps(
     vocabulary = _vocabulary(procedure)
     allowed = set(candidates) if candidates else None
     found: set[str] = set()
-    for clause in _clauses(text.lower()):
+    text = text.lower()
+    # whole names first (longest first): names may hold commas or "or" themselves
+    for step in sorted(procedure.steps, key=lambda s: -len(s.name)):
+        name = step.name.lower()
+        if len(name) > 3 and name in text and (allowed is None or step.id in allowed):
+            found.add(step.id)
+            text = text.replace(name, " ; ")
+    for clause in _clauses(text):
         remaining = set(words(clause))
         while remaining:
             matches = [
