@@ -1,0 +1,247 @@
+"""One watch session's pipeline: sensor frames and control messages in, events out.
+
+:class:`SessionRuntime` wires the modules and holds no algorithm of its own::
+
+    SensorFrame (IMU / audio) -> StreamingClassifier -> StepTracker -> Observer
+    control messages          -> SessionAssistant (answers, corrections), reminder actions
+
+It is transport-free and synchronous: the server feeds it decoded messages in sequence
+order and sends back the :class:`RuntimeEvent` s it returns. Slow work is kept apart:
+:meth:`SessionRuntime.transcribe` (speech recognition of a spoken question) touches no
+session state, so the server runs it on a worker thread and hands the text back through
+:meth:`SessionRuntime.handle_control` with a :class:`~prism.server.protocol.Question`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from prism.assistant import Assistant, SessionAssistant
+from prism.assistant.speech import SpeechDetector, Transcriber
+from prism.errors import DataError, TrackerInputError
+from prism.observer import Observer, RemainingTime, ReminderError
+from prism.procedure.model import Procedure
+from prism.sensing.classifier import ActivityClassifier
+from prism.sensing.streaming import StreamingClassifier
+from prism.server.protocol import (
+    CorrectionMessage,
+    End,
+    ErrorCode,
+    FrameKind,
+    Question,
+    ReminderAction,
+    SensorFrame,
+)
+from prism.tracker import StepTracker, TrackerState
+
+__all__ = ["EventKind", "RuntimeConfig", "RuntimeEvent", "SessionRuntime"]
+
+EventKind = Literal["step", "reminder", "answer", "error"]
+
+
+@dataclass(frozen=True)
+class RuntimeEvent:
+    """Something to tell the watch (and the dashboard).
+
+    Attributes
+    ----------
+    kind : {"step", "reminder", "answer", "error"}
+    t : float
+        Session time (s) the event refers to.
+    data : dict
+        The message fields of ``watch_bridge/PROTOCOL.md`` (without ``type`` and ``seq``).
+    """
+
+    kind: EventKind
+    t: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, seq: int) -> dict[str, Any]:
+        """The JSON message for the watch, numbered ``seq``."""
+        return {"type": self.kind, "seq": seq, "t": self.t, **self.data}
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """How often the runtime reports.
+
+    Parameters
+    ----------
+    observe_every : int
+        Frames between two observer runs (5 = once a second).
+    heartbeat_s : float
+        A step event at least this often, even without a change (s).
+    next_steps : int
+        Next-step candidates in a step event.
+    """
+
+    observe_every: int = 5
+    heartbeat_s: float = 5.0
+    next_steps: int = 3
+
+
+class SessionRuntime:
+    """The pipeline of one session.
+
+    Parameters
+    ----------
+    procedure : Procedure
+    classifier : ActivityClassifier
+        A fitted model over ``procedure``'s steps (e.g. ``models/latte_making``).
+    assistant : Assistant, optional
+        Defaults to the grounded assistant of ``procedure``.
+    transcriber : Transcriber, optional
+        For spoken questions (loaded on first use).
+    config : RuntimeConfig, optional
+    """
+
+    def __init__(
+        self,
+        procedure: Procedure,
+        classifier: ActivityClassifier,
+        *,
+        assistant: Assistant | None = None,
+        transcriber: Transcriber | None = None,
+        config: RuntimeConfig | None = None,
+    ) -> None:
+        if tuple(classifier.class_names[: procedure.n_steps]) != procedure.step_ids:
+            raise DataError(
+                f"the classifier's classes {classifier.class_names} do not match the steps "
+                f"of procedure {procedure.id!r} ({', '.join(procedure.step_ids)})"
+            )
+        self.procedure = procedure
+        self.config = config or RuntimeConfig()
+        self.stream = StreamingClassifier(classifier, late_imu="drop")
+        self.tracker = StepTracker(procedure)
+        self.observer = Observer(self.tracker)
+        self.assistant = SessionAssistant(self.tracker, assistant or Assistant(procedure))
+        self.transcriber = transcriber or Transcriber()
+        self._last_step: tuple[str | None, float] = ("", -np.inf)
+        self._remaining_s: float | None = None
+
+    @property
+    def state(self) -> TrackerState:
+        """The tracker's latest state."""
+        return self.tracker.state()
+
+    def handle_frame(self, frame: SensorFrame) -> list[RuntimeEvent]:
+        """Feed an IMU batch or an audio chunk; events for every frame it completes.
+
+        Spoken-question audio is not sensor data: pass it to :meth:`transcribe`.
+        """
+        if frame.kind == FrameKind.IMU:
+            times = frame.t0 + np.arange(len(frame.samples)) / frame.rate
+            self.stream.push_imu(times, frame.samples)
+        elif frame.kind == FrameKind.AUDIO:
+            self.stream.push_audio(frame.samples)
+        else:
+            return [self._error(ErrorCode.BAD_FRAME, "spoken-question audio goes to transcribe")]
+        return self._track(self.stream.pop_frames())
+
+    def _track(self, rows: np.ndarray) -> list[RuntimeEvent]:
+        events: list[RuntimeEvent] = []
+        for row in rows:
+            state = self.tracker.update(row)
+            if state.frame % self.config.observe_every == 0:
+                update = self.observer.observe(state)
+                self._remaining_s = update.remaining.until_end.mean
+                events.extend(
+                    RuntimeEvent(
+                        "reminder",
+                        reminder.time,
+                        {
+                            "reminder_id": reminder.id,
+                            "kind": reminder.kind.value,
+                            "step": reminder.step,
+                            "reason": reminder.reason,
+                            "confidence": reminder.confidence,
+                        },
+                    )
+                    for reminder in update.reminders
+                )
+            step, last_time = self._last_step
+            if state.current_step != step or state.time - last_time >= self.config.heartbeat_s:
+                events.append(self._step_event(state))
+        return events
+
+    def _step_event(self, state: TrackerState) -> RuntimeEvent:
+        self._last_step = (state.current_step, state.time)
+        following = [
+            [candidate.step, candidate.probability]
+            for candidate in state.next_steps(self.config.next_steps)
+        ]
+        return RuntimeEvent(
+            "step",
+            state.time,
+            {
+                "current": state.current_step,
+                "probability": state.current_probability,
+                "next": following,
+                "remaining_s": self._remaining_s,
+            },
+        )
+
+    def _error(self, code: ErrorCode, message: str, ref_seq: int | None = None) -> RuntimeEvent:
+        return RuntimeEvent(
+            "error",
+            self.tracker.state().time,
+            {"code": int(code), "message": message, "ref_seq": ref_seq},
+        )
+
+    def handle_control(
+        self, message: Question | CorrectionMessage | ReminderAction | End
+    ) -> list[RuntimeEvent]:
+        """Answer a question, apply a correction or a reminder action, or end the stream."""
+        now = self.tracker.state().time
+        if isinstance(message, Question):
+            reply = self.assistant.ask(message.text, remaining=self._remaining())
+            data: dict[str, Any] = {"question": message.text, "text": reply.text}
+            if reply.correction is not None:
+                data["correction"] = {"kind": reply.correction.kind, "step": reply.correction.step}
+            events = [RuntimeEvent("answer", now, data)]
+            if reply.correction is not None:
+                events.append(self._step_event(self.tracker.state()))
+            return events
+        if isinstance(message, CorrectionMessage):
+            try:
+                state = self.tracker.correct(message.kind, message.step)
+            except TrackerInputError as error:
+                return [self._error(ErrorCode.UNKNOWN_STEP, str(error), message.seq)]
+            if message.kind == "done":
+                self.observer.scheduler.step_done(message.step)
+            return [self._step_event(state)]
+        if isinstance(message, ReminderAction):
+            scheduler = self.observer.scheduler
+            try:
+                if message.action == "snooze":
+                    scheduler.snooze(message.reminder_id, message.snooze_s)
+                elif message.action == "dismiss":
+                    scheduler.dismiss(message.reminder_id)
+                else:
+                    scheduler.acknowledge(message.reminder_id)
+            except ReminderError as error:
+                return [self._error(ErrorCode.UNKNOWN_STEP, str(error), message.seq)]
+            return []
+        events = self._track(self.stream.finish())
+        return [*events, self._step_event(self.tracker.state())]
+
+    def _remaining(self) -> RemainingTime:
+        return self.observer.observe(self.tracker.state()).remaining
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        """The words of a spoken question (16 kHz mono float audio); "" if none.
+
+        Voice activity detection cuts the speech out of the clip; each utterance is
+        recognised with the procedure's step names as vocabulary. Touches no session
+        state (safe on a worker thread).
+        """
+        detector = SpeechDetector()
+        utterances = [*detector.push(audio), *detector.flush()]
+        vocabulary = [step.name for step in self.procedure.steps]
+        texts = [
+            self.transcriber.transcribe(u.audio, vocabulary=vocabulary).text for u in utterances
+        ]
+        return " ".join(text for text in texts if text).strip()

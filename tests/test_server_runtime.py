@@ -1,0 +1,118 @@
+"""SessionRuntime: a recorded session streamed as watch frames, with questions and corrections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prism.data.annotations import frame_labels
+from prism.data.recording import read_recording
+from prism.procedure.io import load_procedure
+from prism.sensing.classifier import ActivityClassifier
+from prism.server.protocol import (
+    CorrectionMessage,
+    End,
+    ErrorCode,
+    FrameKind,
+    Question,
+    ReminderAction,
+    SensorFrame,
+    decode_frame,
+    encode_frame,
+)
+from prism.server.runtime import RuntimeEvent, SessionRuntime
+
+LATTE = load_procedure("tasks/latte_making/procedure.yaml")
+RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
+MODEL = ActivityClassifier.load("models/latte_making")
+
+
+def _frames() -> list[SensorFrame]:
+    """The recording as a watch sends it: 1 s IMU batches and 0.5 s audio chunks, in time
+    order, each through the binary codec."""
+    imu, audio = RECORDING.imu, RECORDING.audio
+    assert imu is not None and audio is not None
+    out: list[tuple[float, SensorFrame]] = []
+    for start in range(0, len(imu.times), 50):
+        rows = imu.values[start : start + 50]
+        out.append(
+            (imu.times[start], SensorFrame(FrameKind.IMU, 1, float(imu.times[start]), 50.0, rows))
+        )
+    for start in range(0, audio.size, 8000):
+        chunk = audio[start : start + 8000]
+        out.append((start / 16000, SensorFrame(FrameKind.AUDIO, 1, start / 16000, 16000.0, chunk)))
+    out.sort(key=lambda pair: pair[0])
+    return [
+        decode_frame(encode_frame(SensorFrame(f.kind, seq, f.t0, f.rate, f.samples)))
+        for seq, (_, f) in enumerate(out, start=1)
+    ]
+
+
+@pytest.fixture(scope="module")
+def streamed() -> tuple[SessionRuntime, list[RuntimeEvent]]:
+    runtime = SessionRuntime(LATTE, MODEL)
+    events: list[RuntimeEvent] = []
+    for frame in _frames():
+        events.extend(runtime.handle_frame(frame))
+    events.extend(
+        runtime.handle_control(End(type="end", seq=10_000, t=RECORDING.annotation.duration))
+    )
+    return runtime, events
+
+
+def test_steps_follow_the_recording(streamed: tuple[SessionRuntime, list[RuntimeEvent]]) -> None:
+    runtime, events = streamed
+    steps = [e for e in events if e.kind == "step"]
+    assert steps and all(e.data["current"] in (None, *LATTE.step_ids) for e in steps)
+    times = [e.t for e in steps]
+    assert times == sorted(times)
+    # the tracked path agrees with the labels on most of the session
+    labels = frame_labels(RECORDING.annotation, LATTE.step_ids)
+    history = runtime.state.history
+    tracked = np.full(labels.size, LATTE.n_steps)
+    for entry in history:
+        start = int((entry.start or 0.0) * 5)
+        end = labels.size if entry.end is None else int(entry.end * 5)
+        tracked[start:end] = LATTE.step_index(entry.step)
+    assert np.mean(tracked == labels) > 0.6
+    assert steps[-1].message(7) | {"type": "step"} == {
+        **steps[-1].data,
+        "type": "step",
+        "seq": 7,
+        "t": steps[-1].t,
+    }
+
+
+def test_questions_corrections_and_reminder_actions() -> None:
+    runtime = SessionRuntime(LATTE, MODEL)
+    frames = _frames()
+    for frame in frames[: len(frames) // 2]:
+        runtime.handle_frame(frame)
+    answer = runtime.handle_control(Question(type="question", seq=1, text="what's next?", t=30.0))
+    assert answer[0].kind == "answer" and answer[0].data["text"]
+    statement = runtime.handle_control(
+        Question(type="question", seq=2, text="I already washed the jug", t=31.0)
+    )
+    assert statement[0].data["correction"] == {"kind": "done", "step": "wash_jug"}
+    assert statement[1].kind == "step"
+    done = runtime.handle_control(
+        CorrectionMessage(type="correction", seq=3, kind="done", step="purge_wand", t=32.0)
+    )
+    assert done[0].kind == "step"
+    unknown = runtime.handle_control(
+        CorrectionMessage(type="correction", seq=4, kind="at", step="make_tea", t=33.0)
+    )
+    assert unknown[0].kind == "error" and unknown[0].data["code"] == ErrorCode.UNKNOWN_STEP
+    assert "make_tea" in unknown[0].data["message"] and unknown[0].data["ref_seq"] == 4
+    missing = runtime.handle_control(
+        ReminderAction(type="reminder_action", seq=5, reminder_id=99, action="dismiss")
+    )
+    assert missing[0].kind == "error" and "unknown reminder id 99" in missing[0].data["message"]
+
+
+def test_a_classifier_for_another_procedure_is_refused() -> None:
+    wound = load_procedure("tasks/wound_care/procedure.yaml")
+    with pytest.raises(Exception, match="do not match the steps"):
+        SessionRuntime(wound, MODEL)
