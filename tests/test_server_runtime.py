@@ -9,6 +9,7 @@ import pytest
 
 from prism.data.annotations import frame_labels
 from prism.data.recording import read_recording
+from prism.errors import DataError
 from prism.procedure.io import load_procedure
 from prism.sensing.classifier import ActivityClassifier
 from prism.server.protocol import (
@@ -77,12 +78,8 @@ def test_steps_follow_the_recording(streamed: tuple[SessionRuntime, list[Runtime
         end = labels.size if entry.end is None else int(entry.end * 5)
         tracked[start:end] = LATTE.step_index(entry.step)
     assert np.mean(tracked == labels) > 0.6
-    assert steps[-1].message(7) | {"type": "step"} == {
-        **steps[-1].data,
-        "type": "step",
-        "seq": 7,
-        "t": steps[-1].t,
-    }
+    last = steps[-1]
+    assert last.message(7) == {"type": "step", "seq": 7, "t": last.t, **last.data}
 
 
 def test_questions_corrections_and_reminder_actions() -> None:
@@ -114,5 +111,5 @@ def test_questions_corrections_and_reminder_actions() -> None:
 
 def test_a_classifier_for_another_procedure_is_refused() -> None:
     wound = load_procedure("tasks/wound_care/procedure.yaml")
-    with pytest.raises(Exception, match="do not match the steps"):
+    with pytest.raises(DataError, match="do not match the steps"):
         SessionRuntime(wound, MODEL)
