@@ -11,6 +11,7 @@ grounded answer: the LLM can make answers nicer, never wrong.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from pydantic import Field
@@ -115,6 +116,17 @@ def agrees_with(text: str, grounded: GroundedAnswer, context: AssistantContext) 
     return True
 
 
+_ECHO = re.compile(r"^\s*(?:the\s+)?(?:correct\s+)?answer(?:\s+is)?\s*:\s*", re.IGNORECASE)
+
+
+def _clean_reply(text: str) -> str:
+    """The reply without an echoed lead-in ("The correct answer is: ...") and quotes."""
+    text = _ECHO.sub("", text.strip())
+    if len(text) >= 2 and text[0] in "\"'“" and text[-1] in "\"'”":
+        text = text[1:-1]
+    return text.strip()
+
+
 class LLMPhraser:
     """Asks the LLM and keeps its reply only when it agrees with the grounded answer.
 
@@ -152,7 +164,7 @@ class LLMPhraser:
                 max_tokens=self.settings.max_tokens,
                 temperature=self.settings.temperature,
             )
-            text = (response.choices[0].message.content or "").strip()
+            text = _clean_reply(response.choices[0].message.content or "")
         except Exception as error:  # any client, network or server error: keep grounded
             self.failures.append(f"{type(error).__name__}: {error}")
             log.warning("LLM request failed (%s); using the grounded answer", error)

@@ -1,0 +1,408 @@
+"""The PrISM service (FastAPI): REST for procedures, devices and sessions, a WebSocket
+stream per session. Wiring and transport only: every algorithm lives in the modules
+:class:`~prism.server.runtime.SessionRuntime` wires together.
+
+Sessions live in memory in this version (persistence and resume across restarts come
+with ``prism.storage``); a watch that reconnects to a running server resumes from its
+last acknowledged message.
+"""
+
+import asyncio
+import hashlib
+import secrets
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from prism.errors import PrismError
+from prism.procedure.io import load_procedure
+from prism.procedure.model import Procedure
+from prism.sensing.classifier import ActivityClassifier
+from prism.server.protocol import (
+    Ack,
+    End,
+    ErrorCode,
+    FrameKind,
+    Hello,
+    ProtocolError,
+    Question,
+    SequenceChecker,
+    StreamClock,
+    decode_frame,
+    parse_control,
+)
+from prism.server.runtime import RuntimeEvent, SessionRuntime
+
+__all__ = ["ServerSettings", "create_app"]
+
+
+class ServerSettings(BaseSettings):
+    """Service settings (environment ``PRISM_SERVER_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="PRISM_SERVER_")
+
+    tasks_dir: Path = Path("tasks")
+    models_dir: Path = Path("models")
+    admin_token: str | None = Field(default=None, description="for admin endpoints; none: off")
+    max_sessions: int = Field(default=1000, gt=0)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class _Session:
+    id: str
+    device_id: str
+    procedure_id: str
+    runtime: SessionRuntime
+    incoming: SequenceChecker = field(default_factory=SequenceChecker)
+    clock: StreamClock = field(default_factory=StreamClock)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    acked: int = 0
+    ended: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def number(self, events: list[RuntimeEvent]) -> list[dict[str, Any]]:
+        messages = [event.message(len(self.sent) + i + 1) for i, event in enumerate(events)]
+        self.sent.extend(messages)
+        return messages
+
+
+class _Registry:
+    """Devices (hashed tokens), loaded procedures and models, live sessions."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.devices: dict[str, str] = {}
+        self.sessions: dict[str, _Session] = {}
+        self.procedures: dict[str, Procedure] = {}
+        self.models: dict[str, ActivityClassifier] = {}
+        self.counters: Counter[str] = Counter()
+
+    def procedure(self, procedure_id: str) -> Procedure:
+        if procedure_id not in self.procedures:
+            path = self.settings.tasks_dir / procedure_id / "procedure.yaml"
+            if not path.is_file():
+                raise HTTPException(404, f"unknown procedure {procedure_id!r}")
+            self.procedures[procedure_id] = load_procedure(path)
+        return self.procedures[procedure_id]
+
+    def model(self, procedure_id: str) -> ActivityClassifier:
+        if procedure_id not in self.models:
+            folder = self.settings.models_dir / procedure_id
+            if not folder.is_dir():
+                raise HTTPException(
+                    409, f"no trained model for procedure {procedure_id!r} in {folder}"
+                )
+            self.models[procedure_id] = ActivityClassifier.load(folder)
+        return self.models[procedure_id]
+
+    def device(self, token: str | None) -> str:
+        if token:
+            hashed = _hash(token)
+            for device_id, stored in self.devices.items():
+                if secrets.compare_digest(stored, hashed):
+                    return device_id
+        raise HTTPException(401, "missing or unknown device token")
+
+    def owned(self, session_id: str, device_id: str) -> _Session:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise HTTPException(404, f"unknown session {session_id!r}")
+        if session.device_id != device_id:
+            raise HTTPException(403, f"session {session_id!r} belongs to another device")
+        return session
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+class DeviceRequest(BaseModel):
+    """Register a watch."""
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+class SessionRequest(BaseModel):
+    """Start a session of a procedure."""
+
+    procedure: str = Field(min_length=1, max_length=100)
+
+
+def create_app(settings: ServerSettings | None = None) -> FastAPI:
+    """The service: ``uvicorn --factory prism.server.app:create_app``."""
+    registry = _Registry(settings or ServerSettings())
+    app = FastAPI(title="PrISM", version="1")
+    app.state.registry = registry
+
+    def device(authorization: Annotated[str | None, Header()] = None) -> str:
+        return registry.device(_bearer(authorization))
+
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = registry.settings.admin_token
+        given = _bearer(authorization)
+        if not expected or not given or not secrets.compare_digest(expected, given):
+            raise HTTPException(401, "admin token required")
+
+    @app.get("/v1/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "sessions": len(registry.sessions)}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> str:
+        active = sum(1 for s in registry.sessions.values() if not s.ended)
+        lines = [
+            "# TYPE prism_sessions_active gauge",
+            f"prism_sessions_active {active}",
+        ]
+        for name, value in sorted(registry.counters.items()):
+            lines += [f"# TYPE prism_{name}_total counter", f"prism_{name}_total {value}"]
+        return "\n".join(lines) + "\n"
+
+    @app.get("/v1/procedures")
+    def procedures() -> list[dict[str, Any]]:
+        found = sorted(p.parent.name for p in registry.settings.tasks_dir.glob("*/procedure.yaml"))
+        out = []
+        for procedure_id in found:
+            procedure = registry.procedure(procedure_id)
+            model = (registry.settings.models_dir / procedure_id).is_dir()
+            out.append(
+                {
+                    "id": procedure.id,
+                    "name": procedure.name,
+                    "steps": procedure.n_steps,
+                    "model": model,
+                }
+            )
+        return out
+
+    @app.get("/v1/procedures/{procedure_id}")
+    def procedure_detail(procedure_id: str) -> dict[str, Any]:
+        procedure = registry.procedure(procedure_id)
+        return {
+            "id": procedure.id,
+            "name": procedure.name,
+            "description": procedure.description,
+            "steps": [
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "description": s.description,
+                    "duration_s": s.duration.mean,
+                }
+                for s in procedure.steps
+            ],
+            "transitions": procedure.transitions,
+            "precedence": [list(pair) for pair in procedure.precedence],
+        }
+
+    @app.post("/v1/devices", dependencies=[Depends(admin)])
+    def register_device(request: DeviceRequest) -> dict[str, str]:
+        device_id = f"dev-{secrets.token_hex(6)}"
+        token = secrets.token_urlsafe(32)
+        registry.devices[device_id] = _hash(token)
+        return {"device_id": device_id, "name": request.name, "token": token}
+
+    @app.post("/v1/sessions")
+    def create_session(
+        request: SessionRequest, device_id: Annotated[str, Depends(device)]
+    ) -> dict[str, str]:
+        if len(registry.sessions) >= registry.settings.max_sessions:
+            raise HTTPException(503, "too many sessions")
+        procedure = registry.procedure(request.procedure)
+        try:
+            runtime = SessionRuntime(procedure, registry.model(request.procedure))
+        except PrismError as error:
+            raise HTTPException(409, str(error)) from None
+        session_id = f"ses-{secrets.token_hex(8)}"
+        registry.sessions[session_id] = _Session(session_id, device_id, procedure.id, runtime)
+        return {"session_id": session_id, "procedure": procedure.id}
+
+    @app.get("/v1/sessions")
+    def list_sessions(device_id: Annotated[str, Depends(device)]) -> list[dict[str, Any]]:
+        return [
+            {"session_id": s.id, "procedure": s.procedure_id, "ended": s.ended}
+            for s in registry.sessions.values()
+            if s.device_id == device_id
+        ]
+
+    @app.get("/v1/sessions/{session_id}")
+    def session_state(
+        session_id: str, device_id: Annotated[str, Depends(device)]
+    ) -> dict[str, Any]:
+        session = registry.owned(session_id, device_id)
+        state = session.runtime.state
+        return {
+            "session_id": session.id,
+            "procedure": session.procedure_id,
+            "ended": session.ended,
+            "time_s": state.time,
+            "current": state.current_step,
+            "probability": state.current_probability,
+            "history": [{"step": h.step, "start": h.start, "end": h.end} for h in state.history],
+        }
+
+    @app.get("/v1/sessions/{session_id}/events")
+    def session_events(
+        session_id: str,
+        device_id: Annotated[str, Depends(device)],
+        after: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        return registry.owned(session_id, device_id).sent[after:]
+
+    @app.post("/v1/sessions/{session_id}/end")
+    async def end_session(
+        session_id: str, device_id: Annotated[str, Depends(device)]
+    ) -> dict[str, Any]:
+        session = registry.owned(session_id, device_id)
+        async with session.lock:
+            if not session.ended:
+                session.number(session.runtime.handle_control(End(type="end", seq=1, t=0.0)))
+                session.ended = True
+        return {"session_id": session.id, "ended": True}
+
+    @app.websocket("/v1/sessions/{session_id}/stream")
+    async def stream(websocket: WebSocket, session_id: str, token: str | None = None) -> None:
+        await _stream(registry, websocket, session_id, token)
+
+    return app
+
+
+async def _close(websocket: WebSocket, code: ErrorCode, message: str) -> None:
+    await websocket.accept()
+    await websocket.send_json({"type": "error", "seq": 0, "code": int(code), "message": message})
+    await websocket.close(code=int(code), reason=message[:120])
+
+
+async def _stream(
+    registry: _Registry, websocket: WebSocket, session_id: str, token: str | None
+) -> None:
+    """One watch connection (see ``watch_bridge/PROTOCOL.md``)."""
+    bearer = _bearer(websocket.headers.get("authorization")) or token
+    try:
+        device_id = registry.device(bearer)
+    except HTTPException:
+        await _close(websocket, ErrorCode.UNAUTHORIZED, "missing or unknown device token")
+        return
+    session = registry.sessions.get(session_id)
+    if session is None:
+        await _close(websocket, ErrorCode.UNKNOWN_SESSION, f"unknown session {session_id!r}")
+        return
+    if session.device_id != device_id:
+        await _close(websocket, ErrorCode.FORBIDDEN, "the session belongs to another device")
+        return
+    await websocket.accept()
+    send_lock = asyncio.Lock()
+
+    async def send(messages: list[dict[str, Any]]) -> None:
+        async with send_lock:
+            for message in messages:
+                await websocket.send_json(message)
+
+    async def error(problem: ProtocolError) -> None:
+        registry.counters["protocol_errors"] += 1
+        await send(
+            [
+                {
+                    "type": "error",
+                    "seq": 0,
+                    "code": int(problem.code),
+                    "message": str(problem),
+                    "ref_seq": problem.ref_seq,
+                }
+            ]
+        )
+
+    async def answer_spoken(audio: Any, seq: int) -> None:
+        text = await asyncio.to_thread(session.runtime.transcribe, audio)
+        async with session.lock:
+            if text:
+                question = Question(type="question", seq=seq, text=text[:500], t=0.0)
+                events = session.runtime.handle_control(question)
+            else:
+                now = session.runtime.state.time
+                events = [RuntimeEvent("answer", now, {"question": "", "text": None})]
+            await send(session.number(events))
+
+    pending: set[asyncio.Task[None]] = set()
+    hello_seen = False
+    try:
+        while True:
+            received = await websocket.receive()
+            if received["type"] == "websocket.disconnect":
+                break
+            started = time.perf_counter()
+            try:
+                if received.get("bytes") is not None:
+                    if not hello_seen:
+                        raise ProtocolError(ErrorCode.BAD_FRAME, "send hello before any frame")
+                    frame = decode_frame(received["bytes"])
+                    async with session.lock:
+                        session.incoming.accept(frame.seq)
+                        registry.counters["frames"] += 1
+                        if frame.kind == FrameKind.QUESTION_AUDIO:
+                            task = asyncio.create_task(answer_spoken(frame.samples, frame.seq))
+                            pending.add(task)
+                            task.add_done_callback(pending.discard)
+                            continue
+                        session.clock.accept(frame)
+                        messages = session.number(session.runtime.handle_frame(frame))
+                    await send(messages)
+                else:
+                    message = parse_control(received.get("text") or "")
+                    if isinstance(message, Hello):
+                        hello_seen = True
+                        resend = session.sent[message.resume_from :]
+                        await send(
+                            [
+                                {
+                                    "type": "welcome",
+                                    "seq": 0,
+                                    "session_id": session.id,
+                                    "protocol": 1,
+                                    "next_seq": session.incoming.next_seq,
+                                    "resume_from": message.resume_from,
+                                },
+                                *resend,
+                            ]
+                        )
+                        continue
+                    if not hello_seen:
+                        raise ProtocolError(ErrorCode.BAD_FRAME, "send hello first", message.seq)
+                    async with session.lock:
+                        session.incoming.accept(message.seq)
+                        if isinstance(message, Ack):
+                            session.acked = max(
+                                session.acked, min(message.up_to, len(session.sent))
+                            )
+                            continue
+                        messages = session.number(session.runtime.handle_control(message))
+                        if isinstance(message, End):
+                            session.ended = True
+                    await send(messages)
+            except ProtocolError as problem:
+                await error(problem)
+                if problem.code.fatal:
+                    await websocket.close(code=int(problem.code))
+                    break
+            except PrismError as problem:  # bad sensor data (e.g. a long IMU gap)
+                await error(ProtocolError(ErrorCode.BAD_FRAME, str(problem)))
+            registry.counters["messages"] += 1
+            registry.counters["processing_us"] += int((time.perf_counter() - started) * 1e6)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for task in pending:
+            task.cancel()

@@ -1,0 +1,146 @@
+"""The service through HTTP and its WebSocket (FastAPI TestClient: real app, in process)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from prism.data.recording import read_recording
+from prism.server.app import ServerSettings, create_app
+from prism.server.protocol import ErrorCode, FrameKind, SensorFrame, encode_frame
+
+RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(ServerSettings(admin_token="admin-secret"))) as test_client:
+        yield test_client
+
+
+def _device(client: TestClient) -> dict[str, str]:
+    response = client.post(
+        "/v1/devices", json={"name": "watch"}, headers={"Authorization": "Bearer admin-secret"}
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _session(client: TestClient, token: str) -> str:
+    response = client.post(
+        "/v1/sessions",
+        json={"procedure": "latte_making"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["session_id"])
+
+
+def _frames(seconds: float) -> list[bytes]:
+    imu, audio = RECORDING.imu, RECORDING.audio
+    assert imu is not None and audio is not None
+    frames: list[tuple[float, FrameKind, Any]] = []
+    for start in range(0, int(seconds * 50), 50):
+        frames.append((imu.times[start], FrameKind.IMU, imu.values[start : start + 50]))
+    for start in range(0, int(seconds * 16000), 8000):
+        frames.append((start / 16000, FrameKind.AUDIO, audio[start : start + 8000]))
+    frames.sort(key=lambda f: f[0])
+    rate = {FrameKind.IMU: 50.0, FrameKind.AUDIO: 16000.0}
+    return [
+        encode_frame(SensorFrame(kind, seq, float(t0), rate[kind], samples))
+        for seq, (t0, kind, samples) in enumerate(frames, start=1)
+    ]
+
+
+def _read_until(ws: Any, kind: str, limit: int = 2000) -> list[dict[str, Any]]:
+    """Messages up to the first of ``kind`` (the server answers every input, so this ends)."""
+    seen = []
+    for _ in range(limit):
+        message = ws.receive_json()
+        assert message["type"] != "error", message
+        seen.append(message)
+        if message["type"] == kind:
+            return seen
+    raise AssertionError(f"no {kind!r} message in {limit}")
+
+
+def test_rest_endpoints_and_security(client: TestClient) -> None:
+    assert client.get("/v1/health").json()["status"] == "ok"
+    listed = {p["id"]: p for p in client.get("/v1/procedures").json()}
+    assert listed["latte_making"]["model"] and listed["latte_making"]["steps"] == 19
+    assert client.get("/v1/procedures/nope").status_code == 404
+    assert client.post("/v1/devices", json={"name": "w"}).status_code == 401
+    first, second = _device(client), _device(client)
+    session_id = _session(client, first["token"])
+    other = {"Authorization": f"Bearer {second['token']}"}
+    assert client.get(f"/v1/sessions/{session_id}", headers=other).status_code == 403
+    assert client.get("/v1/sessions", headers=other).json() == []
+    assert client.post("/v1/sessions", json={"procedure": "latte_making"}).status_code == 401
+    missing_model = client.post(
+        "/v1/sessions",
+        json={"procedure": "wound_care"},
+        headers={"Authorization": f"Bearer {first['token']}"},
+    )
+    assert missing_model.status_code == 409 and "no trained model" in missing_model.text
+    assert "prism_sessions_active 1" in client.get("/metrics").text
+
+
+def test_a_watch_streams_asks_and_resumes(client: TestClient) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    url = f"/v1/sessions/{session_id}/stream?token={device['token']}"
+    frames = _frames(12.0)
+    with client.websocket_connect(url) as ws:
+        ws.send_json({"type": "hello", "seq": 1, "protocol": 1, "resume_from": 0})
+        welcome = ws.receive_json()
+        assert welcome["type"] == "welcome" and welcome["next_seq"] == 1
+        for frame in frames:
+            ws.send_bytes(frame)
+        seq = len(frames) + 1
+        ws.send_json({"type": "question", "seq": seq, "text": "where am I?", "t": 12.0})
+        messages = _read_until(ws, "answer")
+        steps = [m for m in messages if m["type"] == "step"]
+        assert steps, "no step update while streaming 12 s"
+        assert messages[-1]["text"]
+        numbers = [m["seq"] for m in messages]
+        assert numbers == list(range(1, len(numbers) + 1))
+        # a duplicate, garbage and a gap: error events, the connection goes on
+        ws.send_bytes(frames[0])
+        assert ws.receive_json()["code"] == ErrorCode.DUPLICATE
+        ws.send_bytes(b"garbage")
+        assert ws.receive_json()["code"] == ErrorCode.BAD_FRAME
+        ws.send_json({"type": "ack", "seq": seq + 5, "up_to": 1})
+        assert ws.receive_json()["code"] == ErrorCode.SEQUENCE_GAP
+        ws.send_json({"type": "ack", "seq": seq + 1, "up_to": len(numbers)})
+        ws.send_json({"type": "question", "seq": seq + 2, "text": "what's next?", "t": 12.5})
+        last = _read_until(ws, "answer")[-1]
+    # reconnect: resume after the first two messages; everything after them comes again
+    with client.websocket_connect(url) as ws:
+        ws.send_json({"type": "hello", "seq": 1, "protocol": 1, "resume_from": 2})
+        welcome = ws.receive_json()
+        assert welcome["next_seq"] == seq + 3
+        resent = [ws.receive_json() for _ in range(last["seq"] - 2)]
+        assert [m["seq"] for m in resent] == list(range(3, last["seq"] + 1))
+    state = client.get(
+        f"/v1/sessions/{session_id}", headers={"Authorization": f"Bearer {device['token']}"}
+    ).json()
+    assert state["time_s"] > 5.0
+
+
+def test_stream_refuses_bad_tokens_and_unknown_sessions(client: TestClient) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    for url, code in [
+        (f"/v1/sessions/{session_id}/stream?token=wrong", ErrorCode.UNAUTHORIZED),
+        (f"/v1/sessions/ses-nope/stream?token={device['token']}", ErrorCode.UNKNOWN_SESSION),
+    ]:
+        with client.websocket_connect(url) as ws:
+            assert ws.receive_json()["code"] == code
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_json()
+            assert closed.value.code == code
