@@ -144,3 +144,30 @@ def test_stream_refuses_bad_tokens_and_unknown_sessions(client: TestClient) -> N
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == code
+
+
+def test_a_failing_message_is_reported_and_the_connection_goes_on(client: TestClient) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    runtime = client.app.state.registry.sessions[session_id].runtime  # type: ignore[attr-defined]
+    calls = {"n": 0}
+    original = runtime.handle_control
+
+    def flaky(message: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        return original(message)
+
+    runtime.handle_control = flaky
+    with client.websocket_connect(
+        f"/v1/sessions/{session_id}/stream?token={device['token']}"
+    ) as ws:
+        ws.send_json({"type": "hello", "seq": 1, "protocol": 1})
+        ws.receive_json()
+        ws.send_json({"type": "question", "seq": 1, "text": "where am I?", "t": 0})
+        failed = ws.receive_json()
+        assert failed["type"] == "error" and "internal error" in failed["message"]
+        ws.send_json({"type": "question", "seq": 2, "text": "where am I?", "t": 0})
+        assert _read_until(ws, "answer")[-1]["text"]
+    assert "prism_internal_errors_total 1" in client.get("/metrics").text

@@ -9,6 +9,7 @@ last acknowledged message.
 
 import asyncio
 import hashlib
+import logging
 import secrets
 import time
 from collections import Counter
@@ -41,6 +42,8 @@ from prism.server.protocol import (
 from prism.server.runtime import RuntimeEvent, SessionRuntime
 
 __all__ = ["ServerSettings", "create_app"]
+
+log = logging.getLogger(__name__)
 
 
 class ServerSettings(BaseSettings):
@@ -399,6 +402,10 @@ async def _stream(
                     break
             except PrismError as problem:  # bad sensor data (e.g. a long IMU gap)
                 await error(ProtocolError(ErrorCode.BAD_FRAME, str(problem)))
+            except Exception:  # a bug must not take the session down: report, go on
+                log.exception("session %s: message failed", session.id)
+                registry.counters["internal_errors"] += 1
+                await error(ProtocolError(ErrorCode.BAD_FRAME, "internal error on this message"))
             registry.counters["messages"] += 1
             registry.counters["processing_us"] += int((time.perf_counter() - started) * 1e6)
     except WebSocketDisconnect:
