@@ -8,12 +8,14 @@ import typer
 from prism.cli import data_synth, procedure_learn, procedure_show, procedure_validate  # noqa: F401
 from prism.cli.data import data_app
 from prism.cli.procedure import procedure_app
+from prism.cli.watch import watch_app
 
 app = typer.Typer(help="PrISM: a smartwatch assistant for procedural tasks.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate PrISM components on data sets.", no_args_is_help=True)
 app.add_typer(procedure_app, name="procedure")
 app.add_typer(eval_app, name="eval")
 app.add_typer(data_app, name="data")
+app.add_typer(watch_app, name="watch")
 
 # Command modules that register on `app` or `eval_app` import them from here.
 from prism.cli import (  # noqa: E402, F401

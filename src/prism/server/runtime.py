@@ -167,7 +167,7 @@ class SessionRuntime:
                 events.append(self._step_event(state))
         return events
 
-    def _step_event(self, state: TrackerState) -> RuntimeEvent:
+    def _step_event(self, state: TrackerState, *, final: bool = False) -> RuntimeEvent:
         self._last_step = (state.current_step, state.time)
         following = [
             [candidate.step, candidate.probability]
@@ -181,6 +181,7 @@ class SessionRuntime:
                 "probability": state.current_probability,
                 "next": following,
                 "remaining_s": self._remaining_s,
+                "final": final,
             },
         )
 
@@ -226,7 +227,7 @@ class SessionRuntime:
                 return [self._error(ErrorCode.UNKNOWN_STEP, str(error), message.seq)]
             return []
         events = self._track(self.stream.finish())
-        return [*events, self._step_event(self.tracker.state())]
+        return [*events, self._step_event(self.tracker.state(), final=True)]
 
     def _remaining(self) -> RemainingTime:
         return self.observer.observe(self.tracker.state()).remaining

@@ -1,0 +1,1 @@
+"""Watch-side clients of the service: the replay client (a recording streamed as a watch)."""

@@ -1,0 +1,196 @@
+"""A watch that streams a recorded session to the service, as the real watch would.
+
+:func:`replay` connects to a session's WebSocket (``watch_bridge/PROTOCOL.md``), sends
+the recording's IMU and audio as binary frames in time order (``chunk_s`` per frame),
+paced by ``speed`` (1 = real time, ``None`` = as fast as the server takes them), can ask
+a question at a given time (text, or spoken audio as a push-to-talk clip), acknowledges
+what it receives and ends the session. Every server message goes to ``on_message``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import websockets
+
+from prism.data.recording import AUDIO_RATE_HZ, Recording
+from prism.errors import PrismError
+from prism.server.protocol import FrameKind, SensorFrame, encode_frame
+
+__all__ = ["ReplayError", "ReplayQuestion", "ReplayResult", "replay", "sensor_frames"]
+
+
+class ReplayError(PrismError, RuntimeError):
+    """The server refused the connection or closed it with an error."""
+
+
+@dataclass(frozen=True)
+class ReplayQuestion:
+    """A question the simulated user asks at ``at_s`` (session time)."""
+
+    at_s: float
+    text: str
+    audio: np.ndarray | None = None
+    """If given: sent as spoken-question audio (16 kHz mono) instead of text."""
+
+
+@dataclass
+class ReplayResult:
+    """What happened: every server message, in order, and how many frames were sent."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    frames_sent: int = 0
+    wall_s: float = 0.0
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        """The messages of one ``type``."""
+        return [m for m in self.messages if m.get("type") == kind]
+
+
+def sensor_frames(recording: Recording, *, chunk_s: float = 0.2) -> list[SensorFrame]:
+    """The recording cut into IMU and audio frames of ``chunk_s``, in time order
+    (``seq`` left at 0: numbered when sent)."""
+    frames: list[SensorFrame] = []
+    if recording.imu is not None:
+        times, values = recording.imu.times, recording.imu.values
+        rate = float((len(times) - 1) / (times[-1] - times[0])) if len(times) > 1 else 50.0
+        step = max(1, round(chunk_s * rate))
+        for start in range(0, len(times), step):
+            frames.append(
+                SensorFrame(
+                    FrameKind.IMU, 1, float(times[start]), rate, values[start : start + step]
+                )
+            )
+    if recording.audio is not None:
+        step = max(1, round(chunk_s * AUDIO_RATE_HZ))
+        for start in range(0, recording.audio.size, step):
+            frames.append(
+                SensorFrame(
+                    FrameKind.AUDIO,
+                    1,
+                    start / AUDIO_RATE_HZ,
+                    float(AUDIO_RATE_HZ),
+                    recording.audio[start : start + step],
+                )
+            )
+    frames.sort(key=lambda frame: (frame.end_s, frame.kind))
+    return frames
+
+
+async def replay(
+    url: str,
+    token: str,
+    recording: Recording,
+    *,
+    speed: float | None = 1.0,
+    questions: tuple[ReplayQuestion, ...] = (),
+    chunk_s: float = 0.2,
+    on_message: Callable[[dict[str, Any]], None] | None = None,
+    final_timeout_s: float = 30.0,
+) -> ReplayResult:
+    """Stream ``recording`` to the session WebSocket at ``url``.
+
+    Parameters
+    ----------
+    url : str
+        ``ws://host:port/v1/sessions/{id}/stream``.
+    token : str
+        The device token.
+    speed : float or None
+        Playback speed (1 = real time); None: no pacing.
+    questions : tuple of ReplayQuestion
+        Asked when the stream reaches their time.
+    final_timeout_s : float
+        After ``end``, how long to wait for the server's last messages.
+
+    Raises
+    ------
+    ReplayError
+        If the server refuses the connection or sends a fatal error.
+    """
+    result = ReplayResult()
+    started = time.perf_counter()
+    frames = sensor_frames(recording, chunk_s=chunk_s)
+    pending = sorted(questions, key=lambda q: q.at_s)
+    headers = {"Authorization": f"Bearer {token}"}
+    answers_expected = len(pending) + 1  # the questions' answers and the end's step event
+    async with websockets.connect(url, additional_headers=headers, max_size=2**22) as ws:
+        try:
+            await ws.send(json.dumps({"type": "hello", "seq": 1, "protocol": 1}))
+            welcome = json.loads(await ws.recv())
+        except websockets.exceptions.ConnectionClosed as closed:
+            reason = closed.rcvd.reason if closed.rcvd is not None else "no reason given"
+            raise ReplayError(f"the server refused the session: {reason}") from None
+        if welcome.get("type") != "welcome":
+            raise ReplayError(f"the server refused the session: {welcome}")
+        numbers = iter(range(int(welcome["next_seq"]), 2**32))
+        ended = asyncio.Event()
+        finished = asyncio.Event()
+        answered = 0
+
+        async def receive() -> None:
+            nonlocal answered
+            async for raw in ws:
+                message = json.loads(raw)
+                result.messages.append(message)
+                if on_message is not None:
+                    on_message(message)
+                kind = message.get("type")
+                if kind == "error" and message.get("code", 0) >= 4400:
+                    raise ReplayError(f"the server closed the session: {message['message']}")
+                if kind == "answer" or (kind == "step" and message.get("final")):
+                    answered += 1
+                if message.get("seq", 0) % 20 == 0 and message.get("seq"):
+                    ack = {"type": "ack", "seq": next(numbers), "up_to": message["seq"]}
+                    await ws.send(json.dumps(ack))
+                if ended.is_set() and answered >= answers_expected:
+                    finished.set()
+                    return
+
+        receiver = asyncio.create_task(receive())
+        for frame in frames:
+            while pending and pending[0].at_s <= frame.t0:
+                question = pending.pop(0)
+                if question.audio is not None:
+                    clip = SensorFrame(
+                        FrameKind.QUESTION_AUDIO,
+                        next(numbers),
+                        question.at_s,
+                        16000.0,
+                        question.audio,
+                    )
+                    await ws.send(encode_frame(clip))
+                else:
+                    text = {
+                        "type": "question",
+                        "seq": next(numbers),
+                        "text": question.text,
+                        "t": question.at_s,
+                    }
+                    await ws.send(json.dumps(text))
+            if speed is not None:
+                delay = started + frame.end_s / speed - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            numbered = SensorFrame(frame.kind, next(numbers), frame.t0, frame.rate, frame.samples)
+            await ws.send(encode_frame(numbered))
+            result.frames_sent += 1
+            if receiver.done():
+                receiver.result()  # re-raise a fatal error
+        end = {"type": "end", "seq": next(numbers), "t": recording.annotation.duration}
+        await ws.send(json.dumps(end))
+        ended.set()
+        if answered >= answers_expected:
+            finished.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), final_timeout_s)
+        receiver.cancel()
+    result.wall_s = time.perf_counter() - started
+    return result

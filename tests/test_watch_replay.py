@@ -1,0 +1,111 @@
+"""The replay client against a real uvicorn server on 127.0.0.1 (bounded, stops by itself)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from prism.data.recording import read_recording
+from prism.server.app import ServerSettings, create_app
+from prism.watch.replay import ReplayError, ReplayQuestion, replay, sensor_frames
+
+RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(ServerSettings(admin_token="admin-secret")),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+    )
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+def _session(address: str) -> tuple[str, str]:
+    with httpx.Client(base_url=f"http://{address}") as http:
+        admin = {"Authorization": "Bearer admin-secret"}
+        token = http.post("/v1/devices", json={"name": "replay"}, headers=admin).json()["token"]
+        session = http.post(
+            "/v1/sessions",
+            json={"procedure": "latte_making"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()["session_id"]
+    return token, session
+
+
+def test_frames_cover_the_recording_in_time_order() -> None:
+    frames = sensor_frames(RECORDING, chunk_s=0.2)
+    ends = [f.end_s for f in frames]
+    assert ends == sorted(ends)
+    assert RECORDING.audio is not None
+    assert sum(len(f.samples) for f in frames if f.kind == 2) == RECORDING.audio.size
+
+
+def test_replay_streams_a_session_and_gets_steps_and_an_answer(server: str) -> None:
+    token, session = _session(server)
+    url = f"ws://{server}/v1/sessions/{session}/stream"
+    question = ReplayQuestion(at_s=20.0, text="what's next?")
+    result = asyncio.run(replay(url, token, RECORDING, speed=None, questions=(question,)))
+    assert result.frames_sent == len(sensor_frames(RECORDING))
+    steps = result.of_type("step")
+    assert len({s["current"] for s in steps}) >= 3
+    assert steps[-1]["final"]
+    assert result.of_type("answer")[0]["text"]
+    assert not result.of_type("error")
+    with httpx.Client(base_url=f"http://{server}") as http:
+        state = http.get(
+            f"/v1/sessions/{session}", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+    assert state["time_s"] > 0.8 * RECORDING.annotation.duration
+
+
+def test_replay_with_a_wrong_token_fails_clearly(server: str) -> None:
+    _, session = _session(server)
+    url = f"ws://{server}/v1/sessions/{session}/stream"
+    with pytest.raises(ReplayError, match="refused"):
+        asyncio.run(replay(url, "wrong", RECORDING, speed=None))
+
+
+def test_cli_replay_prints_steps_and_the_answer(server: str) -> None:
+    from typer.testing import CliRunner
+
+    from prism.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "watch", "replay", "datasets/demo/latte_making-s000",
+            "--server", f"http://{server}", "--admin-token", "admin-secret",
+            "--speed", "max", "--question", "where am I?", "--question-at", "15",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "step:" in result.output and "A: You are" in result.output
+    bad = CliRunner().invoke(
+        app, ["watch", "replay", "datasets/demo/latte_making-s000", "--server",
+              f"http://{server}", "--admin-token", "wrong"],
+    )  # fmt: skip
+    assert bad.exit_code == 1 and "registering a device failed (401)" in bad.output
