@@ -109,3 +109,18 @@ def test_cli_replay_prints_steps_and_the_answer(server: str) -> None:
               f"http://{server}", "--admin-token", "wrong"],
     )  # fmt: skip
     assert bad.exit_code == 1 and "registering a device failed (401)" in bad.output
+
+
+def test_serve_demo_runs_the_service_and_a_spoken_question() -> None:
+    from typer.testing import CliRunner
+
+    from prism.cli import app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = CliRunner().invoke(app, ["serve", "--demo", "--speed", "0", "--port", str(port)])
+    assert result.exit_code == 0, result.output
+    assert f"PrISM service on http://127.0.0.1:{port}" in result.output
+    assert "step: grind_beans" in result.output
+    assert "Q: " in result.output and "A: Next" in result.output

@@ -25,6 +25,7 @@ from prism.cli import (  # noqa: E402, F401
     eval_qa,
     eval_reminders,
     eval_tracker,
+    serve,
     train,
 )
 

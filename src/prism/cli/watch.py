@@ -19,22 +19,31 @@ __all__ = ["watch_app"]
 watch_app = typer.Typer(help="Watch-side clients of the service.", no_args_is_help=True)
 
 
-def _show(message: dict[str, Any]) -> None:
-    kind, t = message.get("type"), message.get("t", 0.0)
-    if kind == "step":
-        console.print(
-            f"{t:7.1f} s  step: {message['current']} (p={message['probability']:.2f})",
-            highlight=False,
-        )
-    elif kind == "reminder":
-        console.print(f"{t:7.1f} s  [magenta]reminder:[/] {message['reason']}", highlight=False)
-    elif kind == "answer":
-        console.print(
-            f"{t:7.1f} s  [cyan]Q:[/] {message['question']}  [cyan]A:[/] {message['text']}",
-            highlight=False,
-        )
-    elif kind == "error":
-        console.print(f"[red]error {message['code']}:[/] {message['message']}", highlight=False)
+class _Printer:
+    """Prints what the watch receives: step changes (not the heartbeats), reminders,
+    answers and errors."""
+
+    def __init__(self) -> None:
+        self.step: object = ...
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        kind, t = message.get("type"), message.get("t", 0.0)
+        if kind == "step" and message["current"] != self.step:
+            self.step = message["current"]
+            console.print(
+                f"{t:7.1f} s  step: {message['current'] or '(between steps)'} "
+                f"(p={message['probability']:.2f})",
+                highlight=False,
+            )
+        elif kind == "reminder":
+            console.print(f"{t:7.1f} s  [magenta]reminder:[/] {message['reason']}", highlight=False)
+        elif kind == "answer":
+            console.print(
+                f"{t:7.1f} s  [cyan]Q:[/] {message['question']}  [cyan]A:[/] {message['text']}",
+                highlight=False,
+            )
+        elif kind == "error":
+            console.print(f"[red]error {message['code']}:[/] {message['message']}", highlight=False)
 
 
 def _open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
@@ -80,7 +89,7 @@ def watch_replay(
         asked = (ReplayQuestion(question_at, question),) if question else ()
         console.print(f"session {session} ({data.task}), {data.annotation.duration:.0f} s")
         result = asyncio.run(
-            replay(url, token, data, speed=pace, questions=asked, on_message=_show)
+            replay(url, token, data, speed=pace, questions=asked, on_message=_Printer())
         )
     except (PrismError, httpx.HTTPError, OSError) as error:
         fail(str(error))

@@ -1,0 +1,94 @@
+"""``prism serve``: run the service; ``--demo`` also replays a latte-making session into it."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from prism.assistant.speech import espeak_available, synthesize
+from prism.cli import app
+from prism.cli._common import console, fail
+from prism.cli.watch import _open_session, _Printer
+from prism.data.recording import read_recording
+from prism.errors import PrismError
+from prism.server.app import ServerSettings, create_app
+from prism.watch.replay import ReplayQuestion, replay
+
+__all__ = ["serve"]
+
+DEMO_RECORDING = Path("datasets/demo/latte_making-s000")
+DEMO_QUESTION = "What is the next step?"
+
+
+def _start(settings: ServerSettings, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level="warning", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 30.0
+    while not server.started:
+        if time.monotonic() > deadline or (server.should_exit and not server.started):
+            raise PrismError(f"the service did not start on {host}:{port} (port in use?)")
+        time.sleep(0.05)
+    return server
+
+
+def _demo(base: str, admin_token: str, speed: float | None) -> None:
+    recording = read_recording(DEMO_RECORDING)
+    token, session = _open_session(base, admin_token, recording.task)
+    audio = synthesize(DEMO_QUESTION)[0] if espeak_available() else None
+    question = ReplayQuestion(min(20.0, recording.annotation.duration / 2), DEMO_QUESTION, audio)
+    spoken = "spoken" if audio is not None else "typed (espeak-ng is not installed)"
+    console.rule(f"[bold]simulated watch[/]: {recording.task}, session {session}")
+    console.print(f"[dim]asks at {question.at_s:.0f} s ({spoken}): {DEMO_QUESTION}[/]")
+    url = base.replace("http", "ws", 1) + f"/v1/sessions/{session}/stream"
+    result = asyncio.run(
+        replay(url, token, recording, speed=speed, questions=(question,), on_message=_Printer())
+    )
+    console.print(
+        f"[dim]{result.frames_sent} frames in {result.wall_s:.1f} s, "
+        f"{len(result.messages)} messages back[/]"
+    )
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    demo: Annotated[
+        bool, typer.Option(help="Replay a simulated latte-making watch session into it.")
+    ] = False,
+    speed: Annotated[float, typer.Option(help="Demo playback speed (1 = real time).")] = 4.0,
+    keep_running: Annotated[bool, typer.Option(help="Keep serving after the demo.")] = False,
+) -> None:
+    """Run the PrISM service (embedded defaults: tasks/, models/, sessions in memory)."""
+    settings = ServerSettings()
+    if settings.admin_token is None:
+        settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(16)})
+        console.print(f"admin token (this run): {settings.admin_token}")
+    base = f"http://{host}:{port}"
+    try:
+        server = _start(settings, host, port)
+    except PrismError as error:
+        fail(str(error))
+    console.print(f"PrISM service on {base} (API docs: {base}/docs, metrics: {base}/metrics)")
+    try:
+        if demo:
+            _demo(base, settings.admin_token or "", speed if speed > 0 else None)
+        if keep_running or not demo:
+            while not server.should_exit:
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    except PrismError as error:
+        fail(str(error))
+    finally:
+        server.should_exit = True
