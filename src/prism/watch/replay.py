@@ -134,6 +134,8 @@ async def replay(
         ended = asyncio.Event()
         finished = asyncio.Event()
         answered = 0
+        received = [0]  # highest server seq received; acknowledged by the sender
+        acked = 0
 
         async def receive() -> None:
             nonlocal answered
@@ -147,9 +149,8 @@ async def replay(
                     raise ReplayError(f"the server closed the session: {message['message']}")
                 if kind == "answer" or (kind == "step" and message.get("final")):
                     answered += 1
-                if message.get("seq", 0) % 20 == 0 and message.get("seq"):
-                    ack = {"type": "ack", "seq": next(numbers), "up_to": message["seq"]}
-                    await ws.send(json.dumps(ack))
+                received_up_to = max(received[0], int(message.get("seq") or 0))
+                received[0] = received_up_to
                 if ended.is_set() and answered >= answers_expected:
                     finished.set()
                     return
@@ -179,6 +180,9 @@ async def replay(
                 delay = started + frame.end_s / speed - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            if received[0] - acked >= 20:  # acks go out from this one task: in seq order
+                acked = received[0]
+                await ws.send(json.dumps({"type": "ack", "seq": next(numbers), "up_to": acked}))
             numbered = SensorFrame(frame.kind, next(numbers), frame.t0, frame.rate, frame.samples)
             await ws.send(encode_frame(numbered))
             result.frames_sent += 1
