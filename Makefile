@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/prism demo
+	$(VENV)/bin/prism serve --demo --port 0 --speed 4
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -27,18 +27,22 @@ DEMO_RECORDING = Path("datasets/demo/latte_making-s000")
 DEMO_QUESTION = "What is the next step?"
 
 
-def _start(settings: ServerSettings, host: str, port: int) -> uvicorn.Server:
+def _start(settings: ServerSettings, host: str, port: int) -> tuple[uvicorn.Server, int]:
+    """Start the service on a background thread; returns it and its port (``port`` 0:
+    a free one)."""
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_level="warning", ws="websockets-sansio"
     )
     server = uvicorn.Server(config)
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     deadline = time.monotonic() + 30.0
     while not server.started:
-        if time.monotonic() > deadline or (server.should_exit and not server.started):
+        if time.monotonic() > deadline or not thread.is_alive():
             raise PrismError(f"the service did not start on {host}:{port} (port in use?)")
         time.sleep(0.05)
-    return server
+    bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+    return server, int(bound)
 
 
 def _demo(base: str, admin_token: str, speed: float | None) -> None:
@@ -62,7 +66,7 @@ def _demo(base: str, admin_token: str, speed: float | None) -> None:
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port (0: any free one).")] = 8000,
     demo: Annotated[
         bool, typer.Option(help="Replay a simulated latte-making watch session into it.")
     ] = False,
@@ -74,11 +78,11 @@ def serve(
     if settings.admin_token is None:
         settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(16)})
         console.print(f"admin token (this run): {settings.admin_token}")
-    base = f"http://{host}:{port}"
     try:
-        server = _start(settings, host, port)
+        server, port = _start(settings, host, port)
     except PrismError as error:
         fail(str(error))
+    base = f"http://{host}:{port}"
     console.print(f"PrISM service on {base} (API docs: {base}/docs, metrics: {base}/metrics)")
     try:
         if demo:
