@@ -19,7 +19,9 @@ RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(ServerSettings(admin_token="admin-secret"))) as test_client:
+    with TestClient(
+        create_app(ServerSettings(admin_token="admin-secret", database=":memory:"))
+    ) as test_client:
         yield test_client
 
 

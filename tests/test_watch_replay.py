@@ -26,7 +26,7 @@ def server() -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(
-        create_app(ServerSettings(admin_token="admin-secret")),
+        create_app(ServerSettings(admin_token="admin-secret", database=":memory:")),
         host="127.0.0.1",
         port=port,
         log_level="warning",

@@ -72,9 +72,18 @@ def serve(
     ] = False,
     speed: Annotated[float, typer.Option(help="Demo playback speed (1 = real time).")] = 4.0,
     keep_running: Annotated[bool, typer.Option(help="Keep serving after the demo.")] = False,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            help="SQLite file of the sessions (default: PRISM_SERVER_DATABASE; "
+            "with --demo, ':memory:')."
+        ),
+    ] = None,
 ) -> None:
-    """Run the PrISM service (embedded defaults: tasks/, models/, sessions in memory)."""
+    """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite)."""
     settings = ServerSettings()
+    if database is not None or demo:
+        settings = settings.model_copy(update={"database": database or ":memory:"})
     if settings.admin_token is None:
         settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(16)})
         console.print(f"admin token (this run): {settings.admin_token}")

@@ -2,9 +2,9 @@
 stream per session. Wiring and transport only: every algorithm lives in the modules
 :class:`~prism.server.runtime.SessionRuntime` wires together.
 
-Sessions live in memory in this version (persistence and resume across restarts come
-with ``prism.storage``); a watch that reconnects to a running server resumes from its
-last acknowledged message.
+Devices, sessions, every processed input and every sent message are kept in SQLite
+(:mod:`prism.storage`); a restarted server rebuilds its sessions from them, and a watch
+that reconnects resumes from the last message it received.
 """
 
 import asyncio
@@ -40,6 +40,7 @@ from prism.server.protocol import (
     parse_control,
 )
 from prism.server.runtime import RuntimeEvent, SessionRuntime
+from prism.storage import SessionRow, SqliteStore, StoredInput
 
 __all__ = ["ServerSettings", "create_app"]
 
@@ -54,6 +55,9 @@ class ServerSettings(BaseSettings):
     tasks_dir: Path = Path("tasks")
     models_dir: Path = Path("models")
     admin_token: str | None = Field(default=None, description="for admin endpoints; none: off")
+    database: str = Field(
+        default=".prism/sessions.sqlite3", description="SQLite file (':memory:': not kept)"
+    )
     max_sessions: int = Field(default=1000, gt=0)
 
 
@@ -90,6 +94,29 @@ class _Registry:
         self.procedures: dict[str, Procedure] = {}
         self.models: dict[str, ActivityClassifier] = {}
         self.counters: Counter[str] = Counter()
+        self.store = SqliteStore(settings.database)
+        self.devices.update(self.store.devices())
+        for row in self.store.sessions():
+            try:
+                self.sessions[row.session_id] = self._rebuild(row)
+            except (PrismError, HTTPException) as problem:
+                log.error("session %s could not be restored: %s", row.session_id, problem)
+
+    def _rebuild(self, row: SessionRow) -> _Session:
+        """A stored session, rebuilt by replaying its inputs into a fresh runtime."""
+        runtime = SessionRuntime(self.procedure(row.procedure), self.model(row.procedure))
+        session = _Session(row.session_id, row.device_id, row.procedure, runtime)
+        last = 0
+        for stored in self.store.inputs(row.session_id):
+            last = max(last, stored.seq)
+            try:
+                _replay_input(session, stored)
+            except PrismError as problem:  # it failed the same way when it first came
+                log.info("session %s: stored input %d: %s", row.session_id, stored.seq, problem)
+        session.incoming = SequenceChecker(last + 1)
+        session.sent = self.store.outputs(row.session_id)
+        session.acked, session.ended = row.acked, row.ended
+        return session
 
     def procedure(self, procedure_id: str) -> Procedure:
         if procedure_id not in self.procedures:
@@ -216,6 +243,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         device_id = f"dev-{secrets.token_hex(6)}"
         token = secrets.token_urlsafe(32)
         registry.devices[device_id] = _hash(token)
+        registry.store.add_device(device_id, _hash(token), request.name)
         return {"device_id": device_id, "name": request.name, "token": token}
 
     @app.post("/v1/sessions")
@@ -231,6 +259,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             raise HTTPException(409, str(error)) from None
         session_id = f"ses-{secrets.token_hex(8)}"
         registry.sessions[session_id] = _Session(session_id, device_id, procedure.id, runtime)
+        registry.store.add_session(session_id, device_id, procedure.id)
         return {"session_id": session_id, "procedure": procedure.id}
 
     @app.get("/v1/sessions")
@@ -272,7 +301,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         session = registry.owned(session_id, device_id)
         async with session.lock:
             if not session.ended:
-                session.number(session.runtime.handle_control(End(type="end", seq=1, t=0.0)))
+                end = End(type="end", seq=1, t=0.0)
+                messages = session.number(session.runtime.handle_control(end))
+                stored = StoredInput(0, "control", end.model_dump_json().encode())
+                registry.store.record(session.id, stored, messages, ended=True)
                 session.ended = True
         return {"session_id": session.id, "ended": True}
 
@@ -281,6 +313,23 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         await _stream(registry, websocket, session_id, token)
 
     return app
+
+
+def _replay_input(session: _Session, stored: StoredInput) -> None:
+    """Feed one stored input to a rebuilding session (its messages were kept already)."""
+    runtime = session.runtime
+    if stored.kind == "frame":
+        frame = decode_frame(stored.body)
+        if frame.kind != FrameKind.QUESTION_AUDIO:  # answered through its "question" row
+            session.clock.accept(frame)
+            runtime.handle_frame(frame)
+    elif stored.kind == "question":
+        text = stored.body.decode()
+        runtime.handle_control(Question(type="question", seq=stored.seq, text=text, t=0.0))
+    else:
+        message = parse_control(stored.body)
+        if not isinstance(message, Hello | Ack):
+            runtime.handle_control(message)
 
 
 async def _close(websocket: WebSocket, code: ErrorCode, message: str) -> None:
@@ -337,7 +386,10 @@ async def _stream(
             else:
                 now = session.runtime.state.time
                 events = [RuntimeEvent("answer", now, {"question": "", "text": None})]
-            await send(session.number(events))
+            messages = session.number(events)
+            stored = StoredInput(seq, "question", text[:500].encode())
+            registry.store.record(session.id, stored if text else None, messages)
+            await send(messages)
 
     pending: set[asyncio.Task[None]] = set()
     hello_seen = False
@@ -362,6 +414,8 @@ async def _stream(
                             continue
                         session.clock.accept(frame)
                         messages = session.number(session.runtime.handle_frame(frame))
+                        stored = StoredInput(frame.seq, "frame", bytes(received["bytes"]))
+                        registry.store.record(session.id, stored, messages)
                     await send(messages)
                 else:
                     message = parse_control(received.get("text") or "")
@@ -390,10 +444,17 @@ async def _stream(
                             session.acked = max(
                                 session.acked, min(message.up_to, len(session.sent))
                             )
+                            text = (received.get("text") or "").encode()
+                            stored = StoredInput(message.seq, "control", text)
+                            registry.store.record(session.id, stored, [])
+                            registry.store.set_acked(session.id, session.acked)
                             continue
                         messages = session.number(session.runtime.handle_control(message))
-                        if isinstance(message, End):
-                            session.ended = True
+                        ended = isinstance(message, End)
+                        text = (received.get("text") or "").encode()
+                        stored = StoredInput(message.seq, "control", text)
+                        registry.store.record(session.id, stored, messages, ended=ended)
+                        session.ended = session.ended or ended
                     await send(messages)
             except ProtocolError as problem:
                 await error(problem)

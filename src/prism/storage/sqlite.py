@@ -1,0 +1,186 @@
+"""Session persistence in SQLite: devices, sessions, every input a session processed and
+every message it sent, so a restarted server rebuilds its sessions exactly.
+
+A session is rebuilt by feeding its stored inputs, in processing order, to a fresh
+:class:`~prism.server.runtime.SessionRuntime` (the pipeline is deterministic); the
+messages it sent are read back, not recomputed. Each processed input and the messages
+it produced are written in one transaction *before* the messages are sent, so whatever
+a watch received (and may acknowledge) survives a crash. WAL journal: a killed process
+loses nothing committed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["InputKind", "SessionRow", "SqliteStore", "StoredInput"]
+
+InputKind = Literal["frame", "control", "question"]
+"""``frame``: binary frame bytes; ``control``: a JSON control message; ``question``: the
+transcript of a spoken question, answered at that point."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS devices (
+    device_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, procedure TEXT NOT NULL,
+    created REAL NOT NULL, ended INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS inputs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    kind TEXT NOT NULL, body BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS inputs_by_session ON inputs (session_id, id);
+CREATE TABLE IF NOT EXISTS outputs (
+    session_id TEXT NOT NULL, seq INTEGER NOT NULL, message TEXT NOT NULL,
+    PRIMARY KEY (session_id, seq));
+"""
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A stored session."""
+
+    session_id: str
+    device_id: str
+    procedure: str
+    ended: bool
+    acked: int
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    """One processed input, in processing order."""
+
+    seq: int
+    kind: InputKind
+    body: bytes
+
+
+class SqliteStore:
+    """The SQLite file (``":memory:"`` for a throw-away store). Thread-safe.
+
+    Parameters
+    ----------
+    path : Path or str
+        The database file (created with its folder if missing).
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def _write(self, statements: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, parameters in statements:
+                    self._db.execute(sql, parameters)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def add_device(self, device_id: str, token_hash: str, name: str) -> None:
+        """Store a device (its token only hashed)."""
+        self._write([("INSERT INTO devices VALUES (?, ?, ?)", (device_id, token_hash, name))])
+
+    def devices(self) -> dict[str, str]:
+        """Device id -> token hash."""
+        with self._lock:
+            rows = self._db.execute("SELECT device_id, token_hash FROM devices").fetchall()
+        return {device_id: token_hash for device_id, token_hash in rows}
+
+    def add_session(self, session_id: str, device_id: str, procedure: str) -> None:
+        """Store a new session."""
+        self._write(
+            [
+                (
+                    "INSERT INTO sessions (session_id, device_id, procedure, created) "
+                    "VALUES (?, ?, ?, ?)",
+                    (session_id, device_id, procedure, time.time()),
+                )
+            ]
+        )
+
+    def sessions(self) -> list[SessionRow]:
+        """Every stored session, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT session_id, device_id, procedure, ended, acked FROM sessions "
+                "ORDER BY created"
+            ).fetchall()
+        return [SessionRow(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
+
+    def record(
+        self,
+        session_id: str,
+        processed: StoredInput | None,
+        messages: Sequence[dict[str, Any]],
+        *,
+        ended: bool = False,
+    ) -> None:
+        """Store an input and the messages it produced, atomically."""
+        statements: list[tuple[str, tuple[Any, ...]]] = []
+        if processed is not None:
+            statements.append(
+                (
+                    "INSERT INTO inputs (session_id, seq, kind, body) VALUES (?, ?, ?, ?)",
+                    (session_id, processed.seq, processed.kind, processed.body),
+                )
+            )
+        statements.extend(
+            (
+                "INSERT INTO outputs VALUES (?, ?, ?)",
+                (session_id, int(message["seq"]), json.dumps(message)),
+            )
+            for message in messages
+        )
+        if ended:
+            statements.append(("UPDATE sessions SET ended = 1 WHERE session_id = ?", (session_id,)))
+        self._write(statements)
+
+    def set_acked(self, session_id: str, up_to: int) -> None:
+        """The watch acknowledged the messages up to ``up_to``."""
+        self._write(
+            [
+                (
+                    "UPDATE sessions SET acked = MAX(acked, ?) WHERE session_id = ?",
+                    (up_to, session_id),
+                )
+            ]
+        )
+
+    def inputs(self, session_id: str) -> Iterator[StoredInput]:
+        """The session's processed inputs, in processing order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, kind, body FROM inputs WHERE session_id = ? ORDER BY id",
+                (session_id,),
+            ).fetchall()
+        for seq, kind, body in rows:
+            yield StoredInput(int(seq), kind, bytes(body))
+
+    def outputs(self, session_id: str) -> list[dict[str, Any]]:
+        """The messages the session sent, in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT message FROM outputs WHERE session_id = ? ORDER BY seq", (session_id,)
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]

@@ -1,0 +1,144 @@
+"""Sessions survive a restart, also a kill -9: rebuilt from SQLite, resumed by the watch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+from websockets.sync.client import connect
+
+from prism.data.recording import read_recording
+from prism.server.app import ServerSettings, create_app
+from prism.server.protocol import SensorFrame, encode_frame
+from prism.storage import SqliteStore, StoredInput
+from prism.watch.replay import sensor_frames
+
+RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
+FRAMES = sensor_frames(RECORDING)
+
+
+def _frame(seq: int) -> bytes:
+    frame = FRAMES[seq - 1]
+    return encode_frame(SensorFrame(frame.kind, seq, frame.t0, frame.rate, frame.samples))
+
+
+def test_store_round_trip(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    store.add_device("d", "hash", "watch")
+    store.add_session("s", "d", "latte_making")
+    store.record("s", StoredInput(1, "control", b"{}"), [{"seq": 1, "type": "step"}])
+    store.set_acked("s", 1)
+    store.close()
+    again = SqliteStore(tmp_path / "s.sqlite3")
+    assert again.devices() == {"d": "hash"}
+    assert [(r.session_id, r.acked, r.ended) for r in again.sessions()] == [("s", 1, False)]
+    assert list(again.inputs("s")) == [StoredInput(1, "control", b"{}")]
+    assert again.outputs("s") == [{"seq": 1, "type": "step"}]
+
+
+def test_a_restarted_app_rebuilds_its_sessions(tmp_path: Path) -> None:
+    settings = ServerSettings(admin_token="admin", database=str(tmp_path / "db.sqlite3"))
+    admin = {"Authorization": "Bearer admin"}
+    with TestClient(create_app(settings)) as client:
+        token = client.post("/v1/devices", json={"name": "w"}, headers=admin).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        session = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
+        session_id = session.json()["session_id"]
+        with client.websocket_connect(f"/v1/sessions/{session_id}/stream?token={token}") as ws:
+            ws.send_json({"type": "hello", "seq": 1, "protocol": 1})
+            ws.receive_json()
+            for seq in range(1, 301):
+                ws.send_bytes(_frame(seq))
+            ws.send_json({"type": "question", "seq": 301, "text": "where am I?", "t": 30.0})
+            while (message := ws.receive_json())["type"] != "answer":
+                pass
+        before = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
+        events = client.get(f"/v1/sessions/{session_id}/events", headers=auth).json()
+    with TestClient(create_app(settings)) as client:  # a new process would do the same
+        after = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
+        assert after == before
+        assert client.get(f"/v1/sessions/{session_id}/events", headers=auth).json() == events
+        with client.websocket_connect(f"/v1/sessions/{session_id}/stream?token={token}") as ws:
+            ws.send_json({"type": "hello", "seq": 1, "protocol": 1, "resume_from": len(events)})
+            assert ws.receive_json()["next_seq"] == 302
+            ws.send_json({"type": "question", "seq": 302, "text": "what's next?", "t": 31.0})
+            while (message := ws.receive_json())["type"] != "answer":
+                pass
+            assert message["seq"] > len(events)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start(port: int, database: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PRISM_SERVER_ADMIN_TOKEN": "admin",
+        "PRISM_SERVER_DATABASE": str(database),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "prism.server.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
+         "--log-level", "warning"],
+        env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1.0)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("server did not start")
+
+
+def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
+    port, database = _free_port(), tmp_path / "db.sqlite3"
+    server = _start(port, database)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        admin = {"Authorization": "Bearer admin"}
+        token = httpx.post(f"{base}/v1/devices", json={"name": "w"}, headers=admin).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        session_id = httpx.post(
+            f"{base}/v1/sessions", json={"procedure": "latte_making"}, headers=auth
+        ).json()["session_id"]
+        url = f"ws://127.0.0.1:{port}/v1/sessions/{session_id}/stream"
+        received: list[dict[str, Any]] = []
+        with connect(url, additional_headers=auth) as ws:
+            ws.send(json.dumps({"type": "hello", "seq": 1, "protocol": 1}))
+            json.loads(ws.recv())
+            for seq in range(1, 301):
+                ws.send(_frame(seq))
+            ws.send(json.dumps({"type": "question", "seq": 301, "text": "where am I?", "t": 30}))
+            while (message := json.loads(ws.recv(timeout=30)))["type"] != "answer":
+                received.append(message)
+            received.append(message)
+            acked = received[-1]["seq"]
+            ws.send(json.dumps({"type": "ack", "seq": 302, "up_to": acked}))
+            time.sleep(0.3)
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        server = _start(port, database)
+        with connect(url, additional_headers=auth) as ws:
+            ws.send(json.dumps({"type": "hello", "seq": 1, "protocol": 1, "resume_from": 0}))
+            welcome = json.loads(ws.recv(timeout=30))
+            assert welcome["next_seq"] == 303
+            resent = [json.loads(ws.recv(timeout=30)) for _ in range(acked)]
+        assert resent == received  # every message the watch had, exactly
+    finally:
+        server.kill()
+        server.wait(timeout=10)
