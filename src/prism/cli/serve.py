@@ -15,11 +15,12 @@ import uvicorn
 from prism.assistant.speech import espeak_available, synthesize
 from prism.cli import app
 from prism.cli._common import console, fail
-from prism.cli.watch import _open_session, _Printer
+from prism.cli.watch import MessagePrinter
 from prism.data.recording import read_recording
 from prism.errors import PrismError
 from prism.server.app import ServerSettings, create_app
 from prism.watch.replay import ReplayQuestion, replay
+from prism.watch.session import open_session
 
 __all__ = ["serve"]
 
@@ -47,7 +48,7 @@ def _start(settings: ServerSettings, host: str, port: int) -> tuple[uvicorn.Serv
 
 def _demo(base: str, admin_token: str, speed: float | None) -> None:
     recording = read_recording(DEMO_RECORDING)
-    token, session = _open_session(base, admin_token, recording.task)
+    token, session = open_session(base, admin_token, recording.task)
     audio = synthesize(DEMO_QUESTION)[0] if espeak_available() else None
     question = ReplayQuestion(min(20.0, recording.annotation.duration / 2), DEMO_QUESTION, audio)
     spoken = "spoken" if audio is not None else "typed (espeak-ng is not installed)"
@@ -55,7 +56,9 @@ def _demo(base: str, admin_token: str, speed: float | None) -> None:
     console.print(f"[dim]asks at {question.at_s:.0f} s ({spoken}): {DEMO_QUESTION}[/]")
     url = base.replace("http", "ws", 1) + f"/v1/sessions/{session}/stream"
     result = asyncio.run(
-        replay(url, token, recording, speed=speed, questions=(question,), on_message=_Printer())
+        replay(
+            url, token, recording, speed=speed, questions=(question,), on_message=MessagePrinter()
+        )
     )
     console.print(
         f"[dim]{result.frames_sent} frames in {result.wall_s:.1f} s, "

@@ -13,13 +13,14 @@ from prism.cli._common import console, fail
 from prism.data.recording import read_recording
 from prism.errors import PrismError
 from prism.watch.replay import ReplayQuestion, replay
+from prism.watch.session import open_session
 
-__all__ = ["watch_app"]
+__all__ = ["MessagePrinter", "watch_app"]
 
 watch_app = typer.Typer(help="Watch-side clients of the service.", no_args_is_help=True)
 
 
-class _Printer:
+class MessagePrinter:
     """Prints what the watch receives: step changes (not the heartbeats), reminders,
     answers and errors."""
 
@@ -46,24 +47,6 @@ class _Printer:
             console.print(f"[red]error {message['code']}:[/] {message['message']}", highlight=False)
 
 
-def _open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
-    with httpx.Client(base_url=server, timeout=10.0) as http:
-        device = http.post(
-            "/v1/devices",
-            json={"name": "replay"},
-            headers={"Authorization": f"Bearer {admin_token}"},
-        )
-        if device.status_code != 200:
-            raise PrismError(f"registering a device failed ({device.status_code}): {device.text}")
-        token = device.json()["token"]
-        session = http.post(
-            "/v1/sessions", json={"procedure": task}, headers={"Authorization": f"Bearer {token}"}
-        )
-        if session.status_code != 200:
-            raise PrismError(f"creating a session failed ({session.status_code}): {session.text}")
-    return token, str(session.json()["session_id"])
-
-
 @watch_app.command("replay")
 def watch_replay(
     recording: Annotated[Path, typer.Argument(help="A recording directory (prism-recording/1).")],
@@ -84,12 +67,12 @@ def watch_replay(
         fail(f"--speed must be > 0, got {speed}")
     try:
         data = read_recording(recording)
-        token, session = _open_session(server, admin_token, data.task)
+        token, session = open_session(server, admin_token, data.task)
         url = server.replace("http", "ws", 1).rstrip("/") + f"/v1/sessions/{session}/stream"
         asked = (ReplayQuestion(question_at, question),) if question else ()
         console.print(f"session {session} ({data.task}), {data.annotation.duration:.0f} s")
         result = asyncio.run(
-            replay(url, token, data, speed=pace, questions=asked, on_message=_Printer())
+            replay(url, token, data, speed=pace, questions=asked, on_message=MessagePrinter())
         )
     except (PrismError, httpx.HTTPError, OSError) as error:
         fail(str(error))

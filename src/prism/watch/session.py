@@ -1,0 +1,40 @@
+"""Opening a session on the service over its REST API (what a watch's companion app does)."""
+
+from __future__ import annotations
+
+import httpx
+
+from prism.errors import PrismError
+
+__all__ = ["open_session"]
+
+
+def open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
+    """Register a device with the admin token and open a session of ``task``.
+
+    Returns
+    -------
+    token : str
+        The new device's token.
+    session_id : str
+
+    Raises
+    ------
+    PrismError
+        If the service refuses either request (the message has its status and reply).
+    """
+    with httpx.Client(base_url=server, timeout=10.0) as http:
+        device = http.post(
+            "/v1/devices",
+            json={"name": "replay"},
+            headers={"Authorization": f"Bearer {admin_token}"},
+        )
+        if device.status_code != 200:
+            raise PrismError(f"registering a device failed ({device.status_code}): {device.text}")
+        token = device.json()["token"]
+        session = http.post(
+            "/v1/sessions", json={"procedure": task}, headers={"Authorization": f"Bearer {token}"}
+        )
+        if session.status_code != 200:
+            raise PrismError(f"creating a session failed ({session.status_code}): {session.text}")
+    return token, str(session.json()["session_id"])
