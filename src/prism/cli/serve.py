@@ -26,13 +26,20 @@ __all__ = ["serve"]
 
 DEMO_RECORDING = Path("datasets/demo/latte_making-s000")
 DEMO_QUESTION = "What is the next step?"
+MAX_MESSAGE_BYTES = 1 << 20
+"""Largest WebSocket message accepted (bytes): the protocol's largest frame is 960,024."""
 
 
 def _start(settings: ServerSettings, host: str, port: int) -> tuple[uvicorn.Server, int]:
     """Start the service on a background thread; returns it and its port (``port`` 0:
     a free one)."""
     config = uvicorn.Config(
-        create_app(settings), host=host, port=port, log_level="warning", ws="websockets-sansio"
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_max_size=MAX_MESSAGE_BYTES,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
