@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +77,41 @@ def one_hot_frames(labels: Sequence[int], n_classes: int, *, high: float = 1.0) 
 def one_hot() -> OneHot:
     """``one_hot(labels, n_classes, high=1.0)``: see :func:`one_hot_frames`."""
     return one_hot_frames
+
+
+ADMIN_TOKEN = "admin-secret"
+"""The admin token of :func:`live_server`."""
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[str]:
+    """The service on a free 127.0.0.1 port (uvicorn on a thread, in-memory SQLite);
+    yields ``host:port`` and stops it at the end."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from prism.server.app import ServerSettings, create_app
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(ServerSettings(admin_token=ADMIN_TOKEN, database=":memory:")),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+    )
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield f"127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)

@@ -4,56 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from prism.data.recording import read_recording
-from prism.server.app import ServerSettings, create_app
 from prism.watch.replay import ReplayError, ReplayQuestion, replay, sensor_frames
+from prism.watch.session import open_session
 
+ADMIN_TOKEN = "admin-secret"  # the live_server fixture's (conftest)
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(ServerSettings(admin_token="admin-secret", database=":memory:")),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws="websockets-sansio",
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
-
-
-def _session(address: str) -> tuple[str, str]:
-    with httpx.Client(base_url=f"http://{address}") as http:
-        admin = {"Authorization": "Bearer admin-secret"}
-        token = http.post("/v1/devices", json={"name": "replay"}, headers=admin).json()["token"]
-        session = http.post(
-            "/v1/sessions",
-            json={"procedure": "latte_making"},
-            headers={"Authorization": f"Bearer {token}"},
-        ).json()["session_id"]
-    return token, session
 
 
 def test_frames_cover_the_recording_in_time_order() -> None:
@@ -64,8 +25,9 @@ def test_frames_cover_the_recording_in_time_order() -> None:
     assert sum(len(f.samples) for f in frames if f.kind == 2) == RECORDING.audio.size
 
 
-def test_replay_streams_a_session_and_gets_steps_and_an_answer(server: str) -> None:
-    token, session = _session(server)
+def test_replay_streams_a_session_and_gets_steps_and_an_answer(live_server: str) -> None:
+    server = live_server
+    token, session = open_session(f"http://{server}", ADMIN_TOKEN, "latte_making")
     url = f"ws://{server}/v1/sessions/{session}/stream"
     question = ReplayQuestion(at_s=20.0, text="what's next?")
     result = asyncio.run(replay(url, token, RECORDING, speed=None, questions=(question,)))
@@ -82,14 +44,16 @@ def test_replay_streams_a_session_and_gets_steps_and_an_answer(server: str) -> N
     assert state["time_s"] > 0.8 * RECORDING.annotation.duration
 
 
-def test_replay_with_a_wrong_token_fails_clearly(server: str) -> None:
-    _, session = _session(server)
+def test_replay_with_a_wrong_token_fails_clearly(live_server: str) -> None:
+    server = live_server
+    _, session = open_session(f"http://{server}", ADMIN_TOKEN, "latte_making")
     url = f"ws://{server}/v1/sessions/{session}/stream"
     with pytest.raises(ReplayError, match="refused"):
         asyncio.run(replay(url, "wrong", RECORDING, speed=None))
 
 
-def test_cli_replay_prints_steps_and_the_answer(server: str) -> None:
+def test_cli_replay_prints_steps_and_the_answer(live_server: str) -> None:
+    server = live_server
     from typer.testing import CliRunner
 
     from prism.cli import app

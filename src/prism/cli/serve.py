@@ -103,6 +103,7 @@ def serve(
         fail(str(error))
     base = f"http://{host}:{port}"
     console.print(f"PrISM service on {base} (API docs: {base}/docs, metrics: {base}/metrics)")
+    console.print(f"dashboard: {base}/dashboard?token={settings.admin_token}")
     try:
         if demo:
             _demo(base, settings.admin_token or "", speed if speed > 0 else None)

@@ -14,11 +14,12 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +27,7 @@ from prism.errors import PrismError
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
 from prism.sensing.classifier import ActivityClassifier
+from prism.server.dashboard import dashboard_view
 from prism.server.protocol import (
     Ack,
     End,
@@ -307,6 +309,30 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                 registry.store.record(session.id, stored, messages, ended=True)
                 session.ended = True
         return {"session_id": session.id, "ended": True}
+
+    @app.get("/dashboard", response_class=HTMLResponse)
+    def dashboard() -> str:
+        return (resources.files("prism.server") / "static" / "dashboard.html").read_text()
+
+    @app.get("/v1/dashboard/sessions", dependencies=[Depends(admin)])
+    def dashboard_sessions() -> list[dict[str, Any]]:
+        return [
+            {
+                "session_id": s.id,
+                "procedure": s.procedure_id,
+                "current": s.runtime.state.current_step,
+                "time_s": s.runtime.state.time,
+                "ended": s.ended,
+            }
+            for s in registry.sessions.values()
+        ]
+
+    @app.get("/v1/dashboard/sessions/{session_id}", dependencies=[Depends(admin)])
+    def dashboard_session(session_id: str) -> dict[str, Any]:
+        session = registry.sessions.get(session_id)
+        if session is None:
+            raise HTTPException(404, f"unknown session {session_id!r}")
+        return dashboard_view(session.id, session.runtime, session.sent, ended=session.ended)
 
     @app.websocket("/v1/sessions/{session_id}/stream")
     async def stream(websocket: WebSocket, session_id: str, token: str | None = None) -> None:

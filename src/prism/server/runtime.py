@@ -14,6 +14,7 @@ session state, so the server runs it on a worker thread and hands the text back 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -76,11 +77,15 @@ class RuntimeConfig:
         A step event at least this often, even without a change (s).
     next_steps : int
         Next-step candidates in a step event.
+    history_points : int
+        Probability snapshots kept (one per observer run).
     """
 
     observe_every: int = 5
     heartbeat_s: float = 5.0
     next_steps: int = 3
+    history_points: int = 3600
+    """Per-class probabilities kept for the dashboard (one per observer run: an hour)."""
 
 
 class SessionRuntime:
@@ -120,6 +125,10 @@ class SessionRuntime:
         self.assistant = SessionAssistant(self.tracker, assistant or Assistant(procedure))
         self.transcriber = transcriber or Transcriber()
         self._last_step: tuple[str | None, float] = ("", -np.inf)
+        self.probability_history: deque[tuple[float, np.ndarray]] = deque(
+            maxlen=self.config.history_points
+        )
+        """(time s, class probabilities ``(S + 1,)``) once per observer run, for charts."""
         self._remaining_s: float | None = None
 
     @property
@@ -146,6 +155,7 @@ class SessionRuntime:
         for row in rows:
             state = self.tracker.update(row)
             if state.frame % self.config.observe_every == 0:
+                self.probability_history.append((state.time, state.class_probabilities.copy()))
                 update = self.observer.observe(state)
                 self._remaining_s = update.remaining.until_end.mean
                 events.extend(
