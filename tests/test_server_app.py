@@ -76,6 +76,10 @@ def test_rest_endpoints_and_security(client: TestClient) -> None:
     listed = {p["id"]: p for p in client.get("/v1/procedures").json()}
     assert listed["latte_making"]["model"] and listed["latte_making"]["steps"] == 19
     assert client.get("/v1/procedures/nope").status_code == 404
+    picture = client.get("/v1/procedures/latte_making/picture")
+    assert picture.headers["content-type"] == "image/svg+xml"
+    assert b"<svg" in picture.content and b"Steam milk" in picture.content
+    assert client.get("/v1/procedures/nope/picture").status_code == 404
     assert client.post("/v1/devices", json={"name": "w"}).status_code == 401
     first, second = _device(client), _device(client)
     session_id = _session(client, first["token"])

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,13 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from prism.errors import PrismError
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
+from prism.procedure.render import render_procedure
 from prism.sensing.classifier import ActivityClassifier
 from prism.server.dashboard import dashboard_view
 from prism.server.protocol import (
@@ -239,6 +241,17 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             "transitions": procedure.transitions,
             "precedence": [list(pair) for pair in procedure.precedence],
         }
+
+    pictures: dict[str, bytes] = {}
+
+    @app.get("/v1/procedures/{procedure_id}/picture")
+    def procedure_picture(procedure_id: str) -> Response:
+        if procedure_id not in pictures:
+            procedure = registry.procedure(procedure_id)
+            with tempfile.TemporaryDirectory() as folder:
+                path = render_procedure(procedure, Path(folder) / "procedure.svg")
+                pictures[procedure_id] = path.read_bytes()
+        return Response(pictures[procedure_id], media_type="image/svg+xml")
 
     @app.post("/v1/devices", dependencies=[Depends(admin)])
     def register_device(request: DeviceRequest) -> dict[str, str]:
