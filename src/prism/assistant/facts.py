@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from prism.observer.reminders import descendants
+from prism.observer.reminders import descendants, usual_order
 from prism.procedure.model import END, START, Procedure
 
 __all__ = [
@@ -74,32 +74,16 @@ def remaining_path(procedure: Procedure, done: Sequence[str], current: str | Non
 
     The current step is not included; each step appears at most once.
     """
-    seen = set(done) | ({current} if current else set())
     origin = current or (done[-1] if done else START)
-    path: list[str] = []
-    while True:
-        row = procedure.transitions.get(origin, {})
-        options = [(p, s) for s, p in row.items() if s == END or s not in seen]
-        if not options:
-            break
-        _, best = max(options, key=lambda item: (item[0], item[1] == END))
-        if best == END:
-            break
-        path.append(best)
-        seen.add(best)
-        origin = best
-    return path
+    visited = [*done, current] if current else list(done)
+    return list(usual_order(procedure, origin=origin, visited=visited))
 
 
 def remaining_time_s(procedure: Procedure, done: Sequence[str], current: str | None) -> float:
     """Expected seconds to the end: the mean durations of the current step and of the
     remaining path (how far into the current step the user is, is not known here; the
     observer's prediction, when given, replaces this)."""
-    steps = (
-        [current, *remaining_path(procedure, done, current)]
-        if current
-        else (remaining_path(procedure, done, current))
-    )
+    steps = ([current] if current else []) + remaining_path(procedure, done, current)
     return float(sum(procedure.step(s).duration.mean for s in steps))
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -191,20 +191,24 @@ def transitive_closure(direct: np.ndarray) -> np.ndarray:
     return reach
 
 
-def usual_order(procedure: Procedure) -> tuple[str, ...]:
-    """The most probable path through the procedure: from the start, repeatedly the most
-    probable successor not visited yet, until the end (or nothing new is left)."""
+def usual_order(
+    procedure: Procedure, *, origin: str = START, visited: Collection[str] = ()
+) -> tuple[str, ...]:
+    """The most probable path through the procedure: from ``origin`` (default the
+    start), repeatedly the most probable successor not visited yet, until the end (or
+    nothing new is left). ``origin`` and ``visited`` are not part of the path."""
+    seen = set(visited)
     path: list[str] = []
-    origin = START
     while True:
         row = procedure.transitions.get(origin, {})
-        options = [(p, s) for s, p in row.items() if s == END or s not in path]
+        options = [(p, s) for s, p in row.items() if s == END or s not in seen]
         if not options:
             return tuple(path)
         _, best = max(options, key=lambda item: (item[0], item[1] == END))
         if best == END:
             return tuple(path)
         path.append(best)
+        seen.add(best)
         origin = best
 
 
