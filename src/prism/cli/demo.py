@@ -129,7 +129,7 @@ def demo(
             console.print(f"[magenta]{_clock(state.time)}  reminder:[/] {reminder.reason}")
         if t in asked_at:
             question = asked_at[t]
-            reply = assistant.ask(question, remaining=observer.observe(state).remaining)
+            reply = assistant.ask(question, remaining=observer.remaining(state))
             console.print(f"[cyan]{_clock(state.time)}  user asks:[/] {question}")
             console.print(f"[cyan]{_clock(state.time)}  assistant:[/] {reply.text}")
         if frame_period:

@@ -61,9 +61,13 @@ class Observer:
         self.future = FutureModel(tracker.model, self.config.remaining)
         self.scheduler = ReminderScheduler(tracker.procedure, self.config.reminders)
 
+    def remaining(self, state: TrackerState) -> RemainingTime:
+        """The remaining-time prediction from ``state`` alone (no reminder decision)."""
+        return self.future.predict(state.beam)
+
     def observe(self, state: TrackerState) -> ObserverUpdate:
         """Predict from ``state`` and decide on reminders."""
-        predict = cache(lambda: self.future.predict(state.beam))
+        predict = cache(lambda: self.remaining(state))
         return ObserverUpdate(state, tuple(self.scheduler.observe(state, predict)), predict)
 
     def confirm_done(self, step: str) -> TrackerState:

@@ -23,7 +23,7 @@ import numpy as np
 from prism.assistant import Assistant, SessionAssistant
 from prism.assistant.speech import SpeechDetector, Transcriber
 from prism.errors import DataError, TrackerInputError
-from prism.observer import Observer, RemainingTime, ReminderError
+from prism.observer import Observer, ReminderError
 from prism.procedure.model import Procedure
 from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.streaming import StreamingClassifier
@@ -129,7 +129,6 @@ class SessionRuntime:
             maxlen=self.config.history_points
         )
         """(time s, class probabilities ``(S + 1,)``) once per observer run, for charts."""
-        self._remaining_s: float | None = None
 
     @property
     def state(self) -> TrackerState:
@@ -157,7 +156,6 @@ class SessionRuntime:
             if state.frame % self.config.observe_every == 0:
                 self.probability_history.append((state.time, state.class_probabilities.copy()))
                 update = self.observer.observe(state)
-                self._remaining_s = update.remaining.until_end.mean
                 events.extend(
                     RuntimeEvent(
                         "reminder",
@@ -190,7 +188,7 @@ class SessionRuntime:
                 "current": state.current_step,
                 "probability": state.current_probability,
                 "next": following,
-                "remaining_s": self._remaining_s,
+                "remaining_s": self.observer.remaining(state).until_end.mean,
                 "final": final,
             },
         )
@@ -208,7 +206,7 @@ class SessionRuntime:
         """Answer a question, apply a correction or a reminder action, or end the stream."""
         now = self.tracker.state().time
         if isinstance(message, Question):
-            reply = self.assistant.ask(message.text, remaining=self._remaining())
+            reply = self.assistant.ask(message.text, remaining=self.observer.remaining(self.state))
             data: dict[str, Any] = {"question": message.text, "text": reply.text}
             if reply.correction is not None:
                 data["correction"] = {"kind": reply.correction.kind, "step": reply.correction.step}
@@ -238,9 +236,6 @@ class SessionRuntime:
             return []
         events = self._track(self.stream.finish())
         return [*events, self._step_event(self.tracker.state(), final=True)]
-
-    def _remaining(self) -> RemainingTime:
-        return self.observer.observe(self.tracker.state()).remaining
 
     def transcribe(self, audio: np.ndarray) -> str:
         """The words of a spoken question (16 kHz mono float audio); "" if none.
