@@ -19,6 +19,7 @@ from prism.assistant.context import AssistantContext, DialogueTurn, context_from
 from prism.assistant.grounded import GroundedAnswer, GroundingConfig, answer_intent, step_phrase
 from prism.assistant.intents import Intent, IntentKind, understand
 from prism.assistant.llm import LLMPhraser
+from prism.observer import Observer
 from prism.observer.remaining import RemainingTime
 from prism.procedure.model import Procedure
 from prism.tracker import StepTracker
@@ -182,6 +183,9 @@ class SessionAssistant:
         The session's tracker (corrections are applied to it).
     assistant : Assistant, optional
         Defaults to a grounded-only assistant for the tracker's procedure.
+    observer : Observer, optional
+        The session's observer: corrections then go through
+        :meth:`~prism.observer.Observer.correct` (a step said done is not reminded).
     dialogue_turns : int
         Recent exchanges kept for the context.
     """
@@ -191,9 +195,11 @@ class SessionAssistant:
         tracker: StepTracker,
         assistant: Assistant | None = None,
         *,
+        observer: Observer | None = None,
         dialogue_turns: int = 6,
     ) -> None:
         self.tracker = tracker
+        self.observer = observer
         self.assistant = assistant or Assistant(tracker.procedure)
         self.dialogue: deque[DialogueTurn] = deque(maxlen=dialogue_turns)
 
@@ -204,6 +210,7 @@ class SessionAssistant:
         )
         reply = self.assistant.reply(utterance, context)
         if reply.correction is not None:
-            self.tracker.correct(reply.correction.kind, reply.correction.step)
+            correct = self.observer.correct if self.observer else self.tracker.correct
+            correct(reply.correction.kind, reply.correction.step)
         self.dialogue.append(DialogueTurn(utterance, reply.text))
         return reply

@@ -8,7 +8,7 @@ from functools import cache
 
 from prism.observer.remaining import FutureModel, RemainingTime, RemainingTimeConfig
 from prism.observer.reminders import Reminder, ReminderConfig, ReminderScheduler
-from prism.tracker import StepTracker, TrackerState
+from prism.tracker import CorrectionKind, StepTracker, TrackerState
 
 __all__ = ["Observer", "ObserverConfig", "ObserverUpdate"]
 
@@ -70,6 +70,21 @@ class Observer:
         predict = cache(lambda: self.remaining(state))
         return ObserverUpdate(state, tuple(self.scheduler.observe(state, predict)), predict)
 
+    def correct(self, kind: CorrectionKind | str, step: str) -> TrackerState:
+        """Apply a user correction ("done", "at", "not_done") to the tracker; a step said
+        to be done is not reminded any more.
+
+        Raises
+        ------
+        ReminderError
+            If ``step`` is not a step of the procedure (nothing is changed).
+        TrackerInputError
+            If ``kind`` is not a correction kind.
+        """
+        if kind == "done":
+            self.scheduler.step_done(step)
+        return self.tracker.correct(kind, step)
+
     def confirm_done(self, step: str) -> TrackerState:
         """The user says ``step`` is done (e.g. answering a reminder): correct the tracker.
 
@@ -78,5 +93,4 @@ class Observer:
         ReminderError
             If ``step`` is not a step of the procedure (nothing is changed).
         """
-        self.scheduler.step_done(step)
-        return self.tracker.correct("done", step)
+        return self.correct("done", step)

@@ -122,7 +122,9 @@ class SessionRuntime:
         self.stream = StreamingClassifier(classifier, late_imu="drop")
         self.tracker = StepTracker(procedure)
         self.observer = Observer(self.tracker)
-        self.assistant = SessionAssistant(self.tracker, assistant or Assistant(procedure))
+        self.assistant = SessionAssistant(
+            self.tracker, assistant or Assistant(procedure), observer=self.observer
+        )
         self.transcriber = transcriber or Transcriber()
         self._last_step: tuple[str | None, float] = ("", -np.inf)
         self.probability_history: deque[tuple[float, np.ndarray]] = deque(
@@ -216,11 +218,9 @@ class SessionRuntime:
             return events
         if isinstance(message, CorrectionMessage):
             try:
-                state = self.tracker.correct(message.kind, message.step)
-            except TrackerInputError as error:
+                state = self.observer.correct(message.kind, message.step)
+            except (ReminderError, TrackerInputError) as error:
                 return [self._error(ErrorCode.UNKNOWN_STEP, str(error), message.seq)]
-            if message.kind == "done":
-                self.observer.scheduler.step_done(message.step)
             return [self._step_event(state)]
         if isinstance(message, ReminderAction):
             scheduler = self.observer.scheduler
