@@ -35,8 +35,8 @@ def test_store_round_trip(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "s.sqlite3")
     store.add_device("d", "hash", "watch")
     store.add_session("s", "d", "latte_making")
-    store.record("s", StoredInput(1, "control", b"{}"), [{"seq": 1, "type": "step"}])
-    store.set_acked("s", 1)
+    store.record("s", StoredInput(1, "control", b"{}"), [{"seq": 1, "type": "step"}], acked=1)
+    store.record("s", None, [], acked=0)  # an older acknowledgement does not go back
     store.close()
     again = SqliteStore(tmp_path / "s.sqlite3")
     assert again.devices() == {"d": "hash"}

@@ -93,13 +93,13 @@ class _Registry:
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.devices: dict[str, str] = {}
+        self.device_by_hash: dict[str, str] = {}
         self.sessions: dict[str, _Session] = {}
         self.procedures: dict[str, Procedure] = {}
         self.models: dict[str, ActivityClassifier] = {}
         self.counters: Counter[str] = Counter()
         self.store = SqliteStore(settings.database)
-        self.devices.update(self.store.devices())
+        self.device_by_hash = {hashed: device for device, hashed in self.store.devices().items()}
         for row in self.store.sessions():
             try:
                 self.sessions[row.session_id] = self._rebuild(row)
@@ -141,12 +141,26 @@ class _Registry:
         return self.models[procedure_id]
 
     def device(self, token: str | None) -> str:
-        if token:
-            hashed = _hash(token)
-            for device_id, stored in self.devices.items():
-                if secrets.compare_digest(stored, hashed):
-                    return device_id
-        raise HTTPException(401, "missing or unknown device token")
+        device_id = self.device_by_hash.get(_hash(token)) if token else None
+        if device_id is None:
+            raise HTTPException(401, "missing or unknown device token")
+        return device_id
+
+    def commit(
+        self,
+        session: _Session,
+        stored: StoredInput | None,
+        events: list[RuntimeEvent],
+        *,
+        ended: bool = False,
+        acked: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Number ``events`` and persist them with the input that produced them (one
+        transaction), before they are sent; returns the messages to send."""
+        messages = session.number(events)
+        self.store.record(session.id, stored, messages, ended=ended, acked=acked)
+        session.ended = session.ended or ended
+        return messages
 
     def owned(self, session_id: str, device_id: str) -> _Session:
         session = self.sessions.get(session_id)
@@ -257,8 +271,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     def register_device(request: DeviceRequest) -> dict[str, str]:
         device_id = f"dev-{secrets.token_hex(6)}"
         token = secrets.token_urlsafe(32)
-        registry.devices[device_id] = _hash(token)
-        registry.store.add_device(device_id, _hash(token), request.name)
+        hashed = _hash(token)
+        registry.device_by_hash[hashed] = device_id
+        registry.store.add_device(device_id, hashed, request.name)
         return {"device_id": device_id, "name": request.name, "token": token}
 
     @app.post("/v1/sessions")
@@ -317,10 +332,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         async with session.lock:
             if not session.ended:
                 end = End(type="end", seq=1, t=0.0)
-                messages = session.number(session.runtime.handle_control(end))
                 stored = StoredInput(0, "control", end.model_dump_json().encode())
-                registry.store.record(session.id, stored, messages, ended=True)
-                session.ended = True
+                registry.commit(session, stored, session.runtime.handle_control(end), ended=True)
         return {"session_id": session.id, "ended": True}
 
     @app.get("/dashboard", response_class=HTMLResponse)
@@ -425,10 +438,8 @@ async def _stream(
             else:
                 now = session.runtime.state.time
                 events = [RuntimeEvent("answer", now, {"question": "", "text": None})]
-            messages = session.number(events)
-            stored = StoredInput(seq, "question", text[:500].encode())
-            registry.store.record(session.id, stored if text else None, messages)
-            await send(messages)
+            stored = StoredInput(seq, "question", text[:500].encode()) if text else None
+            await send(registry.commit(session, stored, events))
 
     pending: set[asyncio.Task[None]] = set()
     hello_seen = False
@@ -452,9 +463,9 @@ async def _stream(
                             task.add_done_callback(pending.discard)
                             continue
                         session.clock.accept(frame)
-                        messages = session.number(session.runtime.handle_frame(frame))
                         stored = StoredInput(frame.seq, "frame", bytes(received["bytes"]))
-                        registry.store.record(session.id, stored, messages)
+                        events = session.runtime.handle_frame(frame)
+                        messages = registry.commit(session, stored, events)
                     await send(messages)
                 else:
                     message = parse_control(received.get("text") or "")
@@ -479,21 +490,17 @@ async def _stream(
                         raise ProtocolError(ErrorCode.BAD_FRAME, "send hello first", message.seq)
                     async with session.lock:
                         session.incoming.accept(message.seq)
+                        text = (received.get("text") or "").encode()
+                        stored = StoredInput(message.seq, "control", text)
                         if isinstance(message, Ack):
                             session.acked = max(
                                 session.acked, min(message.up_to, len(session.sent))
                             )
-                            text = (received.get("text") or "").encode()
-                            stored = StoredInput(message.seq, "control", text)
-                            registry.store.record(session.id, stored, [])
-                            registry.store.set_acked(session.id, session.acked)
+                            registry.commit(session, stored, [], acked=session.acked)
                             continue
-                        messages = session.number(session.runtime.handle_control(message))
+                        events = session.runtime.handle_control(message)
                         ended = isinstance(message, End)
-                        text = (received.get("text") or "").encode()
-                        stored = StoredInput(message.seq, "control", text)
-                        registry.store.record(session.id, stored, messages, ended=ended)
-                        session.ended = session.ended or ended
+                        messages = registry.commit(session, stored, events, ended=ended)
                     await send(messages)
             except ProtocolError as problem:
                 await error(problem)

@@ -135,8 +135,10 @@ class SqliteStore:
         messages: Sequence[dict[str, Any]],
         *,
         ended: bool = False,
+        acked: int | None = None,
     ) -> None:
-        """Store an input and the messages it produced, atomically."""
+        """Store an input and the messages it produced, atomically; ``ended`` marks the
+        session over, ``acked`` is the watch's latest acknowledgement (kept if higher)."""
         statements: list[tuple[str, tuple[Any, ...]]] = []
         if processed is not None:
             statements.append(
@@ -154,18 +156,14 @@ class SqliteStore:
         )
         if ended:
             statements.append(("UPDATE sessions SET ended = 1 WHERE session_id = ?", (session_id,)))
-        self._write(statements)
-
-    def set_acked(self, session_id: str, up_to: int) -> None:
-        """The watch acknowledged the messages up to ``up_to``."""
-        self._write(
-            [
+        if acked is not None:
+            statements.append(
                 (
                     "UPDATE sessions SET acked = MAX(acked, ?) WHERE session_id = ?",
-                    (up_to, session_id),
+                    (acked, session_id),
                 )
-            ]
-        )
+            )
+        self._write(statements)
 
     def inputs(self, session_id: str) -> Iterator[StoredInput]:
         """The session's processed inputs, in processing order."""
