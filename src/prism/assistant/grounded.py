@@ -80,9 +80,8 @@ class GroundedAnswer:
 
 
 def step_phrase(procedure: Procedure, step: str) -> str:
-    """A step's name for use inside a sentence (first letter lower-cased)."""
-    name = procedure.step(step).name
-    return name[:1].lower() + name[1:] if name[1:2].islower() or len(name) == 1 else name
+    """A step's name for use inside a sentence (:attr:`Step.name_in_sentence`)."""
+    return procedure.step(step).name_in_sentence
 
 
 def _join(phrases: list[str], last: str = "or") -> str:
@@ -257,9 +256,7 @@ class _Answerer:
 
     def step_duration(self, step: str) -> str:
         stats = self.procedure.step(step).duration
-        text = (
-            f"{step_phrase(self.procedure, step).capitalize()} takes {format_duration(stats.mean)}."
-        )
+        text = f"{self.procedure.step(step).name} takes {format_duration(stats.mean)}."
         self.named.append(step)
         note = self.procedure.step(step).notes.reminder
         return f"{text} {note}" if note else text

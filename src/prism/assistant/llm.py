@@ -21,7 +21,7 @@ from prism.assistant.context import AssistantContext
 from prism.assistant.grounded import GroundedAnswer, step_phrase
 from prism.assistant.intents import IntentKind
 from prism.assistant.mentions import mentioned_steps
-from prism.assistant.scoring import polarity, quantities
+from prism.assistant.scoring import close_enough, polarity, quantities
 
 __all__ = ["LLMPhraser", "LLMSettings", "agrees_with", "build_messages"]
 
@@ -111,7 +111,7 @@ def agrees_with(text: str, grounded: GroundedAnswer, context: AssistantContext) 
             return False
         offered = quantities(text)
         for value, _ in quantities(grounded.text or ""):
-            if not any(abs(other - value) <= max(0.25 * value, 10.0) for other, _ in offered):
+            if not any(close_enough(value, other) for other, _ in offered):
                 return False
     return True
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from prism.assistant.mentions import mentioned_steps
 from prism.procedure.model import Procedure
 
-__all__ = ["AnswerScore", "polarity", "quantities", "score_answer"]
+__all__ = ["AnswerScore", "close_enough", "polarity", "quantities", "score_answer"]
 
 _NUMBER_WORDS = {
     "one": 1,
@@ -96,11 +96,16 @@ def quantities(text: str) -> list[tuple[float, bool]]:
     return found
 
 
+def close_enough(expected: float, given: float) -> bool:
+    """Whether ``given`` matches ``expected`` within 25 % or 10 (seconds, for durations)."""
+    return abs(given - expected) <= max(0.25 * expected, 10.0)
+
+
 def _has_quantity(wanted: tuple[float, bool], offered: list[tuple[float, bool]]) -> bool:
     value, is_duration = wanted
     for other, other_duration in offered:
         if is_duration and other_duration:
-            if abs(other - value) <= max(0.25 * value, 10.0):
+            if close_enough(value, other):
                 return True
         elif not is_duration and other == value:
             return True

@@ -239,10 +239,6 @@ def descendants(procedure: Procedure) -> dict[str, frozenset[str]]:
     }
 
 
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
-
-
 class ReminderScheduler:
     """Decides, after each observed frame, which reminders to issue.
 
@@ -390,8 +386,8 @@ class ReminderScheduler:
         return self.procedure.step_ids[best]
 
     def _missed_reason(self, step: str, before: str) -> str:
-        name = _lower_first(self.procedure.step(step).name)
-        later = _lower_first(self.procedure.step(before).name)
+        name = self.procedure.step(step).name_in_sentence
+        later = self.procedure.step(before).name_in_sentence
         text = f"You have not done this step yet: {name}; it comes before: {later}."
         note = self.procedure.step(step).notes.reminder
         return f"{text} {note}" if note else text
@@ -451,7 +447,7 @@ class ReminderScheduler:
             expected = self.procedure.step(step).duration.mean
             key = (ReminderKind.TIME_CRITICAL, step)
             if now - began >= config.critical_fraction * expected and self._allowed(key, now):
-                name = _lower_first(self.procedure.step(step).name)
+                name = self.procedure.step(step).name_in_sentence
                 reason = (
                     f"You have been at this step for {now - began:.0f} s: {name}; "
                     f"it usually takes about {expected:.0f} s."
@@ -489,7 +485,7 @@ class ReminderScheduler:
             soon = remaining.until_start(step).probability_within(config.upcoming_lead_s)
             if soon >= config.upcoming_probability and self._allowed(key, now):
                 when = remaining.until_start(step).quantile(0.5)
-                name = _lower_first(self.procedure.step(step).name)
+                name = self.procedure.step(step).name_in_sentence
                 reason = f"In about {max(when, 1.0):.0f} s: {name}."
                 note = self.procedure.step(step).notes.reminder
                 return self._issue(key[0], step, f"{reason} {note}" if note else reason, soon, now)

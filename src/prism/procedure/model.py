@@ -133,6 +133,13 @@ class Step:
     repeatable: bool = False
     notes: StepNotes = field(default_factory=StepNotes)
 
+    @property
+    def name_in_sentence(self) -> str:
+        """The name as used inside a sentence: "Steam milk" -> "steam milk"; a name that
+        starts with an acronym ("USB cable") is kept."""
+        name = self.name
+        return name[:1].lower() + name[1:] if name[:2] != name[:2].upper() else name
+
 
 @dataclass(frozen=True)
 class GapModel:
