@@ -94,8 +94,9 @@ def spoken_question(
     snr = float(rng.uniform(*config.snr_db))
     noise = kitchen_noise(padded.size / SAMPLE_RATE_HZ, rng)[: padded.size]
     mixed = mix_at_snr(padded, noise, snr)
-    active = np.flatnonzero(active_mask(speech))
-    last = (active[-1] + 1) * (speech.size / active_mask(speech).size) if active.size else 0
+    mask = active_mask(speech)
+    active = np.flatnonzero(mask)
+    last = (active[-1] + 1) * (speech.size / mask.size) if active.size else 0
     return mixed, (lead + float(last)) / SAMPLE_RATE_HZ, snr
 
 
