@@ -87,31 +87,9 @@ ADMIN_TOKEN = "admin-secret"
 def live_server() -> Iterator[str]:
     """The service on a free 127.0.0.1 port (uvicorn on a thread, in-memory SQLite);
     yields ``host:port`` and stops it at the end."""
-    import socket
-    import threading
-    import time
+    from prism.server.app import ServerSettings
+    from prism.server.threaded import serve_in_thread
 
-    import uvicorn
-
-    from prism.server.app import ServerSettings, create_app
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(ServerSettings(admin_token=ADMIN_TOKEN, database=":memory:")),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        ws="websockets-sansio",
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
+    server, port = serve_in_thread(ServerSettings(admin_token=ADMIN_TOKEN, database=":memory:"))
     yield f"127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    server.should_exit = True

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import threading
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from prism.assistant.speech import espeak_available, synthesize
 from prism.cli import app
@@ -18,7 +16,8 @@ from prism.cli._common import console, fail
 from prism.cli.watch import MessagePrinter
 from prism.data.recording import read_recording
 from prism.errors import PrismError
-from prism.server.app import ServerSettings, create_app
+from prism.server.app import ServerSettings
+from prism.server.threaded import serve_in_thread
 from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
 
@@ -26,31 +25,6 @@ __all__ = ["serve"]
 
 DEMO_RECORDING = Path("datasets/demo/latte_making-s000")
 DEMO_QUESTION = "What is the next step?"
-MAX_MESSAGE_BYTES = 1 << 20
-"""Largest WebSocket message accepted (bytes): the protocol's largest frame is 960,024."""
-
-
-def _start(settings: ServerSettings, host: str, port: int) -> tuple[uvicorn.Server, int]:
-    """Start the service on a background thread; returns it and its port (``port`` 0:
-    a free one)."""
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        ws="websockets-sansio",
-        ws_max_size=MAX_MESSAGE_BYTES,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30.0
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise PrismError(f"the service did not start on {host}:{port} (port in use?)")
-        time.sleep(0.05)
-    bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
-    return server, int(bound)
 
 
 def _demo(base: str, admin_token: str, speed: float | None) -> None:
@@ -98,7 +72,7 @@ def serve(
         settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(16)})
         console.print(f"admin token (this run): {settings.admin_token}")
     try:
-        server, port = _start(settings, host, port)
+        server, port = serve_in_thread(settings, host=host, port=port)
     except PrismError as error:
         fail(str(error))
     base = f"http://{host}:{port}"
