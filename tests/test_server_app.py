@@ -12,7 +12,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from prism.data.recording import read_recording
 from prism.server.app import ServerSettings, create_app
-from prism.server.protocol import ErrorCode, FrameKind, SensorFrame, encode_frame
+from prism.server.protocol import ErrorCode, SensorFrame, encode_frame
+from prism.watch.replay import sensor_frames
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
 
@@ -44,18 +45,11 @@ def _session(client: TestClient, token: str) -> str:
 
 
 def _frames(seconds: float) -> list[bytes]:
-    imu, audio = RECORDING.imu, RECORDING.audio
-    assert imu is not None and audio is not None
-    frames: list[tuple[float, FrameKind, Any]] = []
-    for start in range(0, int(seconds * 50), 50):
-        frames.append((imu.times[start], FrameKind.IMU, imu.values[start : start + 50]))
-    for start in range(0, int(seconds * 16000), 8000):
-        frames.append((start / 16000, FrameKind.AUDIO, audio[start : start + 8000]))
-    frames.sort(key=lambda f: f[0])
-    rate = {FrameKind.IMU: 50.0, FrameKind.AUDIO: 16000.0}
+    """The recording's first ``seconds`` as a watch sends them (0.5 s frames, numbered)."""
+    first = [f for f in sensor_frames(RECORDING, chunk_s=0.5) if f.t0 < seconds]
     return [
-        encode_frame(SensorFrame(kind, seq, float(t0), rate[kind], samples))
-        for seq, (t0, kind, samples) in enumerate(frames, start=1)
+        encode_frame(SensorFrame(f.kind, seq, f.t0, f.rate, f.samples))
+        for seq, f in enumerate(first, start=1)
     ]
 
 

@@ -16,7 +16,6 @@ from prism.server.protocol import (
     CorrectionMessage,
     End,
     ErrorCode,
-    FrameKind,
     Question,
     ReminderAction,
     SensorFrame,
@@ -24,6 +23,7 @@ from prism.server.protocol import (
     encode_frame,
 )
 from prism.server.runtime import RuntimeEvent, SessionRuntime
+from prism.watch.replay import sensor_frames
 
 LATTE = load_procedure("tasks/latte_making/procedure.yaml")
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
@@ -31,23 +31,11 @@ MODEL = ActivityClassifier.load("models/latte_making")
 
 
 def _frames() -> list[SensorFrame]:
-    """The recording as a watch sends it: 1 s IMU batches and 0.5 s audio chunks, in time
-    order, each through the binary codec."""
-    imu, audio = RECORDING.imu, RECORDING.audio
-    assert imu is not None and audio is not None
-    out: list[tuple[float, SensorFrame]] = []
-    for start in range(0, len(imu.times), 50):
-        rows = imu.values[start : start + 50]
-        out.append(
-            (imu.times[start], SensorFrame(FrameKind.IMU, 1, float(imu.times[start]), 50.0, rows))
-        )
-    for start in range(0, audio.size, 8000):
-        chunk = audio[start : start + 8000]
-        out.append((start / 16000, SensorFrame(FrameKind.AUDIO, 1, start / 16000, 16000.0, chunk)))
-    out.sort(key=lambda pair: pair[0])
+    """The recording as a watch sends it (0.5 s IMU and audio frames in time order), each
+    through the binary codec."""
     return [
         decode_frame(encode_frame(SensorFrame(f.kind, seq, f.t0, f.rate, f.samples)))
-        for seq, (_, f) in enumerate(out, start=1)
+        for seq, f in enumerate(sensor_frames(RECORDING, chunk_s=0.5), start=1)
     ]
 
 
