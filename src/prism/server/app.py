@@ -346,11 +346,12 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
             {
                 "session_id": s.id,
                 "procedure": s.procedure_id,
-                "current": s.runtime.state.current_step,
-                "time_s": s.runtime.state.time,
+                "current": state.current_step,
+                "time_s": state.time,
                 "ended": s.ended,
             }
             for s in registry.sessions.values()
+            for state in (s.runtime.state,)
         ]
 
     @app.get("/v1/dashboard/sessions/{session_id}", dependencies=[Depends(admin)])
