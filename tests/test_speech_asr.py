@@ -22,9 +22,9 @@ from prism.assistant.speech.audio import (
     SAMPLE_RATE_HZ,
     SpeechBackendError,
     SpeechInputError,
-    find_package_dir,
 )
 from prism.assistant.text import spoken_words
+from prism.packages import find_package_dir
 from prism.procedure.model import Procedure
 
 RATE = SAMPLE_RATE_HZ

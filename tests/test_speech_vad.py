@@ -15,7 +15,6 @@ from prism.assistant.speech.audio import (
     SpeechBackendError,
     SpeechInputError,
     check_audio,
-    find_package_dir,
 )
 from prism.assistant.speech.noise import kitchen_noise, mix_at_snr
 from prism.assistant.speech.vad import (
@@ -27,6 +26,7 @@ from prism.assistant.speech.vad import (
     segments_from_probabilities,
     speech_probabilities,
 )
+from prism.packages import find_package_dir
 
 pytestmark = pytest.mark.skipif(
     find_package_dir("silero_vad") is None or find_package_dir("onnxruntime") is None,

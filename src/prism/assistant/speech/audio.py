@@ -7,9 +7,6 @@ or settings; :class:`SpeechBackendError`: a model package or program is missing 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from prism.errors import PrismError
@@ -19,7 +16,6 @@ __all__ = [
     "SpeechBackendError",
     "SpeechInputError",
     "check_audio",
-    "find_package_dir",
 ]
 
 SAMPLE_RATE_HZ = 16_000
@@ -104,20 +100,3 @@ def check_audio(
             f"(first at sample {first})"
         )
     return np.ascontiguousarray(audio, dtype=np.float32)
-
-
-def find_package_dir(package: str) -> Path | None:
-    """Folder of an installed top-level package, found without importing it (None if absent).
-
-    Parameters
-    ----------
-    package : str
-        Import name, e.g. ``"silero_vad"``.
-    """
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):  # ValueError: the module is a stub in sys.modules
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))

@@ -32,8 +32,8 @@ from prism.assistant.speech.audio import (
     SpeechBackendError,
     SpeechInputError,
     check_audio,
-    find_package_dir,
 )
+from prism.packages import find_package_dir
 
 if TYPE_CHECKING:
     import onnxruntime
