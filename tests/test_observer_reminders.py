@@ -243,19 +243,25 @@ def _reminder(step: str, time: float) -> Reminder:
     return Reminder(1, ReminderKind.MISSED_STEP, step, "", 0.9, time)
 
 
-def test_scoring_counts_caught_late_and_false_reminders() -> None:
-    procedure = _procedure()
-    session = AnnotatedSession(
+def _coffee_session(*extra: StepSegment, skipped: tuple[str, ...] = ()) -> AnnotatedSession:
+    """pour 0-6 s, milk 6-16 s, stir 16-20 s (then ``extra``); 25 s long."""
+    return AnnotatedSession(
         session_id="s",
         task="coffee",
         segments=(
             StepSegment("pour_coffee", 0.0, 6.0),
             StepSegment("add_milk", 6.0, 16.0),
             StepSegment("stir", 16.0, 20.0),
+            *extra,
         ),
         duration=25.0,
-        skipped=("add_sugar",),
+        skipped=skipped,
     )
+
+
+def test_scoring_counts_caught_late_and_false_reminders() -> None:
+    procedure = _procedure()
+    session = _coffee_session(skipped=("add_sugar",))
     early = score_recording(session, procedure, [_reminder("add_sugar", 10.0)])
     assert early["skipped"] == 1 and early["caught"] == 1
     assert early["caught_before_dependent"] == 1
@@ -271,17 +277,7 @@ def test_scoring_counts_caught_late_and_false_reminders() -> None:
 
 def test_scoring_tells_overdue_steps_from_steps_not_yet_due() -> None:
     procedure = _procedure()
-    session = AnnotatedSession(
-        session_id="s",
-        task="coffee",
-        segments=(
-            StepSegment("pour_coffee", 0.0, 6.0),
-            StepSegment("add_milk", 6.0, 16.0),
-            StepSegment("stir", 16.0, 20.0),
-            StepSegment("add_sugar", 20.0, 24.0),  # out of order: after stir
-        ),
-        duration=25.0,
-    )
+    session = _coffee_session(StepSegment("add_sugar", 20.0, 24.0))  # out of order: after stir
     not_due = score_recording(session, procedure, [_reminder("add_sugar", 10.0)])
     assert not_due["false"] == 1
     overdue = score_recording(session, procedure, [_reminder("add_sugar", 18.0)])
