@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from prism.procedure.model import Procedure
 
 __all__ = [
+    "IRREGULAR_FORMS",
     "StepMatch",
     "StepVocabulary",
     "mentioned_steps",
@@ -46,7 +47,7 @@ _STOPWORDS = frozenset(
 )
 """Words that say nothing about which step is meant (question words, pronouns, fillers)."""
 
-_IRREGULAR = {
+IRREGULAR_FORMS = {
     "ground": "grind",
     "brought": "bring",
     "took": "take",
@@ -105,8 +106,8 @@ def stem(word: str) -> str:
     doubled final consonant is undone (``"stirring" -> "stir"``).
     """
     word = word.lower().strip("'")
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
+    if word in IRREGULAR_FORMS:
+        return IRREGULAR_FORMS[word]
     for suffix in ("ing", "ed", "es", "ly", "s", "e"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
