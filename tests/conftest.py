@@ -85,11 +85,15 @@ ADMIN_TOKEN = "admin-secret"
 
 @pytest.fixture(scope="session")
 def live_server() -> Iterator[str]:
-    """The service on a free 127.0.0.1 port (uvicorn on a thread, in-memory SQLite);
-    yields ``host:port`` and stops it at the end."""
+    """The service on a free 127.0.0.1 port (uvicorn on a thread, in-memory SQLite, no
+    message-rate limit: tests replay as fast as it goes); yields ``host:port`` and stops
+    it at the end."""
     from prism.server.app import ServerSettings
     from prism.server.threaded import serve_in_thread
 
-    server, port = serve_in_thread(ServerSettings(admin_token=ADMIN_TOKEN, database=":memory:"))
+    settings = ServerSettings(
+        admin_token=ADMIN_TOKEN, database=":memory:", max_messages_per_s=1e9, message_burst=10**9
+    )
+    server, port = serve_in_thread(settings)
     yield f"127.0.0.1:{port}"
     server.should_exit = True

@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from prism.data.annotations import AnnotatedSession, StepSegment
 from prism.evaluation.reminders import score_recording
 from prism.observer import (
+    FutureModel,
     Observer,
     ObserverConfig,
+    RemainingTimeConfig,
     Reminder,
     ReminderConfig,
     ReminderError,
@@ -282,3 +284,23 @@ def test_scoring_tells_overdue_steps_from_steps_not_yet_due() -> None:
     assert not_due["false"] == 1
     overdue = score_recording(session, procedure, [_reminder("add_sugar", 18.0)])
     assert overdue["false"] == 0 and overdue["skipped"] == 0
+
+
+def test_sessions_can_share_one_remaining_time_model() -> None:
+    procedure = _procedure()
+    shared = FutureModel(StepTracker(procedure).model)
+    frames = _frames([(0, 8), (1, 12)], n_classes=procedure.n_steps + 1)
+    trackers = [StepTracker(procedure) for _ in range(2)]
+    own = Observer(trackers[0])
+    pooled = Observer(trackers[1], future=shared)
+    assert pooled.future is shared
+    for frame in frames:
+        alone, together = (own.remaining(t.update(frame)) for t in trackers)
+        assert alone.until_end.mean == pytest.approx(together.until_end.mean, abs=1e-9)
+    # another procedure, or other remaining-time settings, cannot use it
+    other = replace(procedure, id="other", name="Other")
+    with pytest.raises(ReminderError, match="another procedure"):
+        Observer(StepTracker(other), future=shared)
+    config = ObserverConfig(remaining=RemainingTimeConfig(cache_size=3))
+    with pytest.raises(ReminderError, match="remaining-time settings"):
+        Observer(StepTracker(procedure), config, future=shared)

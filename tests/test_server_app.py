@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,15 @@ from prism.watch.replay import sensor_frames
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
 
 
+def _client(**settings: Any) -> TestClient:
+    return TestClient(
+        create_app(ServerSettings(admin_token="admin-secret", database=":memory:", **settings))
+    )
+
+
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with TestClient(
-        create_app(ServerSettings(admin_token="admin-secret", database=":memory:"))
-    ) as test_client:
+    with _client() as test_client:
         yield test_client
 
 
@@ -171,3 +176,64 @@ def test_a_failing_message_is_reported_and_the_connection_goes_on(client: TestCl
         ws.send_json({"type": "question", "seq": 2, "text": "where am I?", "t": 0})
         assert _read_until(ws, "answer")[-1]["text"]
     assert "prism_internal_errors_total 1" in client.get("/metrics").text
+
+
+def test_step_events_name_the_newest_frame_they_include(client: TestClient) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    frames = _frames(15.0)
+    with client.websocket_connect(
+        f"/v1/sessions/{session_id}/stream?token={device['token']}"
+    ) as ws:
+        ws.send_json({"type": "hello", "seq": 1, "protocol": 1})
+        ws.receive_json()
+        for frame in frames:
+            ws.send_bytes(frame)
+        ws.send_json({"type": "question", "seq": len(frames) + 1, "text": "where am I?", "t": 0})
+        steps = [m for m in _read_until(ws, "answer") if m["type"] == "step"]
+    marks = [m["in_seq"] for m in steps]
+    assert len(steps) >= 2 and marks == sorted(marks)
+    assert all(1 <= mark <= len(frames) for mark in marks)
+
+
+def test_a_watch_sending_too_fast_is_slowed_down_not_cut_off() -> None:
+    rate, burst = 40.0, 5
+    with _client(max_messages_per_s=rate, message_burst=burst) as client:
+        device = _device(client)
+        session_id = _session(client, device["token"])
+        frames = _frames(6.0)
+        started = time.monotonic()
+        with client.websocket_connect(
+            f"/v1/sessions/{session_id}/stream?token={device['token']}"
+        ) as ws:
+            ws.send_json({"type": "hello", "seq": 1, "protocol": 1})
+            ws.receive_json()
+            for frame in frames:
+                ws.send_bytes(frame)
+            ws.send_json({"type": "question", "seq": len(frames) + 1, "text": "hi?", "t": 0})
+            received = []
+            while not received or received[-1]["type"] != "answer":
+                received.append(ws.receive_json())
+        elapsed = time.monotonic() - started
+    errors = [m for m in received if m["type"] == "error"]
+    assert [e["code"] for e in errors] == [ErrorCode.RATE_LIMITED]  # one notice, no loss
+    assert "40 messages/s" in errors[0]["message"]
+    assert any(m["type"] == "step" for m in received)
+    assert elapsed >= (len(frames) + 2 - burst) / rate * 0.9
+
+
+def test_a_second_connection_takes_over_the_session(client: TestClient) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    url = f"/v1/sessions/{session_id}/stream?token={device['token']}"
+    with client.websocket_connect(url) as first:
+        first.send_json({"type": "hello", "seq": 1, "protocol": 1})
+        first.receive_json()
+        with client.websocket_connect(url) as second:
+            second.send_json({"type": "hello", "seq": 1, "protocol": 1})
+            assert second.receive_json()["type"] == "welcome"
+            with pytest.raises(WebSocketDisconnect) as closed:
+                first.receive_json()
+            assert closed.value.code == ErrorCode.REPLACED
+            second.send_json({"type": "question", "seq": 1, "text": "where am I?", "t": 0})
+            assert _read_until(second, "answer")[-1]["text"]

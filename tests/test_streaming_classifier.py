@@ -16,7 +16,12 @@ from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.features import SensingError, audio_frames, imu_frames
 from prism.sensing.framing import frame_count
 from prism.sensing.network import NetworkConfig
-from prism.sensing.streaming import AudioFrameStream, ImuFrameStream, StreamingClassifier
+from prism.sensing.streaming import (
+    AudioFrameStream,
+    ImuFrameStream,
+    StreamingClassifier,
+    classify_streams,
+)
 from prism.sensing.training import TrainingConfig
 
 STEPS = ("a", "b")
@@ -233,6 +238,45 @@ def test_streaming_equals_predict_proba(
 ) -> None:
     streamed = stream_recording(StreamingClassifier(model), session, imu_sizes, audio_sizes)
     np.testing.assert_allclose(streamed, model.predict_proba(session), atol=1e-5, rtol=0)
+
+
+BATCHED_MODALITIES = (("imu", "audio"), ("imu",), ("audio",), ("imu", "audio"))
+
+
+@FEW
+@given(
+    imu_sizes=st.lists(st.integers(1, 80), min_size=4, max_size=4),
+    audio_sizes=st.lists(st.integers(400, 12000), min_size=4, max_size=4),
+)
+def test_batched_streams_equal_their_own_offline_rows(
+    model: ActivityClassifier, session: Recording, imu_sizes: list[int], audio_sizes: list[int]
+) -> None:
+    """Sessions classified together (each chunked its own way, so a call finds different
+    numbers of ready frames per session, often none) get the rows each gets alone."""
+    assert session.imu is not None and session.audio is not None
+    streams = [StreamingClassifier(model, modalities=m) for m in BATCHED_MODALITIES]
+    imu_pieces = [chunks(session.imu.times.size, [size]) for size in imu_sizes]
+    audio_pieces = [chunks(session.audio.size, [size]) for size in audio_sizes]
+    rows: list[list[np.ndarray]] = [[] for _ in streams]
+    for i in range(max(len(p) for p in [*imu_pieces, *audio_pieces])):
+        for stream, imu_piece, audio_piece in zip(streams, imu_pieces, audio_pieces, strict=True):
+            if i < len(imu_piece) and "imu" in stream.modalities:
+                piece = imu_piece[i]
+                stream.push_imu(session.imu.times[piece], session.imu.values[piece])
+            if i < len(audio_piece) and "audio" in stream.modalities:
+                stream.push_audio(session.audio[audio_piece[i]])
+        for own, out in zip(rows, classify_streams(streams), strict=True):
+            own.append(out)
+    for stream, own in zip(streams, rows, strict=True):
+        got = np.concatenate([*own, stream.finish(duration_s=session.duration)])
+        offline = model.predict_proba(session, modalities=stream.modalities)
+        np.testing.assert_allclose(got, offline, atol=1e-5, rtol=0)
+
+
+def test_classify_streams_refuses_a_stream_twice(model: ActivityClassifier) -> None:
+    stream = StreamingClassifier(model)
+    with pytest.raises(SensingError, match="same stream twice"):
+        classify_streams([stream, stream])
 
 
 @pytest.mark.parametrize("modalities", [("imu",), ("audio",)], ids=["imu-only", "audio-only"])

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from prism.observer.remaining import FutureModel, RemainingTime, RemainingTimeConfig
-from prism.observer.reminders import Reminder, ReminderConfig, ReminderScheduler
+from prism.observer.reminders import Reminder, ReminderConfig, ReminderError, ReminderScheduler
 from prism.tracker import CorrectionKind, StepTracker, TrackerState
 
 __all__ = ["Observer", "ObserverConfig", "ObserverUpdate"]
@@ -45,6 +45,16 @@ class Observer:
     It reads the tracker's states (it need not see every frame) and writes to the
     tracker only when the user confirms that a step is done.
 
+    Parameters
+    ----------
+    tracker : StepTracker
+    config : ObserverConfig, optional
+    future : FutureModel, optional
+        A remaining-time model to share between the sessions of one procedure (a server
+        with many sessions): its cache of waiting-time kernels then serves them all. It
+        must be built on the same procedure with ``config.remaining``; by default each
+        observer builds its own.
+
     Examples
     --------
     >>> from prism.procedure.io import load_procedure
@@ -55,10 +65,24 @@ class Observer:
     True
     """
 
-    def __init__(self, tracker: StepTracker, config: ObserverConfig | None = None) -> None:
+    def __init__(
+        self,
+        tracker: StepTracker,
+        config: ObserverConfig | None = None,
+        *,
+        future: FutureModel | None = None,
+    ) -> None:
         self.tracker = tracker
         self.config = config or ObserverConfig()
-        self.future = FutureModel(tracker.model, self.config.remaining)
+        if future is None:
+            future = FutureModel(tracker.model, self.config.remaining)
+        elif not _same_model(future, tracker, self.config.remaining):
+            raise ReminderError(
+                f"the shared FutureModel (procedure {future.model.procedure.id!r}) was built "
+                "for another procedure, tracking model or remaining-time settings than "
+                f"this observer's (procedure {tracker.procedure.id!r})"
+            )
+        self.future = future
         self.scheduler = ReminderScheduler(tracker.procedure, self.config.reminders)
 
     def remaining(self, state: TrackerState) -> RemainingTime:
@@ -94,3 +118,14 @@ class Observer:
             If ``step`` is not a step of the procedure (nothing is changed).
         """
         return self.correct("done", step)
+
+
+def _same_model(future: FutureModel, tracker: StepTracker, config: RemainingTimeConfig) -> bool:
+    """Whether ``future`` predicts for ``tracker``'s model with ``config``."""
+    built, wanted = future.model, tracker.model
+    return (
+        future.config == config
+        and built.frame_rate == wanted.frame_rate
+        and built.precedence_penalty == wanted.precedence_penalty
+        and built.procedure == wanted.procedure
+    )

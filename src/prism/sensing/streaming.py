@@ -59,7 +59,7 @@ from prism.sensing.features import (
 from prism.sensing.framing import FRAME_RATE_HZ, IMU_RESAMPLE_HZ, frame_count
 from prism.sensing.network import check_modalities
 
-__all__ = ["AudioFrameStream", "ImuFrameStream", "StreamingClassifier"]
+__all__ = ["AudioFrameStream", "ImuFrameStream", "StreamingClassifier", "classify_streams"]
 
 _FRAME_GRID = round(IMU_RESAMPLE_HZ / FRAME_RATE_HZ)  # IMU grid samples per frame (10)
 _HALF_IMU = IMU_WINDOW_SAMPLES // 2  # 50
@@ -547,26 +547,23 @@ class StreamingClassifier:
         np.ndarray [shape=(k, S + 1), float64, rows sum to 1]
             Frames ``n_emitted - k ... n_emitted - 1`` (after the call); ``k`` may be 0.
         """
-        k = min(stream.ready for stream in self._streams())
-        if k == 0:
-            return np.zeros((0, self.classifier.n_classes))
+        return classify_streams([self], threads=self.threads)[0]
+
+    @property
+    def ready(self) -> int:
+        """Frames whose windows are complete and not yet returned."""
+        return min(stream.ready for stream in self._streams())
+
+    def _pop_windows(self) -> dict[str, torch.Tensor | None]:
+        """The normalised windows of the :attr:`ready` frames, by modality (None: unused)."""
+        k = self.ready
         normalizers = self.classifier.normalizers_
         tensors: dict[str, torch.Tensor | None] = {"imu": None, "audio": None}
         for name, stream in (("imu", self._imu), ("audio", self._audio)):
             if stream is not None:
-                windows = normalizers[name].transform(stream.pop(k))
-                tensors[name] = torch.from_numpy(windows)
-        previous = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(self.threads)
-        try:
-            with torch.no_grad():
-                embeddings = self._network.embed(tensors["imu"], tensors["audio"])
-                logits, self._state = self._network.context(embeddings[None], self._state)
-        finally:
-            torch.set_num_threads(previous)
+                tensors[name] = torch.from_numpy(normalizers[name].transform(stream.pop(k)))
         self._emitted += k
-        return softmax(logits[0].numpy(), temperature=self.classifier.temperature_)
+        return tensors
 
     def _check_coverage(self, duration: float) -> None:
         """The offline rule: no modality may miss more than COVERAGE_TOLERANCE_S at an end."""
@@ -622,3 +619,82 @@ class StreamingClassifier:
             stream.finish(n_frames)
         self._finished = True
         return self.pop_frames()
+
+
+def classify_streams(
+    streams: Sequence[StreamingClassifier], *, threads: int | None = 1
+) -> list[np.ndarray]:
+    """Pop and classify the ready frames of many live sessions with few network calls.
+
+    Streams sharing a classifier (and modalities) are run together: one encoder call on
+    all their frames, then one context call per group of streams with the same number of
+    new frames (their carried states stacked on the batch axis). Each stream gets the rows
+    its own :meth:`StreamingClassifier.pop_frames` would give (to float rounding): the
+    network treats batch items independently.
+
+    Parameters
+    ----------
+    streams : sequence of StreamingClassifier
+        Distinct streams (a stream listed twice raises :class:`SensingError`).
+    threads : int or None
+        Torch intra-op threads during the calls (None: leave the process setting).
+
+    Returns
+    -------
+    list of np.ndarray [shape=(k_i, S_i + 1)]
+        Per stream, in order, the probabilities of its newly complete frames (``k_i``
+        may be 0).
+    """
+    if len({id(stream) for stream in streams}) != len(streams):
+        raise SensingError("classify_streams got the same stream twice")
+    results = [np.zeros((0, stream.classifier.n_classes)) for stream in streams]
+    groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+    for index, stream in enumerate(streams):
+        if stream.ready > 0:
+            key = (id(stream.classifier), stream.modalities)
+            groups.setdefault(key, []).append(index)
+    if not groups:
+        return results
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            for members in groups.values():
+                for index, rows in zip(
+                    members, _classify_group([streams[i] for i in members]), strict=True
+                ):
+                    results[index] = rows
+    finally:
+        torch.set_num_threads(previous)
+    return results
+
+
+def _classify_group(streams: list[StreamingClassifier]) -> list[np.ndarray]:
+    """Rows of streams that share one classifier and modalities (see classify_streams)."""
+    classifier = streams[0].classifier
+    network = streams[0]._network
+    counts = [stream.ready for stream in streams]
+    windows = [stream._pop_windows() for stream in streams]
+    inputs: dict[str, torch.Tensor | None] = {}
+    for name in ("imu", "audio"):
+        parts = [w[name] for w in windows]
+        inputs[name] = (
+            torch.cat([p for p in parts if p is not None]) if parts[0] is not None else None
+        )
+    embeddings = torch.split(network.embed(inputs["imu"], inputs["audio"]), counts)
+    by_count: dict[int, list[int]] = {}
+    for index, count in enumerate(counts):
+        by_count.setdefault(count, []).append(index)
+    rows: list[np.ndarray] = [np.zeros(0)] * len(streams)
+    for members in by_count.values():
+        state = [
+            torch.cat([streams[i]._state[level] for i in members])
+            for level in range(len(streams[members[0]]._state))
+        ]
+        batch = torch.stack([embeddings[i] for i in members])
+        logits, new_state = network.context(batch, state)
+        for position, index in enumerate(members):
+            streams[index]._state = [level[position : position + 1] for level in new_state]
+            rows[index] = softmax(logits[position].numpy(), temperature=classifier.temperature_)
+    return rows

@@ -77,6 +77,8 @@ class ErrorCode(IntEnum):
     TIME_BACKWARDS = 4005
     UNKNOWN_STEP = 4006
     RATE_LIMITED = 4008
+    TOO_SLOW = 4009
+    REPLACED = 4010
     UNAUTHORIZED = 4401
     FORBIDDEN = 4403
     UNKNOWN_SESSION = 4404
@@ -85,6 +87,8 @@ class ErrorCode(IntEnum):
     def fatal(self) -> bool:
         """Whether the connection must close (see the spec's table)."""
         return self in (
+            ErrorCode.TOO_SLOW,
+            ErrorCode.REPLACED,
             ErrorCode.UNSUPPORTED_VERSION,
             ErrorCode.UNAUTHORIZED,
             ErrorCode.FORBIDDEN,

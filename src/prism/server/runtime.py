@@ -6,7 +6,12 @@
     control messages          -> SessionAssistant (answers, corrections), reminder actions
 
 It is transport-free and synchronous: the server feeds it decoded messages in sequence
-order and sends back the :class:`RuntimeEvent` s it returns. Slow work is kept apart:
+order and sends back the :class:`RuntimeEvent` s it returns. Sensor frames can be taken
+in two halves so that a server classifies many sessions in one network call:
+:meth:`SessionRuntime.push` stores the samples, :func:`~prism.sensing.streaming.classify_streams`
+classifies the ready frames of many runtimes' :attr:`SessionRuntime.stream` s, and
+:meth:`SessionRuntime.track` turns each one's rows into events
+(:meth:`SessionRuntime.handle_frame` does the three for one session). Slow work is kept apart:
 :meth:`SessionRuntime.transcribe` (speech recognition of a spoken question) touches no
 session state, so the server runs it on a worker thread and hands the text back through
 :meth:`SessionRuntime.handle_control` with a :class:`~prism.server.protocol.Question`.
@@ -23,9 +28,10 @@ import numpy as np
 from prism.assistant import Assistant, SessionAssistant
 from prism.assistant.speech import SpeechDetector, Transcriber
 from prism.errors import DataError, TrackerInputError
-from prism.observer import Observer, ReminderError
+from prism.observer import FutureModel, Observer, ReminderError
 from prism.procedure.model import Procedure
 from prism.sensing.classifier import ActivityClassifier
+from prism.sensing.features import SensingError
 from prism.sensing.streaming import StreamingClassifier
 from prism.server.protocol import (
     CorrectionMessage,
@@ -75,6 +81,9 @@ class RuntimeConfig:
         Frames between two observer runs (5 = once a second).
     heartbeat_s : float
         A step event at least this often, even without a change (s).
+    remaining_every_s : float
+        Age (s) after which the remaining-time prediction of step events is computed
+        anew; in between a step event reports the last prediction minus the time since.
     next_steps : int
         Next-step candidates in a step event.
     history_points : int
@@ -83,6 +92,7 @@ class RuntimeConfig:
 
     observe_every: int = 5
     heartbeat_s: float = 5.0
+    remaining_every_s: float = 5.0
     next_steps: int = 3
     history_points: int = 3600
     """Per-class probabilities kept for the dashboard (one per observer run: an hour)."""
@@ -101,6 +111,9 @@ class SessionRuntime:
     transcriber : Transcriber, optional
         For spoken questions (loaded on first use).
     config : RuntimeConfig, optional
+    future : FutureModel, optional
+        A remaining-time model shared by the sessions of ``procedure`` (see
+        :class:`~prism.observer.Observer`).
     """
 
     def __init__(
@@ -111,6 +124,7 @@ class SessionRuntime:
         assistant: Assistant | None = None,
         transcriber: Transcriber | None = None,
         config: RuntimeConfig | None = None,
+        future: FutureModel | None = None,
     ) -> None:
         if tuple(classifier.class_names[: procedure.n_steps]) != procedure.step_ids:
             raise DataError(
@@ -121,12 +135,13 @@ class SessionRuntime:
         self.config = config or RuntimeConfig()
         self.stream = StreamingClassifier(classifier, late_imu="drop")
         self.tracker = StepTracker(procedure)
-        self.observer = Observer(self.tracker)
+        self.observer = Observer(self.tracker, future=future)
         self.assistant = SessionAssistant(
             self.tracker, assistant or Assistant(procedure), observer=self.observer
         )
         self.transcriber = transcriber or Transcriber()
         self._last_step: tuple[str | None, float] = ("", -np.inf)
+        self._remaining: tuple[float, float] = (-np.inf, 0.0)  # (made at s, mean s)
         self.probability_history: deque[tuple[float, np.ndarray]] = deque(
             maxlen=self.config.history_points
         )
@@ -142,16 +157,32 @@ class SessionRuntime:
 
         Spoken-question audio is not sensor data: pass it to :meth:`transcribe`.
         """
+        try:
+            self.push(frame)
+        except SensingError as problem:
+            return [self._error(ErrorCode.BAD_FRAME, str(problem), frame.seq)]
+        return self.track(self.stream.pop_frames())
+
+    def push(self, frame: SensorFrame) -> None:
+        """Store the samples of an IMU batch or an audio chunk (no classification).
+
+        Raises
+        ------
+        SensingError
+            For spoken-question audio (not sensor data: see :meth:`transcribe`).
+        DataError
+            For unusable samples (e.g. an IMU gap longer than the stream allows).
+        """
         if frame.kind == FrameKind.IMU:
             times = frame.t0 + np.arange(len(frame.samples)) / frame.rate
             self.stream.push_imu(times, frame.samples)
         elif frame.kind == FrameKind.AUDIO:
             self.stream.push_audio(frame.samples)
         else:
-            return [self._error(ErrorCode.BAD_FRAME, "spoken-question audio goes to transcribe")]
-        return self._track(self.stream.pop_frames())
+            raise SensingError("spoken-question audio is not sensor data: it goes to transcribe")
 
-    def _track(self, rows: np.ndarray) -> list[RuntimeEvent]:
+    def track(self, rows: np.ndarray) -> list[RuntimeEvent]:
+        """Track classified frames ``(k, S + 1)`` of :attr:`stream`; the events they cause."""
         events: list[RuntimeEvent] = []
         for row in rows:
             state = self.tracker.update(row)
@@ -190,10 +221,18 @@ class SessionRuntime:
                 "current": state.current_step,
                 "probability": state.current_probability,
                 "next": following,
-                "remaining_s": self.observer.remaining(state).until_end.mean,
+                "remaining_s": self._remaining_s(state),
                 "final": final,
             },
         )
+
+    def _remaining_s(self, state: TrackerState) -> float:
+        """Expected time to the end (s), predicted at most ``remaining_every_s`` ago."""
+        made, mean = self._remaining
+        if state.time - made >= self.config.remaining_every_s or state.time < made:
+            made, mean = state.time, self.observer.remaining(state).until_end.mean
+            self._remaining = (made, mean)
+        return max(0.0, mean - (state.time - made))
 
     def _error(self, code: ErrorCode, message: str, ref_seq: int | None = None) -> RuntimeEvent:
         return RuntimeEvent(
@@ -207,6 +246,7 @@ class SessionRuntime:
     ) -> list[RuntimeEvent]:
         """Answer a question, apply a correction or a reminder action, or end the stream."""
         now = self.tracker.state().time
+        self._remaining = (-np.inf, 0.0)  # a correction changes the prediction
         if isinstance(message, Question):
             reply = self.assistant.ask(message.text, remaining=self.observer.remaining(self.state))
             data: dict[str, Any] = {"question": message.text, "text": reply.text}
@@ -234,7 +274,7 @@ class SessionRuntime:
             except ReminderError as error:
                 return [self._error(ErrorCode.UNKNOWN_STEP, str(error), message.seq)]
             return []
-        events = self._track(self.stream.finish())
+        events = self.track(self.stream.finish())
         return [*events, self._step_event(self.tracker.state(), final=True)]
 
     def transcribe(self, audio: np.ndarray) -> str:

@@ -1,5 +1,5 @@
 """Persistence of the service's devices, sessions, inputs and sent messages."""
 
-from prism.storage.sqlite import InputKind, SessionRow, SqliteStore, StoredInput
+from prism.storage.sqlite import InputKind, Record, SessionRow, SqliteStore, StoredInput
 
-__all__ = ["InputKind", "SessionRow", "SqliteStore", "StoredInput"]
+__all__ = ["InputKind", "Record", "SessionRow", "SqliteStore", "StoredInput"]

@@ -16,11 +16,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["InputKind", "SessionRow", "SqliteStore", "StoredInput"]
+__all__ = ["InputKind", "Record", "SessionRow", "SqliteStore", "StoredInput"]
 
 InputKind = Literal["frame", "control", "question"]
 """``frame``: binary frame bytes; ``control``: a JSON control message; ``question``: the
@@ -51,6 +52,30 @@ class SessionRow:
     procedure: str
     ended: bool
     acked: int
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one session processed and sent, to be stored together.
+
+    Attributes
+    ----------
+    session_id : str
+    inputs : sequence of StoredInput
+        In processing order.
+    messages : sequence of dict
+        The messages produced (each with its ``seq``).
+    ended : bool
+        The session is over.
+    acked : int or None
+        The watch's latest acknowledgement (kept if higher than the stored one).
+    """
+
+    session_id: str
+    inputs: Sequence[StoredInput] = ()
+    messages: Sequence[dict[str, Any]] = ()
+    ended: bool = False
+    acked: int | None = None
 
 
 @dataclass(frozen=True)
@@ -86,16 +111,22 @@ class SqliteStore:
         with self._lock:
             self._db.close()
 
-    def _write(self, statements: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction (rolled back on any error)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for sql, parameters in statements:
-                    self._db.execute(sql, parameters)
+                yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _write(self, statements: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
+        with self._transaction() as db:
+            for sql, parameters in statements:
+                db.execute(sql, parameters)
 
     def add_device(self, device_id: str, token_hash: str, name: str) -> None:
         """Store a device (its token only hashed)."""
@@ -139,31 +170,25 @@ class SqliteStore:
     ) -> None:
         """Store an input and the messages it produced, atomically; ``ended`` marks the
         session over, ``acked`` is the watch's latest acknowledgement (kept if higher)."""
-        statements: list[tuple[str, tuple[Any, ...]]] = []
-        if processed is not None:
-            statements.append(
-                (
-                    "INSERT INTO inputs (session_id, seq, kind, body) VALUES (?, ?, ?, ?)",
-                    (session_id, processed.seq, processed.kind, processed.body),
-                )
+        inputs = () if processed is None else (processed,)
+        self.record_many([Record(session_id, inputs, messages, ended=ended, acked=acked)])
+
+    def record_many(self, records: Sequence[Record]) -> None:
+        """Store several sessions' :class:`Record` s in one transaction (a server's
+        batch of frames: one commit instead of one per input)."""
+        inputs = [(r.session_id, i.seq, i.kind, i.body) for r in records for i in r.inputs]
+        outputs = [
+            (r.session_id, int(m["seq"]), json.dumps(m)) for r in records for m in r.messages
+        ]
+        ended = [(r.session_id,) for r in records if r.ended]
+        acked = [(r.acked, r.session_id) for r in records if r.acked is not None]
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO inputs (session_id, seq, kind, body) VALUES (?, ?, ?, ?)", inputs
             )
-        statements.extend(
-            (
-                "INSERT INTO outputs VALUES (?, ?, ?)",
-                (session_id, int(message["seq"]), json.dumps(message)),
-            )
-            for message in messages
-        )
-        if ended:
-            statements.append(("UPDATE sessions SET ended = 1 WHERE session_id = ?", (session_id,)))
-        if acked is not None:
-            statements.append(
-                (
-                    "UPDATE sessions SET acked = MAX(acked, ?) WHERE session_id = ?",
-                    (acked, session_id),
-                )
-            )
-        self._write(statements)
+            db.executemany("INSERT INTO outputs VALUES (?, ?, ?)", outputs)
+            db.executemany("UPDATE sessions SET ended = 1 WHERE session_id = ?", ended)
+            db.executemany("UPDATE sessions SET acked = MAX(acked, ?) WHERE session_id = ?", acked)
 
     def inputs(self, session_id: str) -> Iterator[StoredInput]:
         """The session's processed inputs, in processing order."""
