@@ -59,7 +59,13 @@ from prism.sensing.features import (
 from prism.sensing.framing import FRAME_RATE_HZ, IMU_RESAMPLE_HZ, frame_count
 from prism.sensing.network import check_modalities
 
-__all__ = ["AudioFrameStream", "ImuFrameStream", "StreamingClassifier", "classify_streams"]
+__all__ = [
+    "AudioFrameStream",
+    "FrameBatch",
+    "ImuFrameStream",
+    "StreamingClassifier",
+    "classify_streams",
+]
 
 _FRAME_GRID = round(IMU_RESAMPLE_HZ / FRAME_RATE_HZ)  # IMU grid samples per frame (10)
 _HALF_IMU = IMU_WINDOW_SAMPLES // 2  # 50
@@ -329,9 +335,12 @@ class ImuFrameStream:
             self._first_row = stamps[0]
         self._newest = stamps[-1]
         finite = np.isfinite(rows)
-        for channel in range(rows.shape[1]):
-            if finite[:, channel].any():
-                self._last_finite[channel] = stamps[finite[:, channel]][-1]
+        if finite.all():  # the usual chunk: one step for every channel
+            self._last_finite[:] = stamps[-1]
+        else:
+            for channel in range(rows.shape[1]):
+                if finite[:, channel].any():
+                    self._last_finite[channel] = stamps[finite[:, channel]][-1]
         self._times = np.concatenate([self._times, stamps])
         self._values = np.concatenate([self._values, rows])
         self._resample(float(self._last_finite.min()))
@@ -346,6 +355,17 @@ class ImuFrameStream:
                 f"(longer than max_gap_s = {self.max_gap_s} s); the chunk was not used"
             )
         first = stamps[0] if np.isnan(self._first_row) else self._first_row
+        if np.isfinite(rows).all():  # the only missing run a channel can have: before the chunk
+            anchors = np.where(np.isinf(self._last_finite), first, self._last_finite)
+            runs = stamps[0] - anchors
+            if (runs > self.max_gap_s).any():
+                channel = int(np.argmax(runs))
+                raise DataError(
+                    f"IMU channel {IMU_CHANNELS[channel]} is NaN for {runs[channel]:.2f} s from "
+                    f"t = {anchors[channel]:.2f} s (longer than max_gap_s = {self.max_gap_s} s); "
+                    "the chunk was not used"
+                )
+            return
         for channel, name in enumerate(IMU_CHANNELS):
             anchor = self._last_finite[channel]
             anchor = first if np.isinf(anchor) else anchor
@@ -382,6 +402,11 @@ class ImuFrameStream:
         if self._times.size == 0:
             return
         next_time = self._next_grid / IMU_RESAMPLE_HZ
+        if np.isfinite(self._values).all():  # every channel's left bracket is the same row
+            bracket = int(np.searchsorted(self._times, next_time, side="right")) - 1
+            keep_from = max(0, bracket)
+            self._times, self._values = self._times[keep_from:], self._values[keep_from:]
+            return
         keep_from = self._times.size
         for channel in range(self._values.shape[1]):
             usable = np.flatnonzero(np.isfinite(self._values[:, channel]))
@@ -630,7 +655,8 @@ def classify_streams(
     all their frames, then one context call per group of streams with the same number of
     new frames (their carried states stacked on the batch axis). Each stream gets the rows
     its own :meth:`StreamingClassifier.pop_frames` would give (to float rounding): the
-    network treats batch items independently.
+    network treats batch items independently. ``classify_streams(s)`` is
+    ``FrameBatch(s).classify()``.
 
     Parameters
     ----------
@@ -645,56 +671,84 @@ def classify_streams(
         Per stream, in order, the probabilities of its newly complete frames (``k_i``
         may be 0).
     """
-    if len({id(stream) for stream in streams}) != len(streams):
-        raise SensingError("classify_streams got the same stream twice")
-    results = [np.zeros((0, stream.classifier.n_classes)) for stream in streams]
-    groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
-    for index, stream in enumerate(streams):
-        if stream.ready > 0:
-            key = (id(stream.classifier), stream.modalities)
-            groups.setdefault(key, []).append(index)
-    if not groups:
+    return FrameBatch(streams).classify(threads=threads)
+
+
+class FrameBatch:
+    """The ready frames of many streams, popped now and classified later (maybe on a
+    worker thread: :meth:`classify` touches only the streams' network states, which
+    nothing else changes, so the streams may be pushed new samples meanwhile).
+
+    Parameters
+    ----------
+    streams : sequence of StreamingClassifier
+        Distinct streams; their ready windows are taken (normalised) at construction.
+    """
+
+    def __init__(self, streams: Sequence[StreamingClassifier]) -> None:
+        if len({id(stream) for stream in streams}) != len(streams):
+            raise SensingError("classify_streams got the same stream twice")
+        self.streams = list(streams)
+        self._groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
+        self._windows: dict[int, dict[str, torch.Tensor | None]] = {}
+        for index, stream in enumerate(self.streams):
+            if stream.ready > 0:
+                key = (id(stream.classifier), stream.modalities)
+                self._groups.setdefault(key, []).append(index)
+                self._windows[index] = stream._pop_windows()
+
+    @property
+    def n_frames(self) -> int:
+        """Frames taken from all the streams."""
+        return sum(_count(windows) for windows in self._windows.values())
+
+    def classify(self, *, threads: int | None = 1) -> list[np.ndarray]:
+        """Per stream, in order, the probabilities ``(k_i, S_i + 1)`` of its frames."""
+        results = [np.zeros((0, stream.classifier.n_classes)) for stream in self.streams]
+        if not self._groups:
+            return results
+        previous = torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            with torch.no_grad():
+                for members in self._groups.values():
+                    rows = self._classify_group(members)
+                    for index, own in zip(members, rows, strict=True):
+                        results[index] = own
+        finally:
+            torch.set_num_threads(previous)
         return results
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        with torch.no_grad():
-            for members in groups.values():
-                for index, rows in zip(
-                    members, _classify_group([streams[i] for i in members]), strict=True
-                ):
-                    results[index] = rows
-    finally:
-        torch.set_num_threads(previous)
-    return results
+
+    def _classify_group(self, members: list[int]) -> list[np.ndarray]:
+        """Rows of streams that share one classifier and modalities."""
+        streams = [self.streams[i] for i in members]
+        windows = [self._windows[i] for i in members]
+        classifier, network = streams[0].classifier, streams[0]._network
+        counts = [_count(w) for w in windows]
+        inputs: dict[str, torch.Tensor | None] = {}
+        for name in ("imu", "audio"):
+            parts = [w[name] for w in windows]
+            inputs[name] = (
+                torch.cat([p for p in parts if p is not None]) if parts[0] is not None else None
+            )
+        embeddings = torch.split(network.embed(inputs["imu"], inputs["audio"]), counts)
+        by_count: dict[int, list[int]] = {}
+        for position, count in enumerate(counts):
+            by_count.setdefault(count, []).append(position)
+        rows: list[np.ndarray] = [np.zeros(0)] * len(streams)
+        for same in by_count.values():
+            state = [
+                torch.cat([streams[i]._state[level] for i in same])
+                for level in range(len(streams[same[0]]._state))
+            ]
+            logits, new_state = network.context(torch.stack([embeddings[i] for i in same]), state)
+            for place, i in enumerate(same):
+                streams[i]._state = [level[place : place + 1] for level in new_state]
+                rows[i] = softmax(logits[place].numpy(), temperature=classifier.temperature_)
+        return rows
 
 
-def _classify_group(streams: list[StreamingClassifier]) -> list[np.ndarray]:
-    """Rows of streams that share one classifier and modalities (see classify_streams)."""
-    classifier = streams[0].classifier
-    network = streams[0]._network
-    counts = [stream.ready for stream in streams]
-    windows = [stream._pop_windows() for stream in streams]
-    inputs: dict[str, torch.Tensor | None] = {}
-    for name in ("imu", "audio"):
-        parts = [w[name] for w in windows]
-        inputs[name] = (
-            torch.cat([p for p in parts if p is not None]) if parts[0] is not None else None
-        )
-    embeddings = torch.split(network.embed(inputs["imu"], inputs["audio"]), counts)
-    by_count: dict[int, list[int]] = {}
-    for index, count in enumerate(counts):
-        by_count.setdefault(count, []).append(index)
-    rows: list[np.ndarray] = [np.zeros(0)] * len(streams)
-    for members in by_count.values():
-        state = [
-            torch.cat([streams[i]._state[level] for i in members])
-            for level in range(len(streams[members[0]]._state))
-        ]
-        batch = torch.stack([embeddings[i] for i in members])
-        logits, new_state = network.context(batch, state)
-        for position, index in enumerate(members):
-            streams[index]._state = [level[position : position + 1] for level in new_state]
-            rows[index] = softmax(logits[position].numpy(), temperature=classifier.temperature_)
-    return rows
+def _count(windows: dict[str, torch.Tensor | None]) -> int:
+    """Frames in one stream's popped windows."""
+    return next(w.shape[0] for w in windows.values() if w is not None)

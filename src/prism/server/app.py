@@ -100,6 +100,11 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         ]
         for name, value in sorted(registry.counters.items()):
             lines += [f"# TYPE prism_{name}_total counter", f"prism_{name}_total {value}"]
+        lines.append("# TYPE prism_batch_sessions_count counter")
+        lines += [
+            f'prism_batch_sessions_count{{size="{size}"}} {count}'
+            for size, count in sorted(registry.batch_sizes.items())
+        ]
         return "\n".join(lines) + "\n"
 
     @app.get("/v1/procedures")
@@ -213,7 +218,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         session = registry.owned(session_id, device_id)
         if not session.ended:
-            registry.flush(session)
+            await registry.flush(session)
             end = End(type="end", seq=1, t=0.0)
             stored = StoredInput(0, "control", end.model_dump_json().encode())
             messages = session.runtime.handle_control(end)
@@ -315,7 +320,7 @@ async def _stream(
 
     async def answer_spoken(audio: Any, seq: int) -> None:
         text = await asyncio.to_thread(session.runtime.transcribe, audio)
-        registry.flush(session)
+        await registry.flush(session)
         if text:
             question = Question(type="question", seq=seq, text=text[:500], t=0.0)
             events = session.runtime.handle_control(question)
@@ -384,11 +389,10 @@ async def _stream(
                         raise ProtocolError(ErrorCode.BAD_FRAME, "send hello first", message.seq)
                     session.incoming.accept(message.seq)
                     stored = StoredInput(message.seq, "control", text.encode())
-                    registry.flush(session)
-                    if isinstance(message, Ack):
-                        session.acked = max(session.acked, min(message.up_to, len(session.sent)))
-                        registry.commit(session, stored, [], acked=session.acked)
+                    if isinstance(message, Ack):  # no effect on the state: stored in order
+                        registry.acknowledge(session, stored, message.up_to)
                         continue
+                    await registry.flush(session)
                     events = session.runtime.handle_control(message)
                     ended = isinstance(message, End)
                     registry.deliver(session, registry.commit(session, stored, events, ended=ended))

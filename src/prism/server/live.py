@@ -25,16 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import HTTPException
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prism.data.recording import AUDIO_RATE_HZ
 from prism.errors import PrismError
 from prism.observer import FutureModel
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
 from prism.sensing.classifier import ActivityClassifier
-from prism.sensing.streaming import classify_streams
+from prism.sensing.streaming import FrameBatch, StreamingClassifier
 from prism.server.protocol import (
     Ack,
     ErrorCode,
@@ -85,6 +87,9 @@ class ServerSettings(BaseSettings):
         default=200.0, gt=0, description="messages a connection may send per second, sustained"
     )
     message_burst: int = Field(default=400, gt=0, description="messages allowed in a burst")
+    batch_interval_s: float = Field(
+        default=0.02, ge=0, description="pause after each batch so the next collects more"
+    )
     max_outbox: int = Field(
         default=2000,
         gt=0,
@@ -117,8 +122,6 @@ class LiveSession:
     ----------
     pending : list of StoredInput
         Sensor frames pushed into the stream, not yet processed and stored.
-    newest_frame_seq : int
-        ``seq`` of the newest sensor frame pushed (step events carry it as ``in_seq``).
     outbox : Outbox or None
         Messages for the connected watch (None: no connection).
     """
@@ -133,7 +136,6 @@ class LiveSession:
     acked: int = 0
     ended: bool = False
     pending: list[StoredInput] = field(default_factory=list)
-    newest_frame_seq: int = 0
     outbox: Outbox | None = None
 
     def behind(self, limit: int) -> bool:
@@ -166,7 +168,9 @@ class SessionRegistry:
         self.batch_sizes: Counter[int] = Counter()
         """How many sessions each processed batch held (histogram)."""
         self._dirty: dict[str, LiveSession] = {}
-        self._wake = asyncio.Event()
+        self._wake, self._idle = asyncio.Event(), asyncio.Event()
+        self._idle.set()
+        self._in_flight: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self.store = SqliteStore(settings.database)
         self.device_by_hash = {hashed: device for device, hashed in self.store.devices().items()}
@@ -194,7 +198,9 @@ class SessionRegistry:
                 raise HTTPException(
                     409, f"no trained model for procedure {procedure_id!r} in {folder}"
                 )
-            self.models[procedure_id] = ActivityClassifier.load(folder)
+            model = ActivityClassifier.load(folder)
+            _warm_up(model)
+            self.models[procedure_id] = model
         return self.models[procedure_id]
 
     def runtime(self, procedure_id: str) -> SessionRuntime:
@@ -254,43 +260,96 @@ class SessionRegistry:
         """
         session.clock.accept(frame)
         session.pending.append(StoredInput(frame.seq, "frame", body))
-        session.newest_frame_seq = frame.seq
         self._dirty[session.id] = session
         self._wake.set()
         session.runtime.push(frame)
 
+    def acknowledge(self, session: LiveSession, stored: StoredInput, up_to: int) -> None:
+        """The watch received the messages up to ``up_to``: kept with the next batch (an
+        acknowledgement changes no state, so it need not be written on its own)."""
+        session.acked = max(session.acked, min(up_to, len(session.sent)))
+        session.pending.append(stored)
+        self._dirty[session.id] = session
+        self._wake.set()
+
     def process(self, sessions: list[LiveSession]) -> None:
-        """Classify, track, store and deliver the pending frames of ``sessions`` (one
-        network call per model, one transaction)."""
+        """Classify, track, store and deliver the pending frames of ``sessions`` now, on
+        this thread (one network call per model, one transaction)."""
+        batch, inputs = self._take(sessions)
+        outgoing = self._track(sessions, inputs, batch.classify())
+        self.store.record_many([record for record, _ in outgoing])
+        self._deliver_all(sessions, outgoing, batch.n_frames)
+
+    async def process_async(self, sessions: list[LiveSession]) -> None:
+        """:meth:`process`, with the network call and the database write on worker
+        threads so the event loop keeps reading the connections meanwhile."""
+        batch, inputs = self._take(sessions)
+        self._in_flight = {session.id for session in sessions}
+        self._idle.clear()
+        try:
+            try:
+                rows = await asyncio.to_thread(batch.classify)
+            except Exception:  # keep the inputs (their seq numbers are taken), report
+                log.exception("classifying a batch of %d sessions failed", len(sessions))
+                self.counters["internal_errors"] += 1
+                rows = [np.zeros((0, 1))] * len(sessions)
+            outgoing = self._track(sessions, inputs, rows)
+            await asyncio.to_thread(self.store.record_many, [record for record, _ in outgoing])
+            self._deliver_all(sessions, outgoing, batch.n_frames)
+        finally:
+            self._in_flight = set()
+            self._idle.set()
+
+    def _take(self, sessions: list[LiveSession]) -> tuple[FrameBatch, list[list[StoredInput]]]:
+        """The sessions' ready windows and pending inputs (taken: new ones start anew)."""
         for session in sessions:
             self._dirty.pop(session.id, None)
-        rows = classify_streams([s.runtime.stream for s in sessions])
-        records, outgoing = [], []
-        for session, classified in zip(sessions, rows, strict=True):
+        batch = FrameBatch([session.runtime.stream for session in sessions])
+        inputs = [session.pending for session in sessions]
+        for session in sessions:
+            session.pending = []
+        return batch, inputs
+
+    def _track(
+        self, sessions: list[LiveSession], inputs: list[list[StoredInput]], rows: list[np.ndarray]
+    ) -> list[tuple[Record, list[dict[str, Any]]]]:
+        """Track each session's rows; its record to store and its messages to send."""
+        outgoing = []
+        for session, taken, classified in zip(sessions, inputs, rows, strict=True):
             try:
-                events = session.runtime.track(classified)
+                events = session.runtime.track(classified) if classified.shape[0] else []
             except Exception:  # a bug must not take the other sessions down
                 log.exception("session %s: tracking failed", session.id)
                 self.counters["internal_errors"] += 1
                 events = []
+            # step events name the oldest input they are the first to include: the
+            # watch measures frame-in to step-out latency from it
+            oldest = next((i.seq for i in taken if i.kind == "frame"), None)
             marked = [
-                RuntimeEvent(e.kind, e.t, {**e.data, "in_seq": session.newest_frame_seq})
-                if e.kind == "step"
-                else e
+                RuntimeEvent(e.kind, e.t, {**e.data, "in_seq": oldest}) if e.kind == "step" else e
                 for e in events
             ]
             messages = session.number(marked)
-            records.append(Record(session.id, session.pending, messages))
-            outgoing.append((session, messages))
-            session.pending = []
-        self.store.record_many(records)
-        self.counters["frames_classified"] += sum(len(r) for r in rows)
+            record = Record(session.id, taken, messages, acked=session.acked or None)
+            outgoing.append((record, messages))
+        return outgoing
+
+    def _deliver_all(
+        self,
+        sessions: list[LiveSession],
+        outgoing: list[tuple[Record, list[dict[str, Any]]]],
+        n_frames: int,
+    ) -> None:
+        self.counters["frames_classified"] += n_frames
         self.batch_sizes[len(sessions)] += 1
-        for session, messages in outgoing:
+        for session, (_, messages) in zip(sessions, outgoing, strict=True):
             self.deliver(session, messages)
 
-    def flush(self, session: LiveSession) -> None:
-        """Process ``session``'s pending frames now (before a control message)."""
+    async def flush(self, session: LiveSession) -> None:
+        """Process ``session``'s pending frames now (before a control message), after
+        the batch in flight if it holds the session."""
+        while session.id in self._in_flight:
+            await self._idle.wait()
         if session.pending or session.runtime.stream.ready:
             self.process([session])
 
@@ -299,24 +358,28 @@ class SessionRegistry:
         loop = asyncio.get_running_loop()
         task = self._task
         if task is None or task.done() or task.get_loop() is not loop:
-            self._wake = asyncio.Event()
+            self._wake, self._idle = asyncio.Event(), asyncio.Event()
+            self._idle.set()
             if self._dirty:
                 self._wake.set()
             self._task = loop.create_task(self.run_batches())
 
     async def run_batches(self) -> None:
-        """Process the sessions that received frames, batch after batch (a server task)."""
+        """Process the sessions that received frames, batch after batch (a server task).
+
+        After each batch it waits ``batch_interval_s`` so the next one collects the
+        frames of many sessions (bigger batches cost less per frame)."""
         while True:
             await self._wake.wait()
             self._wake.clear()
             sessions = list(self._dirty.values())
             if sessions:
                 try:
-                    self.process(sessions)
+                    await self.process_async(sessions)
                 except Exception:
                     log.exception("a batch of %d sessions failed", len(sessions))
                     self.counters["internal_errors"] += 1
-            await asyncio.sleep(0)  # let the connections read before the next batch
+            await asyncio.sleep(self.settings.batch_interval_s)
 
     # ----------------------------------------------------------------- output
     def commit(
@@ -350,6 +413,20 @@ class SessionRegistry:
             return
         for message in messages:
             outbox.put_nowait(message)
+
+
+def _warm_up(model: ActivityClassifier) -> None:
+    """Pay the first-use costs of a model (imports, filter banks) at load, not in the
+    first session's frames: classify two seconds of silence and stillness."""
+    stream = StreamingClassifier(model)
+    if "imu" in stream.modalities:
+        times = np.arange(0.0, 2.0, 0.02)
+        still = np.zeros((times.size, 6))
+        still[:, 2] = 9.81
+        stream.push_imu(times, still)
+    if "audio" in stream.modalities:
+        stream.push_audio(np.zeros(2 * AUDIO_RATE_HZ))
+    stream.pop_frames()
 
 
 def _replay_input(session: LiveSession, stored: StoredInput) -> None:

@@ -92,7 +92,7 @@ class RuntimeConfig:
 
     observe_every: int = 5
     heartbeat_s: float = 5.0
-    remaining_every_s: float = 5.0
+    remaining_every_s: float = 10.0
     next_steps: int = 3
     history_points: int = 3600
     """Per-class probabilities kept for the dashboard (one per observer run: an hour)."""

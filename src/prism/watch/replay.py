@@ -121,7 +121,9 @@ async def replay(
     pending = sorted(questions, key=lambda q: q.at_s)
     headers = {"Authorization": f"Bearer {token}"}
     answers_expected = len(pending) + 1  # the questions' answers and the end's step event
-    async with websockets.connect(url, additional_headers=headers, max_size=2**22) as ws:
+    async with websockets.connect(
+        url, additional_headers=headers, max_size=2**22, compression=None
+    ) as ws:
         try:
             await ws.send(json.dumps({"type": "hello", "seq": 1, "protocol": 1}))
             welcome = json.loads(await ws.recv())

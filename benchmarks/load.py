@@ -1,0 +1,390 @@
+"""Load: many simulated watches streaming IMU + audio in real time to one service process.
+
+Usage::
+
+    python benchmarks/load.py [--sessions 200] [--seconds 60] [--chunk-s 0.2] [--json]
+
+Starts the service (``uvicorn --factory prism.server.app:create_app``, one worker, a
+fresh SQLite file) as a child process on 127.0.0.1, registers a device, opens
+``--sessions`` latte-making sessions and streams the demo recordings into all of them
+at once from this process (one asyncio loop), as watches would: every ``--chunk-s`` of
+session time an IMU frame (50 Hz, 6 channels) and an audio frame (16 kHz), paced by the
+wall clock, sessions staggered over one chunk, recordings looped with their time shifted.
+Every watch acknowledges what it receives. After ``--seconds`` each sends ``end`` and
+waits for its final step event.
+
+Measured:
+
+- ``p50_ms``, ``p99_ms``: frame in -> step update out. A step event names in ``in_seq``
+  the oldest sensor frame it is the first to include; the latency is the time from
+  sending that frame to receiving the event (same clock: one machine).
+- ``realtime``: the service kept up with every session: each session's final step event
+  came back within ``--final-timeout`` s of its ``end``, p99 latency stayed under 1 s,
+  and the watches themselves kept their schedule (``send_lag_ms_p99`` < 100 ms; else
+  the load generator, not the service, was the bottleneck and the run is not valid).
+- ``cpu_percent`` (of one core) and ``rss_mb`` of the service process over the run;
+  ``rss_mb_samples`` every 10 s after the sessions started and ``rss_growth_mb`` from
+  the first sample after warm-up (20 s) to the end: memory should stay flat.
+- ``batches``: the service's histogram of sessions per classification batch (from
+  ``/metrics``), and the service's error counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDINGS = ("latte_making-s000", "latte_making-s001")
+ADMIN_TOKEN = "load-benchmark-admin"
+WARMUP_S = 20.0
+LOAD_CPU_PERCENT = float("nan")
+STREAM_START = 0.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Script:
+    """One recording cut into paced chunks: per chunk the IMU rows and the audio PCM."""
+
+    duration_s: float
+    imu: list[np.ndarray]
+    """Per chunk, IMU rows ``(n, 6)`` float32 at ``imu_rate``."""
+    audio: list[bytes]
+    """Per chunk, 16-bit little-endian PCM of ``chunk_s`` of audio."""
+    imu_rate: float
+
+
+def _script(folder: Path, chunk_s: float) -> Script:
+    from prism.data.recording import AUDIO_RATE_HZ, read_recording
+
+    recording = read_recording(folder)
+    assert recording.imu is not None and recording.audio is not None
+    times, values = recording.imu.times, recording.imu.values.astype("<f4")
+    rate = float((len(times) - 1) / (times[-1] - times[0]))
+    n_chunks = int(recording.annotation.duration // chunk_s)
+    imu_step, audio_step = round(chunk_s * rate), round(chunk_s * AUDIO_RATE_HZ)
+    pcm = np.clip(np.round(recording.audio * 32768.0), -32768, 32767).astype("<i2")
+    return Script(
+        duration_s=n_chunks * chunk_s,
+        imu=[values[i * imu_step : (i + 1) * imu_step] for i in range(n_chunks)],
+        audio=[pcm[i * audio_step : (i + 1) * audio_step].tobytes() for i in range(n_chunks)],
+        imu_rate=rate,
+    )
+
+
+@dataclass
+class WatchStats:
+    """What one simulated watch saw."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)
+    """When each latency sample arrived (perf_counter s)."""
+    send_lags_ms: list[float] = field(default_factory=list)
+    final_after_end_s: float | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    frames_sent: int = 0
+
+
+async def _watch(
+    url: str,
+    token: str,
+    scripts: list[Script],
+    *,
+    index: int,
+    chunk_s: float,
+    start: float,
+    seconds: float,
+    final_timeout: float,
+) -> WatchStats:
+    from prism.server.protocol import HEADER, MAGIC, PROTOCOL_VERSION, FrameKind
+
+    stats = WatchStats()
+    sent_at: dict[int, float] = {}
+    headers = {"Authorization": f"Bearer {token}"}
+    async with websockets.connect(
+        url, additional_headers=headers, max_size=2**22, compression=None
+    ) as ws:
+        await ws.send(json.dumps({"type": "hello", "seq": 1, "protocol": 1}))
+        welcome = json.loads(await ws.recv())
+        seq = int(welcome["next_seq"])
+        newest = [0]
+        final = asyncio.Event()
+
+        async def receive() -> None:
+            async for raw in ws:
+                now = time.perf_counter()
+                message = json.loads(raw)
+                newest[0] = max(newest[0], int(message.get("seq") or 0))
+                if message["type"] == "error":
+                    stats.errors.append(message)
+                elif message["type"] == "step":
+                    origin = sent_at.pop(message.get("in_seq") or -1, None)
+                    if origin is not None:
+                        stats.latencies_ms.append((now - origin) * 1e3)
+                        stats.received_at.append(now)
+                    if message.get("final"):
+                        final.set()
+                        return
+
+        receiver = asyncio.create_task(receive())
+        offset = (index % 10) / 10 * chunk_s  # stagger the sessions over one chunk
+        script_index, chunk, shift = index % len(scripts), 0, 0.0
+        acked, n_chunks = 0, round(seconds / chunk_s)
+        for k in range(n_chunks):
+            due = start + offset + (k + 1) * chunk_s
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            script = scripts[script_index]
+            if chunk >= len(script.audio):  # loop: the next recording, time shifted
+                shift += script.duration_s
+                script_index, chunk = (script_index + 1) % len(scripts), 0
+                script = scripts[script_index]
+            t0 = shift + chunk * chunk_s
+            rows = script.imu[chunk]
+            stats.send_lags_ms.append(max(0.0, time.perf_counter() - due) * 1e3)
+            for kind, n, rate, payload in (
+                (FrameKind.IMU, len(rows), script.imu_rate, rows.tobytes()),
+                (FrameKind.AUDIO, len(script.audio[chunk]) // 2, 16000.0, script.audio[chunk]),
+            ):
+                header = HEADER.pack(MAGIC, PROTOCOL_VERSION, kind, seq, t0, n, rate)
+                sent_at[seq] = time.perf_counter()
+                await ws.send(header + payload)
+                seq += 1
+                stats.frames_sent += 1
+            chunk += 1
+            if newest[0] - acked >= 10:
+                acked = newest[0]
+                await ws.send(json.dumps({"type": "ack", "seq": seq, "up_to": acked}))
+                seq += 1
+        ended = time.perf_counter()
+        await ws.send(json.dumps({"type": "end", "seq": seq, "t": shift + chunk * chunk_s}))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(final.wait(), final_timeout)
+            stats.final_after_end_s = time.perf_counter() - ended
+        receiver.cancel()
+    return stats
+
+
+def _metrics(base: str) -> dict[str, float]:
+    text = httpx.get(f"{base}/metrics", timeout=10.0).text
+    values = {}
+    for line in text.splitlines():
+        found = re.match(r"^(prism_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$", line)
+        if found:
+            values[found.group(1)] = float(found.group(2))
+    return values
+
+
+async def _run_watches(
+    base: str, args: argparse.Namespace, scripts: list[Script]
+) -> tuple[list[WatchStats], float]:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(base_url=base, timeout=30.0) as http:
+        device = (await http.post("/v1/devices", json={"name": "load"}, headers=admin)).json()
+        auth = {"Authorization": f"Bearer {device['token']}"}
+        sessions = []
+        for _ in range(args.sessions):
+            reply = await http.post(
+                "/v1/sessions", json={"procedure": "latte_making"}, headers=auth
+            )
+            reply.raise_for_status()
+            sessions.append(reply.json()["session_id"])
+    ws_base = base.replace("http", "ws", 1)
+    start = time.perf_counter() + 2.0  # time for every watch to connect
+    results = await asyncio.gather(
+        *(
+            _watch(
+                f"{ws_base}/v1/sessions/{session}/stream",
+                device["token"],
+                scripts,
+                index=i,
+                chunk_s=args.chunk_s,
+                start=start,
+                seconds=args.seconds,
+                final_timeout=args.final_timeout,
+            )
+            for i, session in enumerate(sessions)
+        )
+    )
+    return list(results), start
+
+
+def _start_service(port: int, database: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PRISM_SERVER_ADMIN_TOKEN": ADMIN_TOKEN,
+        "PRISM_SERVER_DATABASE": str(database),
+        "PRISM_SERVER_TASKS_DIR": str(ROOT / "tasks"),
+        "PRISM_SERVER_MODELS_DIR": str(ROOT / "models"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "prism.server.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ws",
+        "websockets-sansio",
+        "--ws-max-size",
+        str(1 << 20),
+        "--log-level",
+        "warning",
+    ]
+    return subprocess.Popen(command, env=env, cwd=ROOT)
+
+
+def _wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the service exited with status {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/v1/health", timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"the service did not answer on {base} within {timeout_s} s")
+
+
+async def _sample_memory(
+    service: psutil.Process, start: float, samples: list[tuple[float, float]]
+) -> None:
+    while True:
+        await asyncio.sleep(max(0.0, start - time.perf_counter()) + 10.0)
+        samples.append((time.perf_counter() - start, service.memory_info().rss / 2**20))
+
+
+async def _measure(
+    base: str, args: argparse.Namespace, scripts: list[Script], service: psutil.Process
+) -> tuple[list[WatchStats], float, float, list[tuple[float, float]]]:
+    samples: list[tuple[float, float]] = []
+    cpu_before = service.cpu_times()
+    own_before = time.process_time()
+    wall_before = time.perf_counter()
+    watches = asyncio.ensure_future(_run_watches(base, args, scripts))
+    await asyncio.sleep(0)
+    sampler = asyncio.ensure_future(_sample_memory(service, wall_before + 2.0, samples))
+    results, start = await watches
+    global STREAM_START
+    STREAM_START = start
+    sampler.cancel()
+    cpu_after = service.cpu_times()
+    busy = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    wall = time.perf_counter() - wall_before
+    global LOAD_CPU_PERCENT
+    LOAD_CPU_PERCENT = 100.0 * (time.process_time() - own_before) / wall
+    return results, busy, wall, samples
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the benchmark; the report as a JSON-ready dict."""
+    scripts = [_script(ROOT / "datasets" / "demo" / name, args.chunk_s) for name in RECORDINGS]
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as folder:
+        process = _start_service(port, Path(folder) / "load.sqlite3")
+        try:
+            _wait_healthy(base, process)
+            service = psutil.Process(process.pid)
+            results, busy_s, wall_s, memory = asyncio.run(_measure(base, args, scripts, service))
+            rss_mb = service.memory_info().rss / 2**20
+            metrics = _metrics(base)
+        finally:
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+            if process.poll() is None:
+                process.kill()
+    latencies = np.concatenate([r.latencies_ms for r in results if r.latencies_ms] or [[np.nan]])
+    lags = np.concatenate([r.send_lags_ms for r in results if r.send_lags_ms] or [[np.nan]])
+    finals = [r.final_after_end_s for r in results]
+    arrived = np.concatenate([r.received_at for r in results if r.received_at] or [[np.nan]])
+    since = arrived - STREAM_START
+    by_10s = {}
+    for window in range(0, int(args.seconds) + 10, 10):
+        inside = latencies[(since >= window) & (since < window + 10)]
+        if inside.size:
+            by_10s[window] = [round(float(np.percentile(inside, q)), 1) for q in (50, 99)]
+    p99 = float(np.percentile(latencies, 99))
+    lag_p99 = float(np.percentile(lags, 99))
+    kept_up = all(f is not None for f in finals)
+    after_warmup = [rss for t, rss in memory if t >= WARMUP_S]
+    batches = {
+        int(re.search(r'size="(\d+)"', key).group(1)): int(value)  # type: ignore[union-attr]
+        for key, value in metrics.items()
+        if key.startswith("prism_batch_sessions_count{")
+    }
+    return {
+        "sessions": args.sessions,
+        "seconds": args.seconds,
+        "chunk_s": args.chunk_s,
+        "realtime": bool(kept_up and p99 < 1000.0 and lag_p99 < 100.0),
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p99_ms": p99,
+        "max_ms": float(np.max(latencies)),
+        "latency_samples": int(latencies.size),
+        "p50_p99_ms_by_10s": by_10s,
+        "send_lag_ms_p99": lag_p99,
+        "final_after_end_s_max": max((f for f in finals if f is not None), default=None),
+        "sessions_without_final": sum(f is None for f in finals),
+        "cpu_percent": 100.0 * busy_s / wall_s,
+        "load_generator_cpu_percent": LOAD_CPU_PERCENT,
+        "rss_mb": rss_mb,
+        "rss_mb_samples": [[round(t, 1), round(rss, 1)] for t, rss in memory],
+        "rss_growth_mb": (after_warmup[-1] - after_warmup[0]) if len(after_warmup) > 1 else 0.0,
+        "frames_sent": sum(r.frames_sent for r in results),
+        "errors_received": sum(len(r.errors) for r in results),
+        "batches": dict(sorted(batches.items())),
+        "service_counters": {
+            key.removeprefix("prism_").removesuffix("_total"): value
+            for key, value in metrics.items()
+            if key.endswith("_total")
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--chunk-s", type=float, default=0.2, help="watch frame length (s)")
+    parser.add_argument("--final-timeout", type=float, default=10.0)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON only")
+    args = parser.parse_args()
+    report = run(args)
+    if args.json:
+        print(json.dumps(report))
+        return
+    for key, value in report.items():
+        print(f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    main()
