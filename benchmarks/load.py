@@ -15,9 +15,10 @@ waits for its final step event.
 
 Measured:
 
-- ``p50_ms``, ``p99_ms``: frame in -> step update out. A step event names in ``in_seq``
-  the oldest sensor frame it is the first to include; the latency is the time from
-  sending that frame to receiving the event (same clock: one machine).
+- ``p50_ms``, ``p99_ms``: frame in -> step update out, while the watches stream (not
+  the final events after ``end``). A step event names in ``in_seq`` the oldest sensor
+  frame it is the first to include; the latency is the time from sending that frame
+  to receiving the event (same clock: one machine).
 - ``realtime``: the service kept up with every session: each session's final step event
   came back within ``--final-timeout`` s of its ``end``, p99 latency stayed under 1 s,
   and the watches themselves kept their schedule (``send_lag_ms_p99`` < 100 ms; else
@@ -131,7 +132,7 @@ async def _watch(
         welcome = json.loads(await ws.recv())
         seq = int(welcome["next_seq"])
         newest = [0]
-        final = asyncio.Event()
+        final, ending = asyncio.Event(), asyncio.Event()
 
         async def receive() -> None:
             async for raw in ws:
@@ -142,7 +143,7 @@ async def _watch(
                     stats.errors.append(message)
                 elif message["type"] == "step":
                     origin = sent_at.pop(message.get("in_seq") or -1, None)
-                    if origin is not None:
+                    if origin is not None and not ending.is_set():  # streaming, not ending
                         stats.latencies_ms.append((now - origin) * 1e3)
                         stats.received_at.append(now)
                     if message.get("final"):
@@ -151,7 +152,11 @@ async def _watch(
 
         receiver = asyncio.create_task(receive())
         offset = (index % 10) / 10 * chunk_s  # stagger the sessions over one chunk
-        script_index, chunk, shift = index % len(scripts), 0, 0.0
+        script_index, shift = index % len(scripts), 0.0
+        # each watch starts at another point of its recording (its session time still
+        # starts at 0): the sessions are in different steps, as real ones would be
+        chunk = (index * 37) % len(scripts[script_index].audio)
+        first_chunk = chunk
         acked, n_chunks = 0, round(seconds / chunk_s)
         for k in range(n_chunks):
             due = start + offset + (k + 1) * chunk_s
@@ -160,10 +165,10 @@ async def _watch(
                 await asyncio.sleep(delay)
             script = scripts[script_index]
             if chunk >= len(script.audio):  # loop: the next recording, time shifted
-                shift += script.duration_s
-                script_index, chunk = (script_index + 1) % len(scripts), 0
+                shift += (chunk - first_chunk) * chunk_s
+                script_index, chunk, first_chunk = (script_index + 1) % len(scripts), 0, 0
                 script = scripts[script_index]
-            t0 = shift + chunk * chunk_s
+            t0 = shift + (chunk - first_chunk) * chunk_s
             rows = script.imu[chunk]
             stats.send_lags_ms.append(max(0.0, time.perf_counter() - due) * 1e3)
             for kind, n, rate, payload in (
@@ -181,7 +186,9 @@ async def _watch(
                 await ws.send(json.dumps({"type": "ack", "seq": seq, "up_to": acked}))
                 seq += 1
         ended = time.perf_counter()
-        await ws.send(json.dumps({"type": "end", "seq": seq, "t": shift + chunk * chunk_s}))
+        ending.set()
+        end_t = shift + (chunk - first_chunk) * chunk_s
+        await ws.send(json.dumps({"type": "end", "seq": seq, "t": end_t}))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(final.wait(), final_timeout)
             stats.final_after_end_s = time.perf_counter() - ended
@@ -233,9 +240,10 @@ async def _run_watches(
     return list(results), start
 
 
-def _start_service(port: int, database: Path) -> subprocess.Popen[bytes]:
+def _start_service(port: int, database: Path, workers: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        "PRISM_SERVER_PIPELINE_WORKERS": str(workers),
         "PRISM_SERVER_ADMIN_TOKEN": ADMIN_TOKEN,
         "PRISM_SERVER_DATABASE": str(database),
         "PRISM_SERVER_TASKS_DIR": str(ROOT / "tasks"),
@@ -273,19 +281,33 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float 
     raise SystemExit(f"the service did not answer on {base} within {timeout_s} s")
 
 
+def _tree(service: psutil.Process) -> list[psutil.Process]:
+    """The service process and its pipeline workers."""
+    return [service, *service.children(recursive=True)]
+
+
+def _rss_mb(service: psutil.Process) -> float:
+    return sum(p.memory_info().rss for p in _tree(service)) / 2**20
+
+
+def _cpu_s(service: psutil.Process) -> dict[int, float]:
+    """CPU seconds (user + system) per process of the service."""
+    return {p.pid: p.cpu_times().user + p.cpu_times().system for p in _tree(service)}
+
+
 async def _sample_memory(
     service: psutil.Process, start: float, samples: list[tuple[float, float]]
 ) -> None:
     while True:
         await asyncio.sleep(max(0.0, start - time.perf_counter()) + 10.0)
-        samples.append((time.perf_counter() - start, service.memory_info().rss / 2**20))
+        samples.append((time.perf_counter() - start, _rss_mb(service)))
 
 
 async def _measure(
     base: str, args: argparse.Namespace, scripts: list[Script], service: psutil.Process
-) -> tuple[list[WatchStats], float, float, list[tuple[float, float]]]:
+) -> tuple[list[WatchStats], dict[int, float], float, list[tuple[float, float]]]:
     samples: list[tuple[float, float]] = []
-    cpu_before = service.cpu_times()
+    cpu_before = _cpu_s(service)
     own_before = time.process_time()
     wall_before = time.perf_counter()
     watches = asyncio.ensure_future(_run_watches(base, args, scripts))
@@ -295,8 +317,8 @@ async def _measure(
     global STREAM_START
     STREAM_START = start
     sampler.cancel()
-    cpu_after = service.cpu_times()
-    busy = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    cpu_after = _cpu_s(service)
+    busy = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
     wall = time.perf_counter() - wall_before
     global LOAD_CPU_PERCENT
     LOAD_CPU_PERCENT = 100.0 * (time.process_time() - own_before) / wall
@@ -309,12 +331,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
-        process = _start_service(port, Path(folder) / "load.sqlite3")
+        process = _start_service(port, Path(folder) / "load.sqlite3", args.pipeline_workers)
         try:
             _wait_healthy(base, process)
             service = psutil.Process(process.pid)
             results, busy_s, wall_s, memory = asyncio.run(_measure(base, args, scripts, service))
-            rss_mb = service.memory_info().rss / 2**20
+            rss_mb = _rss_mb(service)
             metrics = _metrics(base)
         finally:
             process.terminate()
@@ -354,7 +376,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "send_lag_ms_p99": lag_p99,
         "final_after_end_s_max": max((f for f in finals if f is not None), default=None),
         "sessions_without_final": sum(f is None for f in finals),
-        "cpu_percent": 100.0 * busy_s / wall_s,
+        "cpu_percent": 100.0 * sum(busy_s.values()) / wall_s,
+        "cpu_percent_by_process": [round(100.0 * b / wall_s, 1) for b in busy_s.values()],
         "load_generator_cpu_percent": LOAD_CPU_PERCENT,
         "rss_mb": rss_mb,
         "rss_mb_samples": [[round(t, 1), round(rss, 1)] for t, rss in memory],
@@ -376,6 +399,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--chunk-s", type=float, default=0.2, help="watch frame length (s)")
     parser.add_argument("--final-timeout", type=float, default=10.0)
+    parser.add_argument(
+        "--pipeline-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="the service's pipeline worker processes (default: one per core)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON only")
     args = parser.parse_args()
     report = run(args)

@@ -92,7 +92,11 @@ def live_server() -> Iterator[str]:
     from prism.server.threaded import serve_in_thread
 
     settings = ServerSettings(
-        admin_token=ADMIN_TOKEN, database=":memory:", max_messages_per_s=1e9, message_burst=10**9
+        admin_token=ADMIN_TOKEN,
+        database=":memory:",
+        max_messages_per_s=1e9,
+        message_burst=10**9,
+        warm_up_sessions=0,
     )
     server, port = serve_in_thread(settings)
     yield f"127.0.0.1:{port}"

@@ -301,6 +301,6 @@ def test_sessions_can_share_one_remaining_time_model() -> None:
     other = replace(procedure, id="other", name="Other")
     with pytest.raises(ReminderError, match="another procedure"):
         Observer(StepTracker(other), future=shared)
-    config = ObserverConfig(remaining=RemainingTimeConfig(cache_size=3))
+    config = ObserverConfig(remaining=RemainingTimeConfig(move_floor=0.2))
     with pytest.raises(ReminderError, match="remaining-time settings"):
         Observer(StepTracker(procedure), config, future=shared)

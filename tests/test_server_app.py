@@ -21,7 +21,11 @@ RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
 
 def _client(**settings: Any) -> TestClient:
     return TestClient(
-        create_app(ServerSettings(admin_token="admin-secret", database=":memory:", **settings))
+        create_app(
+            ServerSettings(
+                admin_token="admin-secret", database=":memory:", warm_up_sessions=0, **settings
+            )
+        )
     )
 
 
@@ -154,17 +158,17 @@ def test_stream_refuses_bad_tokens_and_unknown_sessions(client: TestClient) -> N
 def test_a_failing_message_is_reported_and_the_connection_goes_on(client: TestClient) -> None:
     device = _device(client)
     session_id = _session(client, device["token"])
-    runtime = client.app.state.registry.sessions[session_id].runtime  # type: ignore[attr-defined]
+    pipeline = client.app.state.registry.pipeline  # type: ignore[attr-defined]
     calls = {"n": 0}
-    original = runtime.handle_control
+    original = pipeline.control
 
-    def flaky(message: Any) -> Any:
+    def flaky(session: str, message: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("boom")
-        return original(message)
+        return original(session, message)
 
-    runtime.handle_control = flaky
+    pipeline.control = flaky
     with client.websocket_connect(
         f"/v1/sessions/{session_id}/stream?token={device['token']}"
     ) as ws:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,78 +12,124 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from prism.data.recording import read_recording
+from prism.errors import PrismError
+from prism.procedure.io import load_procedure
+from prism.sensing.classifier import ActivityClassifier
 from prism.server.limits import TokenBucket
-from prism.server.live import CloseRequest, LiveSession, ServerSettings, SessionRegistry
-from prism.server.protocol import ErrorCode, SensorFrame, encode_frame
+from prism.server.live import CloseRequest, ServerSettings, SessionRegistry
+from prism.server.pipeline import LocalPipeline, UnknownSessionError
+from prism.server.protocol import ErrorCode, Question, SensorFrame, encode_frame
+from prism.server.runtime import SessionRuntime
+from prism.server.shards import ShardedPipeline
 from prism.watch.replay import sensor_frames
 
+LATTE = load_procedure("tasks/latte_making/procedure.yaml")
+MODEL = ActivityClassifier.load("models/latte_making")
 RECORDINGS = [read_recording(Path(f"datasets/demo/latte_making-s00{i}")) for i in (0, 1)]
 
 
 def _registry(**settings: object) -> SessionRegistry:
     settings.setdefault("database", ":memory:")
+    settings.setdefault("warm_up_sessions", 0)
     return SessionRegistry(ServerSettings(**settings))  # type: ignore[arg-type]
-
-
-def _session(registry: SessionRegistry, name: str) -> LiveSession:
-    session = LiveSession(name, "dev", "latte_making", registry.runtime("latte_making"))
-    registry.sessions[name] = session
-    registry.store.add_session(name, "dev", "latte_making")
-    return session
 
 
 def _numbered(frames: list[SensorFrame]) -> list[tuple[SensorFrame, bytes]]:
     out = []
     for seq, f in enumerate(frames, start=1):
-        body = encode_frame(SensorFrame(f.kind, seq, f.t0, f.rate, f.samples))
-        out.append((SensorFrame(f.kind, seq, f.t0, f.rate, f.samples), body))
+        numbered = SensorFrame(f.kind, seq, f.t0, f.rate, f.samples)
+        out.append((numbered, encode_frame(numbered)))
     return out
+
+
+def _comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages without their numbering and latency mark."""
+    return [{k: v for k, v in m.items() if k not in ("seq", "in_seq")} for m in messages]
+
+
+def _assert_same_events(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    assert len(got) == len(expected) > 3
+    for message, data in zip(_comparable(got), _comparable(expected), strict=True):
+        assert message.keys() == data.keys()
+        for key, value in data.items():
+            if isinstance(value, float):  # batched network calls: float rounding
+                assert message[key] == pytest.approx(value, abs=1e-4)
+            elif key != "next":
+                assert message[key] == value
 
 
 def test_batched_sessions_get_the_events_each_gets_alone(tmp_path: Path) -> None:
     registry = _registry(database=str(tmp_path / "db.sqlite3"))
     streams = [_numbered(sensor_frames(r, chunk_s=0.2)[:200]) for r in RECORDINGS * 2]
-    batched = [_session(registry, f"ses-{i}") for i in range(len(streams))]
-    alone = [registry.runtime("latte_making") for _ in streams]
-    expected: list[list[dict[str, object]]] = [[] for _ in streams]
+    batched = [registry.open_session("dev", "latte_making") for _ in streams]
+    pipeline = registry.pipeline
+    assert isinstance(pipeline, LocalPipeline)
+    phases = [pipeline.runtimes[session.id].observe_phase for session in batched]
+    assert len(set(phases)) > 1  # the sessions' observers run on different frames
+    alone = [SessionRuntime(LATTE, MODEL, observe_phase=phase) for phase in phases]
+    expected: list[list[dict[str, Any]]] = [[] for _ in streams]
     for i in range(max(len(s) for s in streams)):
         for session, runtime, frames, own in zip(batched, alone, streams, expected, strict=True):
             if i < len(frames):
                 frame, body = frames[i]
                 registry.push_frame(session, frame, body)
-                own.extend(e.data for e in runtime.handle_frame(frame))
+                own.extend(e.message(0) for e in runtime.handle_frame(frame))
         if i % 3 == 2:  # a batch every three rounds: sessions with 0..3 ready frames
             registry.process([s for s in batched if s.pending])
     registry.process(batched)
     for session, own in zip(batched, expected, strict=True):
-        got = [
-            {k: v for k, v in m.items() if k not in ("type", "seq", "t", "in_seq")}
-            for m in session.sent
-        ]
-        assert len(got) == len(own) > 3
-        for message, data in zip(got, own, strict=True):
-            assert message.keys() == data.keys()
-            for key, value in data.items():
-                if isinstance(value, float):
-                    assert message[key] == pytest.approx(value, abs=1e-4)
-                elif key != "next":
-                    assert message[key] == value
+        _assert_same_events(session.sent, own)
         marks = [m["in_seq"] for m in session.sent if m["type"] == "step"]
         assert marks == sorted(marks) and all(mark >= 1 for mark in marks)
     # everything processed was stored: a restart rebuilds the same state
-    stored = list(registry.store.inputs("ses-0"))
+    stored = list(registry.store.inputs(batched[0].id))
     assert [s.seq for s in stored] == list(range(1, len(streams[0]) + 1))
     restarted = SessionRegistry(registry.settings)
     for session in batched:
         again = restarted.sessions[session.id]
         assert again.sent == session.sent
-        assert again.runtime.state.current_step == session.runtime.state.current_step
-        assert again.runtime.state.frame == session.runtime.state.frame
+        before = registry.pipeline.snapshot(session.id)
+        after = restarted.pipeline.snapshot(session.id)
+        assert after["current"] == before["current"] and after["time_s"] == before["time_s"]
+        assert after["history"] == before["history"]
+
+
+def test_sharded_pipeline_equals_the_local_one() -> None:
+    local = LocalPipeline(Path("tasks"), Path("models"))
+    sharded = ShardedPipeline(Path("tasks"), Path("models"), workers=2)
+    try:
+        assert len(set(sharded.pids)) == 2
+        names = [f"ses-{i}" for i in range(4)]
+        for pipeline in (local, sharded):
+            for name in names:
+                pipeline.open(name, "latte_making")
+        frames = [_numbered(sensor_frames(r, chunk_s=0.5)[:60]) for r in RECORDINGS * 2]
+        got: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        want: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for start in range(0, 60, 6):
+            batch = {
+                n: [b for _, b in f[start : start + 6]] for n, f in zip(names, frames, strict=True)
+            }
+            for pipeline, out in ((local, want), (sharded, got)):
+                for name, result in pipeline.step(batch).items():
+                    out[name].extend(e.message(0) for e in result.events)
+        for name in names:
+            _assert_same_events(got[name], want[name])
+        question = Question(type="question", seq=1, text="what's next?", t=0.0)
+        assert sharded.control(names[0], question)[0].kind == "answer"
+        assert sharded.snapshot(names[1])["procedure"] == "latte_making"
+        with pytest.raises(UnknownSessionError, match="ses-nope"):
+            sharded.snapshot("ses-nope")
+        with pytest.raises(PrismError):
+            sharded.open("ses-x", "no_such_procedure")
+        assert sharded.snapshot(names[2])["time_s"] > 0  # the worker went on after errors
+    finally:
+        sharded.close()
 
 
 def test_a_connection_that_does_not_read_is_closed_and_loses_nothing() -> None:
     registry = _registry(max_outbox=3)
-    session = _session(registry, "ses-slow")
+    session = registry.open_session("dev", "latte_making")
     queue: asyncio.Queue[dict[str, object] | CloseRequest] = asyncio.Queue()
     session.outbox = queue  # type: ignore[assignment]
     messages = [{"type": "step", "seq": i} for i in range(1, 6)]
@@ -127,3 +174,14 @@ def test_token_bucket_does_not_delay_a_client_within_the_rate(
 def test_token_bucket_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="rate > 0"):
         TokenBucket(0.0, 3)
+
+
+def test_warm_up_fills_the_shared_kernel_cache_before_the_first_session() -> None:
+    cold = LocalPipeline(Path("tasks"), Path("models"))
+    warm = LocalPipeline(Path("tasks"), Path("models"), warm_up_sessions=1)
+    for pipeline in (cold, warm):
+        pipeline.open("ses-1", "latte_making")
+    assert cold.futures["latte_making"].cached_kernels == 0
+    assert warm.futures["latte_making"].cached_kernels > 20
+    pipeline.open("ses-2", "latte_making")  # warmed once per procedure
+    assert warm.runtimes["ses-2"].observer.future is warm.futures["latte_making"]

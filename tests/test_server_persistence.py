@@ -47,7 +47,9 @@ def test_store_round_trip(tmp_path: Path) -> None:
 
 
 def test_a_restarted_app_rebuilds_its_sessions(tmp_path: Path) -> None:
-    settings = ServerSettings(admin_token="admin", database=str(tmp_path / "db.sqlite3"))
+    settings = ServerSettings(
+        admin_token="admin", database=str(tmp_path / "db.sqlite3"), warm_up_sessions=0
+    )
     admin = {"Authorization": "Bearer admin"}
     with TestClient(create_app(settings)) as client:
         token = client.post("/v1/devices", json={"name": "w"}, headers=admin).json()["token"]
@@ -91,6 +93,7 @@ def _start(port: int, database: Path) -> subprocess.Popen[bytes]:
         **os.environ,
         "PRISM_SERVER_ADMIN_TOKEN": "admin",
         "PRISM_SERVER_DATABASE": str(database),
+        "PRISM_SERVER_WARM_UP_SESSIONS": "0",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "prism.server.app:create_app",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from prism.observer.remaining import FutureModel, RemainingTime, RemainingTimeConfig
@@ -89,10 +89,17 @@ class Observer:
         """The remaining-time prediction from ``state`` alone (no reminder decision)."""
         return self.future.predict(state.beam)
 
-    def observe(self, state: TrackerState) -> ObserverUpdate:
-        """Predict from ``state`` and decide on reminders."""
-        predict = cache(lambda: self.remaining(state))
-        return ObserverUpdate(state, tuple(self.scheduler.observe(state, predict)), predict)
+    def observe(
+        self, state: TrackerState, *, predict: Callable[[], RemainingTime] | None = None
+    ) -> ObserverUpdate:
+        """Decide on reminders from ``state``.
+
+        ``predict`` gives the remaining-time prediction when a reminder needs one
+        (default: computed from ``state``); a caller that keeps a recent prediction (a
+        server with many sessions) passes it instead. It is called at most once.
+        """
+        chosen = cache(predict if predict is not None else lambda: self.remaining(state))
+        return ObserverUpdate(state, tuple(self.scheduler.observe(state, chosen)), chosen)
 
     def correct(self, kind: CorrectionKind | str, step: str) -> TrackerState:
         """Apply a user correction ("done", "at", "not_done") to the tracker; a step said
@@ -121,10 +128,11 @@ class Observer:
 
 
 def _same_model(future: FutureModel, tracker: StepTracker, config: RemainingTimeConfig) -> bool:
-    """Whether ``future`` predicts for ``tracker``'s model with ``config``."""
+    """Whether ``future`` predicts for ``tracker``'s model with ``config`` (its cache
+    size aside: a shared model may keep more kernels)."""
     built, wanted = future.model, tracker.model
     return (
-        future.config == config
+        replace(future.config, cache_size=1) == replace(config, cache_size=1)  # no effect
         and built.frame_rate == wanted.frame_rate
         and built.precedence_penalty == wanted.precedence_penalty
         and built.procedure == wanted.procedure

@@ -353,6 +353,11 @@ class FutureModel:
         return np.pad(pmf, (0, self.n_bins - pmf.size))
 
     @property
+    def cached_kernels(self) -> int:
+        """Kernels in the cache (at most ``config.cache_size``)."""
+        return len(self._cache)
+
+    @property
     def horizon_seconds(self) -> float:
         """Longest waiting time represented: ``n_bins * bin_seconds``."""
         return self.n_bins * self.bin_seconds

@@ -15,6 +15,7 @@ import logging
 import secrets
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,13 +24,13 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, WebSocket, W
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from prism.assistant.speech import Transcriber
 from prism.errors import PrismError
 from prism.procedure.render import render_procedure
 from prism.server.dashboard import dashboard_view
 from prism.server.limits import TokenBucket
 from prism.server.live import (
     CloseRequest,
-    LiveSession,
     Outbox,
     ServerSettings,
     SessionRegistry,
@@ -46,7 +47,7 @@ from prism.server.protocol import (
     decode_frame,
     parse_control,
 )
-from prism.server.runtime import RuntimeEvent
+from prism.server.runtime import RuntimeEvent, transcribe_question
 from prism.storage import StoredInput
 
 __all__ = ["ServerSettings", "create_app"]
@@ -75,7 +76,15 @@ class SessionRequest(BaseModel):
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """The service: ``uvicorn --factory prism.server.app:create_app``."""
     registry = SessionRegistry(settings or ServerSettings())
-    app = FastAPI(title="PrISM", version="1")
+    transcriber = Transcriber()  # loads its model on the first spoken question
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        registry.ensure_running()
+        yield
+        registry.close()
+
+    app = FastAPI(title="PrISM", version="1", lifespan=lifespan)
     app.state.registry = registry
 
     def device(authorization: Annotated[str | None, Header()] = None) -> str:
@@ -170,15 +179,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     ) -> dict[str, str]:
         if len(registry.sessions) >= registry.settings.max_sessions:
             raise HTTPException(503, "too many sessions")
-        try:
-            runtime = registry.runtime(request.procedure)
-        except PrismError as error:
-            raise HTTPException(409, str(error)) from None
-        session_id = f"ses-{secrets.token_hex(8)}"
-        procedure_id = runtime.procedure.id
-        registry.sessions[session_id] = LiveSession(session_id, device_id, procedure_id, runtime)
-        registry.store.add_session(session_id, device_id, procedure_id)
-        return {"session_id": session_id, "procedure": procedure_id}
+        session = registry.open_session(device_id, request.procedure)
+        return {"session_id": session.id, "procedure": session.procedure_id}
 
     @app.get("/v1/sessions")
     def list_sessions(device_id: Annotated[str, Depends(device)]) -> list[dict[str, Any]]:
@@ -189,19 +191,21 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         ]
 
     @app.get("/v1/sessions/{session_id}")
-    def session_state(
+    async def session_state(
         session_id: str, device_id: Annotated[str, Depends(device)]
     ) -> dict[str, Any]:
         session = registry.owned(session_id, device_id)
-        state = session.runtime.state
+        view = await registry.snapshot(session)
         return {
             "session_id": session.id,
             "procedure": session.procedure_id,
             "ended": session.ended,
-            "time_s": state.time,
-            "current": state.current_step,
-            "probability": state.current_probability,
-            "history": [{"step": h.step, "start": h.start, "end": h.end} for h in state.history],
+            "time_s": view["time_s"],
+            "current": view["current"],
+            "probability": view["probability"],
+            "history": [
+                {"step": h["step"], "start": h["start"], "end": h["end"]} for h in view["history"]
+            ],
         }
 
     @app.get("/v1/sessions/{session_id}/events")
@@ -218,11 +222,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     ) -> dict[str, Any]:
         session = registry.owned(session_id, device_id)
         if not session.ended:
-            await registry.flush(session)
             end = End(type="end", seq=1, t=0.0)
             stored = StoredInput(0, "control", end.model_dump_json().encode())
-            messages = session.runtime.handle_control(end)
-            registry.deliver(session, registry.commit(session, stored, messages, ended=True))
+            events = await registry.control(session, end)
+            registry.deliver(session, registry.commit(session, stored, events, ended=True))
         return {"session_id": session.id, "ended": True}
 
     @app.get("/dashboard", response_class=HTMLResponse)
@@ -231,28 +234,32 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @app.get("/v1/dashboard/sessions", dependencies=[Depends(admin)])
     def dashboard_sessions() -> list[dict[str, Any]]:
-        return [
-            {
-                "session_id": s.id,
-                "procedure": s.procedure_id,
-                "current": state.current_step,
-                "time_s": state.time,
-                "ended": s.ended,
-            }
-            for s in registry.sessions.values()
-            for state in (s.runtime.state,)
-        ]
+        """Every session with the step its watch was last told."""
+        listed = []
+        for s in registry.sessions.values():
+            step = s.last_step()
+            listed.append(
+                {
+                    "session_id": s.id,
+                    "procedure": s.procedure_id,
+                    "current": step.get("current"),
+                    "time_s": step.get("t", 0.0),
+                    "ended": s.ended,
+                }
+            )
+        return listed
 
     @app.get("/v1/dashboard/sessions/{session_id}", dependencies=[Depends(admin)])
-    def dashboard_session(session_id: str) -> dict[str, Any]:
+    async def dashboard_session(session_id: str) -> dict[str, Any]:
         session = registry.sessions.get(session_id)
         if session is None:
             raise HTTPException(404, f"unknown session {session_id!r}")
-        return dashboard_view(session.id, session.runtime, session.sent, ended=session.ended)
+        view = await registry.snapshot(session)
+        return dashboard_view(session.id, view, session.sent, ended=session.ended)
 
     @app.websocket("/v1/sessions/{session_id}/stream")
     async def stream(websocket: WebSocket, session_id: str, token: str | None = None) -> None:
-        await _stream(registry, websocket, session_id, token)
+        await _stream(registry, transcriber, websocket, session_id, token)
 
     return app
 
@@ -273,18 +280,12 @@ async def _write(websocket: WebSocket, outbox: Outbox) -> None:
         await websocket.send_text(json.dumps(item))
 
 
-def _error_message(problem: ProtocolError) -> dict[str, Any]:
-    return {
-        "type": "error",
-        "seq": 0,
-        "code": int(problem.code),
-        "message": str(problem),
-        "ref_seq": problem.ref_seq,
-    }
-
-
 async def _stream(
-    registry: SessionRegistry, websocket: WebSocket, session_id: str, token: str | None
+    registry: SessionRegistry,
+    transcriber: Transcriber,
+    websocket: WebSocket,
+    session_id: str,
+    token: str | None,
 ) -> None:
     """One watch connection (see ``watch_bridge/PROTOCOL.md``)."""
     bearer = _bearer(websocket.headers.get("authorization")) or token
@@ -316,16 +317,17 @@ async def _stream(
 
     def error(problem: ProtocolError) -> None:
         registry.counters["protocol_errors"] += 1
-        reply(_error_message(problem))
+        reply(problem.to_message())
 
     async def answer_spoken(audio: Any, seq: int) -> None:
-        text = await asyncio.to_thread(session.runtime.transcribe, audio)
-        await registry.flush(session)
+        procedure = registry.procedure(session.procedure_id)
+        text = await asyncio.to_thread(transcribe_question, audio, procedure, transcriber)
         if text:
             question = Question(type="question", seq=seq, text=text[:500], t=0.0)
-            events = session.runtime.handle_control(question)
+            events = await registry.control(session, question)
         else:
-            now = session.runtime.state.time
+            await registry.flush(session)
+            now = float(session.last_step().get("t", 0.0))
             events = [RuntimeEvent("answer", now, {"question": "", "text": None})]
         stored = StoredInput(seq, "question", text[:500].encode()) if text else None
         registry.deliver(session, registry.commit(session, stored, events))
@@ -364,7 +366,7 @@ async def _stream(
                         task.add_done_callback(pending.discard)
                         continue
                     registry.push_frame(session, frame, body)
-                    while session.behind(settings.max_pending_frames) and not writer.done():
+                    while registry.behind(session) and not writer.done():
                         await asyncio.sleep(0.01)  # backpressure: wait for the batch
                 else:
                     text = received.get("text") or ""
@@ -392,8 +394,7 @@ async def _stream(
                     if isinstance(message, Ack):  # no effect on the state: stored in order
                         registry.acknowledge(session, stored, message.up_to)
                         continue
-                    await registry.flush(session)
-                    events = session.runtime.handle_control(message)
+                    events = await registry.control(session, message)
                     ended = isinstance(message, End)
                     registry.deliver(session, registry.commit(session, stored, events, ended=ended))
             except ProtocolError as problem:

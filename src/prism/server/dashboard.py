@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from prism.server.runtime import SessionRuntime
 
-__all__ = ["dashboard_view"]
+__all__ = ["dashboard_view", "runtime_view"]
 
 
-def dashboard_view(
-    session_id: str,
-    runtime: SessionRuntime,
-    sent: Sequence[dict[str, Any]],
-    *,
-    ended: bool = False,
-    chart_steps: int = 5,
-    chart_points: int = 600,
+def runtime_view(
+    runtime: SessionRuntime, *, chart_steps: int = 5, chart_points: int = 600
 ) -> dict[str, Any]:
-    """A session's state for the dashboard.
+    """A session pipeline's state as plain data (what REST and the dashboard read).
 
     Returns
     -------
     dict
-        ``steps`` (id, name), the tracked ``history`` (step, name, start, end in s), the
-        current step and its probability, ``probabilities`` (``times`` and, for the
-        ``chart_steps`` steps that were most probable at some point, their probability
-        over the last ``chart_points`` snapshots), ``reminders`` and ``qa`` (from the
-        messages sent).
+        ``procedure`` and ``procedure_name``, ``steps`` (id, name), ``time_s``, the
+        ``current`` step (and ``current_name``) with its ``probability``, the tracked
+        ``history`` (step, name, start, end in s) and ``probabilities`` (``times`` and,
+        for the ``chart_steps`` steps that were most probable at some point, their
+        probability over the last ``chart_points`` snapshots).
     """
     procedure = runtime.procedure
     state = runtime.state
@@ -45,12 +39,10 @@ def dashboard_view(
             values = [round(float(v), 3) for v in matrix[:, index]]
             series.append({"step": step, "name": names[step], "values": values})
     return {
-        "session_id": session_id,
         "procedure": procedure.id,
         "procedure_name": procedure.name,
         "steps": [{"id": step.id, "name": step.name} for step in procedure.steps],
         "time_s": state.time,
-        "ended": ended,
         "current": state.current_step,
         "current_name": names.get(state.current_step or ""),
         "probability": state.current_probability,
@@ -59,6 +51,22 @@ def dashboard_view(
             for h in state.history
         ],
         "probabilities": {"times": times, "series": series},
+    }
+
+
+def dashboard_view(
+    session_id: str,
+    view: Mapping[str, Any],
+    sent: Sequence[dict[str, Any]],
+    *,
+    ended: bool = False,
+) -> dict[str, Any]:
+    """A session for the dashboard: its :func:`runtime_view`, whether it ``ended``, and
+    the ``reminders`` and ``qa`` exchange from the messages sent."""
+    return {
+        "session_id": session_id,
+        **view,
+        "ended": ended,
         "reminders": [m for m in sent if m.get("type") == "reminder"],
         "qa": [m for m in sent if m.get("type") == "answer"],
     }

@@ -1,17 +1,21 @@
-"""The service's live sessions: registry, batched classification, persistence before sending.
+"""The service's live sessions: registry, frame batches, persistence before sending.
 
-Wiring only (the algorithms live in the modules :class:`~prism.server.runtime.SessionRuntime`
-wires together). A WebSocket handler hands each sensor frame to
-:meth:`SessionRegistry.push_frame`, which only stores the samples in the session's
-stream; :meth:`SessionRegistry.run_batches` (one task per server) then classifies the
-ready frames of *every* session that received samples in one network call
-(:func:`~prism.sensing.streaming.classify_streams`), tracks each session, numbers its
-events, writes the inputs and events of all of them in one SQLite transaction and only
-then puts the messages in each connection's outbox. Under load a batch simply grows:
-the frames that arrived while one batch ran make up the next.
+Wiring only. The sessions' pipelines run behind a :class:`~prism.server.pipeline.Pipeline`
+(in this process, or sharded over worker processes); this module keeps, per session,
+what the connection needs: sequence numbers, the messages sent, the frames waiting for
+the next batch and the connection's outbox.
+
+A WebSocket handler hands each sensor frame to :meth:`SessionRegistry.push_frame`,
+which only queues its bytes; :meth:`SessionRegistry.run_batches` (one task per server)
+sends the queued frames of *every* session to :meth:`Pipeline.step` at once (one network
+call per model), numbers each session's events, writes the inputs and events of all of
+them in one SQLite transaction and only then puts the messages in the connections'
+outboxes. The pipeline call and the write run on worker threads, so the event loop keeps
+reading connections meanwhile; under load a batch grows (the frames that arrived while
+one batch ran make up the next).
 
 Order is kept per session: before a control message (question, correction, ...) is
-handled, the session's pending frames are processed (:meth:`SessionRegistry.flush`), so
+handled, the session's queued frames are processed (:meth:`SessionRegistry.flush`), so
 the stored inputs, replayed in order after a restart, rebuild the same state.
 """
 
@@ -20,38 +24,34 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import secrets
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import HTTPException
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from prism.data.recording import AUDIO_RATE_HZ
 from prism.errors import PrismError
-from prism.observer import FutureModel
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
-from prism.sensing.classifier import ActivityClassifier
-from prism.sensing.streaming import FrameBatch, StreamingClassifier
+from prism.server.pipeline import LocalPipeline, Pipeline, StepResult
 from prism.server.protocol import (
-    Ack,
+    ControlMessage,
     ErrorCode,
     FrameKind,
-    Hello,
-    Question,
+    ProtocolError,
     SensorFrame,
     SequenceChecker,
     StreamClock,
     decode_frame,
-    parse_control,
 )
-from prism.server.runtime import RuntimeEvent, SessionRuntime
+from prism.server.runtime import RuntimeEvent
+from prism.server.shards import ShardedPipeline
 from prism.storage import Record, SessionRow, SqliteStore, StoredInput
-from prism.tracker import StepTracker
 
 __all__ = [
     "CloseRequest",
@@ -76,19 +76,31 @@ class ServerSettings(BaseSettings):
     database: str = Field(
         default=".prism/sessions.sqlite3", description="SQLite file (':memory:': not kept)"
     )
+    pipeline_workers: int = Field(
+        default=0,
+        ge=0,
+        description="worker processes running the session pipelines (0: in the service "
+        "process); one per core uses every core",
+    )
+    warm_up_sessions: int = Field(
+        default=8,
+        ge=0,
+        description="sampled sessions tracked when a procedure is first used, to fill its "
+        "remaining-time cache (about 0.5 s each, in each pipeline worker)",
+    )
     max_sessions: int = Field(default=1000, gt=0)
     max_pending_frames: int = Field(
-        default=25,
+        default=50,
         gt=0,
-        description="classified-but-not-yet-processed frames (5 s) after which a connection "
-        "is not read until its session is processed (backpressure)",
+        description="frames of a session waiting for a batch after which its connection "
+        "is not read until they are processed (backpressure)",
     )
     max_messages_per_s: float = Field(
         default=200.0, gt=0, description="messages a connection may send per second, sustained"
     )
     message_burst: int = Field(default=400, gt=0, description="messages allowed in a burst")
     batch_interval_s: float = Field(
-        default=0.02, ge=0, description="pause after each batch so the next collects more"
+        default=0.005, ge=0, description="pause after each batch so the next collects more"
     )
     max_outbox: int = Field(
         default=2000,
@@ -116,12 +128,15 @@ Outbox = asyncio.Queue[dict[str, Any] | CloseRequest]
 
 @dataclass
 class LiveSession:
-    """A session in memory: its pipeline, sequence state, sent messages, connection.
+    """What the front keeps of a session: sequence state, sent messages, connection.
 
     Attributes
     ----------
     pending : list of StoredInput
-        Sensor frames pushed into the stream, not yet processed and stored.
+        Inputs taken but not yet processed and stored (sensor frames, acknowledgements),
+        in arrival order.
+    pending_frames : int
+        How many of them are sensor frames.
     outbox : Outbox or None
         Messages for the connected watch (None: no connection).
     """
@@ -129,18 +144,18 @@ class LiveSession:
     id: str
     device_id: str
     procedure_id: str
-    runtime: SessionRuntime
     incoming: SequenceChecker = field(default_factory=SequenceChecker)
     clock: StreamClock = field(default_factory=StreamClock)
     sent: list[dict[str, Any]] = field(default_factory=list)
     acked: int = 0
     ended: bool = False
     pending: list[StoredInput] = field(default_factory=list)
+    pending_frames: int = 0
     outbox: Outbox | None = None
 
-    def behind(self, limit: int) -> bool:
-        """Whether ``limit`` or more complete frames wait for processing."""
-        return self.runtime.stream.ready >= limit
+    def last_step(self) -> dict[str, Any]:
+        """The last step message sent ({} before the first)."""
+        return next((m for m in reversed(self.sent) if m.get("type") == "step"), {})
 
     def number(self, events: list[RuntimeEvent]) -> list[dict[str, Any]]:
         """The messages of ``events``, numbered after those sent (and kept as sent)."""
@@ -150,35 +165,53 @@ class LiveSession:
 
 
 class SessionRegistry:
-    """Devices (hashed tokens), procedures and models, live sessions, the frame batches.
+    """Devices (hashed tokens), procedures, live sessions, the frame batches.
 
     Parameters
     ----------
     settings : ServerSettings
-        Where procedures, models and the database are; limits.
+        Where procedures, models and the database are; limits; pipeline workers.
     """
 
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.sessions: dict[str, LiveSession] = {}
         self.procedures: dict[str, Procedure] = {}
-        self.models: dict[str, ActivityClassifier] = {}
-        self.futures: dict[str, FutureModel] = {}
         self.counters: Counter[str] = Counter()
         self.batch_sizes: Counter[int] = Counter()
         """How many sessions each processed batch held (histogram)."""
+        warm_up = settings.warm_up_sessions
+        self.pipeline: Pipeline = (
+            ShardedPipeline(
+                settings.tasks_dir,
+                settings.models_dir,
+                workers=settings.pipeline_workers,
+                warm_up_sessions=warm_up,
+            )
+            if settings.pipeline_workers
+            else LocalPipeline(settings.tasks_dir, settings.models_dir, warm_up_sessions=warm_up)
+        )
         self._dirty: dict[str, LiveSession] = {}
-        self._wake, self._idle = asyncio.Event(), asyncio.Event()
-        self._idle.set()
-        self._in_flight: set[str] = set()
+        self._wake, self._progress = asyncio.Event(), asyncio.Event()
+        self._in_flight: Counter[str] = Counter()
+        """Sessions in batches not yet written (a session can be in two)."""
+        self._writes: asyncio.Queue[
+            tuple[list[LiveSession], list[Record], dict[str, StepResult]]
+        ] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
         self.store = SqliteStore(settings.database)
         self.device_by_hash = {hashed: device for device, hashed in self.store.devices().items()}
         for row in self.store.sessions():
             try:
                 self.sessions[row.session_id] = self._rebuild(row)
-            except (PrismError, HTTPException) as problem:
+            except PrismError as problem:
                 log.error("session %s could not be restored: %s", row.session_id, problem)
+
+    def close(self) -> None:
+        """Stop the pipeline's workers and close the database."""
+        self.pipeline.close()
+        self.store.close()
 
     # ----------------------------------------------------------------- resources
     def procedure(self, procedure_id: str) -> Procedure:
@@ -190,27 +223,18 @@ class SessionRegistry:
             self.procedures[procedure_id] = load_procedure(path)
         return self.procedures[procedure_id]
 
-    def model(self, procedure_id: str) -> ActivityClassifier:
-        """The trained model of a procedure (HTTP 409 if there is none)."""
-        if procedure_id not in self.models:
-            folder = self.settings.models_dir / procedure_id
-            if not folder.is_dir():
-                raise HTTPException(
-                    409, f"no trained model for procedure {procedure_id!r} in {folder}"
-                )
-            model = ActivityClassifier.load(folder)
-            _warm_up(model)
-            self.models[procedure_id] = model
-        return self.models[procedure_id]
-
-    def runtime(self, procedure_id: str) -> SessionRuntime:
-        """A new session pipeline; sessions of one procedure share its model and its
-        remaining-time kernels."""
+    def open_session(self, device_id: str, procedure_id: str) -> LiveSession:
+        """A new session of a procedure (HTTP 404 unknown, 409 no usable model)."""
         procedure = self.procedure(procedure_id)
-        model = self.model(procedure_id)
-        if procedure_id not in self.futures:
-            self.futures[procedure_id] = FutureModel(StepTracker(procedure).model)
-        return SessionRuntime(procedure, model, future=self.futures[procedure_id])
+        session_id = f"ses-{secrets.token_hex(8)}"
+        try:
+            self.pipeline.open(session_id, procedure.id)
+        except PrismError as error:
+            raise HTTPException(409, str(error)) from None
+        session = LiveSession(session_id, device_id, procedure.id)
+        self.sessions[session_id] = session
+        self.store.add_session(session_id, device_id, procedure.id)
+        return session
 
     def device(self, token: str | None) -> str:
         """The device a token belongs to (HTTP 401 if none)."""
@@ -230,139 +254,156 @@ class SessionRegistry:
 
     # ----------------------------------------------------------------- restart
     def _rebuild(self, row: SessionRow) -> LiveSession:
-        """A stored session, rebuilt by replaying its inputs into a fresh runtime."""
-        session = LiveSession(
-            row.session_id, row.device_id, row.procedure, self.runtime(row.procedure)
-        )
-        last = 0
-        for stored in self.store.inputs(row.session_id):
-            last = max(last, stored.seq)
-            try:
-                _replay_input(session, stored)
-            except PrismError as problem:  # it failed the same way when it first came
-                log.info("session %s: stored input %d: %s", row.session_id, stored.seq, problem)
-        session.incoming = SequenceChecker(last + 1)
+        """A stored session: its pipeline rebuilt by replaying its inputs."""
+        session = LiveSession(row.session_id, row.device_id, row.procedure)
+        inputs = list(self.store.inputs(row.session_id))
+        for stored in inputs:
+            if stored.kind == "frame":
+                frame = decode_frame(stored.body)
+                if frame.kind != FrameKind.QUESTION_AUDIO:
+                    session.clock.accept(frame)
+        failed = self.pipeline.replay(row.session_id, row.procedure, inputs)
+        if failed:
+            log.info("session %s: %d stored inputs failed again", row.session_id, failed)
+        session.incoming = SequenceChecker(max((s.seq for s in inputs), default=0) + 1)
         session.sent = self.store.outputs(row.session_id)
         session.acked, session.ended = row.acked, row.ended
         return session
 
     # ----------------------------------------------------------------- frames
     def push_frame(self, session: LiveSession, frame: SensorFrame, body: bytes) -> None:
-        """Take a sensor frame (already sequence-checked): store its samples in the
-        session's stream and queue the session for the next batch.
+        """Take a sensor frame (already sequence-checked) for the next batch.
 
         Raises
         ------
         ProtocolError
             If the frame goes back in time on its stream (nothing is kept).
-        PrismError
-            If the samples are unusable (the frame is kept as processed, with no effect).
         """
         session.clock.accept(frame)
         session.pending.append(StoredInput(frame.seq, "frame", body))
-        self._dirty[session.id] = session
-        self._wake.set()
-        session.runtime.push(frame)
+        session.pending_frames += 1
+        self._queue(session)
 
     def acknowledge(self, session: LiveSession, stored: StoredInput, up_to: int) -> None:
         """The watch received the messages up to ``up_to``: kept with the next batch (an
         acknowledgement changes no state, so it need not be written on its own)."""
         session.acked = max(session.acked, min(up_to, len(session.sent)))
         session.pending.append(stored)
+        self._queue(session)
+
+    def _queue(self, session: LiveSession) -> None:
         self._dirty[session.id] = session
         self._wake.set()
 
+    def behind(self, session: LiveSession) -> bool:
+        """Whether the session has ``max_pending_frames`` frames waiting for a batch."""
+        return session.pending_frames >= self.settings.max_pending_frames
+
     def process(self, sessions: list[LiveSession]) -> None:
-        """Classify, track, store and deliver the pending frames of ``sessions`` now, on
-        this thread (one network call per model, one transaction)."""
-        batch, inputs = self._take(sessions)
-        outgoing = self._track(sessions, inputs, batch.classify())
-        self.store.record_many([record for record, _ in outgoing])
-        self._deliver_all(sessions, outgoing, batch.n_frames)
+        """Process, store and deliver the pending inputs of ``sessions`` (one pipeline
+        call, one transaction), on the calling thread (see also :meth:`step_async`)."""
+        taken = self._take(sessions)
+        results = self.pipeline.step(_frames(sessions, taken))
+        records = self._number(sessions, taken, results)
+        self.store.record_many(records)
+        self._deliver_all(sessions, records, results)
 
-    async def process_async(self, sessions: list[LiveSession]) -> None:
-        """:meth:`process`, with the network call and the database write on worker
-        threads so the event loop keeps reading the connections meanwhile."""
-        batch, inputs = self._take(sessions)
-        self._in_flight = {session.id for session in sessions}
-        self._idle.clear()
+    async def step_async(self, sessions: list[LiveSession]) -> None:
+        """The first half of :meth:`process` for a server task: the pipeline call on a
+        worker thread; storing and delivering are queued for :meth:`run_writes`, so the
+        next batch can start meanwhile. The sessions count as in flight until written."""
+        taken = self._take(sessions)
+        self._in_flight.update(session.id for session in sessions)
+        frames = _frames(sessions, taken)
         try:
-            try:
-                rows = await asyncio.to_thread(batch.classify)
-            except Exception:  # keep the inputs (their seq numbers are taken), report
-                log.exception("classifying a batch of %d sessions failed", len(sessions))
-                self.counters["internal_errors"] += 1
-                rows = [np.zeros((0, 1))] * len(sessions)
-            outgoing = self._track(sessions, inputs, rows)
-            await asyncio.to_thread(self.store.record_many, [record for record, _ in outgoing])
-            self._deliver_all(sessions, outgoing, batch.n_frames)
-        finally:
-            self._in_flight = set()
-            self._idle.set()
+            results = await asyncio.to_thread(self.pipeline.step, frames)
+        except Exception:  # keep the inputs (their seq numbers are taken), report
+            log.exception("a pipeline step of %d sessions failed", len(sessions))
+            self.counters["internal_errors"] += 1
+            results = {}
+        records = self._number(sessions, taken, results)
+        self._writes.put_nowait((sessions, records, results))
 
-    def _take(self, sessions: list[LiveSession]) -> tuple[FrameBatch, list[list[StoredInput]]]:
-        """The sessions' ready windows and pending inputs (taken: new ones start anew)."""
+    async def run_writes(self) -> None:
+        """Store and deliver the stepped batches, in order (a server task)."""
+        while True:
+            sessions, records, results = await self._writes.get()
+            try:
+                await asyncio.to_thread(self.store.record_many, records)
+                self._deliver_all(sessions, records, results)
+            except Exception:
+                log.exception("storing a batch of %d sessions failed", len(sessions))
+                self.counters["internal_errors"] += 1
+            finally:
+                self._in_flight.subtract(session.id for session in sessions)
+                self._in_flight += Counter()  # drop the zero counts
+                progress, self._progress = self._progress, asyncio.Event()
+                progress.set()
+
+    def _take(self, sessions: list[LiveSession]) -> list[list[StoredInput]]:
+        """The sessions' pending inputs (taken: new ones start a new list)."""
+        taken = []
         for session in sessions:
             self._dirty.pop(session.id, None)
-        batch = FrameBatch([session.runtime.stream for session in sessions])
-        inputs = [session.pending for session in sessions]
-        for session in sessions:
-            session.pending = []
-        return batch, inputs
+            taken.append(session.pending)
+            session.pending, session.pending_frames = [], 0
+        return taken
 
-    def _track(
-        self, sessions: list[LiveSession], inputs: list[list[StoredInput]], rows: list[np.ndarray]
-    ) -> list[tuple[Record, list[dict[str, Any]]]]:
-        """Track each session's rows; its record to store and its messages to send."""
-        outgoing = []
-        for session, taken, classified in zip(sessions, inputs, rows, strict=True):
-            try:
-                events = session.runtime.track(classified) if classified.shape[0] else []
-            except Exception:  # a bug must not take the other sessions down
-                log.exception("session %s: tracking failed", session.id)
-                self.counters["internal_errors"] += 1
-                events = []
-            # step events name the oldest input they are the first to include: the
-            # watch measures frame-in to step-out latency from it
-            oldest = next((i.seq for i in taken if i.kind == "frame"), None)
-            marked = [
-                RuntimeEvent(e.kind, e.t, {**e.data, "in_seq": oldest}) if e.kind == "step" else e
-                for e in events
-            ]
-            messages = session.number(marked)
-            record = Record(session.id, taken, messages, acked=session.acked or None)
-            outgoing.append((record, messages))
-        return outgoing
-
-    def _deliver_all(
+    def _number(
         self,
         sessions: list[LiveSession],
-        outgoing: list[tuple[Record, list[dict[str, Any]]]],
-        n_frames: int,
+        taken: list[list[StoredInput]],
+        results: dict[str, StepResult],
+    ) -> list[Record]:
+        """Number each session's events; the records to store (inputs and messages)."""
+        records = []
+        for session, inputs in zip(sessions, taken, strict=True):
+            result = results.get(session.id, StepResult())
+            # step events name the oldest input they are the first to include: the
+            # watch measures frame-in to step-out latency from it
+            oldest = next((i.seq for i in inputs if i.kind == "frame"), None)
+            events = [
+                RuntimeEvent(e.kind, e.t, {**e.data, "in_seq": oldest}) if e.kind == "step" else e
+                for e in result.events
+            ]
+            acked = session.acked or None
+            records.append(Record(session.id, inputs, session.number(events), acked=acked))
+        return records
+
+    def _deliver_all(
+        self, sessions: list[LiveSession], records: list[Record], results: dict[str, StepResult]
     ) -> None:
-        self.counters["frames_classified"] += n_frames
+        self.counters["frames_classified"] += sum(r.frames for r in results.values())
         self.batch_sizes[len(sessions)] += 1
-        for session, (_, messages) in zip(sessions, outgoing, strict=True):
-            self.deliver(session, messages)
+        for session, record in zip(sessions, records, strict=True):
+            errors = results[session.id].errors if session.id in results else []
+            for problem in errors:
+                self.counters["protocol_errors"] += 1
+                error = ProtocolError(ErrorCode.BAD_FRAME, problem.message, problem.seq)
+                self.deliver(session, [error.to_message()])
+            self.deliver(session, list(record.messages))
 
     async def flush(self, session: LiveSession) -> None:
-        """Process ``session``'s pending frames now (before a control message), after
-        the batch in flight if it holds the session."""
-        while session.id in self._in_flight:
-            await self._idle.wait()
-        if session.pending or session.runtime.stream.ready:
-            self.process([session])
+        """Process ``session``'s pending inputs now (before a control message), after
+        the batches in flight that hold the session."""
+        while self._in_flight[session.id]:
+            await self._progress.wait()
+        if session.pending:
+            await asyncio.to_thread(self.process, [session])
 
     def ensure_running(self) -> None:
         """Start :meth:`run_batches` on the running event loop unless it runs there."""
         loop = asyncio.get_running_loop()
         task = self._task
         if task is None or task.done() or task.get_loop() is not loop:
-            self._wake, self._idle = asyncio.Event(), asyncio.Event()
-            self._idle.set()
+            self._wake, self._progress = asyncio.Event(), asyncio.Event()
+            self._writes = asyncio.Queue()
             if self._dirty:
                 self._wake.set()
+            if self._writer is not None:
+                self._writer.cancel()
             self._task = loop.create_task(self.run_batches())
+            self._writer = loop.create_task(self.run_writes())
 
     async def run_batches(self) -> None:
         """Process the sessions that received frames, batch after batch (a server task).
@@ -375,11 +416,25 @@ class SessionRegistry:
             sessions = list(self._dirty.values())
             if sessions:
                 try:
-                    await self.process_async(sessions)
+                    await self.step_async(sessions)
                 except Exception:
                     log.exception("a batch of %d sessions failed", len(sessions))
                     self.counters["internal_errors"] += 1
             await asyncio.sleep(self.settings.batch_interval_s)
+
+    # ----------------------------------------------------------------- control
+    async def control(self, session: LiveSession, message: ControlMessage) -> list[RuntimeEvent]:
+        """Process the session's pending frames, then the control message; its events."""
+        await self.flush(session)
+        events: list[RuntimeEvent] = await asyncio.to_thread(
+            self.pipeline.control, session.id, message
+        )
+        return events
+
+    async def snapshot(self, session: LiveSession) -> dict[str, Any]:
+        """The session's pipeline state (see :func:`~prism.server.dashboard.runtime_view`)."""
+        view: dict[str, Any] = await asyncio.to_thread(self.pipeline.snapshot, session.id)
+        return view
 
     # ----------------------------------------------------------------- output
     def commit(
@@ -389,19 +444,18 @@ class SessionRegistry:
         events: list[RuntimeEvent],
         *,
         ended: bool = False,
-        acked: int | None = None,
     ) -> list[dict[str, Any]]:
         """Number ``events`` and persist them with the input that produced them (one
         transaction), before they are sent; returns the messages to send."""
         messages = session.number(events)
-        self.store.record(session.id, stored, messages, ended=ended, acked=acked)
+        self.store.record(session.id, stored, messages, ended=ended)
         session.ended = session.ended or ended
         return messages
 
     def deliver(self, session: LiveSession, messages: list[dict[str, Any]]) -> None:
         """Queue ``messages`` for the session's connection, if any; a connection whose
         outbox overflows (the watch does not read) is asked to close. Nothing is lost:
-        the messages stay in :attr:`LiveSession.sent` for a resume."""
+        numbered messages stay in :attr:`LiveSession.sent` for a resume."""
         outbox = session.outbox
         if outbox is None or not messages:
             return
@@ -415,32 +469,11 @@ class SessionRegistry:
             outbox.put_nowait(message)
 
 
-def _warm_up(model: ActivityClassifier) -> None:
-    """Pay the first-use costs of a model (imports, filter banks) at load, not in the
-    first session's frames: classify two seconds of silence and stillness."""
-    stream = StreamingClassifier(model)
-    if "imu" in stream.modalities:
-        times = np.arange(0.0, 2.0, 0.02)
-        still = np.zeros((times.size, 6))
-        still[:, 2] = 9.81
-        stream.push_imu(times, still)
-    if "audio" in stream.modalities:
-        stream.push_audio(np.zeros(2 * AUDIO_RATE_HZ))
-    stream.pop_frames()
-
-
-def _replay_input(session: LiveSession, stored: StoredInput) -> None:
-    """Feed one stored input to a rebuilding session (its messages were kept already)."""
-    runtime = session.runtime
-    if stored.kind == "frame":
-        frame = decode_frame(stored.body)
-        if frame.kind != FrameKind.QUESTION_AUDIO:  # answered through its "question" row
-            session.clock.accept(frame)
-            runtime.handle_frame(frame)
-    elif stored.kind == "question":
-        text = stored.body.decode()
-        runtime.handle_control(Question(type="question", seq=stored.seq, text=text, t=0.0))
-    else:
-        message = parse_control(stored.body)
-        if not isinstance(message, Hello | Ack):
-            runtime.handle_control(message)
+def _frames(
+    sessions: Sequence[LiveSession], taken: list[list[StoredInput]]
+) -> dict[str, list[bytes]]:
+    """The sensor frame bytes of each session's taken inputs, for :meth:`Pipeline.step`."""
+    return {
+        session.id: [stored.body for stored in inputs if stored.kind == "frame"]
+        for session, inputs in zip(sessions, taken, strict=True)
+    }

@@ -111,6 +111,16 @@ class ProtocolError(PrismError, ValueError):
         self.code = code
         self.ref_seq = ref_seq
 
+    def to_message(self) -> dict[str, Any]:
+        """The ``error`` message for the watch (unnumbered: ``seq`` 0)."""
+        return {
+            "type": "error",
+            "seq": 0,
+            "code": int(self.code),
+            "message": str(self),
+            "ref_seq": self.ref_seq,
+        }
+
 
 @dataclass(frozen=True)
 class SensorFrame:

@@ -11,16 +11,17 @@ in two halves so that a server classifies many sessions in one network call:
 :meth:`SessionRuntime.push` stores the samples, :func:`~prism.sensing.streaming.classify_streams`
 classifies the ready frames of many runtimes' :attr:`SessionRuntime.stream` s, and
 :meth:`SessionRuntime.track` turns each one's rows into events
-(:meth:`SessionRuntime.handle_frame` does the three for one session). Slow work is kept apart:
-:meth:`SessionRuntime.transcribe` (speech recognition of a spoken question) touches no
-session state, so the server runs it on a worker thread and hands the text back through
-:meth:`SessionRuntime.handle_control` with a :class:`~prism.server.protocol.Question`.
+(:meth:`SessionRuntime.handle_frame` does the three for one session). Slow work is kept
+apart: :func:`transcribe_question` (speech recognition of a spoken question) touches no
+session state, so the server runs it on a worker thread and hands the text to
+:meth:`SessionRuntime.handle_control` as a :class:`~prism.server.protocol.Question`.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from prism.assistant import Assistant, SessionAssistant
 from prism.assistant.speech import SpeechDetector, Transcriber
 from prism.errors import DataError, TrackerInputError
-from prism.observer import FutureModel, Observer, ReminderError
+from prism.observer import FutureModel, Observer, RemainingTime, ReminderError
 from prism.procedure.model import Procedure
 from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.features import SensingError
@@ -44,7 +45,13 @@ from prism.server.protocol import (
 )
 from prism.tracker import StepTracker, TrackerState
 
-__all__ = ["EventKind", "RuntimeConfig", "RuntimeEvent", "SessionRuntime"]
+__all__ = [
+    "EventKind",
+    "RuntimeConfig",
+    "RuntimeEvent",
+    "SessionRuntime",
+    "transcribe_question",
+]
 
 EventKind = Literal["step", "reminder", "answer", "error"]
 
@@ -78,19 +85,22 @@ class RuntimeConfig:
     Parameters
     ----------
     observe_every : int
-        Frames between two observer runs (5 = once a second).
+        Frames between two observer runs (10 = every 2 s: reminders wait 20 s for
+        missed-step evidence and announce steps 30 s ahead, so finer gains nothing).
     heartbeat_s : float
         A step event at least this often, even without a change (s).
     remaining_every_s : float
-        Age (s) after which the remaining-time prediction of step events is computed
-        anew; in between a step event reports the last prediction minus the time since.
+        Age (s) after which the remaining-time prediction is computed anew (the costliest
+        part of a frame). Step events report the last prediction minus the time since;
+        reminders of upcoming time-critical steps use it as it is (so they may come up
+        to this much later than with a prediction on every observer run).
     next_steps : int
         Next-step candidates in a step event.
     history_points : int
         Probability snapshots kept (one per observer run).
     """
 
-    observe_every: int = 5
+    observe_every: int = 10
     heartbeat_s: float = 5.0
     remaining_every_s: float = 10.0
     next_steps: int = 3
@@ -108,12 +118,14 @@ class SessionRuntime:
         A fitted model over ``procedure``'s steps (e.g. ``models/latte_making``).
     assistant : Assistant, optional
         Defaults to the grounded assistant of ``procedure``.
-    transcriber : Transcriber, optional
-        For spoken questions (loaded on first use).
     config : RuntimeConfig, optional
     future : FutureModel, optional
         A remaining-time model shared by the sessions of ``procedure`` (see
         :class:`~prism.observer.Observer`).
+    observe_phase : int
+        The observer runs on frames ``f`` with ``(f + observe_phase) % observe_every == 0``:
+        a server gives its sessions different phases so their observer runs (the
+        costliest part of a frame) do not all fall on the same frame.
     """
 
     def __init__(
@@ -122,9 +134,9 @@ class SessionRuntime:
         classifier: ActivityClassifier,
         *,
         assistant: Assistant | None = None,
-        transcriber: Transcriber | None = None,
         config: RuntimeConfig | None = None,
         future: FutureModel | None = None,
+        observe_phase: int = 0,
     ) -> None:
         if tuple(classifier.class_names[: procedure.n_steps]) != procedure.step_ids:
             raise DataError(
@@ -133,15 +145,16 @@ class SessionRuntime:
             )
         self.procedure = procedure
         self.config = config or RuntimeConfig()
+        self.observe_phase = observe_phase
         self.stream = StreamingClassifier(classifier, late_imu="drop")
         self.tracker = StepTracker(procedure)
         self.observer = Observer(self.tracker, future=future)
         self.assistant = SessionAssistant(
             self.tracker, assistant or Assistant(procedure), observer=self.observer
         )
-        self.transcriber = transcriber or Transcriber()
         self._last_step: tuple[str | None, float] = ("", -np.inf)
-        self._remaining: tuple[float, float] = (-np.inf, 0.0)  # (made at s, mean s)
+        self._prediction: RemainingTime | None = None
+        self._prediction_due = -np.inf
         self.probability_history: deque[tuple[float, np.ndarray]] = deque(
             maxlen=self.config.history_points
         )
@@ -155,7 +168,7 @@ class SessionRuntime:
     def handle_frame(self, frame: SensorFrame) -> list[RuntimeEvent]:
         """Feed an IMU batch or an audio chunk; events for every frame it completes.
 
-        Spoken-question audio is not sensor data: pass it to :meth:`transcribe`.
+        Spoken-question audio is not sensor data: see :func:`transcribe_question`.
         """
         try:
             self.push(frame)
@@ -169,7 +182,7 @@ class SessionRuntime:
         Raises
         ------
         SensingError
-            For spoken-question audio (not sensor data: see :meth:`transcribe`).
+            For spoken-question audio (not sensor data: see :func:`transcribe_question`).
         DataError
             For unusable samples (e.g. an IMU gap longer than the stream allows).
         """
@@ -186,9 +199,9 @@ class SessionRuntime:
         events: list[RuntimeEvent] = []
         for row in rows:
             state = self.tracker.update(row)
-            if state.frame % self.config.observe_every == 0:
+            if (state.frame + self.observe_phase) % self.config.observe_every == 0:
                 self.probability_history.append((state.time, state.class_probabilities.copy()))
-                update = self.observer.observe(state)
+                update = self.observer.observe(state, predict=partial(self._predicted, state))
                 events.extend(
                     RuntimeEvent(
                         "reminder",
@@ -226,13 +239,24 @@ class SessionRuntime:
             },
         )
 
+    def _predicted(self, state: TrackerState) -> RemainingTime:
+        """The remaining-time prediction, made at most ``remaining_every_s`` ago (step
+        events and reminders share it). The first refresh comes early by a
+        phase-dependent part of the period, so the sessions of a server (which may all
+        start together) refresh at different times."""
+        made = self._prediction
+        if made is None or state.time >= self._prediction_due or state.time < made.time:
+            fresh = self.observer.remaining(state)
+            every = self.config.remaining_every_s
+            part = (self.observe_phase % 97) / 97 if made is None else 1.0
+            self._prediction, self._prediction_due = fresh, state.time + every * part
+            return fresh
+        return made
+
     def _remaining_s(self, state: TrackerState) -> float:
-        """Expected time to the end (s), predicted at most ``remaining_every_s`` ago."""
-        made, mean = self._remaining
-        if state.time - made >= self.config.remaining_every_s or state.time < made:
-            made, mean = state.time, self.observer.remaining(state).until_end.mean
-            self._remaining = (made, mean)
-        return max(0.0, mean - (state.time - made))
+        """Expected time to the end (s): the shared prediction, less the time since."""
+        prediction = self._predicted(state)
+        return max(0.0, prediction.until_end.mean - (state.time - prediction.time))
 
     def _error(self, code: ErrorCode, message: str, ref_seq: int | None = None) -> RuntimeEvent:
         return RuntimeEvent(
@@ -246,7 +270,7 @@ class SessionRuntime:
     ) -> list[RuntimeEvent]:
         """Answer a question, apply a correction or a reminder action, or end the stream."""
         now = self.tracker.state().time
-        self._remaining = (-np.inf, 0.0)  # a correction changes the prediction
+        self._prediction = None  # a correction changes the prediction
         if isinstance(message, Question):
             reply = self.assistant.ask(message.text, remaining=self.observer.remaining(self.state))
             data: dict[str, Any] = {"question": message.text, "text": reply.text}
@@ -277,17 +301,17 @@ class SessionRuntime:
         events = self.track(self.stream.finish())
         return [*events, self._step_event(self.tracker.state(), final=True)]
 
-    def transcribe(self, audio: np.ndarray) -> str:
-        """The words of a spoken question (16 kHz mono float audio); "" if none.
 
-        Voice activity detection cuts the speech out of the clip; each utterance is
-        recognised with the procedure's step names as vocabulary. Touches no session
-        state (safe on a worker thread).
-        """
-        detector = SpeechDetector()
-        utterances = [*detector.push(audio), *detector.flush()]
-        vocabulary = [step.name for step in self.procedure.steps]
-        texts = [
-            self.transcriber.transcribe(u.audio, vocabulary=vocabulary).text for u in utterances
-        ]
-        return " ".join(text for text in texts if text).strip()
+def transcribe_question(audio: np.ndarray, procedure: Procedure, transcriber: Transcriber) -> str:
+    """The words of a spoken question (16 kHz mono float audio); "" if none.
+
+    Voice activity detection cuts the speech out of the clip; each utterance is
+    recognised with the procedure's step names as vocabulary. Touches no session state
+    (the service runs it on a worker thread and hands the text to the session as a
+    :class:`~prism.server.protocol.Question`).
+    """
+    detector = SpeechDetector()
+    utterances = [*detector.push(audio), *detector.flush()]
+    vocabulary = [step.name for step in procedure.steps]
+    texts = [transcriber.transcribe(u.audio, vocabulary=vocabulary).text for u in utterances]
+    return " ".join(text for text in texts if text).strip()

@@ -94,10 +94,14 @@ class SqliteStore:
     ----------
     path : Path or str
         The database file (created with its folder if missing).
+    checkpoint_every_s : float
+        How often a background thread copies the write-ahead log into the database file
+        (a file database only).
     """
 
-    def __init__(self, path: Path | str) -> None:
-        if str(path) != ":memory:":
+    def __init__(self, path: Path | str, *, checkpoint_every_s: float = 2.0) -> None:
+        on_disk = str(path) != ":memory:"
+        if on_disk:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
@@ -105,9 +109,34 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if on_disk:
+            # commits only append to the WAL; a background connection copies it into the
+            # database file, so no commit (nor the messages waiting for it) pays for that
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoints,
+                args=(str(path), checkpoint_every_s),
+                name="sqlite-checkpoint",
+                daemon=True,
+            )
+            self._checkpointer.start()
+
+    def _checkpoints(self, path: str, every_s: float) -> None:
+        """Checkpoint the WAL every ``every_s`` seconds (passive: never blocks writers)."""
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        try:
+            while not self._stop.wait(every_s):
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
 
     def close(self) -> None:
-        """Close the database."""
+        """Stop the checkpoints and close the database."""
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         with self._lock:
             self._db.close()
 

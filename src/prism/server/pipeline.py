@@ -1,0 +1,260 @@
+"""Where the sessions' pipelines run: in the service process, or sharded over processes.
+
+The service front (:mod:`prism.server.live`, :mod:`prism.server.app`) owns connections,
+sequence numbers and persistence; the :class:`~prism.server.runtime.SessionRuntime` s
+live behind a :class:`Pipeline`, which the front calls with plain data (session ids,
+frame bytes, control messages) and which returns :class:`RuntimeEvent` s:
+
+- :class:`LocalPipeline` keeps the runtimes in this process. :meth:`Pipeline.step`
+  pushes the frames of many sessions, classifies all their ready frames in one network
+  call per model (:class:`~prism.sensing.streaming.FrameBatch`) and tracks each session.
+  It is thread-safe (one lock), so the front calls it from worker threads.
+- :class:`~prism.server.shards.ShardedPipeline` runs one :class:`LocalPipeline` per worker
+  process and sends each session's calls to its shard, so tracking and feature
+  extraction use every core (they hold Python's GIL; the network and SQLite do not).
+
+Sessions of a procedure share its model and its remaining-time kernels.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prism.data.annotations import frame_labels
+from prism.data.recording import AUDIO_RATE_HZ
+from prism.data.sampling import sample_session
+from prism.data.simulated import simulate_classifier
+from prism.errors import DataError, PrismError
+from prism.observer import FutureModel, RemainingTimeConfig
+from prism.procedure.io import load_procedure
+from prism.procedure.model import Procedure
+from prism.sensing.classifier import ActivityClassifier
+from prism.sensing.streaming import FrameBatch, StreamingClassifier
+from prism.server.dashboard import runtime_view
+from prism.server.protocol import (
+    Ack,
+    ControlMessage,
+    FrameKind,
+    Hello,
+    Question,
+    decode_frame,
+    parse_control,
+)
+from prism.server.runtime import RuntimeEvent, SessionRuntime
+from prism.storage import StoredInput
+from prism.tracker import StepTracker
+
+SHARED_KERNELS = 2048
+"""Waiting-time kernels kept per procedure for all its sessions (41 KB each for latte
+making: 84 MB at most); sessions in many different states share them."""
+
+__all__ = ["FrameError", "LocalPipeline", "Pipeline", "StepResult", "UnknownSessionError"]
+
+
+class UnknownSessionError(PrismError, KeyError):
+    """The pipeline holds no session of that id."""
+
+
+@dataclass(frozen=True)
+class FrameError:
+    """A sensor frame whose samples could not be used (its ``seq`` and why)."""
+
+    seq: int
+    message: str
+
+
+@dataclass
+class StepResult:
+    """What one session's frames of a :meth:`Pipeline.step` gave."""
+
+    events: list[RuntimeEvent] = field(default_factory=list)
+    errors: list[FrameError] = field(default_factory=list)
+    frames: int = 0
+    """Frames classified."""
+
+
+class Pipeline(ABC):
+    """The sessions' runtimes, called by the service front (see the module docstring)."""
+
+    @abstractmethod
+    def open(self, session_id: str, procedure_id: str) -> None:
+        """Start a session's runtime.
+
+        Raises
+        ------
+        PrismError
+            If the procedure or its model cannot be loaded or do not match.
+        """
+
+    @abstractmethod
+    def step(self, frames: Mapping[str, Sequence[bytes]]) -> dict[str, StepResult]:
+        """Push each session's binary sensor frames (valid, in order), classify and
+        track: per session, the events and the frames that could not be used."""
+
+    @abstractmethod
+    def control(self, session_id: str, message: ControlMessage) -> list[RuntimeEvent]:
+        """A question, correction, reminder action or end; the events it causes."""
+
+    @abstractmethod
+    def snapshot(self, session_id: str) -> dict[str, Any]:
+        """The session's state for REST and the dashboard (see
+        :func:`~prism.server.dashboard.runtime_view`)."""
+
+    @abstractmethod
+    def replay(self, session_id: str, procedure_id: str, inputs: Sequence[StoredInput]) -> int:
+        """Rebuild a session from its stored inputs (after a restart); returns how many
+        inputs failed (the same way they failed when they first came)."""
+
+    def close(self) -> None:  # noqa: B027 (a pipeline without resources needs nothing)
+        """Release processes or other resources."""
+
+
+class LocalPipeline(Pipeline):
+    """The runtimes in this process (thread-safe).
+
+    Parameters
+    ----------
+    tasks_dir, models_dir : Path
+        Where ``<procedure>/procedure.yaml`` and the trained ``<procedure>/`` models are.
+    warm_up_sessions : int
+        When a procedure is first used, this many sessions sampled from it are tracked
+        (with the simulated classifier) to fill its shared cache of waiting-time kernels,
+        so the first real sessions do not pay for them (about 0.5 s each).
+    """
+
+    def __init__(self, tasks_dir: Path, models_dir: Path, *, warm_up_sessions: int = 0) -> None:
+        self.tasks_dir, self.models_dir = Path(tasks_dir), Path(models_dir)
+        self.warm_up_sessions = warm_up_sessions
+        self.runtimes: dict[str, SessionRuntime] = {}
+        self.futures: dict[str, FutureModel] = {}
+        """The remaining-time model each procedure's sessions share."""
+        self._procedures: dict[str, Procedure] = {}
+        self._models: dict[str, ActivityClassifier] = {}
+        self._lock = threading.Lock()
+
+    def _runtime(self, session_id: str, procedure_id: str) -> SessionRuntime:
+        if procedure_id not in self._procedures:
+            self._procedures[procedure_id] = load_procedure(
+                self.tasks_dir / procedure_id / "procedure.yaml"
+            )
+        procedure = self._procedures[procedure_id]
+        if procedure_id not in self._models:
+            folder = self.models_dir / procedure_id
+            if not folder.is_dir():
+                raise DataError(f"no trained model for procedure {procedure_id!r} in {folder}")
+            model = ActivityClassifier.load(folder)
+            _warm_up(model)
+            self._models[procedure_id] = model
+        if procedure_id not in self.futures:
+            future = FutureModel(
+                StepTracker(procedure).model, RemainingTimeConfig(cache_size=SHARED_KERNELS)
+            )
+            _warm_kernels(future, self.warm_up_sessions)
+            self.futures[procedure_id] = future
+        return SessionRuntime(
+            procedure,
+            self._models[procedure_id],
+            future=self.futures[procedure_id],
+            observe_phase=zlib.crc32(session_id.encode()),  # spread over the sessions
+        )
+
+    def _get(self, session_id: str) -> SessionRuntime:
+        runtime = self.runtimes.get(session_id)
+        if runtime is None:
+            raise UnknownSessionError(f"no session {session_id!r} in this pipeline")
+        return runtime
+
+    def open(self, session_id: str, procedure_id: str) -> None:
+        with self._lock:
+            self.runtimes[session_id] = self._runtime(session_id, procedure_id)
+
+    def step(self, frames: Mapping[str, Sequence[bytes]]) -> dict[str, StepResult]:
+        with self._lock:
+            results = {session_id: StepResult() for session_id in frames}
+            runtimes = [self._get(session_id) for session_id in frames]
+            for runtime, (session_id, bodies) in zip(runtimes, frames.items(), strict=True):
+                for body in bodies:
+                    frame = decode_frame(body)
+                    try:
+                        runtime.push(frame)
+                    except PrismError as problem:
+                        results[session_id].errors.append(FrameError(frame.seq, str(problem)))
+            rows = FrameBatch([runtime.stream for runtime in runtimes]).classify()
+            for runtime, session_id, classified in zip(runtimes, frames, rows, strict=True):
+                results[session_id].frames = classified.shape[0]
+                if classified.shape[0]:
+                    results[session_id].events = runtime.track(classified)
+            return results
+
+    def control(self, session_id: str, message: ControlMessage) -> list[RuntimeEvent]:
+        with self._lock:
+            return self._get(session_id).handle_control(message)  # type: ignore[arg-type]
+
+    def snapshot(self, session_id: str) -> dict[str, Any]:
+        with self._lock:
+            return runtime_view(self._get(session_id))
+
+    def replay(self, session_id: str, procedure_id: str, inputs: Sequence[StoredInput]) -> int:
+        with self._lock:
+            runtime = self._runtime(session_id, procedure_id)
+            self.runtimes[session_id] = runtime
+            failed = 0
+            for stored in inputs:
+                try:
+                    _replay_input(runtime, stored)
+                except PrismError:
+                    failed += 1
+            return failed
+
+
+def _replay_input(runtime: SessionRuntime, stored: StoredInput) -> None:
+    """Feed one stored input to a rebuilding runtime (its messages were kept already)."""
+    if stored.kind == "frame":
+        frame = decode_frame(stored.body)
+        if frame.kind != FrameKind.QUESTION_AUDIO:  # answered through its "question" row
+            runtime.handle_frame(frame)
+    elif stored.kind == "question":
+        text = stored.body.decode()
+        runtime.handle_control(Question(type="question", seq=stored.seq, text=text, t=0.0))
+    else:
+        message = parse_control(stored.body)
+        if not isinstance(message, Hello | Ack):
+            runtime.handle_control(message)
+
+
+def _warm_kernels(future: FutureModel, sessions: int) -> None:
+    """Track ``sessions`` sessions sampled from the procedure (simulated classifier) and
+    predict every 2 s: the kernels of the usual states are then cached."""
+    procedure = future.model.procedure
+    rng = np.random.default_rng(0)
+    names = [step.name for step in procedure.steps]
+    for index in range(sessions):
+        labels = frame_labels(sample_session(procedure, rng), procedure.step_ids)
+        rows = simulate_classifier(labels, n_classes=procedure.n_steps + 1, names=names, seed=index)
+        tracker = StepTracker(procedure)
+        for frame, row in enumerate(rows):
+            state = tracker.update(row)
+            if frame % 10 == 0:
+                future.predict(state.beam)
+
+
+def _warm_up(model: ActivityClassifier) -> None:
+    """Pay the first-use costs of a model (imports, filter banks) at load, not in the
+    first session's frames: classify two seconds of silence and stillness."""
+    stream = StreamingClassifier(model)
+    if "imu" in stream.modalities:
+        times = np.arange(0.0, 2.0, 0.02)
+        still = np.zeros((times.size, 6))
+        still[:, 2] = 9.81
+        stream.push_imu(times, still)
+    if "audio" in stream.modalities:
+        stream.push_audio(np.zeros(2 * AUDIO_RATE_HZ))
+    stream.pop_frames()

@@ -1,0 +1,160 @@
+"""Session pipelines sharded over worker processes (one :class:`LocalPipeline` each).
+
+Feature extraction and tracking are Python work that holds the GIL, so one process
+uses one core however many threads it runs. :class:`ShardedPipeline` puts each session
+on one of ``workers`` processes (by a hash of its id) and forwards the calls over pipes:
+:meth:`~ShardedPipeline.step` sends every shard its sessions' frames first and then
+collects the answers, so the shards work at the same time. Worker processes are started
+with ``spawn`` (no inherited event loop or threads) and end when the service does: a
+closed pipe (also after a ``kill -9`` of the service) stops them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from prism.errors import PrismError
+from prism.server.pipeline import LocalPipeline, Pipeline, StepResult, UnknownSessionError
+from prism.server.protocol import ControlMessage
+from prism.server.runtime import RuntimeEvent
+from prism.storage import StoredInput
+
+__all__ = ["ShardedPipeline"]
+
+
+@dataclass
+class _Shard:
+    process: BaseProcess
+    connection: Connection
+    lock: threading.Lock
+
+
+def _serve(connection: Connection, tasks_dir: str, models_dir: str, warm_up: int) -> None:
+    """A worker process: answer ``(method, args)`` calls until the pipe closes."""
+    pipeline = LocalPipeline(Path(tasks_dir), Path(models_dir), warm_up_sessions=warm_up)
+    while True:
+        try:
+            method, args = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            connection.send(("ok", getattr(pipeline, method)(*args)))
+        except UnknownSessionError as error:
+            connection.send(("unknown", str(error)))
+        except PrismError as error:
+            connection.send(("prism", str(error)))
+        except Exception as error:  # reported to the caller, the worker goes on
+            connection.send(("bug", f"{type(error).__name__}: {error}"))
+
+
+class ShardedPipeline(Pipeline):
+    """:class:`LocalPipeline` s in ``workers`` processes (see the module docstring).
+
+    Parameters
+    ----------
+    tasks_dir, models_dir : Path
+        As for :class:`LocalPipeline`.
+    workers : int
+        Worker processes (>= 1).
+    warm_up_sessions : int
+        As for :class:`LocalPipeline` (each worker warms its own cache).
+    """
+
+    def __init__(
+        self, tasks_dir: Path, models_dir: Path, *, workers: int, warm_up_sessions: int = 0
+    ) -> None:
+        if workers < 1:
+            raise PrismError(f"a sharded pipeline needs at least one worker, got {workers}")
+        context = multiprocessing.get_context("spawn")
+        self._shards: list[_Shard] = []
+        for index in range(workers):
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=_serve,
+                args=(child, str(tasks_dir), str(models_dir), warm_up_sessions),
+                name=f"prism-pipeline-{index}",
+                daemon=True,
+            )
+            process.start()
+            child.close()
+            self._shards.append(_Shard(process, parent, threading.Lock()))
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the workers."""
+        return [shard.process.pid or 0 for shard in self._shards]
+
+    def _index(self, session_id: str) -> int:
+        return zlib.crc32(session_id.encode()) % len(self._shards)
+
+    @staticmethod
+    def _answer(shard: _Shard) -> Any:
+        status, value = shard.connection.recv()
+        if status == "ok":
+            return value
+        if status == "unknown":
+            raise UnknownSessionError(value)
+        if status == "prism":
+            raise PrismError(value)
+        raise RuntimeError(f"pipeline worker {shard.process.name} failed: {value}")
+
+    def _call(self, session_id: str, method: str, *args: Any) -> Any:
+        shard = self._shards[self._index(session_id)]
+        with shard.lock:
+            shard.connection.send((method, args))
+            return self._answer(shard)
+
+    def open(self, session_id: str, procedure_id: str) -> None:
+        self._call(session_id, "open", session_id, procedure_id)
+
+    def step(self, frames: Mapping[str, Sequence[bytes]]) -> dict[str, StepResult]:
+        by_shard: dict[int, dict[str, Sequence[bytes]]] = {}
+        for session_id, bodies in frames.items():
+            by_shard.setdefault(self._index(session_id), {})[session_id] = bodies
+        shards = [(self._shards[i], part) for i, part in sorted(by_shard.items())]
+        for shard, _ in shards:  # in index order: no two callers wait on each other
+            shard.lock.acquire()
+        try:
+            for shard, part in shards:
+                shard.connection.send(("step", (part,)))
+            results: dict[str, StepResult] = {}
+            failure: Exception | None = None
+            for shard, _ in shards:  # read every answer, even after a failure
+                try:
+                    results.update(self._answer(shard))
+                except Exception as error:
+                    failure = failure or error
+            if failure is not None:
+                raise failure
+            return results
+        finally:
+            for shard, _ in shards:
+                shard.lock.release()
+
+    def control(self, session_id: str, message: ControlMessage) -> list[RuntimeEvent]:
+        events: list[RuntimeEvent] = self._call(session_id, "control", session_id, message)
+        return events
+
+    def snapshot(self, session_id: str) -> dict[str, Any]:
+        view: dict[str, Any] = self._call(session_id, "snapshot", session_id)
+        return view
+
+    def replay(self, session_id: str, procedure_id: str, inputs: Sequence[StoredInput]) -> int:
+        failed: int = self._call(session_id, "replay", session_id, procedure_id, list(inputs))
+        return failed
+
+    def close(self) -> None:
+        for shard in self._shards:
+            shard.connection.close()
+        for shard in self._shards:
+            shard.process.join(timeout=5)
+            if shard.process.is_alive():
+                shard.process.kill()
