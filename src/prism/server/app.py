@@ -80,9 +80,8 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        registry.ensure_running()
-        yield
-        registry.close()
+        registry.ensure_running()  # the pipeline workers and the database live as long
+        yield  # as the process (they may serve several lifespans: tests)
 
     app = FastAPI(title="PrISM", version="1", lifespan=lifespan)
     app.state.registry = registry
