@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,21 @@ def test_tracker_speed_reports_our_tracker_and_baselines() -> None:
     assert report["speedup_vs_history_beam_median"] == pytest.approx(
         report["baselines"]["history_beam"]["ms_per_frame_median"] / report["ms_per_frame_median"]
     )
+
+
+def test_load_benchmark_reports_latency_cpu_and_memory() -> None:
+    env = {**os.environ, "PRISM_SERVER_WARM_UP_SESSIONS": "0"}
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "load.py"), "--json", "--sessions", "3",
+         "--seconds", "4", "--pipeline-workers", "0"],
+        capture_output=True, text=True, timeout=180, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["sessions"] == 3 and report["realtime"] is True
+    assert report["frames_sent"] == 3 * 2 * 20  # IMU + audio every 0.2 s for 4 s
+    assert 0 < report["p50_ms"] <= report["p99_ms"] < 1000
+    assert report["latency_samples"] >= 3 and report["errors_received"] == 0
+    assert report["sessions_without_final"] == 0
+    assert report["cpu_percent"] > 0 and report["rss_mb"] > 50
+    assert report["service_counters"]["frames"] == report["frames_sent"]

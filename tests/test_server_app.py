@@ -182,10 +182,11 @@ def test_a_failing_message_is_reported_and_the_connection_goes_on(client: TestCl
     assert "prism_internal_errors_total 1" in client.get("/metrics").text
 
 
-def test_step_events_name_the_newest_frame_they_include(client: TestClient) -> None:
+def _stream_and_ask(client: TestClient, frames: list[bytes]) -> list[dict[str, Any]]:
+    """A new session streamed ``frames`` then asked a question: every message up to the
+    answer (errors included)."""
     device = _device(client)
     session_id = _session(client, device["token"])
-    frames = _frames(15.0)
     with client.websocket_connect(
         f"/v1/sessions/{session_id}/stream?token={device['token']}"
     ) as ws:
@@ -194,7 +195,17 @@ def test_step_events_name_the_newest_frame_they_include(client: TestClient) -> N
         for frame in frames:
             ws.send_bytes(frame)
         ws.send_json({"type": "question", "seq": len(frames) + 1, "text": "where am I?", "t": 0})
-        steps = [m for m in _read_until(ws, "answer") if m["type"] == "step"]
+        received = [ws.receive_json()]
+        while received[-1]["type"] != "answer":
+            received.append(ws.receive_json())
+    return received
+
+
+def test_step_events_name_the_oldest_frame_they_include(client: TestClient) -> None:
+    frames = _frames(15.0)
+    received = _stream_and_ask(client, frames)
+    assert not [m for m in received if m["type"] == "error"]
+    steps = [m for m in received if m["type"] == "step"]
     marks = [m["in_seq"] for m in steps]
     assert len(steps) >= 2 and marks == sorted(marks)
     assert all(1 <= mark <= len(frames) for mark in marks)
@@ -203,21 +214,9 @@ def test_step_events_name_the_newest_frame_they_include(client: TestClient) -> N
 def test_a_watch_sending_too_fast_is_slowed_down_not_cut_off() -> None:
     rate, burst = 40.0, 5
     with _client(max_messages_per_s=rate, message_burst=burst) as client:
-        device = _device(client)
-        session_id = _session(client, device["token"])
         frames = _frames(6.0)
         started = time.monotonic()
-        with client.websocket_connect(
-            f"/v1/sessions/{session_id}/stream?token={device['token']}"
-        ) as ws:
-            ws.send_json({"type": "hello", "seq": 1, "protocol": 1})
-            ws.receive_json()
-            for frame in frames:
-                ws.send_bytes(frame)
-            ws.send_json({"type": "question", "seq": len(frames) + 1, "text": "hi?", "t": 0})
-            received = []
-            while not received or received[-1]["type"] != "answer":
-                received.append(ws.receive_json())
+        received = _stream_and_ask(client, frames)
         elapsed = time.monotonic() - started
     errors = [m for m in received if m["type"] == "error"]
     assert [e["code"] for e in errors] == [ErrorCode.RATE_LIMITED]  # one notice, no loss

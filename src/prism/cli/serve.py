@@ -56,6 +56,14 @@ def serve(
     ] = False,
     speed: Annotated[float, typer.Option(help="Demo playback speed (1 = real time).")] = 4.0,
     keep_running: Annotated[bool, typer.Option(help="Keep serving after the demo.")] = False,
+    pipeline_workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Worker processes for the session pipelines (0: in the service process; "
+            "default: PRISM_SERVER_PIPELINE_WORKERS, else 0).",
+        ),
+    ] = None,
     database: Annotated[
         str | None,
         typer.Option(
@@ -66,6 +74,8 @@ def serve(
 ) -> None:
     """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite)."""
     settings = ServerSettings()
+    if pipeline_workers is not None:
+        settings = settings.model_copy(update={"pipeline_workers": pipeline_workers})
     if database is not None or demo:
         settings = settings.model_copy(update={"database": database or ":memory:"})
     if settings.admin_token is None:
