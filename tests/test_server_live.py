@@ -78,8 +78,10 @@ def test_batched_sessions_get_the_events_each_gets_alone(tmp_path: Path) -> None
             registry.process([s for s in batched if s.pending])
     registry.process(batched)
     for session, own in zip(batched, expected, strict=True):
-        _assert_same_events(session.sent, own)
-        marks = [m["in_seq"] for m in session.sent if m["type"] == "step"]
+        sent = registry.sent_after(session, 0)
+        assert sent == registry.store.outputs(session.id)  # nothing acknowledged: in memory
+        _assert_same_events(sent, own)
+        marks = [m["in_seq"] for m in sent if m["type"] == "step"]
         assert marks == sorted(marks) and all(mark >= 1 for mark in marks)
     # everything processed was stored: a restart rebuilds the same state
     stored = list(registry.store.inputs(batched[0].id))
@@ -87,7 +89,8 @@ def test_batched_sessions_get_the_events_each_gets_alone(tmp_path: Path) -> None
     restarted = SessionRegistry(registry.settings)
     for session in batched:
         again = restarted.sessions[session.id]
-        assert again.sent == session.sent
+        assert restarted.sent_after(again, 0) == registry.sent_after(session, 0)
+        assert again.sent_count == session.sent_count and again.last_step == session.last_step
         before = registry.pipeline.snapshot(session.id)
         after = restarted.pipeline.snapshot(session.id)
         assert after["current"] == before["current"] and after["time_s"] == before["time_s"]
@@ -185,3 +188,26 @@ def test_warm_up_fills_the_shared_kernel_cache_before_the_first_session() -> Non
     assert warm.futures["latte_making"].cached_kernels > 20
     pipeline.open("ses-2", "latte_making")  # warmed once per procedure
     assert warm.runtimes["ses-2"].observer.future is warm.futures["latte_making"]
+
+
+def test_a_session_keeps_only_unacknowledged_messages_in_memory() -> None:
+    registry = _registry()
+    session = registry.open_session("dev", "latte_making")
+    for frame, body in _numbered(sensor_frames(RECORDINGS[0], chunk_s=0.5)[:80]):
+        registry.push_frame(session, frame, body)
+    registry.process([session])
+    question = Question(type="question", seq=81, text="what's next?", t=0.0)
+    events = registry.pipeline.control(session.id, question)
+    registry.commit(session, None, events)
+    everything = registry.store.outputs(session.id)
+    assert session.sent_count == len(everything) > 5
+    assert registry.sent_after(session, 0) == everything
+    session.acknowledge(session.sent_count - 2)
+    assert [m["seq"] for m in session.unacked] == [len(everything) - 1, len(everything)]
+    # a resume from before the window reads the database
+    assert registry.sent_after(session, 3) == everything[3:]
+    assert registry.sent_after(session, len(everything)) == []
+    assert session.last_step == [m for m in everything if m["type"] == "step"][-1]
+    assert list(session.notable) == [m for m in everything if m["type"] in ("reminder", "answer")]
+    session.acknowledge(10**6)  # more than was sent: up to what was sent
+    assert session.acked == session.sent_count and session.unacked == []

@@ -213,7 +213,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         device_id: Annotated[str, Depends(device)],
         after: Annotated[int, Query(ge=0)] = 0,
     ) -> list[dict[str, Any]]:
-        return registry.owned(session_id, device_id).sent[after:]
+        return registry.sent_after(registry.owned(session_id, device_id), after)
 
     @app.post("/v1/sessions/{session_id}/end")
     async def end_session(
@@ -236,7 +236,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         """Every session with the step its watch was last told."""
         listed = []
         for s in registry.sessions.values():
-            step = s.last_step()
+            step = s.last_step
             listed.append(
                 {
                     "session_id": s.id,
@@ -254,7 +254,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         if session is None:
             raise HTTPException(404, f"unknown session {session_id!r}")
         view = await registry.snapshot(session)
-        return dashboard_view(session.id, view, session.sent, ended=session.ended)
+        return dashboard_view(session.id, view, session.notable, ended=session.ended)
 
     @app.websocket("/v1/sessions/{session_id}/stream")
     async def stream(websocket: WebSocket, session_id: str, token: str | None = None) -> None:
@@ -326,7 +326,7 @@ async def _stream(
             events = await registry.control(session, question)
         else:
             await registry.flush(session)
-            now = float(session.last_step().get("t", 0.0))
+            now = float(session.last_step.get("t", 0.0))
             events = [RuntimeEvent("answer", now, {"question": "", "text": None})]
         stored = StoredInput(seq, "question", text[:500].encode()) if text else None
         registry.deliver(session, registry.commit(session, stored, events))
@@ -383,7 +383,7 @@ async def _stream(
                                 "resume_from": message.resume_from,
                             }
                         )
-                        for resent in session.sent[message.resume_from :]:
+                        for resent in registry.sent_after(session, message.resume_from):
                             reply(resent)
                         continue
                     if not hello_seen:

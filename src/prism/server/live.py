@@ -25,7 +25,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,12 +126,24 @@ Outbox = asyncio.Queue[dict[str, Any] | CloseRequest]
 """A connection's messages to send, in order."""
 
 
+NOTABLE_KEPT = 200
+"""Reminders and answers a session keeps in memory for the dashboard."""
+
+
 @dataclass
 class LiveSession:
-    """What the front keeps of a session: sequence state, sent messages, connection.
+    """What the front keeps of a session: sequence state, recent messages, connection.
+
+    Memory stays bounded however long a session runs: of the messages sent (all in the
+    database) it keeps those the watch has not acknowledged, the last step message and
+    the last :data:`NOTABLE_KEPT` reminders and answers.
 
     Attributes
     ----------
+    sent_count : int
+        Messages numbered so far (the last one's ``seq``).
+    unacked : list of dict
+        Messages after ``acked``, in order.
     pending : list of StoredInput
         Inputs taken but not yet processed and stored (sensor frames, acknowledgements),
         in arrival order.
@@ -146,22 +158,38 @@ class LiveSession:
     procedure_id: str
     incoming: SequenceChecker = field(default_factory=SequenceChecker)
     clock: StreamClock = field(default_factory=StreamClock)
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    sent_count: int = 0
+    unacked: list[dict[str, Any]] = field(default_factory=list)
+    notable: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=NOTABLE_KEPT))
+    last_step: dict[str, Any] = field(default_factory=dict)
+    """The last step message sent ({} before the first)."""
     acked: int = 0
     ended: bool = False
     pending: list[StoredInput] = field(default_factory=list)
     pending_frames: int = 0
     outbox: Outbox | None = None
 
-    def last_step(self) -> dict[str, Any]:
-        """The last step message sent ({} before the first)."""
-        return next((m for m in reversed(self.sent) if m.get("type") == "step"), {})
-
     def number(self, events: list[RuntimeEvent]) -> list[dict[str, Any]]:
         """The messages of ``events``, numbered after those sent (and kept as sent)."""
-        messages = [event.message(len(self.sent) + i + 1) for i, event in enumerate(events)]
-        self.sent.extend(messages)
+        messages = [event.message(self.sent_count + i + 1) for i, event in enumerate(events)]
+        self.sent_count += len(messages)
+        self.keep(messages)
         return messages
+
+    def keep(self, messages: list[dict[str, Any]]) -> None:
+        """Remember sent ``messages`` (in order) as :class:`LiveSession` says."""
+        self.unacked.extend(m for m in messages if m["seq"] > self.acked)
+        for message in messages:
+            if message.get("type") == "step":
+                self.last_step = message
+            elif message.get("type") in ("reminder", "answer"):
+                self.notable.append(message)
+
+    def acknowledge(self, up_to: int) -> None:
+        """The watch has every message up to ``up_to``: forget them from memory."""
+        self.acked = max(self.acked, min(up_to, self.sent_count))
+        if self.unacked and self.unacked[0]["seq"] <= self.acked:
+            self.unacked = [m for m in self.unacked if m["seq"] > self.acked]
 
 
 class SessionRegistry:
@@ -266,8 +294,10 @@ class SessionRegistry:
         if failed:
             log.info("session %s: %d stored inputs failed again", row.session_id, failed)
         session.incoming = SequenceChecker(max((s.seq for s in inputs), default=0) + 1)
-        session.sent = self.store.outputs(row.session_id)
         session.acked, session.ended = row.acked, row.ended
+        sent = self.store.outputs(row.session_id)
+        session.sent_count = len(sent)
+        session.keep(sent)
         return session
 
     # ----------------------------------------------------------------- frames
@@ -287,7 +317,7 @@ class SessionRegistry:
     def acknowledge(self, session: LiveSession, stored: StoredInput, up_to: int) -> None:
         """The watch received the messages up to ``up_to``: kept with the next batch (an
         acknowledgement changes no state, so it need not be written on its own)."""
-        session.acked = max(session.acked, min(up_to, len(session.sent)))
+        session.acknowledge(up_to)
         session.pending.append(stored)
         self._queue(session)
 
@@ -452,10 +482,21 @@ class SessionRegistry:
         session.ended = session.ended or ended
         return messages
 
+    def sent_after(self, session: LiveSession, after: int) -> list[dict[str, Any]]:
+        """The session's messages with ``seq > after`` (from memory when it has them all,
+        else from the database; those still waiting for the writer come from memory)."""
+        if session.unacked and session.unacked[0]["seq"] <= after + 1:
+            return [m for m in session.unacked if m["seq"] > after]
+        if not session.unacked and after >= session.sent_count:
+            return []
+        stored = self.store.outputs(session.id, after=after)
+        newest = stored[-1]["seq"] if stored else after
+        return stored + [m for m in session.unacked if m["seq"] > newest]
+
     def deliver(self, session: LiveSession, messages: list[dict[str, Any]]) -> None:
         """Queue ``messages`` for the session's connection, if any; a connection whose
         outbox overflows (the watch does not read) is asked to close. Nothing is lost:
-        numbered messages stay in :attr:`LiveSession.sent` for a resume."""
+        numbered messages are in the database for a resume."""
         outbox = session.outbox
         if outbox is None or not messages:
             return

@@ -104,8 +104,8 @@ class RuntimeConfig:
     heartbeat_s: float = 5.0
     remaining_every_s: float = 10.0
     next_steps: int = 3
-    history_points: int = 3600
-    """Per-class probabilities kept for the dashboard (one per observer run: an hour)."""
+    history_points: int = 600
+    """Per-class probabilities kept for the dashboard (one per observer run: 20 minutes)."""
 
 
 class SessionRuntime:

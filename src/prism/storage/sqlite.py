@@ -229,10 +229,11 @@ class SqliteStore:
         for seq, kind, body in rows:
             yield StoredInput(int(seq), kind, bytes(body))
 
-    def outputs(self, session_id: str) -> list[dict[str, Any]]:
-        """The messages the session sent, in order."""
+    def outputs(self, session_id: str, *, after: int = 0) -> list[dict[str, Any]]:
+        """The messages the session sent with ``seq > after``, in order."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT message FROM outputs WHERE session_id = ? ORDER BY seq", (session_id,)
+                "SELECT message FROM outputs WHERE session_id = ? AND seq > ? ORDER BY seq",
+                (session_id, after),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
