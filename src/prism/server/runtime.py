@@ -153,8 +153,12 @@ class SessionRuntime:
             self.tracker, assistant or Assistant(procedure), observer=self.observer
         )
         self._last_step: tuple[str | None, float] = ("", -np.inf)
-        self._prediction: RemainingTime | None = None
-        self._prediction_due = -np.inf
+        # the prediction from the start (the same for every session of the procedure:
+        # its kernels are cached); the first refresh comes at a phase-dependent time, so
+        # sessions that start together do not all predict on the same frame
+        self._prediction: RemainingTime | None = self.observer.remaining(self.tracker.state())
+        every = self.config.remaining_every_s
+        self._prediction_due = every * (observe_phase % 97) / 97
         self.probability_history: deque[tuple[float, np.ndarray]] = deque(
             maxlen=self.config.history_points
         )
@@ -241,16 +245,12 @@ class SessionRuntime:
 
     def _predicted(self, state: TrackerState) -> RemainingTime:
         """The remaining-time prediction, made at most ``remaining_every_s`` ago (step
-        events and reminders share it). The first refresh comes early by a
-        phase-dependent part of the period, so the sessions of a server (which may all
-        start together) refresh at different times."""
+        events and reminders share it)."""
         made = self._prediction
         if made is None or state.time >= self._prediction_due or state.time < made.time:
-            fresh = self.observer.remaining(state)
-            every = self.config.remaining_every_s
-            part = (self.observe_phase % 97) / 97 if made is None else 1.0
-            self._prediction, self._prediction_due = fresh, state.time + every * part
-            return fresh
+            made = self.observer.remaining(state)
+            self._prediction = made
+            self._prediction_due = state.time + self.config.remaining_every_s
         return made
 
     def _remaining_s(self, state: TrackerState) -> float:

@@ -11,6 +11,7 @@ closed pipe (also after a ``kill -9`` of the service) stops them.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import threading
 import zlib
@@ -27,7 +28,11 @@ from prism.server.protocol import ControlMessage
 from prism.server.runtime import RuntimeEvent
 from prism.storage import StoredInput
 
-__all__ = ["ShardedPipeline"]
+__all__ = ["GC_THRESHOLDS", "ShardedPipeline"]
+
+GC_THRESHOLDS = (50_000, 20, 20)
+"""Garbage-collector thresholds of a worker: the pipeline allocates many short-lived
+arrays per frame and few cycles, so young collections can be rarer (fewer pauses)."""
 
 
 @dataclass
@@ -40,6 +45,7 @@ class _Shard:
 def _serve(connection: Connection, tasks_dir: str, models_dir: str, warm_up: int) -> None:
     """A worker process: answer ``(method, args)`` calls until the pipe closes."""
     pipeline = LocalPipeline(Path(tasks_dir), Path(models_dir), warm_up_sessions=warm_up)
+    gc.set_threshold(*GC_THRESHOLDS)
     while True:
         try:
             method, args = connection.recv()
