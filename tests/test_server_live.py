@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -211,3 +212,15 @@ def test_a_session_keeps_only_unacknowledged_messages_in_memory() -> None:
     assert list(session.notable) == [m for m in everything if m["type"] in ("reminder", "answer")]
     session.acknowledge(10**6)  # more than was sent: up to what was sent
     assert session.acked == session.sent_count and session.unacked == []
+
+
+def test_closing_the_registry_stops_its_pipeline_workers(tmp_path: Path) -> None:
+    registry = _registry(database=str(tmp_path / "db.sqlite3"), pipeline_workers=1)
+    pipeline = registry.pipeline
+    assert isinstance(pipeline, ShardedPipeline)
+    session = registry.open_session("dev", "latte_making")
+    assert registry.sent_after(session, 0) == []
+    worker = psutil.Process(pipeline.pids[0])
+    registry.close()
+    worker.wait(timeout=10)
+    assert not worker.is_running()
