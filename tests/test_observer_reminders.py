@@ -133,8 +133,56 @@ def test_no_reminder_while_the_tracker_is_unsure() -> None:
 def test_rate_limits_hold() -> None:
     config = ReminderConfig(cooldown_s=30.0, max_per_minute=1)
     _, issued = _run(_frames([(0, 6), (2, 30)]), config)
-    times = [r.time for r in issued]
+    times = sorted({r.time for r in issued})
     assert all(b - a >= 30.0 for a, b in itertools.pairwise(times))
+
+
+def _two_required_steps() -> Procedure:
+    """grind -> tamp (required) -> lock (required) -> brew; tamp and lock before brew."""
+    steps = tuple(
+        Step(
+            step_id,
+            step_id.title(),
+            "",
+            DurationStats(mean=6.0, std=1.2),
+            notes=StepNotes(must_not_skip=step_id in ("tamp", "lock")),
+        )
+        for step_id in ("grind", "tamp", "lock", "brew")
+    )
+    return Procedure(
+        id="espresso",
+        name="Espresso",
+        steps=steps,
+        transitions={
+            "start": {"grind": 1.0},
+            "grind": {"tamp": 0.9, "brew": 0.1},
+            "tamp": {"lock": 1.0},
+            "lock": {"brew": 1.0},
+            "brew": {"end": 1.0},
+        },
+        precedence=(("tamp", "brew"), ("lock", "brew")),
+    )
+
+
+@pytest.mark.parametrize("together", [1, 3])
+def test_missed_steps_due_together_are_one_notification(together: int) -> None:
+    # grind, then straight to brew: tamp and lock were both skipped.
+    config = ReminderConfig(missed_hold_s=5.0, cooldown_s=60.0, max_missed_together=together)
+    tracker = StepTracker(_two_required_steps())
+    observer = Observer(tracker, ObserverConfig(reminders=config))
+    notifications = []
+    for frame in _frames([(0, 6), (3, 20)]):
+        reminders = observer.observe(tracker.update(frame)).reminders
+        if reminders:
+            notifications.append(reminders)
+    # the cooldown allows one notification in this time; it names both steps at once
+    # unless only one missed step may be issued per notification
+    assert len(notifications) == 1
+    steps = [r.step for r in notifications[0]]
+    assert len(steps) == min(together, 2)
+    assert set(steps) <= {"tamp", "lock"}
+    assert all(r.kind == ReminderKind.MISSED_STEP and r.before == "brew" for r in notifications[0])
+    assert len({r.id for r in notifications[0]}) == len(steps)
 
 
 def test_dismiss_snooze_and_confirm_done() -> None:
@@ -234,7 +282,12 @@ def test_transitive_closure_matches_path_search(edges: list[tuple[int, int]]) ->
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("missed_threshold", 1.5), ("cooldown_s", -1.0), ("max_per_minute", 0)],
+    [
+        ("missed_threshold", 1.5),
+        ("cooldown_s", -1.0),
+        ("max_per_minute", 0),
+        ("max_missed_together", 0),
+    ],
 )
 def test_config_rejects_bad_values(field: str, value: float) -> None:
     with pytest.raises(ReminderError, match=field):

@@ -15,8 +15,12 @@ frame and decides whether to speak. Three kinds of reminder:
   its expected duration ("the milk has steamed for 40 s; stop at about 60 s").
 
 Gating keeps it from nagging: nothing while the tracker is unsure where the user is
-(``min_state_confidence``), a global ``cooldown_s`` between reminders, at most
-``max_per_minute``, one reminder per (kind, step) unless snoozed, none after a dismissal.
+(``min_state_confidence``), a global ``cooldown_s`` between notifications, at most
+``max_per_minute`` of them, one reminder per (kind, step) unless snoozed, none after a
+dismissal. Missed steps that fall due together (up to ``max_missed_together``) are issued
+together as one notification (the watch shows them at once), so the gating counts them
+once: a user who skipped two steps hears about both, not about one now and the other a
+cooldown later, when the dependent step may already be under way.
 """
 
 from __future__ import annotations
@@ -81,9 +85,11 @@ class ReminderConfig:
     critical_fraction : float
         Remind during a time-critical step after this fraction of its mean duration.
     cooldown_s : float
-        Seconds between any two reminders, at least.
+        Seconds between any two notifications, at least.
     max_per_minute : int
-        Reminders in any 60 s window, at most.
+        Notifications in any 60 s window, at most.
+    max_missed_together : int
+        Missed-step reminders that may be issued together as one notification.
     snooze_s : float
         Default snooze length.
     """
@@ -97,6 +103,7 @@ class ReminderConfig:
     critical_fraction: float = 0.7
     cooldown_s: float = 15.0
     max_per_minute: int = 2
+    max_missed_together: int = 3
     snooze_s: float = 60.0
 
     def __post_init__(self) -> None:
@@ -119,10 +126,11 @@ class ReminderConfig:
             value = getattr(self, name)
             if not 0.0 <= value < math.inf:
                 raise ReminderError(f"ReminderConfig.{name} must be >= 0 s, got {value}")
-        if self.max_per_minute < 1:
-            raise ReminderError(
-                f"ReminderConfig.max_per_minute must be >= 1, got {self.max_per_minute}"
-            )
+        for name in ("max_per_minute", "max_missed_together"):
+            if getattr(self, name) < 1:
+                raise ReminderError(
+                    f"ReminderConfig.{name} must be >= 1, got {getattr(self, name)}"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready field values."""
@@ -350,7 +358,6 @@ class ReminderScheduler:
         reminder = Reminder(len(self._issued) + 1, kind, step, reason, confidence, now, before)
         self._issued.append(reminder)
         self._fired.add((kind, step))
-        self._recent.append(now)
         return reminder
 
     def missed_probabilities(self, state: TrackerState) -> np.ndarray:
@@ -395,7 +402,8 @@ class ReminderScheduler:
     def observe(
         self, state: TrackerState, remaining: Callable[[], RemainingTime]
     ) -> list[Reminder]:
-        """Reminders due after this state (usually none, at most one).
+        """Reminders due after this state: usually none; one notification at most (a
+        single reminder, or up to ``max_missed_together`` missed steps together).
 
         Parameters
         ----------
@@ -409,12 +417,17 @@ class ReminderScheduler:
         overdue = self._overdue(state, now)
         if state.current_probability < self.config.min_state_confidence or not self._rate_ok(now):
             return []
-        reminder = (
-            self._time_critical(state, now)
-            or self._missed(state, overdue, now)
-            or (self._upcoming(remaining(), now) if self.critical_steps else None)
-        )
-        return [reminder] if reminder is not None else []
+        critical = self._time_critical(state, now)
+        if critical is not None:
+            notification = [critical]
+        else:
+            notification = self._missed(state, overdue, now)
+            if not notification and self.critical_steps:
+                upcoming = self._upcoming(remaining(), now)
+                notification = [upcoming] if upcoming is not None else []
+        if notification:
+            self._recent.append(now)
+        return notification
 
     def _overdue(self, state: TrackerState, now: float) -> list[tuple[int, float]]:
         """Steps whose missed-step evidence has held for ``missed_hold_s``, likeliest first.
@@ -464,18 +477,22 @@ class ReminderScheduler:
 
     def _missed(
         self, state: TrackerState, overdue: list[tuple[int, float]], now: float
-    ) -> Reminder | None:
-        """The required step most probably skipped, once its evidence has held."""
+    ) -> list[Reminder]:
+        """The required steps most probably skipped (likeliest first, at most
+        ``max_missed_together``), once their evidence has held."""
         if now < self.config.min_session_s:
-            return None
+            return []
+        issued: list[Reminder] = []
         for index, probability in overdue:
             step = self.procedure.step_ids[index]
             key = (ReminderKind.MISSED_STEP, step)
             if step in self.required_steps and self._allowed(key, now):
                 before = self._before_step(index, state)
                 reason = self._missed_reason(step, before)
-                return self._issue(key[0], step, reason, probability, now, before)
-        return None
+                issued.append(self._issue(key[0], step, reason, probability, now, before))
+                if len(issued) == self.config.max_missed_together:
+                    break
+        return issued
 
     def _upcoming(self, remaining: RemainingTime, now: float) -> Reminder | None:
         """A time-critical step likely to start within the lead time."""
