@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -101,3 +107,61 @@ def live_server() -> Iterator[str]:
     server, port = serve_in_thread(settings)
     yield f"127.0.0.1:{port}"
     server.should_exit = True
+
+
+@dataclass
+class OpenAIStub:
+    """A local OpenAI-compatible chat endpoint (``url``) for the LLM tests.
+
+    ``script`` says how it answers the next requests: ``text`` (the reply), ``status``
+    (an HTTP error instead), ``delay_s`` (before answering); ``requests`` collects the
+    request bodies.
+    """
+
+    url: str = ""
+    script: dict[str, Any] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _stub_handler(stub: OpenAIStub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # quiet
+            return
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            stub.requests.append(body)
+            time.sleep(stub.script.get("delay_s", 0.0))
+            status = stub.script.get("status", 200)
+            message = {"role": "assistant", "content": stub.script.get("text", "")}
+            reply = {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+            }
+            payload = json.dumps(reply if status == 200 else {"error": {"message": "boom"}})
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload.encode())
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+                return
+
+    return Handler
+
+
+@pytest.fixture
+def openai_stub() -> Iterator[OpenAIStub]:
+    """An :class:`OpenAIStub` serving on 127.0.0.1 (a free port) for one test."""
+    stub = OpenAIStub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _stub_handler(stub))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    stub.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    yield stub
+    server.shutdown()
+    server.server_close()

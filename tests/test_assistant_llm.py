@@ -1,21 +1,18 @@
 """The LLM layer through the real openai client against a local HTTP endpoint.
 
-A small OpenAI-compatible server (http.server on 127.0.0.1, one thread) answers with a
-scripted reply, an HTTP error or a delay, so the client, its timeout and retries and the
-fallback to the grounded answer are exercised for real.
+A small OpenAI-compatible server (the ``openai_stub`` fixture of ``conftest.py``) answers
+with a scripted reply, an HTTP error or a delay, so the client, its timeout and retries
+and the fallback to the grounded answer are exercised for real.
 """
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
+from conftest import OpenAIStub
 from prism.assistant import (
     Assistant,
     AssistantContext,
@@ -37,64 +34,16 @@ CONTEXT = AssistantContext(
 )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    script: ClassVar[dict[str, Any]] = {}
-    requests: ClassVar[list[dict[str, Any]]] = []
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        return
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(body)
-        time.sleep(self.script.get("delay_s", 0.0))
-        status = self.script.get("status", 200)
-        reply = {
-            "id": "x",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": self.script.get("text", "")},
-                }
-            ],
-        }
-        payload = json.dumps(reply if status == 200 else {"error": {"message": "boom"}})
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload.encode())
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
-            return
-
-
-@pytest.fixture
-def endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Handler.script = {}
-    _Handler.requests = []
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
-
-
 def _assistant(url: str, **settings: Any) -> Assistant:
     config = LLMSettings(base_url=url, model="local", timeout_s=1.0, retries=0, **settings)
     return Assistant(LATTE, llm=LLMPhraser(config))
 
 
-def test_a_faithful_llm_reply_is_used(endpoint: str) -> None:
-    _Handler.script = {"text": "Now brew coffee."}
-    reply = _assistant(endpoint).reply("what's next?", CONTEXT)
+def test_a_faithful_llm_reply_is_used(openai_stub: OpenAIStub) -> None:
+    openai_stub.script = {"text": "Now brew coffee."}
+    reply = _assistant(openai_stub.url).reply("what's next?", CONTEXT)
     assert reply.source == "llm" and reply.text == "Now brew coffee."
-    prompt = _Handler.requests[0]["messages"][1]["content"]
+    prompt = openai_stub.requests[0]["messages"][1]["content"]
     assert "Finished steps, in order: attach filter, grind beans, move filter." in prompt
     assert "Next: brew coffee." in prompt
 
@@ -110,10 +59,10 @@ def test_a_faithful_llm_reply_is_used(endpoint: str) -> None:
     ids=["contradiction", "empty", "http-500", "timeout"],
 )
 def test_a_failing_llm_falls_back_to_the_grounded_answer(
-    endpoint: str, script: dict[str, Any], why: str
+    openai_stub: OpenAIStub, script: dict[str, Any], why: str
 ) -> None:
-    _Handler.script = script
-    assistant = _assistant(endpoint)
+    openai_stub.script = script
+    assistant = _assistant(openai_stub.url)
     started = time.perf_counter()
     reply = assistant.reply("what's next?", CONTEXT)
     assert reply.source == "grounded", why

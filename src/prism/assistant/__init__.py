@@ -12,6 +12,7 @@ from prism.assistant.assistant import (
     AssistantConfig,
     AssistantReply,
     Correction,
+    PhrasingRequest,
     SessionAssistant,
 )
 from prism.assistant.context import (
@@ -39,6 +40,7 @@ __all__ = [
     "IntentKind",
     "LLMPhraser",
     "LLMSettings",
+    "PhrasingRequest",
     "SessionAssistant",
     "StepBelief",
     "answer_intent",

@@ -24,7 +24,14 @@ from prism.observer.remaining import RemainingTime
 from prism.procedure.model import Procedure
 from prism.tracker import StepTracker
 
-__all__ = ["Assistant", "AssistantConfig", "AssistantReply", "Correction", "SessionAssistant"]
+__all__ = [
+    "Assistant",
+    "AssistantConfig",
+    "AssistantReply",
+    "Correction",
+    "PhrasingRequest",
+    "SessionAssistant",
+]
 
 CorrectionKind = Literal["done", "at", "not_done"]
 
@@ -62,6 +69,16 @@ class Correction:
 
 
 @dataclass(frozen=True)
+class PhrasingRequest:
+    """What an LLM needs to phrase a grounded answer later, e.g. in a server outside the
+    session's lock (:meth:`~prism.assistant.llm.LLMPhraser.rephrase` takes the three)."""
+
+    utterance: str
+    context: AssistantContext
+    grounded: GroundedAnswer
+
+
+@dataclass(frozen=True)
 class AssistantReply:
     """What the assistant says (``text is None``: nothing) and does.
 
@@ -77,6 +94,9 @@ class AssistantReply:
         Steps the answer names.
     latency_ms : float
         Time to produce the reply.
+    phrasing : PhrasingRequest or None
+        For a grounded answer an LLM may still phrase (an assistant without one, or
+        whose LLM failed): what it needs. ``None`` for corrections and no-answers.
     """
 
     text: str | None
@@ -85,6 +105,7 @@ class AssistantReply:
     correction: Correction | None = None
     steps: tuple[str, ...] = ()
     latency_ms: float = 0.0
+    phrasing: PhrasingRequest | None = field(default=None, compare=False, repr=False)
 
 
 class Assistant:
@@ -129,7 +150,13 @@ class Assistant:
             reply = self._phrase(utterance, context, grounded)
         elapsed = (time.perf_counter() - started) * 1000.0
         return AssistantReply(
-            reply.text, reply.intent, reply.source, reply.correction, reply.steps, elapsed
+            reply.text,
+            reply.intent,
+            reply.source,
+            reply.correction,
+            reply.steps,
+            elapsed,
+            reply.phrasing,
         )
 
     def _phrase(
@@ -142,7 +169,10 @@ class Assistant:
             text = self.llm.rephrase(utterance, context, grounded)
             if text is not None:
                 return AssistantReply(text, kind, "llm", steps=grounded.steps)
-        return AssistantReply(grounded.text, kind, "grounded", steps=grounded.steps)
+        request = PhrasingRequest(utterance, context, grounded)
+        return AssistantReply(
+            grounded.text, kind, "grounded", steps=grounded.steps, phrasing=request
+        )
 
     def _correction(self, intent: Intent, context: AssistantContext) -> AssistantReply:
         matches = [m for m in intent.steps if m.score >= self.config.min_correction_score]

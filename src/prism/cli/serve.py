@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 
 from prism.assistant.speech import espeak_available, synthesize
 from prism.cli import app
@@ -47,6 +49,32 @@ def _demo(base: str, admin_token: str, speed: float | None) -> None:
     )
 
 
+def _serve_workers(
+    settings: ServerSettings, *, host: str, port: int, workers: int, demo: bool
+) -> None:
+    """Run ``workers`` uvicorn worker processes sharing one address and one Redis (each
+    builds its app from the ``PRISM_SERVER_*`` environment)."""
+    if settings.redis_url is None:
+        fail("--workers above 1 needs --redis-url: the workers must share the sessions")
+    if port == 0 or demo:
+        fail("--workers above 1 needs a fixed --port and no --demo")
+    # the LLM settings reach the workers through their own PRISM_LLM_* environment
+    for name, value in settings.model_dump(exclude_none=True, exclude={"llm"}).items():
+        os.environ[f"PRISM_SERVER_{name.upper()}"] = str(value)
+    base = f"http://{host}:{port}"
+    console.print(f"PrISM service on {base} ({workers} workers, sessions in {settings.redis_url})")
+    console.print(f"dashboard: {base}/dashboard?token={settings.admin_token}")
+    uvicorn.run(
+        "prism.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws="websockets-sansio",
+        log_level="warning",
+    )
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -71,9 +99,26 @@ def serve(
             "with --demo, ':memory:')."
         ),
     ] = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep the sessions in this Redis (redis://host:port/db) instead of SQLite, "
+            "so several workers or machines serve them (default: PRISM_SERVER_REDIS_URL)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Service processes behind the one address (uvicorn workers); more than "
+            "one needs --redis-url and a fixed --port.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite)."""
     settings = ServerSettings()
+    if redis_url is not None:
+        settings = settings.model_copy(update={"redis_url": redis_url})
     if pipeline_workers is not None:
         settings = settings.model_copy(update={"pipeline_workers": pipeline_workers})
     if database is not None or demo:
@@ -81,6 +126,9 @@ def serve(
     if settings.admin_token is None:
         settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(16)})
         console.print(f"admin token (this run): {settings.admin_token}")
+    if workers > 1:
+        _serve_workers(settings, host=host, port=port, workers=workers, demo=demo)
+        return
     try:
         server, port = serve_in_thread(settings, host=host, port=port)
     except PrismError as error:

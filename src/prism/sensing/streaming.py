@@ -539,6 +539,15 @@ class StreamingClassifier:
         self._emitted = 0
         self._finished = False
 
+    def model_parts(self) -> dict[str, object]:
+        """The objects this stream takes from its model, the same (or equal) for every
+        stream of the model: the classifier, its network, the audio feature settings.
+        A checkpoint of a session refers to them instead of copying them."""
+        parts: dict[str, object] = {"classifier": self.classifier, "network": self._network}
+        if self._audio is not None:
+            parts["audio_spec"] = self._audio.spec
+        return parts
+
     @property
     def n_emitted(self) -> int:
         """Frames returned so far (the next row returned is frame ``n_emitted``)."""

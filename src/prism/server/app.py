@@ -15,7 +15,7 @@ import logging
 import secrets
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -184,9 +184,9 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     @app.get("/v1/sessions")
     def list_sessions(device_id: Annotated[str, Depends(device)]) -> list[dict[str, Any]]:
         return [
-            {"session_id": s.id, "procedure": s.procedure_id, "ended": s.ended}
-            for s in registry.sessions.values()
-            if s.device_id == device_id
+            {"session_id": row.session_id, "procedure": row.procedure, "ended": row.ended}
+            for row in registry.rows()
+            if row.device_id == device_id
         ]
 
     @app.get("/v1/sessions/{session_id}")
@@ -235,22 +235,23 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     def dashboard_sessions() -> list[dict[str, Any]]:
         """Every session with the step its watch was last told."""
         listed = []
-        for s in registry.sessions.values():
-            step = s.last_step
+        for row in registry.rows():
+            here = registry.sessions.get(row.session_id)
+            step = here.last_step if here is not None else {}
             listed.append(
                 {
-                    "session_id": s.id,
-                    "procedure": s.procedure_id,
+                    "session_id": row.session_id,
+                    "procedure": row.procedure,
                     "current": step.get("current"),
                     "time_s": step.get("t", 0.0),
-                    "ended": s.ended,
+                    "ended": row.ended,
                 }
             )
         return listed
 
     @app.get("/v1/dashboard/sessions/{session_id}", dependencies=[Depends(admin)])
     async def dashboard_session(session_id: str) -> dict[str, Any]:
-        session = registry.sessions.get(session_id)
+        session = registry.resolve(session_id)
         if session is None:
             raise HTTPException(404, f"unknown session {session_id!r}")
         view = await registry.snapshot(session)
@@ -293,15 +294,16 @@ async def _stream(
     except HTTPException:
         await _close(websocket, ErrorCode.UNAUTHORIZED, "missing or unknown device token")
         return
-    session = registry.sessions.get(session_id)
-    if session is None:
+    found = registry.row(session_id)
+    if found is None:
         await _close(websocket, ErrorCode.UNKNOWN_SESSION, f"unknown session {session_id!r}")
         return
-    if session.device_id != device_id:
+    if found.device_id != device_id:
         await _close(websocket, ErrorCode.FORBIDDEN, "the session belongs to another device")
         return
-    await websocket.accept()
     registry.ensure_running()
+    session = await registry.attach(session_id)
+    await websocket.accept()
     settings = registry.settings
     outbox: Outbox = asyncio.Queue()
     if session.outbox is not None:  # a newer connection of the same watch takes over
@@ -318,20 +320,49 @@ async def _stream(
         registry.counters["protocol_errors"] += 1
         reply(problem.to_message())
 
-    async def answer_spoken(audio: Any, seq: int) -> None:
-        procedure = registry.procedure(session.procedure_id)
-        text = await asyncio.to_thread(transcribe_question, audio, procedure, transcriber)
-        if text:
-            question = Question(type="question", seq=seq, text=text[:500], t=0.0)
-            events = await registry.control(session, question)
-        else:
+    def failed(problem: Exception) -> None:
+        """Report a message whose processing failed; the connection goes on."""
+        if isinstance(problem, ProtocolError):
+            error(problem)
+        elif isinstance(problem, PrismError):  # bad sensor data (e.g. a long IMU gap)
+            error(ProtocolError(ErrorCode.BAD_FRAME, str(problem)))
+        else:  # a bug must not take the session down: report, go on
+            log.error("session %s: message failed", session.id, exc_info=problem)
+            registry.counters["internal_errors"] += 1
+            error(ProtocolError(ErrorCode.BAD_FRAME, "internal error on this message"))
+
+    pending: set[asyncio.Task[None]] = set()
+
+    async def answer(question: Question | None, seq: int) -> None:
+        """Answer a question (None: nothing was heard) in the session's order; an LLM,
+        if configured, phrases it meanwhile the connection goes on."""
+        if question is None:
             await registry.flush(session)
             now = float(session.last_step.get("t", 0.0))
             events = [RuntimeEvent("answer", now, {"question": "", "text": None})]
-        stored = StoredInput(seq, "question", text[:500].encode()) if text else None
+            registry.deliver(session, registry.commit(session, None, events))
+            return
+        events = await registry.phrase(await registry.control(session, question))
+        stored = StoredInput(seq, "question", question.text.encode())
         registry.deliver(session, registry.commit(session, stored, events))
 
-    pending: set[asyncio.Task[None]] = set()
+    async def answer_spoken(audio: Any, seq: int) -> None:
+        procedure = registry.procedure(session.procedure_id)
+        text = await asyncio.to_thread(transcribe_question, audio, procedure, transcriber)
+        question = Question(type="question", seq=seq, text=text[:500], t=0.0) if text else None
+        await answer(question, seq)
+
+    async def guarded(work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception as problem:
+            failed(problem)
+
+    def background(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(guarded(work))
+        pending.add(task)  # a reference until it is done (the loop keeps only weak ones)
+        task.add_done_callback(pending.discard)
+
     hello_seen = throttled = closing = False
     try:
         while not writer.done():
@@ -360,9 +391,7 @@ async def _stream(
                     session.incoming.accept(frame.seq)
                     registry.counters["frames"] += 1
                     if frame.kind == FrameKind.QUESTION_AUDIO:
-                        task = asyncio.create_task(answer_spoken(frame.samples, frame.seq))
-                        pending.add(task)
-                        task.add_done_callback(pending.discard)
+                        background(answer_spoken(frame.samples, frame.seq))
                         continue
                     registry.push_frame(session, frame, body)
                     while registry.behind(session) and not writer.done():
@@ -393,6 +422,9 @@ async def _stream(
                     if isinstance(message, Ack):  # no effect on the state: stored in order
                         registry.acknowledge(session, stored, message.up_to)
                         continue
+                    if isinstance(message, Question):  # answered while the stream goes on
+                        background(answer(message, message.seq))
+                        continue
                     events = await registry.control(session, message)
                     ended = isinstance(message, End)
                     registry.deliver(session, registry.commit(session, stored, events, ended=ended))
@@ -402,12 +434,8 @@ async def _stream(
                     outbox.put_nowait(CloseRequest(int(problem.code), str(problem)))
                     closing = True
                     break
-            except PrismError as problem:  # bad sensor data (e.g. a long IMU gap)
-                error(ProtocolError(ErrorCode.BAD_FRAME, str(problem)))
-            except Exception:  # a bug must not take the session down: report, go on
-                log.exception("session %s: message failed", session.id)
-                registry.counters["internal_errors"] += 1
-                error(ProtocolError(ErrorCode.BAD_FRAME, "internal error on this message"))
+            except Exception as problem:
+                failed(problem)
             registry.counters["messages"] += 1
             registry.counters["processing_us"] += int((time.perf_counter() - started) * 1e6)
     except WebSocketDisconnect:
@@ -415,8 +443,7 @@ async def _stream(
     finally:
         if session.outbox is outbox:
             session.outbox = None
-        for task in pending:
-            task.cancel()
+        # questions being answered are finished and stored (a resume sends the answers)
         if closing:  # let the writer send the error and the close
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer, timeout=2.0)

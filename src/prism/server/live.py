@@ -35,9 +35,11 @@ from fastapi import HTTPException
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prism.assistant.llm import LLMPhraser, LLMSettings
 from prism.errors import PrismError
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
+from prism.server.checkpoint import CheckpointError
 from prism.server.pipeline import LocalPipeline, Pipeline, StepResult
 from prism.server.protocol import (
     ControlMessage,
@@ -51,7 +53,15 @@ from prism.server.protocol import (
 )
 from prism.server.runtime import RuntimeEvent
 from prism.server.shards import ShardedPipeline
-from prism.storage import Record, SessionRow, SqliteStore, StoredInput
+from prism.storage import (
+    Checkpoint,
+    Record,
+    SessionRow,
+    SessionStore,
+    SqliteStore,
+    StoredInput,
+)
+from prism.storage.redis_store import RedisStore
 
 __all__ = [
     "CloseRequest",
@@ -75,6 +85,23 @@ class ServerSettings(BaseSettings):
     admin_token: str | None = Field(default=None, description="for admin endpoints; none: off")
     database: str = Field(
         default=".prism/sessions.sqlite3", description="SQLite file (':memory:': not kept)"
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="store sessions in this Redis (redis://host:port/db) instead of SQLite, "
+        "so several service processes or machines can serve them",
+    )
+    redis_prefix: str = Field(default="prism", description="prefix of the Redis keys")
+    llm: LLMSettings = Field(
+        default_factory=LLMSettings,
+        description="an OpenAI-compatible LLM that phrases answers (environment PRISM_LLM_*; "
+        "none: the grounded answers as they are)",
+    )
+    checkpoint_every_s: float | None = Field(
+        default=60.0,
+        gt=0,
+        description="session time between two stored checkpoints of a session's pipeline "
+        "(a restart replays only the inputs after the last one); none: never",
     )
     pipeline_workers: int = Field(
         default=0,
@@ -151,6 +178,13 @@ class LiveSession:
         How many of them are sensor frames.
     outbox : Outbox or None
         Messages for the connected watch (None: no connection).
+    epoch : int
+        The session's epoch in the store when this process loaded or claimed it.
+    owner : bool
+        This process claimed the session (or created it) and writes its inputs; a copy
+        loaded only to answer a request is not the owner.
+    last_input_seq : int
+        The ``seq`` of the newest input taken for processing.
     """
 
     id: str
@@ -168,6 +202,9 @@ class LiveSession:
     pending: list[StoredInput] = field(default_factory=list)
     pending_frames: int = 0
     outbox: Outbox | None = None
+    epoch: int = 0
+    owner: bool = False
+    last_input_seq: int = 0
 
     def number(self, events: list[RuntimeEvent]) -> list[dict[str, Any]]:
         """The messages of ``events``, numbered after those sent (and kept as sent)."""
@@ -215,9 +252,15 @@ class SessionRegistry:
                 settings.models_dir,
                 workers=settings.pipeline_workers,
                 warm_up_sessions=warm_up,
+                checkpoint_every_s=settings.checkpoint_every_s,
             )
             if settings.pipeline_workers
-            else LocalPipeline(settings.tasks_dir, settings.models_dir, warm_up_sessions=warm_up)
+            else LocalPipeline(
+                settings.tasks_dir,
+                settings.models_dir,
+                warm_up_sessions=warm_up,
+                checkpoint_every_s=settings.checkpoint_every_s,
+            )
         )
         self._dirty: dict[str, LiveSession] = {}
         self._wake, self._progress = asyncio.Event(), asyncio.Event()
@@ -228,13 +271,25 @@ class SessionRegistry:
         ] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
-        self.store = SqliteStore(settings.database)
+        self.phraser = LLMPhraser(settings.llm) if settings.llm.enabled else None
+        """Phrases answers outside the pipeline (None: grounded answers as they are)."""
+        self.shared = settings.redis_url is not None
+        """Other processes serve sessions of the same store (Redis)."""
+        self.store: SessionStore = (
+            RedisStore(settings.redis_url, prefix=settings.redis_prefix)
+            if settings.redis_url is not None
+            else SqliteStore(settings.database)
+        )
         self.device_by_hash = {hashed: device for device, hashed in self.store.devices().items()}
-        for row in self.store.sessions():
-            try:
-                self.sessions[row.session_id] = self._rebuild(row)
-            except PrismError as problem:
-                log.error("session %s could not be restored: %s", row.session_id, problem)
+        if not self.shared:  # this process serves every stored session: restore them now
+            for row in self.store.sessions():
+                try:
+                    session = self._rebuild(row)
+                except PrismError as problem:
+                    log.error("session %s could not be restored: %s", row.session_id, problem)
+                    continue
+                session.owner = True
+                self.sessions[row.session_id] = session
 
     def close(self) -> None:
         """Stop the pipeline's workers and close the database."""
@@ -259,41 +314,138 @@ class SessionRegistry:
             self.pipeline.open(session_id, procedure.id)
         except PrismError as error:
             raise HTTPException(409, str(error)) from None
-        session = LiveSession(session_id, device_id, procedure.id)
+        session = LiveSession(session_id, device_id, procedure.id, owner=True)
         self.sessions[session_id] = session
         self.store.add_session(session_id, device_id, procedure.id)
         return session
 
     def device(self, token: str | None) -> str:
         """The device a token belongs to (HTTP 401 if none)."""
-        device_id = self.device_by_hash.get(token_hash(token)) if token else None
+        if not token:
+            raise HTTPException(401, "missing or unknown device token")
+        hashed = token_hash(token)
+        device_id = self.device_by_hash.get(hashed)
+        if device_id is None and self.shared:  # registered through another process
+            device_id = self.store.device_for(hashed)
+            if device_id is not None:
+                self.device_by_hash[hashed] = device_id
         if device_id is None:
             raise HTTPException(401, "missing or unknown device token")
         return device_id
 
+    def rows(self) -> list[SessionRow]:
+        """Every session: of the store when it is shared, else of this process."""
+        if self.shared:
+            return self.store.sessions()
+        return [
+            SessionRow(s.id, s.device_id, s.procedure_id, s.ended, s.acked, s.epoch)
+            for s in self.sessions.values()
+        ]
+
+    def resolve(self, session_id: str) -> LiveSession | None:
+        """A session as it is now: this process's copy when it serves the session, else
+        (a shared store) loaded from the store (``None``: unknown)."""
+        session = self.sessions.get(session_id)
+        if not self.shared:
+            return session
+        row = self.store.session(session_id)
+        if row is None:
+            return None
+        if session is not None and session.owner and session.epoch == row.epoch:
+            return session
+        session = self._rebuild(row)
+        self.sessions[session_id] = session
+        return session
+
     def owned(self, session_id: str, device_id: str) -> LiveSession:
         """A session of ``device_id`` (HTTP 404 unknown, 403 another device's)."""
-        session = self.sessions.get(session_id)
+        session = self.resolve(session_id)
         if session is None:
             raise HTTPException(404, f"unknown session {session_id!r}")
         if session.device_id != device_id:
             raise HTTPException(403, f"session {session_id!r} belongs to another device")
         return session
 
+    def row(self, session_id: str) -> SessionRow | None:
+        """A session's stored facts (device, procedure, ...) without loading it."""
+        if self.shared:
+            return self.store.session(session_id)
+        session = self.sessions.get(session_id)
+        if session is None:
+            return None
+        return SessionRow(
+            session.id, session.device_id, session.procedure_id, session.ended, session.acked
+        )
+
+    async def attach(self, session_id: str) -> LiveSession:
+        """Make this process the one that serves a session (a watch connects): claim it
+        in the store, which stops any other process from writing it, and unless this
+        process served it without a claim in between, rebuild it from the store (which
+        then holds everything the previous server wrote)."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            await self.flush(session)  # what this process still holds is stored first
+        epoch = self.store.claim(session_id)
+        if session is None or not (session.owner and session.epoch == epoch - 1):
+            row = self.store.session(session_id)
+            if row is None:
+                raise HTTPException(404, f"unknown session {session_id!r}")
+            self.pipeline.drop(session_id)
+            session = self._rebuild(row)
+            self.sessions[session_id] = session
+            self.counters["sessions_taken_over"] += 1
+        session.epoch, session.owner = epoch, True
+        return session
+
+    def _lost(self, session: LiveSession) -> None:
+        """Another process claimed ``session``: forget it here, close its connection."""
+        log.warning("session %s: another server took it over", session.id)
+        self.counters["sessions_lost"] += 1
+        if self.sessions.get(session.id) is session:
+            del self.sessions[session.id]
+        self.pipeline.drop(session.id)
+        session.owner = False
+        if session.outbox is not None:
+            reason = "another server took over this session: reconnect and resume"
+            session.outbox.put_nowait(CloseRequest(int(ErrorCode.REPLACED), reason))
+            session.outbox = None
+
     # ----------------------------------------------------------------- restart
     def _rebuild(self, row: SessionRow) -> LiveSession:
-        """A stored session: its pipeline rebuilt by replaying its inputs."""
-        session = LiveSession(row.session_id, row.device_id, row.procedure)
-        inputs = list(self.store.inputs(row.session_id))
+        """A stored session: its pipeline restored from its last checkpoint and the
+        inputs stored after it (all of its inputs when it has no usable checkpoint)."""
+        checkpoint = self.store.checkpoint(row.session_id)
+        if checkpoint is not None:
+            try:
+                session = self._replayed(row, checkpoint)
+                self.counters["sessions_restored_from_checkpoint"] += 1
+                return session
+            except CheckpointError as problem:
+                log.warning("session %s: checkpoint not used (%s)", row.session_id, problem)
+        self.counters["sessions_replayed_in_full"] += 1
+        return self._replayed(row, None)
+
+    def _replayed(self, row: SessionRow, checkpoint: Checkpoint | None) -> LiveSession:
+        session = LiveSession(row.session_id, row.device_id, row.procedure, epoch=row.epoch)
+        inputs = list(
+            self.store.inputs(row.session_id, after=checkpoint.position if checkpoint else 0)
+        )
+        last_seq = 0
+        if checkpoint is not None:
+            session.clock = StreamClock.from_state(checkpoint.front.get("clock", {}))
+            last_seq = int(checkpoint.front.get("last_seq", 0))
         for stored in inputs:
             if stored.kind == "frame":
                 frame = decode_frame(stored.body)
                 if frame.kind != FrameKind.QUESTION_AUDIO:
                     session.clock.accept(frame)
-        failed = self.pipeline.replay(row.session_id, row.procedure, inputs)
+        failed = self.pipeline.replay(
+            row.session_id, row.procedure, inputs, checkpoint.state if checkpoint else None
+        )
         if failed:
             log.info("session %s: %d stored inputs failed again", row.session_id, failed)
-        session.incoming = SequenceChecker(max((s.seq for s in inputs), default=0) + 1)
+        session.last_input_seq = max([last_seq, *(s.seq for s in inputs)])
+        session.incoming = SequenceChecker(session.last_input_seq + 1)
         session.acked, session.ended = row.acked, row.ended
         sent = self.store.outputs(row.session_id)
         session.sent_count = len(sent)
@@ -311,6 +463,7 @@ class SessionRegistry:
         """
         session.clock.accept(frame)
         session.pending.append(StoredInput(frame.seq, "frame", body))
+        session.last_input_seq = frame.seq
         session.pending_frames += 1
         self._queue(session)
 
@@ -319,6 +472,7 @@ class SessionRegistry:
         acknowledgement changes no state, so it need not be written on its own)."""
         session.acknowledge(up_to)
         session.pending.append(stored)
+        session.last_input_seq = stored.seq
         self._queue(session)
 
     def _queue(self, session: LiveSession) -> None:
@@ -332,17 +486,16 @@ class SessionRegistry:
     def process(self, sessions: list[LiveSession]) -> None:
         """Process, store and deliver the pending inputs of ``sessions`` (one pipeline
         call, one transaction), on the calling thread (see also :meth:`step_async`)."""
-        taken = self._take(sessions)
+        taken, fronts = self._take(sessions)
         results = self.pipeline.step(_frames(sessions, taken))
-        records = self._number(sessions, taken, results)
-        self.store.record_many(records)
-        self._deliver_all(sessions, records, results)
+        records = self._number(sessions, taken, fronts, results)
+        self._deliver_stored(sessions, records, results, self._store(sessions, records))
 
     async def step_async(self, sessions: list[LiveSession]) -> None:
         """The first half of :meth:`process` for a server task: the pipeline call on a
         worker thread; storing and delivering are queued for :meth:`run_writes`, so the
         next batch can start meanwhile. The sessions count as in flight until written."""
-        taken = self._take(sessions)
+        taken, fronts = self._take(sessions)
         self._in_flight.update(session.id for session in sessions)
         frames = _frames(sessions, taken)
         try:
@@ -351,7 +504,7 @@ class SessionRegistry:
             log.exception("a pipeline step of %d sessions failed", len(sessions))
             self.counters["internal_errors"] += 1
             results = {}
-        records = self._number(sessions, taken, results)
+        records = self._number(sessions, taken, fronts, results)
         self._writes.put_nowait((sessions, records, results))
 
     async def run_writes(self) -> None:
@@ -359,8 +512,8 @@ class SessionRegistry:
         while True:
             sessions, records, results = await self._writes.get()
             try:
-                await asyncio.to_thread(self.store.record_many, records)
-                self._deliver_all(sessions, records, results)
+                rejected = await asyncio.to_thread(self._store, sessions, records)
+                self._deliver_stored(sessions, records, results, rejected)
             except Exception:
                 log.exception("storing a batch of %d sessions failed", len(sessions))
                 self.counters["internal_errors"] += 1
@@ -370,24 +523,51 @@ class SessionRegistry:
                 progress, self._progress = self._progress, asyncio.Event()
                 progress.set()
 
-    def _take(self, sessions: list[LiveSession]) -> list[list[StoredInput]]:
-        """The sessions' pending inputs (taken: new ones start a new list)."""
-        taken = []
+    def _take(
+        self, sessions: list[LiveSession]
+    ) -> tuple[list[list[StoredInput]], list[dict[str, Any]]]:
+        """The sessions' pending inputs (taken: new ones start a new list), and the
+        front's state of each session right after them (for a checkpoint)."""
+        taken, fronts = [], []
         for session in sessions:
             self._dirty.pop(session.id, None)
             taken.append(session.pending)
+            fronts.append({"clock": session.clock.state(), "last_seq": session.last_input_seq})
             session.pending, session.pending_frames = [], 0
-        return taken
+        return taken, fronts
+
+    def _store(self, sessions: list[LiveSession], records: list[Record]) -> set[str]:
+        """Store the records in one transaction (any thread); the sessions rejected
+        because another process claimed them."""
+        return self.store.record_many(records, epochs={s.id: s.epoch for s in sessions})
+
+    def _deliver_stored(
+        self,
+        sessions: list[LiveSession],
+        records: list[Record],
+        results: dict[str, StepResult],
+        rejected: set[str],
+    ) -> None:
+        """After :meth:`_store`: deliver the messages of the sessions this process still
+        owns, let the others go."""
+        kept = [(s, r) for s, r in zip(sessions, records, strict=True) if s.id not in rejected]
+        for session in sessions:
+            if session.id in rejected:
+                self._lost(session)
+        if kept:
+            self._deliver_all([s for s, _ in kept], [r for _, r in kept], results)
 
     def _number(
         self,
         sessions: list[LiveSession],
         taken: list[list[StoredInput]],
+        fronts: list[dict[str, Any]],
         results: dict[str, StepResult],
     ) -> list[Record]:
-        """Number each session's events; the records to store (inputs and messages)."""
+        """Number each session's events; the records to store (inputs, messages and,
+        when the pipeline made one, a checkpoint)."""
         records = []
-        for session, inputs in zip(sessions, taken, strict=True):
+        for session, inputs, front in zip(sessions, taken, fronts, strict=True):
             result = results.get(session.id, StepResult())
             # step events name the oldest input they are the first to include: the
             # watch measures frame-in to step-out latency from it
@@ -397,7 +577,11 @@ class SessionRegistry:
                 for e in result.events
             ]
             acked = session.acked or None
-            records.append(Record(session.id, inputs, session.number(events), acked=acked))
+            checkpoint = (
+                Checkpoint(result.checkpoint, front) if result.checkpoint is not None else None
+            )
+            messages = session.number(events)
+            records.append(Record(session.id, inputs, messages, acked=acked, checkpoint=checkpoint))
         return records
 
     def _deliver_all(
@@ -415,11 +599,14 @@ class SessionRegistry:
 
     async def flush(self, session: LiveSession) -> None:
         """Process ``session``'s pending inputs now (before a control message), after
-        the batches in flight that hold the session."""
+        the batches in flight that hold the session (stepped and stored in order, on
+        the server's tasks: messages are delivered on the event loop)."""
         while self._in_flight[session.id]:
             await self._progress.wait()
         if session.pending:
-            await asyncio.to_thread(self.process, [session])
+            await self.step_async([session])
+            while self._in_flight[session.id]:
+                await self._progress.wait()
 
     def ensure_running(self) -> None:
         """Start :meth:`run_batches` on the running event loop unless it runs there."""
@@ -454,12 +641,38 @@ class SessionRegistry:
 
     # ----------------------------------------------------------------- control
     async def control(self, session: LiveSession, message: ControlMessage) -> list[RuntimeEvent]:
-        """Process the session's pending frames, then the control message; its events."""
+        """Process the session's pending frames, then the control message; its events
+        (HTTP 409 if another process serves the session)."""
+        if not session.owner:
+            raise HTTPException(409, f"session {session.id!r} is served by another server")
         await self.flush(session)
         events: list[RuntimeEvent] = await asyncio.to_thread(
             self.pipeline.control, session.id, message
         )
         return events
+
+    async def phrase(self, events: list[RuntimeEvent]) -> list[RuntimeEvent]:
+        """``events`` with their answers phrased by the configured LLM, if any.
+
+        The LLM runs on a worker thread, outside the pipeline, so every session's frames
+        go on meanwhile; an answer it fails on, times out on or contradicts keeps its
+        grounded text (``source: "grounded"``).
+        """
+        if self.phraser is None:
+            return events
+        phrased = []
+        for event in events:
+            request = event.phrasing
+            if event.kind == "answer" and request is not None:
+                text = await asyncio.to_thread(
+                    self.phraser.rephrase, request.utterance, request.context, request.grounded
+                )
+                self.counters["llm_answers" if text is not None else "llm_fallbacks"] += 1
+                if text is not None:
+                    data = {**event.data, "text": text, "source": "llm"}
+                    event = RuntimeEvent(event.kind, event.t, data)
+            phrased.append(event)
+        return phrased
 
     async def snapshot(self, session: LiveSession) -> dict[str, Any]:
         """The session's pipeline state (see :func:`~prism.server.dashboard.runtime_view`)."""
@@ -478,7 +691,11 @@ class SessionRegistry:
         """Number ``events`` and persist them with the input that produced them (one
         transaction), before they are sent; returns the messages to send."""
         messages = session.number(events)
-        self.store.record(session.id, stored, messages, ended=ended)
+        if stored is not None:
+            session.last_input_seq = max(session.last_input_seq, stored.seq)
+        if not self.store.record(session.id, stored, messages, ended=ended, epoch=session.epoch):
+            self._lost(session)
+            return []
         session.ended = session.ended or ended
         return messages
 

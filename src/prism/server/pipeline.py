@@ -38,6 +38,7 @@ from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
 from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.streaming import FrameBatch, StreamingClassifier
+from prism.server.checkpoint import dump_runtime, load_runtime
 from prism.server.dashboard import runtime_view
 from prism.server.protocol import (
     Ack,
@@ -79,6 +80,9 @@ class StepResult:
     errors: list[FrameError] = field(default_factory=list)
     frames: int = 0
     """Frames classified."""
+    checkpoint: bytes | None = None
+    """The session's runtime after these frames (:func:`~prism.server.checkpoint.dump_runtime`),
+    when one was due."""
 
 
 class Pipeline(ABC):
@@ -109,9 +113,26 @@ class Pipeline(ABC):
         :func:`~prism.server.dashboard.runtime_view`)."""
 
     @abstractmethod
-    def replay(self, session_id: str, procedure_id: str, inputs: Sequence[StoredInput]) -> int:
-        """Rebuild a session from its stored inputs (after a restart); returns how many
-        inputs failed (the same way they failed when they first came)."""
+    def replay(
+        self,
+        session_id: str,
+        procedure_id: str,
+        inputs: Sequence[StoredInput],
+        checkpoint: bytes | None = None,
+    ) -> int:
+        """Rebuild a session (after a restart, or taken over from another process) from
+        its stored inputs: all of them, or those after ``checkpoint`` (restored first).
+        Returns how many inputs failed (the same way they failed when they first came).
+
+        Raises
+        ------
+        CheckpointError
+            If ``checkpoint`` cannot be restored (replay all the inputs instead).
+        """
+
+    @abstractmethod
+    def drop(self, session_id: str) -> None:
+        """Forget a session's runtime (another process serves it now); no error if absent."""
 
     def close(self) -> None:  # noqa: B027 (a pipeline without resources needs nothing)
         """Release processes or other resources."""
@@ -128,11 +149,23 @@ class LocalPipeline(Pipeline):
         When a procedure is first used, this many sessions sampled from it are tracked
         (with the simulated classifier) to fill its shared cache of waiting-time kernels,
         so the first real sessions do not pay for them (about 0.5 s each).
+    checkpoint_every_s : float or None
+        Session time (s) between two checkpoints of a session's runtime, returned by
+        :meth:`step` (``None``: never). Sessions are spread over the interval.
     """
 
-    def __init__(self, tasks_dir: Path, models_dir: Path, *, warm_up_sessions: int = 0) -> None:
+    def __init__(
+        self,
+        tasks_dir: Path,
+        models_dir: Path,
+        *,
+        warm_up_sessions: int = 0,
+        checkpoint_every_s: float | None = None,
+    ) -> None:
         self.tasks_dir, self.models_dir = Path(tasks_dir), Path(models_dir)
         self.warm_up_sessions = warm_up_sessions
+        self.checkpoint_every_s = checkpoint_every_s
+        self._checkpoint_due: dict[str, float] = {}
         self.runtimes: dict[str, SessionRuntime] = {}
         self.futures: dict[str, FutureModel] = {}
         """The remaining-time model each procedure's sessions share."""
@@ -172,9 +205,30 @@ class LocalPipeline(Pipeline):
             raise UnknownSessionError(f"no session {session_id!r} in this pipeline")
         return runtime
 
+    def _install(self, session_id: str, runtime: SessionRuntime) -> None:
+        self.runtimes[session_id] = runtime
+        every = self.checkpoint_every_s
+        if every is not None:  # the first one after 1 to 2 intervals, by the session id
+            phase = (zlib.crc32(session_id.encode()) % 97) / 97
+            self._checkpoint_due[session_id] = runtime.state.time + every * (1.0 + phase)
+
     def open(self, session_id: str, procedure_id: str) -> None:
         with self._lock:
-            self.runtimes[session_id] = self._runtime(session_id, procedure_id)
+            self._install(session_id, self._runtime(session_id, procedure_id))
+
+    def drop(self, session_id: str) -> None:
+        with self._lock:
+            self.runtimes.pop(session_id, None)
+            self._checkpoint_due.pop(session_id, None)
+
+    def _checkpoint(self, session_id: str, runtime: SessionRuntime) -> bytes | None:
+        """The runtime's checkpoint if one is due (and when the next one is)."""
+        due = self._checkpoint_due.get(session_id)
+        now = runtime.state.time
+        if due is None or self.checkpoint_every_s is None or now < due:
+            return None
+        self._checkpoint_due[session_id] = now + self.checkpoint_every_s
+        return dump_runtime(runtime)
 
     def step(self, frames: Mapping[str, Sequence[bytes]]) -> dict[str, StepResult]:
         with self._lock:
@@ -192,6 +246,7 @@ class LocalPipeline(Pipeline):
                 results[session_id].frames = classified.shape[0]
                 if classified.shape[0]:
                     results[session_id].events = runtime.track(classified)
+                    results[session_id].checkpoint = self._checkpoint(session_id, runtime)
             return results
 
     def control(self, session_id: str, message: ControlMessage) -> list[RuntimeEvent]:
@@ -202,10 +257,18 @@ class LocalPipeline(Pipeline):
         with self._lock:
             return runtime_view(self._get(session_id))
 
-    def replay(self, session_id: str, procedure_id: str, inputs: Sequence[StoredInput]) -> int:
+    def replay(
+        self,
+        session_id: str,
+        procedure_id: str,
+        inputs: Sequence[StoredInput],
+        checkpoint: bytes | None = None,
+    ) -> int:
         with self._lock:
             runtime = self._runtime(session_id, procedure_id)
-            self.runtimes[session_id] = runtime
+            if checkpoint is not None:
+                runtime = load_runtime(checkpoint, runtime)
+            self._install(session_id, runtime)
             failed = 0
             for stored in inputs:
                 try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Annotated, Any, Literal
@@ -398,6 +399,19 @@ class StreamClock:
 
     def __init__(self) -> None:
         self._end: dict[FrameKind, float] = {}
+
+    def state(self) -> dict[str, float]:
+        """JSON-ready: stream name -> the end (s) of its latest frame."""
+        return {kind.name.lower(): end for kind, end in self._end.items()}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, float]) -> StreamClock:
+        """A clock as :meth:`state` saved it (unknown stream names are ignored)."""
+        clock = cls()
+        for kind in FrameKind:
+            if kind.name.lower() in state:
+                clock._end[kind] = float(state[kind.name.lower()])
+        return clock
 
     def accept(self, frame: SensorFrame) -> None:
         """Accept ``frame`` if it does not go back in time on its stream.

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from prism.assistant import Assistant, SessionAssistant
+from prism.assistant import Assistant, PhrasingRequest, SessionAssistant
 from prism.assistant.speech import SpeechDetector, Transcriber
 from prism.errors import DataError, TrackerInputError
 from prism.observer import FutureModel, Observer, RemainingTime, ReminderError
@@ -67,11 +67,14 @@ class RuntimeEvent:
         Session time (s) the event refers to.
     data : dict
         The message fields of ``watch_bridge/PROTOCOL.md`` (without ``type`` and ``seq``).
+    phrasing : PhrasingRequest or None
+        An answer the server may still have an LLM phrase (not part of the message).
     """
 
     kind: EventKind
     t: float
     data: dict[str, Any] = field(default_factory=dict)
+    phrasing: PhrasingRequest | None = field(default=None, compare=False, repr=False)
 
     def message(self, seq: int) -> dict[str, Any]:
         """The JSON message for the watch, numbered ``seq``."""
@@ -273,10 +276,14 @@ class SessionRuntime:
         self._prediction = None  # a correction changes the prediction
         if isinstance(message, Question):
             reply = self.assistant.ask(message.text, remaining=self.observer.remaining(self.state))
-            data: dict[str, Any] = {"question": message.text, "text": reply.text}
+            data: dict[str, Any] = {
+                "question": message.text,
+                "text": reply.text,
+                "source": reply.source,
+            }
             if reply.correction is not None:
                 data["correction"] = {"kind": reply.correction.kind, "step": reply.correction.step}
-            events = [RuntimeEvent("answer", now, data)]
+            events = [RuntimeEvent("answer", now, data, reply.phrasing)]
             if reply.correction is not None:
                 events.append(self._step_event(self.tracker.state()))
             return events

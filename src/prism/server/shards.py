@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from prism.errors import PrismError
+from prism.server.checkpoint import CheckpointError
 from prism.server.pipeline import LocalPipeline, Pipeline, StepResult, UnknownSessionError
 from prism.server.protocol import ControlMessage
 from prism.server.runtime import RuntimeEvent
@@ -42,9 +43,20 @@ class _Shard:
     lock: threading.Lock
 
 
-def _serve(connection: Connection, tasks_dir: str, models_dir: str, warm_up: int) -> None:
+def _serve(
+    connection: Connection,
+    tasks_dir: str,
+    models_dir: str,
+    warm_up: int,
+    checkpoint_every_s: float | None,
+) -> None:
     """A worker process: answer ``(method, args)`` calls until the pipe closes."""
-    pipeline = LocalPipeline(Path(tasks_dir), Path(models_dir), warm_up_sessions=warm_up)
+    pipeline = LocalPipeline(
+        Path(tasks_dir),
+        Path(models_dir),
+        warm_up_sessions=warm_up,
+        checkpoint_every_s=checkpoint_every_s,
+    )
     gc.set_threshold(*GC_THRESHOLDS)
     while True:
         try:
@@ -55,6 +67,8 @@ def _serve(connection: Connection, tasks_dir: str, models_dir: str, warm_up: int
             connection.send(("ok", getattr(pipeline, method)(*args)))
         except UnknownSessionError as error:
             connection.send(("unknown", str(error)))
+        except CheckpointError as error:
+            connection.send(("checkpoint", str(error)))
         except PrismError as error:
             connection.send(("prism", str(error)))
         except Exception as error:  # reported to the caller, the worker goes on
@@ -70,12 +84,18 @@ class ShardedPipeline(Pipeline):
         As for :class:`LocalPipeline`.
     workers : int
         Worker processes (>= 1).
-    warm_up_sessions : int
+    warm_up_sessions, checkpoint_every_s
         As for :class:`LocalPipeline` (each worker warms its own cache).
     """
 
     def __init__(
-        self, tasks_dir: Path, models_dir: Path, *, workers: int, warm_up_sessions: int = 0
+        self,
+        tasks_dir: Path,
+        models_dir: Path,
+        *,
+        workers: int,
+        warm_up_sessions: int = 0,
+        checkpoint_every_s: float | None = None,
     ) -> None:
         if workers < 1:
             raise PrismError(f"a sharded pipeline needs at least one worker, got {workers}")
@@ -85,7 +105,13 @@ class ShardedPipeline(Pipeline):
             parent, child = context.Pipe()
             process = context.Process(
                 target=_serve,
-                args=(child, str(tasks_dir), str(models_dir), warm_up_sessions),
+                args=(
+                    child,
+                    str(tasks_dir),
+                    str(models_dir),
+                    warm_up_sessions,
+                    checkpoint_every_s,
+                ),
                 name=f"prism-pipeline-{index}",
                 daemon=True,
             )
@@ -108,6 +134,8 @@ class ShardedPipeline(Pipeline):
             return value
         if status == "unknown":
             raise UnknownSessionError(value)
+        if status == "checkpoint":
+            raise CheckpointError(value)
         if status == "prism":
             raise PrismError(value)
         raise RuntimeError(f"pipeline worker {shard.process.name} failed: {value}")
@@ -153,9 +181,20 @@ class ShardedPipeline(Pipeline):
         view: dict[str, Any] = self._call(session_id, "snapshot", session_id)
         return view
 
-    def replay(self, session_id: str, procedure_id: str, inputs: Sequence[StoredInput]) -> int:
-        failed: int = self._call(session_id, "replay", session_id, procedure_id, list(inputs))
+    def replay(
+        self,
+        session_id: str,
+        procedure_id: str,
+        inputs: Sequence[StoredInput],
+        checkpoint: bytes | None = None,
+    ) -> int:
+        failed: int = self._call(
+            session_id, "replay", session_id, procedure_id, list(inputs), checkpoint
+        )
         return failed
+
+    def drop(self, session_id: str) -> None:
+        self._call(session_id, "drop", session_id)
 
     def close(self) -> None:
         for shard in self._shards:

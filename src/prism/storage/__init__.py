@@ -1,5 +1,23 @@
-"""Persistence of the service's devices, sessions, inputs and sent messages."""
+"""Persistence of the service's devices, sessions, inputs, sent messages and checkpoints."""
 
-from prism.storage.sqlite import InputKind, Record, SessionRow, SqliteStore, StoredInput
+from prism.storage.base import (
+    Checkpoint,
+    InputKind,
+    Record,
+    SessionRow,
+    SessionStore,
+    StoredInput,
+    StoreError,
+)
+from prism.storage.sqlite import SqliteStore
 
-__all__ = ["InputKind", "Record", "SessionRow", "SqliteStore", "StoredInput"]
+__all__ = [
+    "Checkpoint",
+    "InputKind",
+    "Record",
+    "SessionRow",
+    "SessionStore",
+    "SqliteStore",
+    "StoreError",
+    "StoredInput",
+]

@@ -1,12 +1,8 @@
-"""Session persistence in SQLite: devices, sessions, every input a session processed and
-every message it sent, so a restarted server rebuilds its sessions exactly.
+"""Session persistence in SQLite (embedded, one service process): see
+:mod:`prism.storage.base` for what is stored and why.
 
-A session is rebuilt by feeding its stored inputs, in processing order, to a fresh
-:class:`~prism.server.runtime.SessionRuntime` (the pipeline is deterministic); the
-messages it sent are read back, not recomputed. Each processed input and the messages
-it produced are written in one transaction *before* the messages are sent, so whatever
-a watch received (and may acknowledge) survives a crash. WAL journal: a killed process
-loses nothing committed.
+WAL journal: a killed process loses nothing committed. Commits only append to the
+write-ahead log; a background connection copies it into the database file.
 """
 
 from __future__ import annotations
@@ -15,24 +11,30 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-__all__ = ["InputKind", "Record", "SessionRow", "SqliteStore", "StoredInput"]
+from prism.storage.base import (
+    Checkpoint,
+    Record,
+    SessionRow,
+    SessionStore,
+    StoredInput,
+    StoreError,
+)
 
-InputKind = Literal["frame", "control", "question"]
-"""``frame``: binary frame bytes; ``control``: a JSON control message; ``question``: the
-transcript of a spoken question, answered at that point."""
+__all__ = ["SqliteStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
     device_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL, name TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS devices_by_hash ON devices (token_hash);
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, procedure TEXT NOT NULL,
-    created REAL NOT NULL, ended INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0);
+    created REAL NOT NULL, ended INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0,
+    epoch INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS inputs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, seq INTEGER NOT NULL,
     kind TEXT NOT NULL, body BLOB NOT NULL);
@@ -40,66 +42,25 @@ CREATE INDEX IF NOT EXISTS inputs_by_session ON inputs (session_id, id);
 CREATE TABLE IF NOT EXISTS outputs (
     session_id TEXT NOT NULL, seq INTEGER NOT NULL, message TEXT NOT NULL,
     PRIMARY KEY (session_id, seq));
+CREATE TABLE IF NOT EXISTS checkpoints (
+    session_id TEXT PRIMARY KEY, position INTEGER NOT NULL, front TEXT NOT NULL,
+    state BLOB NOT NULL);
 """
 
 
-@dataclass(frozen=True)
-class SessionRow:
-    """A stored session."""
-
-    session_id: str
-    device_id: str
-    procedure: str
-    ended: bool
-    acked: int
-
-
-@dataclass(frozen=True)
-class Record:
-    """What one session processed and sent, to be stored together.
-
-    Attributes
-    ----------
-    session_id : str
-    inputs : sequence of StoredInput
-        In processing order.
-    messages : sequence of dict
-        The messages produced (each with its ``seq``).
-    ended : bool
-        The session is over.
-    acked : int or None
-        The watch's latest acknowledgement (kept if higher than the stored one).
-    """
-
-    session_id: str
-    inputs: Sequence[StoredInput] = ()
-    messages: Sequence[dict[str, Any]] = ()
-    ended: bool = False
-    acked: int | None = None
-
-
-@dataclass(frozen=True)
-class StoredInput:
-    """One processed input, in processing order."""
-
-    seq: int
-    kind: InputKind
-    body: bytes
-
-
-class SqliteStore:
+class SqliteStore(SessionStore):
     """The SQLite file (``":memory:"`` for a throw-away store). Thread-safe.
 
     Parameters
     ----------
     path : Path or str
         The database file (created with its folder if missing).
-    checkpoint_every_s : float
+    wal_copy_every_s : float
         How often a background thread copies the write-ahead log into the database file
         (a file database only).
     """
 
-    def __init__(self, path: Path | str, *, checkpoint_every_s: float = 2.0) -> None:
+    def __init__(self, path: Path | str, *, wal_copy_every_s: float = 2.0) -> None:
         on_disk = str(path) != ":memory:"
         if on_disk:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -109,21 +70,24 @@ class SqliteStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+            if "epoch" not in columns:  # a database written before sessions had epochs
+                self._db.execute("ALTER TABLE sessions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
         self._stop = threading.Event()
-        self._checkpointer: threading.Thread | None = None
+        self._wal_copier: threading.Thread | None = None
         if on_disk:
             # commits only append to the WAL; a background connection copies it into the
             # database file, so no commit (nor the messages waiting for it) pays for that
             self._db.execute("PRAGMA wal_autocheckpoint=0")
-            self._checkpointer = threading.Thread(
-                target=self._checkpoints,
-                args=(str(path), checkpoint_every_s),
-                name="sqlite-checkpoint",
+            self._wal_copier = threading.Thread(
+                target=self._copy_wal,
+                args=(str(path), wal_copy_every_s),
+                name="sqlite-wal-copy",
                 daemon=True,
             )
-            self._checkpointer.start()
+            self._wal_copier.start()
 
-    def _checkpoints(self, path: str, every_s: float) -> None:
+    def _copy_wal(self, path: str, every_s: float) -> None:
         """Checkpoint the WAL every ``every_s`` seconds (passive: never blocks writers)."""
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         try:
@@ -133,10 +97,10 @@ class SqliteStore:
             db.close()
 
     def close(self) -> None:
-        """Stop the checkpoints and close the database."""
+        """Stop the WAL copies and close the database."""
         self._stop.set()
-        if self._checkpointer is not None:
-            self._checkpointer.join()
+        if self._wal_copier is not None:
+            self._wal_copier.join()
         with self._lock:
             self._db.close()
 
@@ -152,88 +116,115 @@ class SqliteStore:
                 raise
             self._db.execute("COMMIT")
 
-    def _write(self, statements: Sequence[tuple[str, tuple[Any, ...]]]) -> None:
-        with self._transaction() as db:
-            for sql, parameters in statements:
-                db.execute(sql, parameters)
+    def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
 
     def add_device(self, device_id: str, token_hash: str, name: str) -> None:
-        """Store a device (its token only hashed)."""
-        self._write([("INSERT INTO devices VALUES (?, ?, ?)", (device_id, token_hash, name))])
+        with self._transaction() as db:
+            db.execute("INSERT INTO devices VALUES (?, ?, ?)", (device_id, token_hash, name))
 
     def devices(self) -> dict[str, str]:
-        """Device id -> token hash."""
-        with self._lock:
-            rows = self._db.execute("SELECT device_id, token_hash FROM devices").fetchall()
+        rows = self._query("SELECT device_id, token_hash FROM devices")
         return {device_id: token_hash for device_id, token_hash in rows}
 
+    def device_for(self, token_hash: str) -> str | None:
+        rows = self._query("SELECT device_id FROM devices WHERE token_hash = ?", (token_hash,))
+        return str(rows[0][0]) if rows else None
+
     def add_session(self, session_id: str, device_id: str, procedure: str) -> None:
-        """Store a new session."""
-        self._write(
-            [
-                (
-                    "INSERT INTO sessions (session_id, device_id, procedure, created) "
-                    "VALUES (?, ?, ?, ?)",
-                    (session_id, device_id, procedure, time.time()),
-                )
-            ]
-        )
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO sessions (session_id, device_id, procedure, created) "
+                "VALUES (?, ?, ?, ?)",
+                (session_id, device_id, procedure, time.time()),
+            )
+
+    _SESSION_COLUMNS = "session_id, device_id, procedure, ended, acked, epoch"
 
     def sessions(self) -> list[SessionRow]:
-        """Every stored session, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT session_id, device_id, procedure, ended, acked FROM sessions "
-                "ORDER BY created"
-            ).fetchall()
-        return [SessionRow(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
+        rows = self._query(f"SELECT {self._SESSION_COLUMNS} FROM sessions ORDER BY created")
+        return [_session_row(row) for row in rows]
 
-    def record(
-        self,
-        session_id: str,
-        processed: StoredInput | None,
-        messages: Sequence[dict[str, Any]],
-        *,
-        ended: bool = False,
-        acked: int | None = None,
-    ) -> None:
-        """Store an input and the messages it produced, atomically; ``ended`` marks the
-        session over, ``acked`` is the watch's latest acknowledgement (kept if higher)."""
-        inputs = () if processed is None else (processed,)
-        self.record_many([Record(session_id, inputs, messages, ended=ended, acked=acked)])
+    def session(self, session_id: str) -> SessionRow | None:
+        rows = self._query(
+            f"SELECT {self._SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)
+        )
+        return _session_row(rows[0]) if rows else None
 
-    def record_many(self, records: Sequence[Record]) -> None:
-        """Store several sessions' :class:`Record` s in one transaction (a server's
-        batch of frames: one commit instead of one per input)."""
-        inputs = [(r.session_id, i.seq, i.kind, i.body) for r in records for i in r.inputs]
-        outputs = [
-            (r.session_id, int(m["seq"]), json.dumps(m)) for r in records for m in r.messages
-        ]
-        ended = [(r.session_id,) for r in records if r.ended]
-        acked = [(r.acked, r.session_id) for r in records if r.acked is not None]
+    def claim(self, session_id: str) -> int:
         with self._transaction() as db:
-            db.executemany(
-                "INSERT INTO inputs (session_id, seq, kind, body) VALUES (?, ?, ?, ?)", inputs
-            )
-            db.executemany("INSERT INTO outputs VALUES (?, ?, ?)", outputs)
-            db.executemany("UPDATE sessions SET ended = 1 WHERE session_id = ?", ended)
-            db.executemany("UPDATE sessions SET acked = MAX(acked, ?) WHERE session_id = ?", acked)
-
-    def inputs(self, session_id: str) -> Iterator[StoredInput]:
-        """The session's processed inputs, in processing order."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, kind, body FROM inputs WHERE session_id = ? ORDER BY id",
+            row = db.execute(
+                "UPDATE sessions SET epoch = epoch + 1 WHERE session_id = ? RETURNING epoch",
                 (session_id,),
-            ).fetchall()
+            ).fetchone()
+        if row is None:
+            raise StoreError(f"cannot claim unknown session {session_id!r}")
+        return int(row[0])
+
+    def record_many(
+        self, records: Sequence[Record], *, epochs: Mapping[str, int] | None = None
+    ) -> set[str]:
+        with self._transaction() as db:
+            rejected: set[str] = set()
+            for session_id, epoch in (epochs or {}).items():
+                row = db.execute(
+                    "SELECT epoch FROM sessions WHERE session_id = ?", (session_id,)
+                ).fetchone()
+                if row is None or int(row[0]) != epoch:
+                    rejected.add(session_id)
+            kept = [r for r in records if r.session_id not in rejected]
+            db.executemany(
+                "INSERT INTO inputs (session_id, seq, kind, body) VALUES (?, ?, ?, ?)",
+                [(r.session_id, i.seq, i.kind, i.body) for r in kept for i in r.inputs],
+            )
+            db.executemany(
+                "INSERT INTO outputs VALUES (?, ?, ?)",
+                [(r.session_id, int(m["seq"]), json.dumps(m)) for r in kept for m in r.messages],
+            )
+            db.executemany(
+                "UPDATE sessions SET ended = 1 WHERE session_id = ?",
+                [(r.session_id,) for r in kept if r.ended],
+            )
+            db.executemany(
+                "UPDATE sessions SET acked = MAX(acked, ?) WHERE session_id = ?",
+                [(r.acked, r.session_id) for r in kept if r.acked is not None],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO checkpoints SELECT ?, COALESCE(MAX(id), 0), ?, ? "
+                "FROM inputs WHERE session_id = ?",
+                [
+                    (r.session_id, json.dumps(r.checkpoint.front), r.checkpoint.state, r.session_id)
+                    for r in kept
+                    if r.checkpoint is not None
+                ],
+            )
+        return rejected
+
+    def inputs(self, session_id: str, *, after: int = 0) -> Iterator[StoredInput]:
+        rows = self._query(
+            "SELECT seq, kind, body FROM inputs WHERE session_id = ? AND id > ? ORDER BY id",
+            (session_id, after),
+        )
         for seq, kind, body in rows:
             yield StoredInput(int(seq), kind, bytes(body))
 
     def outputs(self, session_id: str, *, after: int = 0) -> list[dict[str, Any]]:
-        """The messages the session sent with ``seq > after``, in order."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT message FROM outputs WHERE session_id = ? AND seq > ? ORDER BY seq",
-                (session_id, after),
-            ).fetchall()
+        rows = self._query(
+            "SELECT message FROM outputs WHERE session_id = ? AND seq > ? ORDER BY seq",
+            (session_id, after),
+        )
         return [json.loads(row[0]) for row in rows]
+
+    def checkpoint(self, session_id: str) -> Checkpoint | None:
+        rows = self._query(
+            "SELECT position, front, state FROM checkpoints WHERE session_id = ?", (session_id,)
+        )
+        if not rows:
+            return None
+        position, front, state = rows[0]
+        return Checkpoint(bytes(state), json.loads(front), int(position))
+
+
+def _session_row(row: tuple[Any, ...]) -> SessionRow:
+    return SessionRow(row[0], row[1], row[2], bool(row[3]), int(row[4]), int(row[5]))

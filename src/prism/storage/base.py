@@ -1,0 +1,209 @@
+"""What the service stores, and the interface every store implements.
+
+A store keeps devices (token hashes), sessions, every input a session processed, every
+message it sent and the latest checkpoint of each session's pipeline. A session is
+rebuilt from its checkpoint plus the inputs stored after it (or from all its inputs when
+it has none), and the messages it sent are read back, not recomputed. Each processed
+input and the messages it produced are written together *before* the messages are sent,
+so whatever a watch received (and may acknowledge) survives a crash.
+
+Ownership: a session is served by one service process at a time. A process that takes a
+session over (a watch reconnecting to another worker) *claims* it, which raises the
+session's epoch; writes carry the epoch their process holds and a store rejects those of
+a session whose epoch has moved on, so a process that lost a session can never write
+into it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from prism.errors import PrismError
+
+__all__ = [
+    "Checkpoint",
+    "InputKind",
+    "Record",
+    "SessionRow",
+    "SessionStore",
+    "StoreError",
+    "StoredInput",
+]
+
+InputKind = Literal["frame", "control", "question"]
+"""``frame``: binary frame bytes; ``control``: a JSON control message; ``question``: the
+transcript of a spoken question, answered at that point."""
+
+
+class StoreError(PrismError, RuntimeError):
+    """The store cannot be reached or holds something unusable (names which)."""
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A stored session."""
+
+    session_id: str
+    device_id: str
+    procedure: str
+    ended: bool
+    acked: int
+    epoch: int = 0
+
+
+@dataclass(frozen=True)
+class StoredInput:
+    """One processed input, in processing order."""
+
+    seq: int
+    kind: InputKind
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A session's pipeline state after some of its inputs.
+
+    Attributes
+    ----------
+    state : bytes
+        The pipeline's serialized runtime (see :mod:`prism.server.checkpoint`).
+    front : dict
+        JSON-ready state of the service front that goes with it (stream clocks, the
+        last input ``seq``).
+    position : int
+        Where in the session's stored inputs it was taken: :meth:`SessionStore.inputs`
+        with ``after=position`` gives the inputs it does not include. Set by the store
+        when the checkpoint is written (0 on the way in).
+    """
+
+    state: bytes
+    front: dict[str, Any] = field(default_factory=dict)
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Record:
+    """What one session processed and sent, to be stored together.
+
+    Attributes
+    ----------
+    session_id : str
+    inputs : sequence of StoredInput
+        In processing order.
+    messages : sequence of dict
+        The messages produced (each with its ``seq``).
+    ended : bool
+        The session is over.
+    acked : int or None
+        The watch's latest acknowledgement (kept if higher than the stored one).
+    checkpoint : Checkpoint or None
+        The pipeline state after ``inputs`` (replaces the session's previous one).
+    """
+
+    session_id: str
+    inputs: Sequence[StoredInput] = ()
+    messages: Sequence[dict[str, Any]] = ()
+    ended: bool = False
+    acked: int | None = None
+    checkpoint: Checkpoint | None = None
+
+
+class SessionStore(ABC):
+    """Devices, sessions, inputs, messages and checkpoints (see the module docstring).
+
+    Implementations: :class:`~prism.storage.sqlite.SqliteStore` (one service process)
+    and :class:`~prism.storage.redis_store.RedisStore` (several processes or machines).
+    All methods are thread-safe.
+    """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections and background threads."""
+
+    @abstractmethod
+    def add_device(self, device_id: str, token_hash: str, name: str) -> None:
+        """Store a device (its token only hashed)."""
+
+    @abstractmethod
+    def devices(self) -> dict[str, str]:
+        """Device id -> token hash."""
+
+    @abstractmethod
+    def device_for(self, token_hash: str) -> str | None:
+        """The device whose token has this hash (``None``: none)."""
+
+    @abstractmethod
+    def add_session(self, session_id: str, device_id: str, procedure: str) -> None:
+        """Store a new session (epoch 0)."""
+
+    @abstractmethod
+    def sessions(self) -> list[SessionRow]:
+        """Every stored session, oldest first."""
+
+    @abstractmethod
+    def session(self, session_id: str) -> SessionRow | None:
+        """One stored session (``None``: unknown)."""
+
+    @abstractmethod
+    def claim(self, session_id: str) -> int:
+        """Take the session over: raise its epoch and return the new one.
+
+        Raises
+        ------
+        StoreError
+            If the session is unknown.
+        """
+
+    @abstractmethod
+    def record_many(
+        self, records: Sequence[Record], *, epochs: Mapping[str, int] | None = None
+    ) -> set[str]:
+        """Store several sessions' records atomically (one transaction).
+
+        Parameters
+        ----------
+        records : sequence of Record
+        epochs : mapping, optional
+            Session id -> the epoch the writer holds. Records of a session whose stored
+            epoch differs are not written.
+
+        Returns
+        -------
+        set of str
+            The sessions whose records were rejected (another process owns them now).
+        """
+
+    @abstractmethod
+    def inputs(self, session_id: str, *, after: int = 0) -> Iterator[StoredInput]:
+        """The session's processed inputs after position ``after`` (a checkpoint's
+        :attr:`Checkpoint.position`; 0: all), in processing order."""
+
+    @abstractmethod
+    def outputs(self, session_id: str, *, after: int = 0) -> list[dict[str, Any]]:
+        """The messages the session sent with ``seq > after``, in order."""
+
+    @abstractmethod
+    def checkpoint(self, session_id: str) -> Checkpoint | None:
+        """The session's latest checkpoint (``None``: none yet)."""
+
+    def record(
+        self,
+        session_id: str,
+        processed: StoredInput | None,
+        messages: Sequence[dict[str, Any]],
+        *,
+        ended: bool = False,
+        acked: int | None = None,
+        epoch: int | None = None,
+    ) -> bool:
+        """Store an input and the messages it produced, atomically; ``ended`` marks the
+        session over, ``acked`` is the watch's latest acknowledgement (kept if higher).
+        Returns ``False`` when rejected (``epoch`` is not the session's any more)."""
+        inputs = () if processed is None else (processed,)
+        record = Record(session_id, inputs, messages, ended=ended, acked=acked)
+        epochs = None if epoch is None else {session_id: epoch}
+        return session_id not in self.record_many([record], epochs=epochs)

@@ -1,0 +1,354 @@
+"""Checkpoints and scale-out: stores (SQLite and a real Redis), restoring a runtime from a
+checkpoint, two servers and two uvicorn workers sharing sessions through Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from websockets.sync.client import ClientConnection, connect
+
+from prism.data.recording import read_recording
+from prism.server.app import ServerSettings, create_app
+from prism.server.checkpoint import MAGIC, CheckpointError, dump_runtime, load_runtime
+from prism.server.pipeline import LocalPipeline
+from prism.server.protocol import SensorFrame, encode_frame
+from prism.storage import Checkpoint, Record, SessionStore, SqliteStore, StoredInput
+from prism.storage.redis_store import RedisStore
+from prism.watch.replay import sensor_frames
+
+RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
+FRAMES = sensor_frames(RECORDING)
+
+
+def _frame(seq: int, index: int | None = None) -> bytes:
+    """Recording frame ``index`` (default ``seq - 1``) numbered ``seq``."""
+    frame = FRAMES[(seq if index is None else index + 1) - 1]
+    return encode_frame(SensorFrame(frame.kind, seq, frame.t0, frame.rate, frame.samples))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for this module on a free loopback port (no persistence),
+    stopped afterwards. Skipped when redis-server is not installed (``.ci/run``
+    installs it from Debian)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path_factory.mktemp("redis"))],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise AssertionError("redis-server did not start") from None
+            time.sleep(0.05)
+    client.close()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionStore]:
+    """Each store implementation, empty."""
+    if request.param == "sqlite":
+        made: SessionStore = SqliteStore(tmp_path / "s.sqlite3")
+    else:
+        url = request.getfixturevalue("redis_url")
+        made = RedisStore(url, prefix=f"test-{tmp_path.name}")
+    yield made
+    made.close()
+
+
+def test_store_contract(store: SessionStore) -> None:
+    store.add_device("d1", "hash1", "watch")
+    assert store.devices() == {"d1": "hash1"}
+    assert store.device_for("hash1") == "d1" and store.device_for("nope") is None
+    store.add_session("s", "d1", "latte_making")
+    assert store.session("nope") is None
+    first = [StoredInput(1, "frame", b"\x00\x01"), StoredInput(2, "control", b"{}")]
+    rejected = store.record_many(
+        [Record("s", first, [{"seq": 1, "type": "step"}], acked=1)], epochs={"s": 0}
+    )
+    assert rejected == set()
+    checkpoint = Checkpoint(b"state-after-2", {"last_seq": 2})
+    store.record_many([Record("s", [StoredInput(3, "question", b"hi")], checkpoint=checkpoint)])
+    store.record_many([Record("s", [StoredInput(4, "control", b"{}")], acked=0)])
+    saved = store.checkpoint("s")
+    assert saved is not None and (saved.state, saved.front) == (b"state-after-2", {"last_seq": 2})
+    # the checkpoint covers the inputs stored with it and before
+    assert [i.seq for i in store.inputs("s", after=saved.position)] == [4]
+    assert [i.seq for i in store.inputs("s")] == [1, 2, 3, 4]
+    assert list(store.inputs("s"))[:2] == first
+    row = store.session("s")
+    assert row is not None and (row.acked, row.ended, row.epoch) == (1, False, 0)
+    # another process claims the session: writes with the old epoch are rejected
+    assert store.claim("s") == 1
+    lost = Record("s", [StoredInput(5, "control", b"{}")], [{"seq": 2, "type": "step"}])
+    assert store.record_many([lost], epochs={"s": 0}) == {"s"}
+    assert not store.record("s", None, [{"seq": 2, "type": "step"}], epoch=0)
+    assert [i.seq for i in store.inputs("s")] == [1, 2, 3, 4]
+    assert store.record("s", None, [{"seq": 2, "type": "answer"}], ended=True, epoch=1)
+    assert store.outputs("s", after=1) == [{"seq": 2, "type": "answer"}]
+    assert [(r.session_id, r.ended, r.epoch) for r in store.sessions()] == [("s", True, 1)]
+    with pytest.raises(Exception, match="unknown session 'nope'"):
+        store.claim("nope")
+
+
+def test_a_runtime_restored_from_its_checkpoint_continues_exactly() -> None:
+    pipeline = LocalPipeline(Path("tasks"), Path("models"))
+    pipeline.open("a", "latte_making")
+    half = len(FRAMES) // 2
+    for seq in range(1, half + 1):
+        pipeline.step({"a": [_frame(seq)]})
+    blob = dump_runtime(pipeline.runtimes["a"])
+    assert blob.startswith(MAGIC) and len(blob) < 1_000_000
+    pipeline.replay("b", "latte_making", [], checkpoint=blob)
+    assert pipeline.runtimes["b"].state.time == pipeline.runtimes["a"].state.time
+    continued: dict[str, list[Any]] = {"a": [], "b": []}
+    for seq in range(half + 1, len(FRAMES) + 1):
+        results = pipeline.step({"a": [_frame(seq)], "b": [_frame(seq)]})
+        for name in continued:
+            continued[name] += [(e.kind, e.t, e.data) for e in results[name].events]
+    assert continued["a"] and continued["a"] == continued["b"]
+
+
+def test_foreign_or_damaged_checkpoints_are_refused() -> None:
+    pipeline = LocalPipeline(Path("tasks"), Path("models"))
+    pipeline.open("a", "latte_making")
+    template = pipeline.runtimes["a"]
+    blob = dump_runtime(template)
+    with pytest.raises(CheckpointError, match="another version"):
+        load_runtime(b"prism-checkpoint/0 prism=0.0.1\n" + blob[len(MAGIC) :], template)
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_runtime(blob[: len(blob) // 2], template)
+
+
+def _stream(client: TestClient, session_id: str, token: str, seqs: range) -> None:
+    with client.websocket_connect(f"/v1/sessions/{session_id}/stream?token={token}") as ws:
+        ws.send_json({"type": "hello", "seq": 1, "protocol": 1})
+        assert ws.receive_json()["next_seq"] == seqs.start
+        for seq in seqs:
+            ws.send_bytes(_frame(seq))
+        ws.send_json({"type": "question", "seq": seqs.stop, "text": "where am I?", "t": 1.0})
+        while ws.receive_json()["type"] != "answer":
+            pass
+
+
+def test_a_restart_replays_only_the_inputs_after_the_checkpoint(tmp_path: Path) -> None:
+    settings = ServerSettings(
+        admin_token="admin",
+        database=str(tmp_path / "db.sqlite3"),
+        warm_up_sessions=0,
+        checkpoint_every_s=5.0,
+    )
+    admin = {"Authorization": "Bearer admin"}
+    with TestClient(create_app(settings)) as client:
+        token = client.post("/v1/devices", json={"name": "w"}, headers=admin).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        made = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
+        session_id = made.json()["session_id"]
+        _stream(client, session_id, token, range(1, 301))
+        before = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
+    store = SqliteStore(settings.database)
+    checkpoint = store.checkpoint(session_id)
+    assert checkpoint is not None and checkpoint.front["last_seq"] > 100
+    after_checkpoint = list(store.inputs(session_id, after=checkpoint.position))
+    assert 0 < len(after_checkpoint) < 300
+    store.close()
+    with TestClient(create_app(settings)) as client:
+        metrics = client.get("/metrics").text
+        assert "prism_sessions_restored_from_checkpoint_total 1" in metrics
+        after = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
+        assert after.pop("probability") == pytest.approx(before.pop("probability"), abs=1e-6)
+        assert after == before
+        _stream(client, session_id, token, range(302, 351))  # and it goes on
+
+
+def test_a_checkpoint_that_cannot_be_used_falls_back_to_all_inputs(tmp_path: Path) -> None:
+    settings = ServerSettings(
+        admin_token="admin",
+        database=str(tmp_path / "db.sqlite3"),
+        warm_up_sessions=0,
+        checkpoint_every_s=5.0,
+    )
+    admin = {"Authorization": "Bearer admin"}
+    with TestClient(create_app(settings)) as client:
+        token = client.post("/v1/devices", json={"name": "w"}, headers=admin).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        made = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
+        session_id = made.json()["session_id"]
+        _stream(client, session_id, token, range(1, 201))
+        before = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
+    store = SqliteStore(settings.database)
+    with store._transaction() as db:  # as if written by another version of PrISM
+        db.execute("UPDATE checkpoints SET state = ?", (b"prism-checkpoint/0\n",))
+    store.close()
+    with TestClient(create_app(settings)) as client:
+        assert "prism_sessions_replayed_in_full_total 1" in client.get("/metrics").text
+        after = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
+        assert after.pop("probability") == pytest.approx(before.pop("probability"), abs=1e-6)
+        assert after == before
+
+
+def _start(port: int, redis_url: str, prefix: str, *extra: str) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PRISM_SERVER_ADMIN_TOKEN": "admin",
+        "PRISM_SERVER_REDIS_URL": redis_url,
+        "PRISM_SERVER_REDIS_PREFIX": prefix,
+        "PRISM_SERVER_WARM_UP_SESSIONS": "0",
+        "PRISM_SERVER_CHECKPOINT_EVERY_S": "5",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "prism.server.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
+         "--log-level", "warning", *extra],
+        env=env,
+        start_new_session=True,  # its own process group: workers are stopped with it
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1.0)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    _stop(process)
+    raise AssertionError("server did not start")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Kill the server and its worker processes."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+class _Watch:
+    """A minimal watch: streams frames, acknowledges, keeps what it received."""
+
+    def __init__(self, base: str, token: str, session_id: str) -> None:
+        self.url = base.replace("http", "ws", 1) + f"/v1/sessions/{session_id}/stream"
+        self.auth = {"Authorization": f"Bearer {token}"}
+        self.received: list[dict[str, Any]] = []
+
+    def session(self, first_seq: int, frames: range) -> int:
+        """One connection: resume, send ``frames`` (recording indices) from ``first_seq``,
+        ask a question, acknowledge; returns the next watch seq."""
+        with connect(self.url, additional_headers=self.auth) as ws:
+            last = self.received[-1]["seq"] if self.received else 0
+            ws.send(json.dumps({"type": "hello", "seq": 1, "protocol": 1, "resume_from": last}))
+            welcome = json.loads(ws.recv(timeout=60))
+            assert welcome["type"] == "welcome" and welcome["next_seq"] == first_seq
+            seq = first_seq
+            for index in frames:
+                ws.send(_frame(seq, index))
+                seq += 1
+            ws.send(json.dumps({"type": "question", "seq": seq, "text": "what's next?", "t": 1}))
+            self._until_answer(ws)
+            ws.send(json.dumps({"type": "ack", "seq": seq + 1, "up_to": self.received[-1]["seq"]}))
+            time.sleep(0.3)
+            return seq + 2
+
+    def _until_answer(self, ws: ClientConnection) -> None:
+        while True:
+            message = json.loads(ws.recv(timeout=60))
+            if message["type"] == "error":
+                raise AssertionError(f"server error: {message}")
+            self.received.append(message)
+            if message["type"] == "answer":
+                return
+
+
+def _device_and_session(base: str) -> tuple[str, str]:
+    admin = {"Authorization": "Bearer admin"}
+    token = httpx.post(f"{base}/v1/devices", json={"name": "w"}, headers=admin).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    made = httpx.post(f"{base}/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
+    return token, made.json()["session_id"]
+
+
+def test_two_servers_share_sessions_through_redis(redis_url: str) -> None:
+    ports = [_free_port(), _free_port()]
+    servers = [_start(port, redis_url, "two-servers") for port in ports]
+    try:
+        bases = [f"http://127.0.0.1:{port}" for port in ports]
+        token, session_id = _device_and_session(bases[0])
+        watch = _Watch(bases[0], token, session_id)
+        third = len(FRAMES) // 3
+        seq = watch.session(1, range(0, third))  # on server A
+        watch.url = watch.url.replace(str(ports[0]), str(ports[1]))
+        seq = watch.session(seq, range(third, 2 * third))  # B takes over: resumes exactly
+        watch.url = watch.url.replace(str(ports[1]), str(ports[0]))
+        seq = watch.session(seq, range(2 * third, len(FRAMES)))  # back to A (rebuilt)
+        numbers = [m["seq"] for m in watch.received]
+        assert numbers == list(range(1, len(numbers) + 1))  # nothing lost, nothing twice
+        steps = [m["t"] for m in watch.received if m["type"] == "step"]
+        assert steps == sorted(steps) and steps[-1] > 0.9 * RECORDING.annotation.duration - 5
+        auth = {"Authorization": f"Bearer {token}"}
+        events = [httpx.get(f"{b}/v1/sessions/{session_id}/events", headers=auth).json()
+                  for b in bases]  # fmt: skip
+        assert events[0] == events[1] == watch.received
+        taken = [httpx.get(f"{b}/metrics").text for b in bases]
+        assert "prism_sessions_taken_over_total 1" in taken[0]  # back from B
+        assert "prism_sessions_taken_over_total 1" in taken[1]  # from A
+    finally:
+        for server in servers:
+            _stop(server)
+
+
+def test_two_uvicorn_workers_behind_one_address(redis_url: str) -> None:
+    port = _free_port()
+    server = _start(port, redis_url, "two-workers", "--workers", "2")
+    try:
+        base = f"http://127.0.0.1:{port}"
+        token, session_id = _device_and_session(base)
+        watch = _Watch(base, token, session_id)
+        pieces = 6
+        size = len(FRAMES) // pieces
+        seq = 1
+        for piece in range(pieces):  # each connection may land on either worker
+            stop = len(FRAMES) if piece == pieces - 1 else (piece + 1) * size
+            seq = watch.session(seq, range(piece * size, stop))
+        numbers = [m["seq"] for m in watch.received]
+        assert numbers == list(range(1, len(numbers) + 1))
+        assert sum(m["type"] == "answer" for m in watch.received) == pieces
+        auth = {"Authorization": f"Bearer {token}"}
+        listed = httpx.get(f"{base}/v1/sessions", headers=auth).json()
+        assert [s["session_id"] for s in listed] == [session_id]
+        state = httpx.get(f"{base}/v1/sessions/{session_id}", headers=auth).json()
+        assert state["time_s"] == pytest.approx(watch.received[-2]["t"], abs=1.0)
+    finally:
+        _stop(server)
