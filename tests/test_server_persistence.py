@@ -94,6 +94,7 @@ def _start(port: int, database: Path) -> subprocess.Popen[bytes]:
         "PRISM_SERVER_ADMIN_TOKEN": "admin",
         "PRISM_SERVER_DATABASE": str(database),
         "PRISM_SERVER_WARM_UP_SESSIONS": "0",
+        "PRISM_SERVER_CHECKPOINT_EVERY_S": "5",  # the restart goes through a checkpoint
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "prism.server.app:create_app",
@@ -146,6 +147,8 @@ def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
             assert welcome["next_seq"] == 303
             resent = [json.loads(ws.recv(timeout=30)) for _ in range(acked)]
         assert resent == received  # every message the watch had, exactly
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "prism_sessions_restored_from_checkpoint_total 1" in metrics
     finally:
         server.kill()
         server.wait(timeout=10)
