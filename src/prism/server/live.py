@@ -262,14 +262,17 @@ class SessionRegistry:
                 checkpoint_every_s=settings.checkpoint_every_s,
             )
         )
-        self._dirty: dict[str, LiveSession] = {}
-        self._wake, self._progress = asyncio.Event(), asyncio.Event()
+        lanes = self.pipeline.lanes
+        self._dirty: list[dict[str, LiveSession]] = [{} for _ in range(lanes)]
+        """Per lane of the pipeline: the sessions with inputs waiting for a batch."""
+        self._wakes = [asyncio.Event() for _ in range(lanes)]
+        self._progress = asyncio.Event()
         self._in_flight: Counter[str] = Counter()
         """Sessions in batches not yet written (a session can be in two)."""
         self._writes: asyncio.Queue[
             tuple[list[LiveSession], list[Record], dict[str, StepResult]]
         ] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._writer: asyncio.Task[None] | None = None
         self.phraser = LLMPhraser(settings.llm) if settings.llm.enabled else None
         """Phrases answers outside the pipeline (None: grounded answers as they are)."""
@@ -476,8 +479,9 @@ class SessionRegistry:
         self._queue(session)
 
     def _queue(self, session: LiveSession) -> None:
-        self._dirty[session.id] = session
-        self._wake.set()
+        lane = self.pipeline.lane(session.id)
+        self._dirty[lane][session.id] = session
+        self._wakes[lane].set()
 
     def behind(self, session: LiveSession) -> bool:
         """Whether the session has ``max_pending_frames`` frames waiting for a batch."""
@@ -530,7 +534,7 @@ class SessionRegistry:
         front's state of each session right after them (for a checkpoint)."""
         taken, fronts = [], []
         for session in sessions:
-            self._dirty.pop(session.id, None)
+            self._dirty[self.pipeline.lane(session.id)].pop(session.id, None)
             taken.append(session.pending)
             fronts.append({"clock": session.clock.state(), "last_seq": session.last_input_seq})
             session.pending, session.pending_frames = [], 0
@@ -609,28 +613,37 @@ class SessionRegistry:
                 await self._progress.wait()
 
     def ensure_running(self) -> None:
-        """Start :meth:`run_batches` on the running event loop unless it runs there."""
+        """Start :meth:`run_batches` (one task per pipeline lane) and :meth:`run_writes`
+        on the running event loop unless they run there."""
         loop = asyncio.get_running_loop()
-        task = self._task
-        if task is None or task.done() or task.get_loop() is not loop:
-            self._wake, self._progress = asyncio.Event(), asyncio.Event()
+        tasks = self._tasks
+        if not tasks or any(t.done() for t in tasks) or tasks[0].get_loop() is not loop:
+            for task in tasks:
+                task.cancel()
+            self._wakes = [asyncio.Event() for _ in self._dirty]
+            self._progress = asyncio.Event()
             self._writes = asyncio.Queue()
-            if self._dirty:
-                self._wake.set()
+            for wake, dirty in zip(self._wakes, self._dirty, strict=True):
+                if dirty:
+                    wake.set()
             if self._writer is not None:
                 self._writer.cancel()
-            self._task = loop.create_task(self.run_batches())
+            self._tasks = [
+                loop.create_task(self.run_batches(lane)) for lane in range(len(self._dirty))
+            ]
             self._writer = loop.create_task(self.run_writes())
 
-    async def run_batches(self) -> None:
-        """Process the sessions that received frames, batch after batch (a server task).
+    async def run_batches(self, lane: int = 0) -> None:
+        """Process the sessions of one pipeline lane that received frames, batch after
+        batch (a server task per lane: lanes run side by side, none waits for another).
 
         After each batch it waits ``batch_interval_s`` so the next one collects the
         frames of many sessions (bigger batches cost less per frame)."""
+        wake = self._wakes[lane]
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            sessions = list(self._dirty.values())
+            await wake.wait()
+            wake.clear()
+            sessions = list(self._dirty[lane].values())
             if sessions:
                 try:
                     await self.step_async(sessions)

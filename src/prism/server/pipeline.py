@@ -134,6 +134,16 @@ class Pipeline(ABC):
     def drop(self, session_id: str) -> None:
         """Forget a session's runtime (another process serves it now); no error if absent."""
 
+    @property
+    def lanes(self) -> int:
+        """How many independent parts the pipeline has (worker processes): calls to
+        :meth:`step` with the sessions of different lanes run side by side."""
+        return 1
+
+    def lane(self, session_id: str) -> int:
+        """The lane of a session, in ``range(lanes)``."""
+        return 0
+
     def close(self) -> None:  # noqa: B027 (a pipeline without resources needs nothing)
         """Release processes or other resources."""
 

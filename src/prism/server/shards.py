@@ -124,6 +124,13 @@ class ShardedPipeline(Pipeline):
         """Process ids of the workers."""
         return [shard.process.pid or 0 for shard in self._shards]
 
+    @property
+    def lanes(self) -> int:
+        return len(self._shards)
+
+    def lane(self, session_id: str) -> int:
+        return self._index(session_id)
+
     def _index(self, session_id: str) -> int:
         return zlib.crc32(session_id.encode()) % len(self._shards)
 
