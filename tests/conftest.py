@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -11,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -165,3 +172,41 @@ def openai_stub() -> Iterator[OpenAIStub]:
     yield stub
     server.shutdown()
     server.server_close()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(port: int, settings: dict[str, str], *extra: str) -> subprocess.Popen[bytes]:
+    """The service in a uvicorn process (and process group) on 127.0.0.1:``port``, with
+    ``PRISM_SERVER_<NAME>`` = value for each of ``settings`` and the admin token "admin";
+    returns once it answers. ``extra``: more uvicorn options (``--workers 2``)."""
+    env = {**os.environ, "PRISM_SERVER_ADMIN_TOKEN": "admin"}
+    env |= {f"PRISM_SERVER_{name.upper()}": value for name, value in settings.items()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "prism.server.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
+         "--log-level", "warning", *extra],
+        env=env,
+        start_new_session=True,  # its own process group: its workers are stopped with it
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1.0)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    stop_server(process)
+    raise AssertionError("server did not start")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Kill the server and its worker processes (SIGKILL to its process group)."""
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import connect
 
+from conftest import free_port, start_server, stop_server
 from prism.data.recording import read_recording
 from prism.server.app import ServerSettings, create_app
 from prism.server.protocol import SensorFrame, encode_frame
@@ -82,39 +80,17 @@ def test_a_restarted_app_rebuilds_its_sessions(tmp_path: Path) -> None:
             assert message["seq"] > len(events)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _start(port: int, database: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PRISM_SERVER_ADMIN_TOKEN": "admin",
-        "PRISM_SERVER_DATABASE": str(database),
-        "PRISM_SERVER_WARM_UP_SESSIONS": "0",
-        "PRISM_SERVER_CHECKPOINT_EVERY_S": "5",  # the restart goes through a checkpoint
+    settings = {
+        "database": str(database),
+        "warm_up_sessions": "0",
+        "checkpoint_every_s": "5",  # the restart goes through a checkpoint
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "prism.server.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
-         "--log-level", "warning"],
-        env=env,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1.0)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError("server did not start")
+    return start_server(port, settings)
 
 
 def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
-    port, database = _free_port(), tmp_path / "db.sqlite3"
+    port, database = free_port(), tmp_path / "db.sqlite3"
     server = _start(port, database)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -150,5 +126,4 @@ def test_kill_9_loses_no_acknowledged_message(tmp_path: Path) -> None:
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         assert "prism_sessions_restored_from_checkpoint_total 1" in metrics
     finally:
-        server.kill()
-        server.wait(timeout=10)
+        stop_server(server)

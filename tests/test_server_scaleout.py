@@ -4,12 +4,8 @@ checkpoint, two servers and two uvicorn workers sharing sessions through Redis."
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +17,7 @@ import redis
 from fastapi.testclient import TestClient
 from websockets.sync.client import ClientConnection, connect
 
+from conftest import free_port, start_server, stop_server
 from prism.data.recording import read_recording
 from prism.server.app import ServerSettings, create_app
 from prism.server.checkpoint import MAGIC, CheckpointError, dump_runtime, load_runtime
@@ -40,12 +37,6 @@ def _frame(seq: int, index: int | None = None) -> bytes:
     return encode_frame(SensorFrame(frame.kind, seq, frame.t0, frame.rate, frame.samples))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server for this module on a free loopback port (no persistence),
@@ -54,7 +45,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--dir", str(tmp_path_factory.mktemp("redis"))],
@@ -167,7 +158,11 @@ def _stream(client: TestClient, session_id: str, token: str, seqs: range) -> Non
             pass
 
 
-def test_a_restart_replays_only_the_inputs_after_the_checkpoint(tmp_path: Path) -> None:
+def _streamed_session(
+    tmp_path: Path, frames: int
+) -> tuple[ServerSettings, dict[str, str], str, str, dict[str, Any]]:
+    """A file-backed app with checkpoints every 5 s, a session streamed ``frames`` frames
+    and a question; its settings, device auth header and token, session id and state."""
     settings = ServerSettings(
         admin_token="admin",
         database=str(tmp_path / "db.sqlite3"),
@@ -180,8 +175,13 @@ def test_a_restart_replays_only_the_inputs_after_the_checkpoint(tmp_path: Path) 
         auth = {"Authorization": f"Bearer {token}"}
         made = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
         session_id = made.json()["session_id"]
-        _stream(client, session_id, token, range(1, 301))
-        before = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
+        _stream(client, session_id, token, range(1, frames + 1))
+        state = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
+    return settings, auth, token, session_id, state
+
+
+def test_a_restart_replays_only_the_inputs_after_the_checkpoint(tmp_path: Path) -> None:
+    settings, auth, token, session_id, before = _streamed_session(tmp_path, 300)
     store = SqliteStore(settings.database)
     checkpoint = store.checkpoint(session_id)
     assert checkpoint is not None and checkpoint.front["last_seq"] > 100
@@ -198,20 +198,7 @@ def test_a_restart_replays_only_the_inputs_after_the_checkpoint(tmp_path: Path) 
 
 
 def test_a_checkpoint_that_cannot_be_used_falls_back_to_all_inputs(tmp_path: Path) -> None:
-    settings = ServerSettings(
-        admin_token="admin",
-        database=str(tmp_path / "db.sqlite3"),
-        warm_up_sessions=0,
-        checkpoint_every_s=5.0,
-    )
-    admin = {"Authorization": "Bearer admin"}
-    with TestClient(create_app(settings)) as client:
-        token = client.post("/v1/devices", json={"name": "w"}, headers=admin).json()["token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        made = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
-        session_id = made.json()["session_id"]
-        _stream(client, session_id, token, range(1, 201))
-        before = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
+    settings, auth, _, session_id, before = _streamed_session(tmp_path, 200)
     store = SqliteStore(settings.database)
     with store._transaction() as db:  # as if written by another version of PrISM
         db.execute("UPDATE checkpoints SET state = ?", (b"prism-checkpoint/0\n",))
@@ -224,36 +211,13 @@ def test_a_checkpoint_that_cannot_be_used_falls_back_to_all_inputs(tmp_path: Pat
 
 
 def _start(port: int, redis_url: str, prefix: str, *extra: str) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PRISM_SERVER_ADMIN_TOKEN": "admin",
-        "PRISM_SERVER_REDIS_URL": redis_url,
-        "PRISM_SERVER_REDIS_PREFIX": prefix,
-        "PRISM_SERVER_WARM_UP_SESSIONS": "0",
-        "PRISM_SERVER_CHECKPOINT_EVERY_S": "5",
+    settings = {
+        "redis_url": redis_url,
+        "redis_prefix": prefix,
+        "warm_up_sessions": "0",
+        "checkpoint_every_s": "5",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "prism.server.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--ws", "websockets-sansio",
-         "--log-level", "warning", *extra],
-        env=env,
-        start_new_session=True,  # its own process group: workers are stopped with it
-    )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1.0)
-            return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    _stop(process)
-    raise AssertionError("server did not start")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Kill the server and its worker processes."""
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+    return start_server(port, settings, *extra)
 
 
 class _Watch:
@@ -301,7 +265,7 @@ def _device_and_session(base: str) -> tuple[str, str]:
 
 
 def test_two_servers_share_sessions_through_redis(redis_url: str) -> None:
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     servers = [_start(port, redis_url, "two-servers") for port in ports]
     try:
         bases = [f"http://127.0.0.1:{port}" for port in ports]
@@ -326,11 +290,11 @@ def test_two_servers_share_sessions_through_redis(redis_url: str) -> None:
         assert "prism_sessions_taken_over_total 1" in taken[1]  # from A
     finally:
         for server in servers:
-            _stop(server)
+            stop_server(server)
 
 
 def test_two_uvicorn_workers_behind_one_address(redis_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     server = _start(port, redis_url, "two-workers", "--workers", "2")
     try:
         base = f"http://127.0.0.1:{port}"
@@ -351,4 +315,4 @@ def test_two_uvicorn_workers_behind_one_address(redis_url: str) -> None:
         state = httpx.get(f"{base}/v1/sessions/{session_id}", headers=auth).json()
         assert state["time_s"] == pytest.approx(watch.received[-2]["t"], abs=1.0)
     finally:
-        _stop(server)
+        stop_server(server)
