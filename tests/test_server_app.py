@@ -7,13 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from prism.assistant.speech import espeak_available
 from prism.data.recording import read_recording
 from prism.server.app import ServerSettings, create_app
-from prism.server.protocol import ErrorCode, SensorFrame, encode_frame
+from prism.server.protocol import ErrorCode, FrameKind, SensorFrame, decode_frame, encode_frame
 from prism.watch.replay import sensor_frames
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
@@ -240,3 +242,25 @@ def test_a_second_connection_takes_over_the_session(client: TestClient) -> None:
             assert closed.value.code == ErrorCode.REPLACED
             second.send_json({"type": "question", "seq": 1, "text": "where am I?", "t": 0})
             assert _read_until(second, "answer")[-1]["text"]
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+def test_a_watch_that_asks_for_speech_gets_each_answer_spoken(client: TestClient) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    url = f"/v1/sessions/{session_id}/stream?token={device['token']}"
+    with client.websocket_connect(url) as ws:
+        ws.send_json({"type": "hello", "seq": 1, "protocol": 1, "speech": True})
+        ws.receive_json()
+        ws.send_json({"type": "question", "seq": 1, "text": "what's next?", "t": 0})
+        answer = _read_until(ws, "answer")[-1]
+        spoken = decode_frame(ws.receive_bytes())
+        assert spoken.kind == FrameKind.ANSWER_AUDIO and spoken.seq == answer["seq"]
+        assert spoken.rate == 16_000 and len(spoken.samples) > 8_000  # over half a second
+        assert np.abs(spoken.samples).max() > 0.05  # speech, not silence
+        # answer audio only goes from the server to the watch
+        ws.send_bytes(
+            encode_frame(SensorFrame(FrameKind.ANSWER_AUDIO, 2, 0.0, 16_000, spoken.samples))
+        )
+        error = ws.receive_json()
+        assert error["type"] == "error" and "server to the watch" in error["message"]

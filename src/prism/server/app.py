@@ -24,7 +24,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, WebSocket, W
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from prism.assistant.speech import Transcriber
+from prism.assistant.speech import Transcriber, synthesize
 from prism.errors import PrismError
 from prism.procedure.render import render_procedure
 from prism.server.dashboard import dashboard_view
@@ -44,7 +44,9 @@ from prism.server.protocol import (
     Hello,
     ProtocolError,
     Question,
+    SensorFrame,
     decode_frame,
+    encode_frame,
     parse_control,
 )
 from prism.server.runtime import RuntimeEvent, transcribe_question
@@ -277,7 +279,24 @@ async def _write(websocket: WebSocket, outbox: Outbox) -> None:
         if isinstance(item, CloseRequest):
             await websocket.close(code=item.code, reason=item.reason[:120])
             return
-        await websocket.send_text(json.dumps(item))
+        if isinstance(item, bytes):
+            await websocket.send_bytes(item)
+        else:
+            await websocket.send_text(json.dumps(item))
+
+
+def spoken_answer(message: dict[str, Any]) -> bytes | None:
+    """An answer message's text spoken (espeak-ng) as an ``ANSWER_AUDIO`` frame numbered
+    like the message; ``None`` when it cannot be spoken (espeak-ng missing or failing:
+    the text answer stands)."""
+    try:
+        audio, rate = synthesize(str(message["text"]))
+    except PrismError as problem:
+        log.warning("answer %s not spoken: %s", message["seq"], problem)
+        return None
+    t = max(0.0, float(message.get("t", 0.0)))
+    frame = SensorFrame(FrameKind.ANSWER_AUDIO, int(message["seq"]), t, float(rate), audio)
+    return encode_frame(frame)
 
 
 async def _stream(
@@ -344,7 +363,14 @@ async def _stream(
             return
         events = await registry.phrase(await registry.control(session, question))
         stored = StoredInput(seq, "question", question.text.encode())
-        registry.deliver(session, registry.commit(session, stored, events))
+        messages = registry.commit(session, stored, events)
+        registry.deliver(session, messages)
+        if speak and session.outbox is outbox:
+            for message in messages:
+                if message["type"] == "answer" and message.get("text"):
+                    audio = await asyncio.to_thread(spoken_answer, message)
+                    if audio is not None and session.outbox is outbox:
+                        outbox.put_nowait(audio)
 
     async def answer_spoken(audio: Any, seq: int) -> None:
         procedure = registry.procedure(session.procedure_id)
@@ -363,7 +389,7 @@ async def _stream(
         pending.add(task)  # a reference until it is done (the loop keeps only weak ones)
         task.add_done_callback(pending.discard)
 
-    hello_seen = throttled = closing = False
+    hello_seen = throttled = closing = speak = False
     try:
         while not writer.done():
             received = await websocket.receive()
@@ -390,6 +416,12 @@ async def _stream(
                     frame = decode_frame(body)
                     session.incoming.accept(frame.seq)
                     registry.counters["frames"] += 1
+                    if frame.kind == FrameKind.ANSWER_AUDIO:
+                        raise ProtocolError(
+                            ErrorCode.BAD_FRAME,
+                            "answer audio (kind 4) goes from the server to the watch",
+                            frame.seq,
+                        )
                     if frame.kind == FrameKind.QUESTION_AUDIO:
                         background(answer_spoken(frame.samples, frame.seq))
                         continue
@@ -400,7 +432,7 @@ async def _stream(
                     text = received.get("text") or ""
                     message = parse_control(text)
                     if isinstance(message, Hello):
-                        hello_seen = True
+                        hello_seen, speak = True, message.speech
                         session.outbox = outbox
                         reply(
                             {

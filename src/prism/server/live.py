@@ -149,8 +149,8 @@ class CloseRequest:
     reason: str
 
 
-Outbox = asyncio.Queue[dict[str, Any] | CloseRequest]
-"""A connection's messages to send, in order."""
+Outbox = asyncio.Queue[dict[str, Any] | bytes | CloseRequest]
+"""A connection's messages to send, in order (JSON messages, binary frames, a close)."""
 
 
 NOTABLE_KEPT = 200

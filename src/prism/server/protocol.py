@@ -59,12 +59,24 @@ class FrameKind(IntEnum):
     IMU = 1
     AUDIO = 2
     QUESTION_AUDIO = 3
+    ANSWER_AUDIO = 4
+    """Server to watch only: an answer spoken (``seq`` is the answer message's)."""
 
 
-MAX_SAMPLES = {FrameKind.IMU: 500, FrameKind.AUDIO: 32_000, FrameKind.QUESTION_AUDIO: 480_000}
+MAX_SAMPLES = {
+    FrameKind.IMU: 500,
+    FrameKind.AUDIO: 32_000,
+    FrameKind.QUESTION_AUDIO: 480_000,
+    FrameKind.ANSWER_AUDIO: 480_000,
+}
 """Most samples per frame, by kind (10 s of IMU, 2 s of audio, a 30 s question)."""
 
-_SAMPLE_BYTES = {FrameKind.IMU: 24, FrameKind.AUDIO: 2, FrameKind.QUESTION_AUDIO: 2}
+_SAMPLE_BYTES = {
+    FrameKind.IMU: 24,
+    FrameKind.AUDIO: 2,
+    FrameKind.QUESTION_AUDIO: 2,
+    FrameKind.ANSWER_AUDIO: 2,
+}
 
 
 class ErrorCode(IntEnum):
@@ -236,7 +248,9 @@ def decode_frame(data: bytes) -> SensorFrame:
         kind = FrameKind(kind_code)
     except ValueError:
         raise ProtocolError(
-            ErrorCode.BAD_FRAME, f"unknown frame kind {kind_code} (1 IMU, 2 audio, 3 question)", seq
+            ErrorCode.BAD_FRAME,
+            f"unknown frame kind {kind_code} (1 IMU, 2 audio, 3 question, 4 answer)",
+            seq,
         ) from None
     _check_header(kind, seq, t0, n, rate)
     expected = HEADER.size + n * _SAMPLE_BYTES[kind]
@@ -268,6 +282,8 @@ class Hello(_Message):
     type: Literal["hello"]
     protocol: int
     resume_from: int = Field(default=0, ge=0)
+    speech: bool = False
+    """Send each answer also spoken (an ``ANSWER_AUDIO`` frame after the message)."""
 
 
 class Question(_Message):
