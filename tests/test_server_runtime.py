@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from prism.data.annotations import frame_labels
 from prism.data.recording import read_recording
@@ -22,7 +24,7 @@ from prism.server.protocol import (
     decode_frame,
     encode_frame,
 )
-from prism.server.runtime import RuntimeEvent, SessionRuntime
+from prism.server.runtime import ProbabilityHistory, RuntimeEvent, SessionRuntime
 from prism.watch.replay import sensor_frames
 
 LATTE = load_procedure("tasks/latte_making/procedure.yaml")
@@ -101,3 +103,21 @@ def test_a_classifier_for_another_procedure_is_refused() -> None:
     wound = load_procedure("tasks/wound_care/procedure.yaml")
     with pytest.raises(DataError, match="do not match the steps"):
         SessionRuntime(wound, MODEL)
+
+
+@given(
+    capacity=st.integers(1, 8),
+    values=st.lists(st.floats(0.0, 1.0, width=32), max_size=30),
+    n=st.integers(0, 12),
+)
+def test_probability_history_keeps_the_last_snapshots_in_order(
+    capacity: int, values: list[float], n: int
+) -> None:
+    history = ProbabilityHistory(capacity, 2)
+    for t, value in enumerate(values):
+        history.append(float(t), np.array([value, 1.0 - value]))
+    times, rows = history.last(n)
+    kept = list(enumerate(values))[-capacity:][-n:] if n else []
+    assert len(history) == min(capacity, len(values))
+    assert times.tolist() == [float(t) for t, _ in kept]
+    assert rows[:, 0].tolist() == [v for _, v in kept]

@@ -533,3 +533,20 @@ def test_docstring_examples() -> None:
     result = doctest.testmod(tracker_module)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_trackers_sharing_a_compiled_model_track_as_separate_ones(
+    small_procedure: Procedure, latte: Procedure
+) -> None:
+    rng = np.random.default_rng(3)
+    frames = rng.dirichlet(np.ones(small_procedure.n_steps + 1), size=(2, 60))
+    shared = StepTracker(small_procedure).model
+    for stream in frames:
+        alone, together = StepTracker(small_procedure), StepTracker(small_procedure, model=shared)
+        for row in stream:
+            expected, got = alone.update(row), together.update(row)
+            assert np.array_equal(got.class_probabilities, expected.class_probabilities)
+    with pytest.raises(TrackerInputError, match="shared model is of procedure"):
+        StepTracker(latte, model=shared)
+    with pytest.raises(TrackerInputError, match="frames/s"):
+        StepTracker(small_procedure, TrackerConfig(frame_rate=10.0), model=shared)

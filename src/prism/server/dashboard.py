@@ -29,11 +29,10 @@ def runtime_view(
     procedure = runtime.procedure
     state = runtime.state
     names = {step.id: step.name for step in procedure.steps}
-    snapshots = list(runtime.probability_history)[-chart_points:]
-    times = [t for t, _ in snapshots]
+    times, snapshots = runtime.probability_history.last(chart_points)
     series = []
-    if snapshots:
-        matrix = np.stack([p for _, p in snapshots])[:, : procedure.n_steps]
+    if len(times):
+        matrix = snapshots[:, : procedure.n_steps]
         for index in np.argsort(-matrix.max(axis=0))[:chart_steps]:
             step = procedure.step_ids[index]
             values = [round(float(v), 3) for v in matrix[:, index]]
@@ -50,7 +49,7 @@ def runtime_view(
             {"step": h.step, "name": names[h.step], "start": h.start, "end": h.end}
             for h in state.history
         ],
-        "probabilities": {"times": times, "series": series},
+        "probabilities": {"times": times.tolist(), "series": series},
     }
 
 

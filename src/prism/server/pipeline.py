@@ -206,6 +206,7 @@ class LocalPipeline(Pipeline):
             procedure,
             self._models[procedure_id],
             future=self.futures[procedure_id],
+            tracking_model=self.futures[procedure_id].model,
             observe_phase=zlib.crc32(session_id.encode()),  # spread over the sessions
         )
 

@@ -19,7 +19,6 @@ session state, so the server runs it on a worker thread and hands the text to
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -44,9 +43,11 @@ from prism.server.protocol import (
     SensorFrame,
 )
 from prism.tracker import StepTracker, TrackerState
+from prism.tracker.model import TrackingModel
 
 __all__ = [
     "EventKind",
+    "ProbabilityHistory",
     "RuntimeConfig",
     "RuntimeEvent",
     "SessionRuntime",
@@ -79,6 +80,43 @@ class RuntimeEvent:
     def message(self, seq: int) -> dict[str, Any]:
         """The JSON message for the watch, numbered ``seq``."""
         return {"type": self.kind, "seq": seq, "t": self.t, **self.data}
+
+
+class ProbabilityHistory:
+    """The last ``capacity`` snapshots of the class probabilities, for charts.
+
+    A ring buffer allocated once (``capacity * (S + 2)`` numbers): the memory of a session
+    does not grow while it runs.
+
+    Parameters
+    ----------
+    capacity : int
+        Snapshots kept.
+    n_classes : int
+        ``S + 1`` (the steps and "other").
+    """
+
+    def __init__(self, capacity: int, n_classes: int) -> None:
+        self._times = np.zeros(capacity)
+        self._rows = np.zeros((capacity, n_classes), dtype=np.float32)
+        self._count = 0
+
+    def __len__(self) -> int:
+        return min(self._count, len(self._times))
+
+    def append(self, time: float, probabilities: np.ndarray) -> None:
+        """Keep a snapshot: ``time`` (s), ``probabilities`` ``(S + 1,)``."""
+        slot = self._count % len(self._times)
+        self._times[slot] = time
+        self._rows[slot] = probabilities
+        self._count += 1
+
+    def last(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The last ``n`` snapshots, oldest first: times ``(k,)`` s and probabilities
+        ``(k, S + 1)``, ``k = min(n, len(self))``."""
+        k = min(n, len(self))
+        order = (np.arange(self._count - k, self._count)) % len(self._times)
+        return self._times[order], self._rows[order]
 
 
 @dataclass(frozen=True)
@@ -125,6 +163,9 @@ class SessionRuntime:
     future : FutureModel, optional
         A remaining-time model shared by the sessions of ``procedure`` (see
         :class:`~prism.observer.Observer`).
+    tracking_model : TrackingModel, optional
+        The procedure compiled for tracking, shared by a server's sessions of it (see
+        :class:`~prism.tracker.StepTracker`); compiled for this session if omitted.
     observe_phase : int
         The observer runs on frames ``f`` with ``(f + observe_phase) % observe_every == 0``:
         a server gives its sessions different phases so their observer runs (the
@@ -139,6 +180,7 @@ class SessionRuntime:
         assistant: Assistant | None = None,
         config: RuntimeConfig | None = None,
         future: FutureModel | None = None,
+        tracking_model: TrackingModel | None = None,
         observe_phase: int = 0,
     ) -> None:
         if tuple(classifier.class_names[: procedure.n_steps]) != procedure.step_ids:
@@ -150,7 +192,7 @@ class SessionRuntime:
         self.config = config or RuntimeConfig()
         self.observe_phase = observe_phase
         self.stream = StreamingClassifier(classifier, late_imu="drop")
-        self.tracker = StepTracker(procedure)
+        self.tracker = StepTracker(procedure, model=tracking_model)
         self.observer = Observer(self.tracker, future=future)
         self.assistant = SessionAssistant(
             self.tracker, assistant or Assistant(procedure), observer=self.observer
@@ -162,10 +204,10 @@ class SessionRuntime:
         self._prediction: RemainingTime | None = self.observer.remaining(self.tracker.state())
         every = self.config.remaining_every_s
         self._prediction_due = every * (observe_phase % 97) / 97
-        self.probability_history: deque[tuple[float, np.ndarray]] = deque(
-            maxlen=self.config.history_points
+        self.probability_history = ProbabilityHistory(
+            self.config.history_points, procedure.n_steps + 1
         )
-        """(time s, class probabilities ``(S + 1,)``) once per observer run, for charts."""
+        """The class probabilities once per observer run, for charts."""
 
     @property
     def state(self) -> TrackerState:
@@ -207,7 +249,7 @@ class SessionRuntime:
         for row in rows:
             state = self.tracker.update(row)
             if (state.frame + self.observe_phase) % self.config.observe_every == 0:
-                self.probability_history.append((state.time, state.class_probabilities.copy()))
+                self.probability_history.append(state.time, state.class_probabilities)
                 update = self.observer.observe(state, predict=partial(self._predicted, state))
                 events.extend(
                     RuntimeEvent(

@@ -77,6 +77,10 @@ class StepTracker:
         The procedure being performed (at most 56 steps).
     config : TrackerConfig
         Tracking options (frame rate, beam width, ...).
+    model : TrackingModel, optional
+        The procedure compiled with these options, to share among trackers (a server's
+        sessions of one procedure): its memo of next-step rows is then shared too, so
+        memory does not grow with the number of sessions. Compiled here if omitted.
 
     Examples
     --------
@@ -92,15 +96,29 @@ class StepTracker:
     'boil'
     """
 
-    def __init__(self, procedure: Procedure, config: TrackerConfig | None = None) -> None:
+    def __init__(
+        self,
+        procedure: Procedure,
+        config: TrackerConfig | None = None,
+        *,
+        model: TrackingModel | None = None,
+    ) -> None:
         self.procedure = procedure
         self.config = config or TrackerConfig()
-        self.model: TrackingModel = compile_procedure(
-            procedure,
-            frame_rate=self.config.frame_rate,
-            precedence_penalty=self.config.precedence_penalty,
-            frontier_mixing=self.config.frontier_mixing,
-        )
+        if model is None:
+            model = compile_procedure(
+                procedure,
+                frame_rate=self.config.frame_rate,
+                precedence_penalty=self.config.precedence_penalty,
+                frontier_mixing=self.config.frontier_mixing,
+            )
+        elif model.procedure is not procedure or model.frame_rate != self.config.frame_rate:
+            raise TrackerInputError(
+                f"the shared model is of procedure {model.procedure.id!r} at "
+                f"{model.frame_rate} frames/s, not of {procedure.id!r} at "
+                f"{self.config.frame_rate} frames/s"
+            )
+        self.model: TrackingModel = model
         self._beam: Beam = initial_beam(procedure.n_steps)
 
     @property
