@@ -190,9 +190,10 @@ class StepVocabulary:
         out = []
         for step in self.procedure.step_ids:
             name = self.name_words[step]
-            total = sum(self.weight[w] for w in name) or 1.0
-            hit = sum(self.weight[w] for w in name & found)
-            extra = sum(self.weight[w] for w in self.description_words[step] & found)
+            # fsum: exactly rounded, so the score does not depend on set order
+            total = math.fsum(self.weight[w] for w in name) or 1.0
+            hit = math.fsum(self.weight[w] for w in name & found)
+            extra = math.fsum(self.weight[w] for w in self.description_words[step] & found)
             score = min(1.0, (hit + 0.25 * extra) / total)
             if score > 0.0:
                 lead = 0.1 * self.weight.get(self.first_word[step], 0.0)
