@@ -25,7 +25,9 @@ Measured:
   the load generator, not the service, was the bottleneck and the run is not valid).
 - ``cpu_percent`` (of one core) and ``rss_mb`` of the service process over the run;
   ``rss_mb_samples`` every 10 s after the sessions started and ``rss_growth_mb`` from
-  the first sample after warm-up (20 s) to the end: memory should stay flat.
+  the first sample after warm-up (20 s) to the end: memory should stay flat;
+  ``rss_mb_by_process_samples`` splits each sample by process (the front first, then
+  the pipeline workers).
 - ``batches``: the service's histogram of sessions per classification batch (from
   ``/metrics``), and the service's error counters.
 """
@@ -296,17 +298,20 @@ def _cpu_s(service: psutil.Process) -> dict[int, float]:
 
 
 async def _sample_memory(
-    service: psutil.Process, start: float, samples: list[tuple[float, float]]
+    service: psutil.Process, start: float, samples: list[tuple[float, list[float]]]
 ) -> None:
+    """Every 10 s: the time since ``start`` and the RSS (MB) of each service process
+    (the front first, then its pipeline workers)."""
     while True:
         await asyncio.sleep(max(0.0, start - time.perf_counter()) + 10.0)
-        samples.append((time.perf_counter() - start, _rss_mb(service)))
+        rss = [p.memory_info().rss / 2**20 for p in _tree(service)]
+        samples.append((time.perf_counter() - start, rss))
 
 
 async def _measure(
     base: str, args: argparse.Namespace, scripts: list[Script], service: psutil.Process
-) -> tuple[list[WatchStats], dict[int, float], float, list[tuple[float, float]]]:
-    samples: list[tuple[float, float]] = []
+) -> tuple[list[WatchStats], dict[int, float], float, list[tuple[float, list[float]]]]:
+    samples: list[tuple[float, list[float]]] = []
     cpu_before = _cpu_s(service)
     own_before = time.process_time()
     wall_before = time.perf_counter()
@@ -357,7 +362,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     p99 = float(np.percentile(latencies, 99))
     lag_p99 = float(np.percentile(lags, 99))
     kept_up = all(f is not None for f in finals)
-    after_warmup = [rss for t, rss in memory if t >= WARMUP_S]
+    after_warmup = [sum(rss) for t, rss in memory if t >= WARMUP_S]
     batches = {
         int(re.search(r'size="(\d+)"', key).group(1)): int(value)  # type: ignore[union-attr]
         for key, value in metrics.items()
@@ -380,7 +385,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_percent_by_process": [round(100.0 * b / wall_s, 1) for b in busy_s.values()],
         "load_generator_cpu_percent": LOAD_CPU_PERCENT,
         "rss_mb": rss_mb,
-        "rss_mb_samples": [[round(t, 1), round(rss, 1)] for t, rss in memory],
+        "rss_mb_samples": [[round(t, 1), round(sum(rss), 1)] for t, rss in memory],
+        "rss_mb_by_process_samples": [
+            [round(t, 1), [round(r, 1) for r in rss]] for t, rss in memory
+        ],
         "rss_growth_mb": (after_warmup[-1] - after_warmup[0]) if len(after_warmup) > 1 else 0.0,
         "frames_sent": sum(r.frames_sent for r in results),
         "errors_received": sum(len(r.errors) for r in results),
