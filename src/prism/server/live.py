@@ -40,6 +40,7 @@ from prism.errors import PrismError
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
 from prism.server.checkpoint import CheckpointError
+from prism.server.memory import limit_malloc_arenas
 from prism.server.pipeline import LocalPipeline, Pipeline, StepResult
 from prism.server.protocol import (
     ControlMessage,
@@ -114,6 +115,12 @@ class ServerSettings(BaseSettings):
         ge=0,
         description="sampled sessions tracked when a procedure is first used, to fill its "
         "remaining-time cache (about 0.5 s each, in each pipeline worker)",
+    )
+    malloc_arenas: int | None = Field(
+        default=2,
+        ge=1,
+        description="glibc malloc arenas per service process (fewer arenas, less resident "
+        "memory creeping up under load); none: glibc's default",
     )
     max_sessions: int = Field(default=1000, gt=0)
     max_pending_frames: int = Field(
@@ -245,6 +252,8 @@ class SessionRegistry:
         self.counters: Counter[str] = Counter()
         self.batch_sizes: Counter[int] = Counter()
         """How many sessions each processed batch held (histogram)."""
+        if settings.malloc_arenas is not None:  # before the pipeline workers start
+            limit_malloc_arenas(settings.malloc_arenas)
         warm_up = settings.warm_up_sessions
         self.pipeline: Pipeline = (
             ShardedPipeline(
