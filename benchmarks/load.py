@@ -288,8 +288,9 @@ def _tree(service: psutil.Process) -> list[psutil.Process]:
     return [service, *service.children(recursive=True)]
 
 
-def _rss_mb(service: psutil.Process) -> float:
-    return sum(p.memory_info().rss for p in _tree(service)) / 2**20
+def _rss_mb_by_process(service: psutil.Process) -> list[float]:
+    """Resident memory (MB) of each service process: the front, then its workers."""
+    return [p.memory_info().rss / 2**20 for p in _tree(service)]
 
 
 def _cpu_s(service: psutil.Process) -> dict[int, float]:
@@ -304,8 +305,7 @@ async def _sample_memory(
     (the front first, then its pipeline workers)."""
     while True:
         await asyncio.sleep(max(0.0, start - time.perf_counter()) + 10.0)
-        rss = [p.memory_info().rss / 2**20 for p in _tree(service)]
-        samples.append((time.perf_counter() - start, rss))
+        samples.append((time.perf_counter() - start, _rss_mb_by_process(service)))
 
 
 async def _measure(
@@ -341,7 +341,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _wait_healthy(base, process)
             service = psutil.Process(process.pid)
             results, busy_s, wall_s, memory = asyncio.run(_measure(base, args, scripts, service))
-            rss_mb = _rss_mb(service)
+            rss_mb = sum(_rss_mb_by_process(service))
             metrics = _metrics(base)
         finally:
             process.terminate()
