@@ -18,7 +18,7 @@ from conftest import free_port, start_server, stop_server
 from prism.data.recording import read_recording
 from prism.server.app import ServerSettings, create_app
 from prism.server.protocol import SensorFrame, encode_frame
-from prism.storage import SqliteStore, StoredInput
+from prism.storage import Record, SqliteStore, StoredInput
 from prism.watch.replay import sensor_frames
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
@@ -42,6 +42,28 @@ def test_store_round_trip(tmp_path: Path) -> None:
     assert [(r.session_id, r.acked, r.ended) for r in again.sessions()] == [("s", 1, False)]
     assert list(again.inputs("s")) == [StoredInput(1, "control", b"{}")]
     assert again.outputs("s") == [{"seq": 1, "type": "step"}]
+
+
+def test_the_write_ahead_log_stays_bounded_under_steady_commits(tmp_path: Path) -> None:
+    """Commits without pause (a service streaming audio for many sessions): the WAL is
+    copied into the database and rewound, instead of growing with all that was written."""
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path, wal_copy_every_s=0.02)
+    store.add_device("d", "hash", "watch")
+    store.add_session("s", "d", "latte_making")
+    body = bytes(64 * 1024)  # 2 s of 16 kHz float32 audio is 128 kB
+    written = largest_wal = 0
+    for seq in range(1, 1201):
+        store.record_many([Record("s", [StoredInput(seq, "frame", body)])])
+        time.sleep(0.001)  # commits come in batches, not in one tight loop
+        written += len(body)
+        if seq % 50 == 0:
+            largest_wal = max(largest_wal, Path(f"{path}-wal").stat().st_size)
+    store.close()
+    assert written > 75e6
+    assert largest_wal < written / 4, (largest_wal, written)
+    again = SqliteStore(path)
+    assert [i.seq for i in again.inputs("s")] == list(range(1, 1201))
 
 
 def test_a_restarted_app_rebuilds_its_sessions(tmp_path: Path) -> None:
