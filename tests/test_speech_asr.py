@@ -11,7 +11,7 @@ import pytest
 
 from prism.assistant.speech import tts
 from prism.assistant.speech.asr import (
-    QUESTION_PREAMBLE,
+    TYPICAL_QUESTIONS,
     AsrConfig,
     Transcriber,
     model_directory,
@@ -73,7 +73,8 @@ def test_vocabulary_modes_transcribe_too(mode: str, latte: Procedure) -> None:
     transcriber = Transcriber(AsrConfig(cpu_threads=1, vocabulary_mode=mode))  # type: ignore[arg-type]
     transcript = transcriber.transcribe(audio, vocabulary=["Grind beans"])
     assert word_error_rate(question, transcript.text) == 0.0, transcript.text
-    assert transcript.prompt == ("" if mode == "none" else QUESTION_PREAMBLE + "Grind beans.")
+    expected = f"Steps: Grind beans. {TYPICAL_QUESTIONS}"
+    assert transcript.prompt == ("" if mode == "none" else expected)
 
 
 @needs_model
@@ -85,7 +86,7 @@ def test_silence_gives_no_words(transcriber: Transcriber) -> None:
 
 @needs_model
 def test_prompt_echoes_on_noise_are_dropped(transcriber: Transcriber) -> None:
-    # Whisper repeats the question-style preamble on pure noise; the guard drops it.
+    # Whisper repeats the question-style prompt on pure noise; the guard drops it.
     noise = (0.01 * np.random.default_rng(0).standard_normal(2 * RATE)).astype(np.float32)
     assert transcriber.transcribe(noise).text == ""
     unguarded = Transcriber(AsrConfig(cpu_threads=1, no_speech_threshold=1.0))
@@ -226,10 +227,12 @@ def test_spoken_words_drop_case_punctuation_and_hesitations() -> None:
 
 
 def test_vocabulary_prompt_dedupes_and_respects_the_length_limit() -> None:
-    prompt = vocabulary_prompt(["  Grind   beans ", "GRIND BEANS", "", "Steam milk"], preamble="")
-    assert prompt == "Grind beans, Steam milk."
+    prompt = vocabulary_prompt(["  Grind   beans ", "GRIND BEANS", "", "Steam milk"], questions="")
+    assert prompt == "Steps: Grind beans, Steam milk."
     long = vocabulary_prompt([f"step number {i}" for i in range(200)])
     assert len(long) <= 600
-    assert long.startswith(QUESTION_PREAMBLE + "step number 0, step number 1,")
-    assert vocabulary_prompt([]) == QUESTION_PREAMBLE.strip()
-    assert vocabulary_prompt([], preamble="") == ""
+    # the questions come last and are always kept; step names fill what is left
+    assert long.startswith("Steps: step number 0, step number 1,")
+    assert long.endswith(". " + TYPICAL_QUESTIONS)
+    assert vocabulary_prompt([]) == TYPICAL_QUESTIONS
+    assert vocabulary_prompt([], questions="") == ""

@@ -14,7 +14,7 @@ this package is cheap. See ``docs/speech.md``.
 
 from prism.assistant.speech.asr import (
     MODEL_NAMES,
-    QUESTION_PREAMBLE,
+    TYPICAL_QUESTIONS,
     AsrConfig,
     Transcriber,
     Transcript,
@@ -55,8 +55,8 @@ __all__ = [
     "FRAME_SAMPLES",
     "KITCHEN_SOURCES",
     "MODEL_NAMES",
-    "QUESTION_PREAMBLE",
     "SAMPLE_RATE_HZ",
+    "TYPICAL_QUESTIONS",
     "AsrConfig",
     "SileroVad",
     "SpeechBackendError",

