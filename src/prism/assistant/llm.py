@@ -15,9 +15,10 @@ import re
 from typing import Any
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from prism.assistant.context import AssistantContext
+from prism.assistant.endpoint import EndpointSettings
 from prism.assistant.grounded import GroundedAnswer, step_phrase
 from prism.assistant.intents import IntentKind
 from prism.assistant.mentions import mentioned_steps
@@ -28,7 +29,7 @@ __all__ = ["LLMPhraser", "LLMSettings", "agrees_with", "build_messages"]
 log = logging.getLogger(__name__)
 
 
-class LLMSettings(BaseSettings):
+class LLMSettings(EndpointSettings):
     """Where the LLM is and how long to wait for it (environment: ``PRISM_LLM_*``).
 
     With no ``base_url`` and no ``api_key`` the LLM is off and the grounded layer answers
@@ -37,18 +38,9 @@ class LLMSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PRISM_LLM_")
 
-    base_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:8080/v1")
     model: str = Field(default="gpt-4o-mini", description="model name at the endpoint")
-    api_key: str | None = Field(default=None, description="key (local servers: any text)")
-    timeout_s: float = Field(default=4.0, gt=0, description="per request")
-    retries: int = Field(default=1, ge=0, description="extra attempts after a failure")
     max_tokens: int = Field(default=80, gt=0)
     temperature: float = Field(default=0.2, ge=0)
-
-    @property
-    def enabled(self) -> bool:
-        """True when an endpoint or a key is configured."""
-        return bool(self.base_url or self.api_key)
 
 
 _SYSTEM = (
@@ -140,16 +132,7 @@ class LLMPhraser:
 
     def __init__(self, settings: LLMSettings, client: Any | None = None) -> None:
         self.settings = settings
-        if client is None:
-            from openai import OpenAI
-
-            client = OpenAI(
-                base_url=settings.base_url,
-                api_key=settings.api_key or "not-needed",
-                timeout=settings.timeout_s,
-                max_retries=settings.retries,
-            )
-        self.client = client
+        self.client = client if client is not None else settings.client()
         self.failures: list[str] = []
 
     def rephrase(

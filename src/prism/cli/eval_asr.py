@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from prism.assistant.qa_records import read_qa_records
-from prism.assistant.speech import AsrConfig, Transcriber
+from prism.assistant.speech import AsrConfig, Transcriber, make_transcriber
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
 from prism.errors import PrismError
@@ -36,11 +36,15 @@ def eval_asr(
     tasks_dir: Annotated[Path, typer.Option(help="Folder of task procedures.")] = Path("tasks"),
     limit: Annotated[int, typer.Option(help="Only the first N questions (0: all).", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Noise and SNR draws.")] = 0,
-    threads: Annotated[int, typer.Option(help="CPU threads for recognition.", min=1)] = 2,
+    threads: Annotated[int, typer.Option(help="CPU threads for local recognition.", min=1)] = 2,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Speak each question with espeak-ng in kitchen noise (10-20 dB SNR), detect, transcribe
-    and answer it: word error rate, answer correctness, end-of-speech-to-answer latency."""
+    and answer it: word error rate, answer correctness, end-of-speech-to-answer latency.
+
+    Recognition is local Whisper tiny.en, or the OpenAI-compatible transcription
+    endpoint that ``PRISM_ASR_BASE_URL`` (and ``PRISM_ASR_MODEL``, ``PRISM_ASR_API_KEY``)
+    name."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         records = read_qa_records(questions, tasks_dir=tasks_dir)
@@ -48,7 +52,7 @@ def eval_asr(
             records = records[:limit]
         report = evaluate_asr(
             records,
-            transcriber=Transcriber(AsrConfig(cpu_threads=threads)),
+            transcriber=make_transcriber(local=Transcriber(AsrConfig(cpu_threads=threads))),
             config=SpokenQuestionConfig(seed=seed),
         )
     except PrismError as error:

@@ -29,6 +29,7 @@ from prism.assistant.scoring import score_answer
 from prism.assistant.speech import (
     SAMPLE_RATE_HZ,
     SpeechDetector,
+    SpeechRecognizer,
     Transcriber,
     Utterance,
     active_mask,
@@ -116,7 +117,7 @@ def _stream(
 def evaluate_asr(
     records: Sequence[QARecord],
     *,
-    transcriber: Transcriber | None = None,
+    transcriber: SpeechRecognizer | None = None,
     config: SpokenQuestionConfig | None = None,
     llm: LLMPhraser | None = None,
 ) -> dict[str, Any]:
@@ -186,12 +187,7 @@ def evaluate_asr(
         "questions": rows,
         "settings": {
             **asdict(config),
-            "asr": {
-                "model": transcriber.model_name,
-                "beam_size": transcriber.config.beam_size,
-                "cpu_threads": transcriber.config.cpu_threads,
-                "vocabulary_mode": transcriber.config.vocabulary_mode,
-            },
+            "asr": transcriber.describe(),
             "vad": asdict(detector.config),
         },
     }

@@ -24,7 +24,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, WebSocket, W
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from prism.assistant.speech import Transcriber, synthesize
+from prism.assistant.speech import SpeechRecognizer, make_transcriber, synthesize
 from prism.errors import PrismError
 from prism.procedure.render import render_procedure
 from prism.server.dashboard import dashboard_view
@@ -78,7 +78,7 @@ class SessionRequest(BaseModel):
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
     """The service: ``uvicorn --factory prism.server.app:create_app``."""
     registry = SessionRegistry(settings or ServerSettings())
-    transcriber = Transcriber()  # loads its model on the first spoken question
+    transcriber = make_transcriber()  # a local model loads on the first spoken question
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -301,7 +301,7 @@ def spoken_answer(message: dict[str, Any]) -> bytes | None:
 
 async def _stream(
     registry: SessionRegistry,
-    transcriber: Transcriber,
+    transcriber: SpeechRecognizer,
     websocket: WebSocket,
     session_id: str,
     token: str | None,

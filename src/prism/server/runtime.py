@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from prism.assistant import Assistant, PhrasingRequest, SessionAssistant
-from prism.assistant.speech import SpeechDetector, Transcriber
+from prism.assistant.speech import SpeechDetector, SpeechRecognizer
 from prism.errors import DataError, TrackerInputError
 from prism.observer import FutureModel, Observer, RemainingTime, ReminderError
 from prism.procedure.model import Procedure
@@ -351,7 +351,9 @@ class SessionRuntime:
         return [*events, self._step_event(self.tracker.state(), final=True)]
 
 
-def transcribe_question(audio: np.ndarray, procedure: Procedure, transcriber: Transcriber) -> str:
+def transcribe_question(
+    audio: np.ndarray, procedure: Procedure, transcriber: SpeechRecognizer
+) -> str:
     """The words of a spoken question (16 kHz mono float audio); "" if none.
 
     Voice activity detection cuts the speech out of the clip; each utterance is

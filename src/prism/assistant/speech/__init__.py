@@ -4,7 +4,9 @@
   mono audio, in a clip (:func:`detect_speech`) or a stream (:class:`SpeechDetector`);
   also the audio contract (:func:`check_audio`) and the package's errors.
 - :mod:`~prism.assistant.speech.asr`: faster-whisper with Whisper tiny.en from a PyPI
-  package transcribes an utterance, biased towards the procedure's step names.
+  package transcribes an utterance, biased towards the procedure's step names;
+  :mod:`~prism.assistant.speech.remote_asr` sends it to an OpenAI-compatible
+  transcription endpoint instead, when ``PRISM_ASR_*`` configures one.
 - :mod:`~prism.assistant.speech.tts`: espeak-ng speaks answers and test questions.
 - :mod:`~prism.assistant.speech.noise`: procedural kitchen noise and exact-SNR mixing.
 
@@ -16,6 +18,7 @@ from prism.assistant.speech.asr import (
     MODEL_NAMES,
     TYPICAL_QUESTIONS,
     AsrConfig,
+    SpeechRecognizer,
     Transcriber,
     Transcript,
     model_directory,
@@ -35,6 +38,12 @@ from prism.assistant.speech.noise import (
     active_snr_db,
     kitchen_noise,
     mix_at_snr,
+)
+from prism.assistant.speech.remote_asr import (
+    RemoteAsrSettings,
+    RemoteTranscriber,
+    make_transcriber,
+    wav_bytes,
 )
 from prism.assistant.speech.tts import espeak_available, synthesize
 from prism.assistant.speech.vad import (
@@ -58,10 +67,13 @@ __all__ = [
     "SAMPLE_RATE_HZ",
     "TYPICAL_QUESTIONS",
     "AsrConfig",
+    "RemoteAsrSettings",
+    "RemoteTranscriber",
     "SileroVad",
     "SpeechBackendError",
     "SpeechDetector",
     "SpeechInputError",
+    "SpeechRecognizer",
     "SpeechSegment",
     "Transcriber",
     "Transcript",
@@ -73,6 +85,7 @@ __all__ = [
     "detect_speech",
     "espeak_available",
     "kitchen_noise",
+    "make_transcriber",
     "mix_at_snr",
     "model_directory",
     "segments_from_probabilities",
@@ -80,5 +93,6 @@ __all__ = [
     "speech_probabilities",
     "synthesize",
     "vocabulary_prompt",
+    "wav_bytes",
     "word_error_rate",
 ]

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
@@ -57,6 +57,7 @@ __all__ = [
     "MODEL_NAMES",
     "TYPICAL_QUESTIONS",
     "AsrConfig",
+    "SpeechRecognizer",
     "Transcriber",
     "Transcript",
     "model_directory",
@@ -382,6 +383,34 @@ def _load_model(folder: str, compute_type: str, cpu_threads: int) -> WhisperMode
 # ---------------------------------------------------------------- the recognizer
 
 
+class SpeechRecognizer(Protocol):
+    """What the assistant needs from a speech recognizer: :class:`Transcriber` (local
+    Whisper) or :class:`~prism.assistant.speech.remote_asr.RemoteTranscriber`."""
+
+    @property
+    def model_name(self) -> str:
+        """The model's name (and where it runs)."""
+        ...
+
+    def load(self) -> SpeechRecognizer:
+        """Get ready now rather than on the first call; returns ``self``."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """The recognizer's settings, JSON-ready."""
+        ...
+
+    def transcribe(
+        self,
+        audio: np.ndarray,
+        sample_rate: int = SAMPLE_RATE_HZ,
+        *,
+        vocabulary: Sequence[str] = (),
+    ) -> Transcript:
+        """Recognize what is said in one utterance (16 kHz mono float)."""
+        ...
+
+
 class Transcriber:
     """Transcribes short spoken questions (16 kHz mono float audio).
 
@@ -410,6 +439,15 @@ class Transcriber:
     def model_name(self) -> str:
         """The configured model's name, or its folder if ``model_dir`` is set."""
         return str(self.config.model_dir) if self.config.model_dir else self.config.model
+
+    def describe(self) -> dict[str, Any]:
+        """The recognizer's settings, JSON-ready."""
+        return {
+            "model": self.model_name,
+            "beam_size": self.config.beam_size,
+            "cpu_threads": self.config.cpu_threads,
+            "vocabulary_mode": self.config.vocabulary_mode,
+        }
 
     def load(self) -> Transcriber:
         """Load the model now (otherwise on first use); returns ``self``.
