@@ -47,6 +47,14 @@ def test_eval_asr_reports_wer_correctness_and_latency(tmp_path: Path) -> None:
     assert min(row["wer"] for row in report["questions"]) <= 0.5
 
 
+def test_eval_asr_refuses_an_unknown_model(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["eval", "asr", "--questions", str(tmp_path / "qa.jsonl"), "--model", "large"]
+    )
+    assert result.exit_code != 0
+    assert "--model must be one of tiny.en, base, got 'large'" in result.output
+
+
 def test_spectral_subtraction_lowers_steady_noise_and_keeps_length() -> None:
     rng = np.random.default_rng(0)
     noise = (0.02 * rng.standard_normal(32_000)).astype(np.float32)  # steady, broadband

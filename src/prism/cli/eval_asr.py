@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from prism.assistant.qa_records import read_qa_records
-from prism.assistant.speech import AsrConfig, Transcriber, make_transcriber
+from prism.assistant.speech import MODEL_NAMES, AsrConfig, Transcriber, make_transcriber
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
 from prism.errors import PrismError
@@ -37,6 +37,9 @@ def eval_asr(
     limit: Annotated[int, typer.Option(help="Only the first N questions (0: all).", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Noise and SNR draws.")] = 0,
     threads: Annotated[int, typer.Option(help="CPU threads for local recognition.", min=1)] = 2,
+    model: Annotated[
+        str, typer.Option(help=f"Local Whisper model: {' or '.join(MODEL_NAMES)}.")
+    ] = MODEL_NAMES[0],
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Speak each question with espeak-ng in kitchen noise (10-20 dB SNR), detect, transcribe
@@ -46,13 +49,16 @@ def eval_asr(
     endpoint that ``PRISM_ASR_BASE_URL`` (and ``PRISM_ASR_MODEL``, ``PRISM_ASR_API_KEY``)
     name."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if model not in MODEL_NAMES:
+        fail(f"--model must be one of {', '.join(MODEL_NAMES)}, got {model!r}")
+    local = Transcriber(AsrConfig(model=model, cpu_threads=threads))
     try:
         records = read_qa_records(questions, tasks_dir=tasks_dir)
         if limit:
             records = records[:limit]
         report = evaluate_asr(
             records,
-            transcriber=make_transcriber(local=Transcriber(AsrConfig(cpu_threads=threads))),
+            transcriber=make_transcriber(local=local),
             config=SpokenQuestionConfig(seed=seed),
         )
     except PrismError as error:
