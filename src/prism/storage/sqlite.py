@@ -106,6 +106,9 @@ class SqliteStore(SessionStore):
         the start of the log again (``journal_size_limit`` trims the file).
         """
         db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # a reader of another process could hold the restart back: give up after 0.1 s
+        # (the log is rewound on a later round) rather than stall this one's commits
+        db.execute("PRAGMA busy_timeout=100")
         try:
             while not self._stop.wait(every_s):
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)")
