@@ -60,6 +60,7 @@ __all__ = [
     "SpeechRecognizer",
     "Transcriber",
     "Transcript",
+    "check_utterance",
     "model_directory",
     "vocabulary_prompt",
     "word_error_rate",
@@ -91,6 +92,8 @@ development questions from 0.27 to 0.21, and putting them after the names to 0.1
 (see ``docs/speech.md``).
 """
 _STEPS_LABEL = "Steps: "
+_MAX_UTTERANCE_S = 30.0
+"""Longest utterance a recognizer takes by default (s): Whisper reads 30 s at most."""
 
 _MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 _PROMPT_MAX_CHARS = 600  # about 150 tokens: Whisper keeps at most 223 prompt tokens
@@ -139,7 +142,7 @@ class AsrConfig:
     compute_type: str = "int8"
     vocabulary_mode: Literal["prompt", "hotwords", "none"] = "prompt"
     questions: str = TYPICAL_QUESTIONS
-    max_duration_s: float = 30.0
+    max_duration_s: float = _MAX_UTTERANCE_S
     no_speech_threshold: float = 0.5
     denoise: bool = True
 
@@ -383,6 +386,31 @@ def _load_model(folder: str, compute_type: str, cpu_threads: int) -> WhisperMode
 # ---------------------------------------------------------------- the recognizer
 
 
+def check_utterance(
+    audio: np.ndarray, sample_rate: int, max_duration_s: float = _MAX_UTTERANCE_S
+) -> tuple[np.ndarray, float]:
+    """:func:`check_audio`, and no longer than ``max_duration_s``.
+
+    Returns
+    -------
+    audio : np.ndarray [shape=(n_samples,), float32, 16 kHz]
+    duration_s : float
+
+    Raises
+    ------
+    SpeechInputError
+        On invalid audio or audio longer than ``max_duration_s``.
+    """
+    audio = check_audio(audio, sample_rate)
+    duration_s = audio.size / SAMPLE_RATE_HZ
+    if duration_s > max_duration_s:
+        raise SpeechInputError(
+            f"audio must be at most {max_duration_s} s long, got "
+            f"{duration_s:.2f} s; cut it into utterances first (SpeechDetector)"
+        )
+    return audio, duration_s
+
+
 class SpeechRecognizer(Protocol):
     """What the assistant needs from a speech recognizer: :class:`Transcriber` (local
     Whisper) or :class:`~prism.assistant.speech.remote_asr.RemoteTranscriber`."""
@@ -500,13 +528,7 @@ class Transcriber:
         SpeechBackendError
             If faster-whisper or the model package is not installed.
         """
-        audio = check_audio(audio, sample_rate)
-        duration_s = audio.size / SAMPLE_RATE_HZ
-        if duration_s > self.config.max_duration_s:
-            raise SpeechInputError(
-                f"audio must be at most {self.config.max_duration_s} s long, got "
-                f"{duration_s:.2f} s; cut it into utterances first (SpeechDetector)"
-            )
+        audio, duration_s = check_utterance(audio, sample_rate, self.config.max_duration_s)
         if self.config.denoise:
             audio = spectral_subtraction(audio)
         mode = self.config.vocabulary_mode

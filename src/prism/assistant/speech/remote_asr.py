@@ -39,18 +39,12 @@ from prism.assistant.speech.asr import (
     SpeechRecognizer,
     Transcriber,
     Transcript,
+    check_utterance,
     vocabulary_prompt,
 )
-from prism.assistant.speech.audio import (
-    SAMPLE_RATE_HZ,
-    SpeechBackendError,
-    SpeechInputError,
-    check_audio,
-)
+from prism.assistant.speech.audio import SAMPLE_RATE_HZ, SpeechBackendError
 
 __all__ = ["RemoteAsrSettings", "RemoteTranscriber", "make_transcriber", "wav_bytes"]
-
-_MAX_DURATION_S = 30.0
 
 
 class RemoteAsrSettings(EndpointSettings):
@@ -138,12 +132,7 @@ class RemoteTranscriber:
         :class:`SpeechInputError` on bad or too long audio (nothing is sent) and
         :class:`SpeechBackendError` if the endpoint fails, errs or times out.
         """
-        audio = check_audio(audio, sample_rate)
-        duration_s = audio.size / SAMPLE_RATE_HZ
-        if duration_s > _MAX_DURATION_S:
-            raise SpeechInputError(
-                f"audio must be at most {_MAX_DURATION_S} s long, got {duration_s:.2f} s"
-            )
+        audio, duration_s = check_utterance(audio, sample_rate)
         prompt = vocabulary_prompt(vocabulary, questions=self.settings.questions)
         started = time.perf_counter()
         try:
