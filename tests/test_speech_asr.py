@@ -14,6 +14,7 @@ from prism.assistant.speech.asr import (
     TYPICAL_QUESTIONS,
     AsrConfig,
     Transcriber,
+    _decode_hypotheses,
     model_directory,
     vocabulary_prompt,
     word_error_rate,
@@ -62,6 +63,30 @@ def test_transcribes_a_spoken_question(transcriber: Transcriber, latte: Procedur
     assert "Steam milk" in transcript.prompt
     assert 0.0 < transcript.compute_s < 30.0
     assert transcript.avg_logprob > -1.0
+
+
+@needs_model
+@needs_espeak
+def test_hypotheses_are_whispers_own_beams(transcriber: Transcriber, latte: Procedure) -> None:
+    """The n-best decoding gives faster-whisper's own transcript first, then other beams."""
+    audio, _ = tts.synthesize("did I steam the milk yet", voice="en-us+f3")
+    prompt = vocabulary_prompt([step.name for step in latte.steps])
+    model = transcriber._ensure_model()
+    hypotheses, no_speech = _decode_hypotheses(model, audio, prompt, "", beam_size=5)
+    segments, _ = model.transcribe(
+        audio,
+        language="en",
+        beam_size=5,
+        temperature=0.0,
+        without_timestamps=True,
+        condition_on_previous_text=False,
+        initial_prompt=prompt,
+    )
+    assert hypotheses[0][0] == " ".join(s.text.strip() for s in segments)
+    assert len(hypotheses) == 5 and len({text for text, _ in hypotheses}) == 5
+    scores = [score for _, score in hypotheses]
+    assert scores == sorted(scores, reverse=True) and all(s < 0 for s in scores)
+    assert 0.0 <= no_speech < 0.5
 
 
 @needs_model
@@ -182,8 +207,18 @@ def test_bad_vocabulary_is_rejected(vocabulary: object, match: str) -> None:
         ({"vocabulary_mode": "bias"}, "vocabulary_mode must be"),
         ({"max_duration_s": float("inf")}, "max_duration_s must be"),
         ({"no_speech_threshold": 0.0}, "no_speech_threshold must be"),
+        ({"rescore_weight": -0.1}, "rescore_weight must be"),
     ],
-    ids=["model", "threads", "beam-bool", "float16", "mode", "duration-inf", "no-speech-0"],
+    ids=[
+        "model",
+        "threads",
+        "beam-bool",
+        "float16",
+        "mode",
+        "duration-inf",
+        "no-speech-0",
+        "rescore-negative",
+    ],
 )
 def test_bad_config_is_rejected(changes: dict[str, object], match: str) -> None:
     with pytest.raises(SpeechInputError, match=match):

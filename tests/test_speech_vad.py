@@ -118,7 +118,8 @@ def test_detector_keeps_only_what_it_needs(rng: np.random.Generator) -> None:
     for _ in range(20):
         assert detector.push(kitchen_noise(1.0, rng, level_db=-30.0)) == []
     assert not detector.in_speech
-    assert detector._buffer.size <= round(0.1 * RATE) + 512  # the padding and a partial frame
+    pad = round(detector.config.speech_pad_s * RATE)
+    assert detector._buffer.size <= pad + 512  # the padding and a partial frame
     assert detector.time_s == pytest.approx(20.0)
 
 

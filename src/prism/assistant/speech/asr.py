@@ -47,6 +47,7 @@ from prism.assistant.speech.audio import (
     check_audio,
 )
 from prism.assistant.speech.denoise import spectral_subtraction
+from prism.assistant.speech.question_lm import RESCORE_WEIGHT, question_model, rescore
 from prism.assistant.text import spoken_words
 from prism.packages import find_package_dir
 
@@ -128,9 +129,13 @@ class AsrConfig:
         Longest audio accepted (s, > 0); a spoken question is a few seconds.
     denoise : bool
         Apply :func:`~prism.assistant.speech.denoise.spectral_subtraction` first.
+    rescore_weight : float
+        Weight (>= 0) of the question language model when choosing among Whisper's
+        ``beam_size`` best hypotheses (:func:`~prism.assistant.speech.question_lm.rescore`);
+        0 keeps Whisper's first.
     no_speech_threshold : float
-        Segments whose no-speech probability is above this are dropped (in (0, 1]; 1
-        keeps all). Whisper tends to repeat its prompt on noise ("What is the next
+        An utterance whose no-speech probability is above this gives no text (in (0,
+        1]; 1 keeps all). Whisper tends to repeat its prompt on noise ("What is the next
         step?", no-speech probability 0.6-0.8); real questions score below 0.05.
     """
 
@@ -145,6 +150,7 @@ class AsrConfig:
     max_duration_s: float = _MAX_UTTERANCE_S
     no_speech_threshold: float = 0.5
     denoise: bool = True
+    rescore_weight: float = RESCORE_WEIGHT
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -173,6 +179,8 @@ class AsrConfig:
             found.append(f"questions must be a string, got {self.questions!r}")
         if not (self.max_duration_s > 0 and np.isfinite(self.max_duration_s)):
             found.append(f"max_duration_s must be a finite number > 0, got {self.max_duration_s}")
+        if not (self.rescore_weight >= 0 and np.isfinite(self.rescore_weight)):
+            found.append(f"rescore_weight must be a finite number >= 0, got {self.rescore_weight}")
         if not (0.0 < self.no_speech_threshold <= 1.0):
             found.append(f"no_speech_threshold must be in (0, 1], got {self.no_speech_threshold}")
         return found
@@ -194,10 +202,9 @@ class Transcript:
     model : str
         The model's name (or folder).
     avg_logprob : float
-        Mean log probability per token over the kept segments (-inf if there are none).
+        Mean log probability per token of the chosen hypothesis (-inf if no text).
     no_speech_prob : float
-        Whisper's probability that the audio holds no speech (highest over segments; 1
-        if there are none).
+        Whisper's probability that the audio holds no speech.
     prompt : str
         The vocabulary prompt or hotwords used ("" if none).
     """
@@ -386,6 +393,52 @@ def _load_model(folder: str, compute_type: str, cpu_threads: int) -> WhisperMode
 # ---------------------------------------------------------------- the recognizer
 
 
+def _decode_hypotheses(
+    model: WhisperModel, audio: np.ndarray, prompt: str, hotwords: str, beam_size: int
+) -> tuple[list[tuple[str, float]], float]:
+    """Whisper's ``beam_size`` best transcripts of one utterance (at most 30 s).
+
+    The same decoding as faster-whisper's ``transcribe`` for one 30 s window (English,
+    no timestamps, temperature 0, its default suppressed tokens) but keeping every
+    finished beam.
+
+    Returns
+    -------
+    hypotheses : list of (text, mean log probability per token), best first
+    no_speech_prob : float
+        Whisper's probability that the window holds no speech.
+    """
+    from faster_whisper.audio import pad_or_trim
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    tokenizer = Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+    )
+    features = model.feature_extractor(audio)[:, :-1]  # the last frame is padding
+    encoded = model.encode(pad_or_trim(features))
+    previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+    start = model.get_prompt(
+        tokenizer, previous, without_timestamps=True, hotwords=hotwords or None
+    )
+    result = model.model.generate(
+        encoded,
+        [start],
+        beam_size=beam_size,
+        num_hypotheses=beam_size,
+        max_length=model.max_length,
+        return_scores=True,
+        return_no_speech_prob=True,
+        suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
+    )[0]
+    hypotheses = [
+        (tokenizer.decode(ids).strip(), float(score))
+        for ids, score in zip(result.sequences_ids, result.scores, strict=True)
+    ]
+    return hypotheses, float(result.no_speech_prob)
+
+
 def check_utterance(
     audio: np.ndarray, sample_rate: int, max_duration_s: float = _MAX_UTTERANCE_S
 ) -> tuple[np.ndarray, float]:
@@ -537,28 +590,27 @@ class Transcriber:
         with self._lock:
             model = self._ensure_model()
             started = time.perf_counter()
-            segments, _info = model.transcribe(
+            hypotheses, no_speech_prob = _decode_hypotheses(
+                model,
                 audio,
-                language="en",
-                task="transcribe",
-                beam_size=self.config.beam_size,
-                temperature=0.0,
-                vad_filter=False,
-                without_timestamps=True,
-                condition_on_previous_text=False,
-                initial_prompt=prompt if mode == "prompt" and prompt else None,
-                hotwords=prompt if mode == "hotwords" and prompt else None,
+                prompt if mode == "prompt" else "",
+                prompt if mode == "hotwords" else "",
+                self.config.beam_size,
             )
-            pieces = list(segments)  # decoding happens while iterating
-            compute_s = time.perf_counter() - started
-        kept = [p for p in pieces if p.no_speech_prob <= self.config.no_speech_threshold]
-        text = " ".join(piece.text.strip() for piece in kept).strip()
+        if no_speech_prob > self.config.no_speech_threshold or not hypotheses:
+            text, avg_logprob = "", float("-inf")
+        else:
+            model_of_questions = question_model(tuple(vocabulary))
+            text, avg_logprob = hypotheses[
+                rescore(hypotheses, model_of_questions, self.config.rescore_weight)
+            ]
+        compute_s = time.perf_counter() - started
         return Transcript(
             text=text,
             duration_s=duration_s,
             compute_s=compute_s,
             model=self.model_name,
-            avg_logprob=float(np.mean([p.avg_logprob for p in kept])) if kept else float("-inf"),
-            no_speech_prob=max((float(p.no_speech_prob) for p in pieces), default=1.0),
+            avg_logprob=avg_logprob,
+            no_speech_prob=no_speech_prob,
             prompt=prompt,
         )

@@ -134,7 +134,7 @@ class VadConfig:
     release_threshold: float | None = None
     min_silence_s: float = 0.5
     min_speech_s: float = 0.25
-    speech_pad_s: float = 0.1
+    speech_pad_s: float = 0.2
     max_utterance_s: float = 20.0
 
     def __post_init__(self) -> None:
