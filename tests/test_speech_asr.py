@@ -83,7 +83,7 @@ def test_hypotheses_are_whispers_own_beams(transcriber: Transcriber, latte: Proc
         initial_prompt=prompt,
     )
     assert hypotheses[0][0] == " ".join(s.text.strip() for s in segments)
-    assert len(hypotheses) == 5 and len({text for text, _ in hypotheses}) == 5
+    assert len(hypotheses) == 5  # every finished beam
     scores = [score for _, score in hypotheses]
     assert scores == sorted(scores, reverse=True) and all(s < 0 for s in scores)
     assert 0.0 <= no_speech < 0.5
