@@ -156,6 +156,44 @@ def test_save_load_round_trip(
     assert "## Confusion matrix" in markdown and "test_accuracy (caller)" in markdown
 
 
+def test_weights_saved_before_the_branches_still_load(
+    fitted: ActivityClassifier, recordings: list[Recording], tmp_path: Path
+) -> None:
+    root = fitted.save(tmp_path / "old")
+    state = torch.load(root / "weights.pt", weights_only=True)
+    legacy = {
+        key.removeprefix("branches.fused."): value
+        for key, value in state.items()
+        if key != "branch_temperatures"
+    }
+    assert "head.weight" in legacy
+    torch.save(legacy, root / "weights.pt")
+    loaded = ActivityClassifier.load(root)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(recordings[8]), fitted.predict_proba(recordings[8])
+    )
+
+
+def test_late_fusion_fits_each_branch_then_their_product(
+    recordings: list[Recording], tmp_path: Path
+) -> None:
+    late = replace(TINY, network=replace(TINY.network, fusion="late"))
+    model = ActivityClassifier(STEPS, config=late).fit(recordings[:8])
+    network = model.network_
+    assert network.late and network.branch_names == ("imu", "audio")
+    temperatures = network.branch_temperatures.tolist()
+    assert all(t > 0 for t in temperatures) and temperatures != [1.0, 1.0]
+    held_out = recordings[8]
+    labels = model.features(held_out).labels
+    for modalities, least in ((("imu", "audio"), 0.85), (("imu",), 0.6), (("audio",), 0.6)):
+        probabilities = model.predict_proba(held_out, modalities=modalities)
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+        assert np.mean(probabilities.argmax(axis=1) == labels) > least, modalities
+    loaded = ActivityClassifier.load(model.save(tmp_path / "late"))
+    assert loaded.network_.late
+    np.testing.assert_array_equal(loaded.predict_proba(held_out), model.predict_proba(held_out))
+
+
 def corrupt(root: Path, how: str) -> str:
     """Break a saved model directory; returns the expected error pattern."""
     config_path = root / "config.json"

@@ -115,6 +115,17 @@ def test_train_table_output_with_one_modality_and_privacy(data_dir: Path, tmp_pa
     assert model.privacy_rate == 1000
 
 
+def test_train_with_late_fusion(data_dir: Path, tmp_path: Path) -> None:
+    code, _, stderr = _invoke(
+        "train", "--task", "latte_making", "--data", data_dir, "--out", tmp_path / "m",
+        "--fusion", "late", "--max-epochs", "1", "--threads", "1",
+    )  # fmt: skip
+    assert code == 0, stderr
+    model = ActivityClassifier.load(tmp_path / "m")
+    assert model.config.network.fusion == "late"
+    assert model.network_.branch_names == ("imu", "audio")
+
+
 def test_train_on_openpack_imu(tmp_path: Path) -> None:
     code, stdout, stderr = _invoke(
         "train", "--task", "openpack_packing", "--data", f"openpack:{OPENPACK}",
@@ -175,6 +186,7 @@ def test_train_refuses_to_write_over_a_folder_that_is_not_a_model(
             r"privacy_rate must be a positive integer dividing",
         ),
         (["--task", "latte_making", "--time-limit", "0"], r"--time-limit must be > 0 s, got 0"),
+        (["--task", "latte_making", "--fusion", "middle"], r"fusion must be one of"),
         (["--task", "openpack_packing"], r"none of the 3 sessions is of task 'openpack_packing'"),
     ],
     ids=[
@@ -189,6 +201,7 @@ def test_train_refuses_to_write_over_a_folder_that_is_not_a_model(
         "privacy-without-audio",
         "bad-privacy-rate",
         "time-limit",
+        "fusion",
         "no-session-of-task",
     ],
 )

@@ -90,11 +90,12 @@ def test_cli_on_a_directory_of_recordings(recordings: list[Recording], tmp_path:
         [
             "eval", "har", "--dataset", "synth", "--task", "latte_making",
             "--data-dir", str(tmp_path / "data"), "--max-epochs", "1", "--json",
-            "--plot", str(tmp_path / "plots"),
+            "--plot", str(tmp_path / "plots"), "--fusion", "late",
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert report["settings"]["training"]["network"]["fusion"] == "late"
     for key in ("raw_accuracy", "raw_macro_f1", "tracked_accuracy", "tracked_macro_f1"):
         assert 0.0 <= report[key] <= 1.0
     assert set(report["by_modality"]) == {"imu", "audio", "fused"}
@@ -126,8 +127,9 @@ def test_cli_openpack_reports_the_wrists_present() -> None:
         (["--dataset", "imagenet"], "--dataset must be openpack or synth"),
         (["--dataset", "synth"], "--task is required"),
         (["--dataset", "synth", "--task", "no_such_task"], "no_such_task"),
+        (["--dataset", "synth", "--task", "latte_making", "--fusion", "mid"], "fusion must be"),
     ],
-    ids=["bad-wrist", "bad-dataset", "synth-without-task", "unknown-task"],
+    ids=["bad-wrist", "bad-dataset", "synth-without-task", "unknown-task", "bad-fusion"],
 )
 def test_cli_user_errors(arguments: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["eval", "har", *arguments])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -17,12 +18,13 @@ from prism.sensing.network import (
 )
 
 SMALL = NetworkConfig(imu_channels=6, embedding_size=8, hidden_size=12, context_levels=3)
+LATE = replace(SMALL, fusion="late")
 
 
-@pytest.fixture
-def net() -> FusedActivityNet:
+@pytest.fixture(params=["early", "late"])
+def net(request: pytest.FixtureRequest) -> FusedActivityNet:
     torch.manual_seed(0)
-    return FusedActivityNet(5, config=SMALL).eval()
+    return FusedActivityNet(5, config=replace(SMALL, fusion=request.param)).eval()
 
 
 def inputs(batch: int, steps: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,8 +66,9 @@ def test_context_is_causal_and_bounded(net: FusedActivityNet) -> None:
 
 
 def test_context_in_pieces_with_carried_state_equals_one_pass(net: FusedActivityNet) -> None:
-    embeddings = torch.randn(1, 40, SMALL.hidden_size, generator=torch.Generator().manual_seed(1))
+    imu, audio = inputs(1, 40, seed=1)
     with torch.no_grad():
+        embeddings = net.embed(imu[0], audio[0])[None]
         whole, _ = net.context(embeddings)
         state = net.initial_state(1)
         pieces = []
@@ -75,7 +78,9 @@ def test_context_in_pieces_with_carried_state_equals_one_pass(net: FusedActivity
     torch.testing.assert_close(torch.cat(pieces, dim=1), whole, rtol=1e-5, atol=1e-5)
 
 
-def test_missing_modality_uses_the_learned_vector(net: FusedActivityNet) -> None:
+def test_missing_modality_uses_the_learned_vector() -> None:
+    torch.manual_seed(0)
+    net = FusedActivityNet(5, config=SMALL).eval()
     imu, audio = inputs(1, 6)
     with torch.no_grad():
         net.missing["audio"].fill_(0.3)
@@ -121,6 +126,8 @@ def test_config_round_trip_and_validation() -> None:
         NetworkConfig(kernel_size=1)
     with pytest.raises(SensingError, match=r"dropout must be in \[0, 1\)"):
         NetworkConfig(dropout=1.0)
+    with pytest.raises(SensingError, match="fusion must be one of"):
+        NetworkConfig(fusion="middle")
     with pytest.raises(SensingError, match="n_classes must be an integer >= 2"):
         FusedActivityNet(1)
 
@@ -131,3 +138,39 @@ def test_config_round_trip_and_validation() -> None:
 def test_bad_modalities_raise(modalities: tuple[str, ...]) -> None:
     with pytest.raises(SensingError, match="non-empty subset"):
         check_modalities(modalities)
+
+
+def late_network() -> FusedActivityNet:
+    torch.manual_seed(0)
+    network = FusedActivityNet(5, config=LATE).eval()
+    network.branch_temperatures.copy_(torch.tensor([2.0, 0.5]))
+    return network
+
+
+def test_late_fusion_adds_the_branches_log_probabilities_at_their_temperatures() -> None:
+    network = late_network()
+    assert network.branch_names == ("imu", "audio")
+    imu, audio = inputs(1, 12)
+    with torch.no_grad():
+        branches, present, _ = network.branch_logits(network.embed(imu[0], audio[0])[None])
+        expected = torch.log_softmax(branches[0] / 2.0, -1) + torch.log_softmax(
+            branches[1] / 0.5, -1
+        )
+        got = network(imu, audio)
+    assert present.shape == (1, 12, 2) and bool((present == 1).all())
+    torch.testing.assert_close(got, expected)
+
+
+def test_late_fusion_without_a_modality_is_the_other_branch_alone() -> None:
+    network = late_network()
+    imu, audio = inputs(1, 12)
+    with torch.no_grad():
+        both, _, _ = network.branch_logits(network.embed(imu[0], audio[0])[None])
+        imu_alone = torch.log_softmax(both[0] / 2.0, -1)
+        without, _ = network.context(network.embed(imu[0], None)[None])
+        dropped = network.embed(imu[0], audio[0], drop_audio=torch.arange(12) >= 6)
+        half, _ = network.context(dropped[None])
+        fused = network(imu, audio)
+    torch.testing.assert_close(without, imu_alone)
+    torch.testing.assert_close(half[:, 6:], imu_alone[:, 6:])  # the IMU branch is unchanged
+    torch.testing.assert_close(half[:, :6], fused[:, :6])

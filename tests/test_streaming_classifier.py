@@ -192,15 +192,18 @@ def recording(rng: np.random.Generator, name: str, seconds: float = 9.3) -> Reco
     return Recording(name, "toy", annotation, imu, audio, {"synthetic": True})
 
 
-@pytest.fixture(scope="module")
-def model() -> ActivityClassifier:
-    """A barely trained model: streaming must equal offline whatever the weights."""
+@pytest.fixture(scope="module", params=["early", "late"])
+def model(request: pytest.FixtureRequest) -> ActivityClassifier:
+    """A barely trained model (early or late fusion): streaming must equal offline
+    whatever the weights."""
     rng = np.random.default_rng(0)
     config = TrainingConfig(
         max_epochs=1,
         threads=1,
         validation_fraction=0.5,
-        network=NetworkConfig(embedding_size=8, hidden_size=12, context_levels=3),
+        network=NetworkConfig(
+            embedding_size=8, hidden_size=12, context_levels=3, fusion=request.param
+        ),
     )
     return ActivityClassifier(STEPS, config=config).fit([recording(rng, f"r{i}") for i in range(2)])
 

@@ -19,6 +19,7 @@ from prism.errors import PrismError
 from prism.evaluation.har import BASELINE, HarConfiguration, HarEvaluationConfig, evaluate_har
 from prism.procedure.io import load_procedure
 from prism.sensing.features import PRIVACY_RATE_HZ
+from prism.sensing.network import NetworkConfig
 from prism.sensing.training import TrainingConfig
 from prism.settings import get_settings
 from prism.tracker import TrackerConfig
@@ -93,6 +94,9 @@ def eval_har(
     sessions: Annotated[int, typer.Option(help="synth: sessions to generate.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of generation and training.")] = 0,
     max_epochs: Annotated[int, typer.Option(help="Training epochs at most.")] = 40,
+    fusion: Annotated[
+        str, typer.Option(help="How the fused models combine IMU and audio: early or late.")
+    ] = NetworkConfig.fusion,
     emission_weight: Annotated[
         float, typer.Option(help="Tracker: exponent on the classifier probabilities.")
     ] = TrackerConfig.emission_weight,
@@ -123,7 +127,9 @@ def eval_har(
     try:
         procedure = load_procedure(settings.tasks_dir / task / "procedure.yaml")
         config = HarEvaluationConfig(
-            training=TrainingConfig(seed=seed, max_epochs=max_epochs),
+            training=TrainingConfig(
+                seed=seed, max_epochs=max_epochs, network=NetworkConfig(fusion=fusion)
+            ),
             tracker=TrackerConfig(emission_weight=emission_weight),
             seed=seed,
             macro_f1_without_other=dataset == "openpack",

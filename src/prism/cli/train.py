@@ -233,6 +233,10 @@ def train(
         int | None,
         typer.Option(help="Analyse audio decimated to this rate (Hz, e.g. 1000); default 16 kHz."),
     ] = None,
+    fusion: Annotated[
+        str | None,
+        typer.Option(help="With imu,audio: early (one branch) or late fusion; default early."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and order.")] = 0,
     max_epochs: Annotated[
         int, typer.Option(help="Upper bound on epochs (early stopping on validation macro-F1).")
@@ -280,6 +284,7 @@ def train(
     started = time.perf_counter()
     try:
         from prism.sensing.classifier import ActivityClassifier
+        from prism.sensing.network import NetworkConfig
         from prism.sensing.training import TrainingConfig
 
         model = ActivityClassifier.for_procedure(
@@ -292,6 +297,7 @@ def train(
                 threads=threads,
                 validation_fraction=validation_fraction,
                 time_limit_s=time_limit,
+                network=NetworkConfig(fusion=fusion) if fusion else NetworkConfig(),
             ),
         )
         found, source = load_training_data(data)

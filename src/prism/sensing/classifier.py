@@ -58,7 +58,12 @@ from prism.sensing.features import (
     imu_window_channels,
 )
 from prism.sensing.framing import FRAME_RATE_HZ, IMU_RESAMPLE_HZ, IMU_WINDOW_S, frame_count
-from prism.sensing.network import FusedActivityNet, check_modalities, session_logits
+from prism.sensing.network import (
+    FusedActivityNet,
+    check_modalities,
+    session_branch_logits,
+    session_logits,
+)
 from prism.sensing.training import (
     EpochRecord,
     ProgressCallback,
@@ -319,7 +324,14 @@ class ActivityClassifier:
         }
         self.training_data_ = _data_summary(sessions, train_ids, validation_ids, self.class_names)
         if validation_ids:
-            logits = np.concatenate(result.validation_logits)
+            held = [ready[i] for i in validation_ids]
+            if self.network_.late:
+                _fit_branch_temperatures(self.network_, held)
+                logits = np.concatenate(
+                    [session_logits(self.network_, s.imu, s.audio) for s in held]
+                )
+            else:
+                logits = np.concatenate(result.validation_logits)
             labels = np.concatenate([_labels(by_id[i]) for i in validation_ids])
             self.confusion_source_ = "validation"
         else:
@@ -593,6 +605,40 @@ def _read_json(path: Path) -> dict[str, Any]:
     )
 
 
+def _fit_branch_temperatures(
+    network: FusedActivityNet, sessions: Sequence[SessionFeatures]
+) -> None:
+    """Late fusion: fit each branch's temperature on the frames of ``sessions`` (labelled,
+    normalised) where its input is present, before the branches are combined."""
+    outputs = [session_branch_logits(network, s.imu, s.audio) for s in sessions]
+    labels = np.concatenate([_labels(s) for s in sessions])
+    temperatures = []
+    for index in range(len(network.branch_names)):
+        logits = np.concatenate([branches[index] for branches, _ in outputs])
+        present = np.concatenate([flags[:, index] for _, flags in outputs]) > 0
+        temperatures.append(
+            fit_temperature(logits[present], labels[present]) if present.any() else 1.0
+        )
+    with torch.no_grad():
+        network.branch_temperatures.copy_(torch.tensor(temperatures))
+
+
+_LEGACY_PREFIXES = ("fuse.", "context_stack.", "head.")
+
+
+def _upgrade_weights(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Weights saved before the network had branches: its one (early-fusion) branch's
+    layers were top-level (``fuse.*``, ``context_stack.*``, ``head.*``)."""
+    if not any(key.startswith(_LEGACY_PREFIXES) for key in state):
+        return dict(state)
+    upgraded = {
+        (f"branches.fused.{key}" if key.startswith(_LEGACY_PREFIXES) else key): value
+        for key, value in state.items()
+    }
+    upgraded.setdefault("branch_temperatures", torch.ones(1))
+    return upgraded
+
+
 def _read_weights(path: Path, model: ActivityClassifier) -> FusedActivityNet:
     if not path.exists():
         raise ModelFileError(f"{path}: missing; was the model saved completely?")
@@ -604,7 +650,7 @@ def _read_weights(path: Path, model: ActivityClassifier) -> FusedActivityNet:
         model.n_classes, modalities=model.modalities, config=model.config.network
     )
     try:
-        network.load_state_dict(state)
+        network.load_state_dict(_upgrade_weights(state))
     except (RuntimeError, TypeError, AttributeError) as error:
         raise ModelFileError(f"{path}: weights do not match config.json ({error})") from None
     network.eval()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from prism.sensing.features import N_MELS, SensingError
 
 __all__ = [
+    "FUSIONS",
     "MODALITIES",
     "AudioEncoder",
     "CausalContext",
@@ -37,11 +38,14 @@ __all__ = [
     "ImuEncoder",
     "NetworkConfig",
     "check_modalities",
+    "session_branch_logits",
     "session_logits",
 ]
 
 MODALITIES = ("imu", "audio")
 """Known modalities, in their canonical order."""
+FUSIONS = ("early", "late")
+"""Ways :class:`FusedActivityNet` combines two modalities (:attr:`NetworkConfig.fusion`)."""
 
 
 def check_modalities(modalities: Sequence[str]) -> tuple[str, ...]:
@@ -83,6 +87,13 @@ class NetworkConfig:
         Kernel of the context layers (frames), >= 2.
     dropout : float
         Dropout after the fusion layer and in the context layers, in [0, 1).
+    fusion : {"early", "late"}
+        How two modalities are combined. ``"early"``: their embeddings are concatenated
+        and one context stack and head read them. ``"late"``: each modality has its own
+        context stack and head, trained on its own loss, and the network's output is
+        the sum of their log probabilities, each divided by its branch temperature
+        (:attr:`FusedActivityNet.branch_temperatures`, fitted on validation data): a
+        product of experts. Ignored with one modality.
     """
 
     imu_channels: int = 7
@@ -93,6 +104,7 @@ class NetworkConfig:
     context_levels: int = 5
     kernel_size: int = 3
     dropout: float = 0.1
+    fusion: str = "early"
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -111,6 +123,10 @@ class NetworkConfig:
                 )
         if not 0.0 <= self.dropout < 1.0:
             raise SensingError(f"NetworkConfig.dropout must be in [0, 1), got {self.dropout!r}")
+        if self.fusion not in FUSIONS:
+            raise SensingError(
+                f"NetworkConfig.fusion must be one of {FUSIONS}, got {self.fusion!r}"
+            )
 
     @property
     def receptive_field(self) -> int:
@@ -227,6 +243,32 @@ class CausalContext(nn.Module):
         return x, new_state
 
 
+class _Branch(nn.Module):
+    """Frame inputs -> Linear+ReLU -> causal context -> per-frame logits."""
+
+    fuse: nn.Sequential
+    context_stack: CausalContext
+    head: nn.Linear
+
+    def __init__(self, inputs: int, n_classes: int, config: NetworkConfig) -> None:
+        super().__init__()
+        self.fuse = nn.Sequential(
+            nn.Linear(inputs, config.hidden_size), nn.ReLU(), nn.Dropout(config.dropout)
+        )
+        self.context_stack = CausalContext(
+            config.hidden_size,
+            levels=config.context_levels,
+            kernel_size=config.kernel_size,
+            dropout=config.dropout,
+        )
+        self.head = nn.Linear(config.hidden_size, n_classes)
+
+    def forward(self, hidden: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """``hidden (B, T, H)`` (after :attr:`fuse`) -> logits ``(B, T, C)`` and new state."""
+        out, new_state = self.context_stack(hidden.transpose(1, 2), state)
+        return self.head(out.transpose(1, 2)), new_state
+
+
 class FusedActivityNet(nn.Module):
     """Per-frame activity logits from IMU and/or audio windows, with causal context.
 
@@ -237,7 +279,8 @@ class FusedActivityNet(nn.Module):
     modalities : sequence of {"imu", "audio"}
         Encoders to build.
     config : NetworkConfig
-        Layer sizes.
+        Layer sizes and the fusion (early: one branch over the concatenated encoder
+        outputs; late: one branch per modality).
 
     Examples
     --------
@@ -245,6 +288,8 @@ class FusedActivityNet(nn.Module):
     >>> net.eval()(torch.zeros(2, 3, 6, 100), None).shape
     torch.Size([2, 3, 4])
     """
+
+    branch_temperatures: Tensor
 
     def __init__(
         self,
@@ -259,6 +304,7 @@ class FusedActivityNet(nn.Module):
         self.n_classes = n_classes
         self.modalities = check_modalities(modalities)
         self.config = config if config is not None else NetworkConfig()
+        self.late = self.config.fusion == "late" and len(self.modalities) > 1
         size = self.config.embedding_size
         encoders: dict[str, nn.Module] = {}
         if "imu" in self.modalities:
@@ -271,31 +317,38 @@ class FusedActivityNet(nn.Module):
         self.missing = nn.ParameterDict(
             {name: nn.Parameter(torch.zeros(size)) for name in self.modalities}
         )
-        self.fuse = nn.Sequential(
-            nn.Linear(size * len(self.modalities), self.config.hidden_size),
-            nn.ReLU(),
-            nn.Dropout(self.config.dropout),
+        branches = self.modalities if self.late else ("fused",)
+        inputs = size if self.late else size * len(self.modalities)
+        self.branches = nn.ModuleDict(
+            {name: _Branch(inputs, n_classes, self.config) for name in branches}
         )
-        self.context_stack = CausalContext(
-            self.config.hidden_size,
-            levels=self.config.context_levels,
-            kernel_size=self.config.kernel_size,
-            dropout=self.config.dropout,
-        )
-        self.head = nn.Linear(self.config.hidden_size, n_classes)
+        self.register_buffer("branch_temperatures", torch.ones(len(branches)))
 
     @property
     def receptive_field(self) -> int:
         """Frames of temporal context, the current one included."""
         return self.config.receptive_field
 
+    @property
+    def branch_names(self) -> tuple[str, ...]:
+        """The branches: the modalities (late fusion) or ``("fused",)``."""
+        return tuple(self.branches.keys())
+
+    def branch(self, name: str) -> _Branch:
+        """The branch ``name`` (one of :attr:`branch_names`)."""
+        return cast(_Branch, self.branches[name])
+
     def parameter_count(self) -> int:
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     def initial_state(self, batch: int = 1) -> list[Tensor]:
-        """Context state at the session start (zeros)."""
-        return self.context_stack.initial_state(batch)
+        """Context state at the session start (zeros), the branches' levels in order."""
+        return [
+            level
+            for name in self.branch_names
+            for level in self.branch(name).context_stack.initial_state(batch)
+        ]
 
     def embed(
         self,
@@ -305,20 +358,22 @@ class FusedActivityNet(nn.Module):
         drop_imu: Tensor | None = None,
         drop_audio: Tensor | None = None,
     ) -> Tensor:
-        """Fused frame embeddings of ``N`` frames.
+        """Frame embeddings of ``N`` frames.
 
         Parameters
         ----------
         imu : Tensor [shape=(N, C, 100), normalised] or None
-            None for a modality of the network means "missing": the learned missing
-            vector stands in for its embedding.
+            None for a modality of the network means "missing": with early fusion the
+            learned missing vector stands in for its embedding; with late fusion its
+            branch is left out of the output.
         audio : Tensor [shape=(N, 64, 40), normalised] or None
         drop_imu, drop_audio : Tensor [shape=(N,), bool] or None
-            Frames whose modality is replaced by the missing vector (modality dropout).
+            Frames whose modality is treated as missing (modality dropout).
 
         Returns
         -------
-        Tensor [shape=(N, H)]
+        Tensor [shape=(N, H)] (early) or [shape=(N, M * H + M)] (late: each branch's
+        hidden vector, then whether each modality is present, 1.0 or 0.0)
         """
         inputs = {"imu": (imu, drop_imu), "audio": (audio, drop_audio)}
         for name, (windows, _) in inputs.items():
@@ -333,32 +388,83 @@ class FusedActivityNet(nn.Module):
                 f"got {sorted(sizes)}"
             )
         n = sizes.pop()
-        parts = []
+        parts, present = [], []
         for name in self.modalities:
             windows, drop = inputs[name]
             missing = self.missing[name][None, :]
             if windows is None:
                 parts.append(missing.expand(n, -1))
+                present.append(torch.zeros(n, dtype=torch.bool))
                 continue
             embedding: Tensor = self.encoders[name](windows)
             if drop is not None:
                 embedding = torch.where(drop[:, None], missing, embedding)
             parts.append(embedding)
-        return self.fuse(torch.cat(parts, dim=1))  # type: ignore[no-any-return]
+            present.append(torch.ones(n, dtype=torch.bool) if drop is None else ~drop)
+        if not self.late:
+            return self.branch("fused").fuse(torch.cat(parts, dim=1))  # type: ignore[no-any-return]
+        hidden = [
+            self.branch(name).fuse(part) * mask[:, None]
+            for name, part, mask in zip(self.modalities, parts, present, strict=True)
+        ]
+        return torch.cat([*hidden, torch.stack(present, dim=1).to(hidden[0].dtype)], dim=1)
+
+    def branch_logits(
+        self, embeddings: Tensor, state: list[Tensor] | None = None
+    ) -> tuple[list[Tensor], Tensor, list[Tensor]]:
+        """Each branch's logits from frame embeddings ``(B, T, D)``.
+
+        Returns
+        -------
+        logits : list of Tensor [shape=(B, T, n_classes)], one per :attr:`branch_names`
+        present : Tensor [shape=(B, T, n_branches), float]
+            Whether each branch's input was there (always 1 with early fusion).
+        state : list of Tensor
+            The new context state.
+        """
+        if state is None:
+            state = self.initial_state(embeddings.shape[0])
+        names = self.branch_names
+        if self.late:
+            hidden_size = self.config.hidden_size
+            inputs = list(torch.split(embeddings[..., : hidden_size * len(names)], hidden_size, -1))
+            present = embeddings[..., hidden_size * len(names) :]
+        else:
+            inputs = [embeddings]
+            present = embeddings.new_ones((*embeddings.shape[:2], 1))
+        logits, new_state, taken = [], [], 0
+        for name, hidden in zip(names, inputs, strict=True):
+            branch = self.branch(name)
+            levels = len(branch.context_stack.dilations)
+            out, own = branch(hidden, state[taken : taken + levels])
+            logits.append(out)
+            new_state += own
+            taken += levels
+        return logits, present, new_state
+
+    def combine(self, logits: Sequence[Tensor], present: Tensor) -> Tensor:
+        """The network's output from :meth:`branch_logits`: the one branch's logits, or
+        (late fusion) the sum of the present branches' log probabilities at their
+        temperatures, ``(B, T, n_classes)``."""
+        if not self.late:
+            return logits[0]
+        total = torch.zeros_like(logits[0])
+        for index, branch in enumerate(logits):
+            scaled = torch.log_softmax(branch / self.branch_temperatures[index], dim=-1)
+            total = total + present[..., index : index + 1] * scaled
+        return total
 
     def context(
         self, embeddings: Tensor, state: list[Tensor] | None = None
     ) -> tuple[Tensor, list[Tensor]]:
-        """Logits from frame embeddings ``(B, T, H)`` -> ``(B, T, n_classes)`` and new state.
+        """Logits from frame embeddings ``(B, T, D)`` -> ``(B, T, n_classes)`` and new state.
 
         ``state`` (from :meth:`initial_state` or a previous call) carries the last frames
         of each context level, so calling this on consecutive pieces of a session gives
         the logits of one call on the whole session.
         """
-        if state is None:
-            state = self.initial_state(embeddings.shape[0])
-        hidden, new_state = self.context_stack(embeddings.transpose(1, 2), state)
-        return self.head(hidden.transpose(1, 2)), new_state
+        logits, present, new_state = self.branch_logits(embeddings, state)
+        return self.combine(logits, present), new_state
 
     def forward(self, imu: Tensor | None, audio: Tensor | None) -> Tensor:
         """Logits of whole sequences from the session start.
@@ -383,14 +489,14 @@ class FusedActivityNet(nn.Module):
         return logits
 
 
-def session_logits(
+def session_branch_logits(
     network: FusedActivityNet,
     imu: np.ndarray | None,
     audio: np.ndarray | None,
     *,
     block_frames: int = 1024,
-) -> np.ndarray:
-    """Logits of one whole session from normalised windows, without gradients.
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Each branch's logits over one whole session, without gradients.
 
     Frames are embedded in blocks of ``block_frames`` (bounded memory), then the causal
     context runs over the whole sequence from a zero state. The network is used as it
@@ -405,14 +511,18 @@ def session_logits(
 
     Returns
     -------
-    np.ndarray [shape=(T, n_classes), float32]
+    logits : list of np.ndarray [shape=(T, n_classes), float32], one per branch
+    present : np.ndarray [shape=(T, n_branches), float32]
+        Whether each branch's input was there.
     """
     source = imu if imu is not None else audio
     if source is None:
         raise SensingError("session_logits needs at least one of imu and audio windows")
     n_frames = source.shape[0]
+    n_branches = len(network.branch_names)
     if n_frames == 0:
-        return np.zeros((0, network.n_classes), dtype=np.float32)
+        empty = np.zeros((0, network.n_classes), dtype=np.float32)
+        return [empty] * n_branches, np.zeros((0, n_branches), dtype=np.float32)
     with torch.no_grad():
         blocks = []
         for start in range(0, n_frames, block_frames):
@@ -423,5 +533,22 @@ def session_logits(
                     torch.from_numpy(audio[start:stop]) if audio is not None else None,
                 )
             )
-        logits, _ = network.context(torch.cat(blocks)[None])
-    return logits[0].numpy().astype(np.float32)
+        logits, present, _ = network.branch_logits(torch.cat(blocks)[None])
+    return [branch[0].numpy().astype(np.float32) for branch in logits], present[0].numpy()
+
+
+def session_logits(
+    network: FusedActivityNet,
+    imu: np.ndarray | None,
+    audio: np.ndarray | None,
+    *,
+    block_frames: int = 1024,
+) -> np.ndarray:
+    """The network's logits over one whole session (:func:`session_branch_logits`,
+    combined by :meth:`FusedActivityNet.combine`), ``(T, n_classes)`` float32."""
+    logits, present = session_branch_logits(network, imu, audio, block_frames=block_frames)
+    with torch.no_grad():
+        combined = network.combine(
+            [torch.from_numpy(branch)[None] for branch in logits], torch.from_numpy(present)[None]
+        )
+    return combined[0].numpy().astype(np.float32)

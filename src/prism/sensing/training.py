@@ -103,7 +103,7 @@ class TrainingConfig:
         [0, 0.5]. The default 1/3 trains each encoder on its own a third of the time
         each; with 0.2 the fused model leaned on the joint features and did worse than
         IMU alone on semi-synthetic latte making (raw macro-F1 0.765 vs 0.794; 0.839 at
-        1/3).
+        1/3). Not used with late fusion, whose branches are trained apart anyway.
     class_weighting : bool
         Weight the loss by inverse class frequency.
     threads : int
@@ -374,7 +374,8 @@ def _batch_loss(
     dropout: float,
     rng: np.random.Generator,
 ) -> torch.Tensor:
-    """Weighted cross-entropy of one batch of sequences ``(session, first, start, stop)``.
+    """Weighted cross-entropy of one batch of sequences ``(session, first, start, stop)``,
+    summed over the network's branches (each on the frames its input is present).
 
     The context frames ``[first, start)`` are embedded without gradients (they only feed
     the causal context), which saves most of their cost.
@@ -399,13 +400,16 @@ def _batch_loss(
         labels = sessions[s].labels
         if labels is not None:  # always: checked by _check_sessions
             targets[row, start - first : stop - first] = labels[start:stop]
-    logits, _ = network.context(padded)
-    return F.cross_entropy(
-        logits.reshape(-1, network.n_classes),
-        torch.from_numpy(targets.reshape(-1)),
-        weight=weights,
-        ignore_index=_IGNORE,
-    )
+    branch_logits, present, _ = network.branch_logits(padded)
+    flat_targets = torch.from_numpy(targets.reshape(-1))
+    loss = torch.zeros(())
+    for index, logits in enumerate(branch_logits):
+        own = flat_targets.where(present[..., index].reshape(-1) > 0, _IGNORE)
+        if bool((own != _IGNORE).any()):  # a late-fusion branch may miss a whole batch
+            loss = loss + F.cross_entropy(
+                logits.reshape(-1, network.n_classes), own, weight=weights, ignore_index=_IGNORE
+            )
+    return loss
 
 
 def _validate(
@@ -484,6 +488,7 @@ def train_network(
             weights = torch.from_numpy(class_weights(labels, n_classes).astype(np.float32))
         context = network.receptive_field - 1
         length = config.sequence_frames
+        dropout = 0.0 if network.late else config.modality_dropout  # late: branches apart
         most = sum(-(-s.n_frames // length) + (s.n_frames > length) for s in train)
         planned = -(-most // config.batch_size) * config.max_epochs  # an upper bound
         history: list[EpochRecord] = []
@@ -497,7 +502,7 @@ def train_network(
             losses = []
             for start in range(0, len(sequences), config.batch_size):
                 batch = sequences[start : start + config.batch_size]
-                loss = _batch_loss(network, train, batch, weights, config.modality_dropout, rng)
+                loss = _batch_loss(network, train, batch, weights, dropout, rng)
                 optimizer.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 torch.nn.utils.clip_grad_norm_(network.parameters(), 5.0)
