@@ -156,10 +156,16 @@ def test_save_load_round_trip(
     assert "## Confusion matrix" in markdown and "test_accuracy (caller)" in markdown
 
 
-def test_weights_saved_before_the_branches_still_load(
-    fitted: ActivityClassifier, recordings: list[Recording], tmp_path: Path
-) -> None:
-    root = fitted.save(tmp_path / "old")
+def test_format_1_models_still_load(recordings: list[Recording], tmp_path: Path) -> None:
+    """A model saved before late fusion (format 1: early fusion, no ``fusion`` setting,
+    the branch's layers at the top level of the weights) loads and predicts the same."""
+    early = replace(TINY, network=replace(TINY.network, fusion="early"))
+    model = ActivityClassifier(STEPS, config=early).fit(recordings[:8])
+    root = model.save(tmp_path / "v1")
+    config = json.loads((root / "config.json").read_text())
+    config["format_version"] = 1
+    del config["training"]["network"]["fusion"]
+    (root / "config.json").write_text(json.dumps(config))
     state = torch.load(root / "weights.pt", weights_only=True)
     legacy = {
         key.removeprefix("branches.fused."): value
@@ -169,23 +175,30 @@ def test_weights_saved_before_the_branches_still_load(
     assert "head.weight" in legacy
     torch.save(legacy, root / "weights.pt")
     loaded = ActivityClassifier.load(root)
+    assert loaded.config.network.fusion == "early"
     np.testing.assert_array_equal(
-        loaded.predict_proba(recordings[8]), fitted.predict_proba(recordings[8])
+        loaded.predict_proba(recordings[8]), model.predict_proba(recordings[8])
     )
 
 
 def test_late_fusion_fits_each_branch_then_their_product(
     recordings: list[Recording], tmp_path: Path
 ) -> None:
-    late = replace(TINY, network=replace(TINY.network, fusion="late"))
-    model = ActivityClassifier(STEPS, config=late).fit(recordings[:8])
+    model = ActivityClassifier(STEPS, config=TINY).fit(recordings[:8])  # late by default
     network = model.network_
     assert network.late and network.branch_names == ("imu", "audio")
     temperatures = network.branch_temperatures.tolist()
     assert all(t > 0 for t in temperatures) and temperatures != [1.0, 1.0]
     held_out = recordings[8]
     labels = model.features(held_out).labels
-    for modalities, least in ((("imu", "audio"), 0.85), (("imu",), 0.6), (("audio",), 0.6)):
+    majority = np.bincount(labels).max() / labels.size
+    # the toy's tones are easier than its motions: the IMU branch is above the majority
+    # class, the audio branch and the product are nearly right
+    for modalities, least in (
+        (("imu", "audio"), 0.9),
+        (("imu",), majority + 0.1),
+        (("audio",), 0.9),
+    ):
         probabilities = model.predict_proba(held_out, modalities=modalities)
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
         assert np.mean(probabilities.argmax(axis=1) == labels) > least, modalities

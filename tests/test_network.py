@@ -21,6 +21,12 @@ SMALL = NetworkConfig(imu_channels=6, embedding_size=8, hidden_size=12, context_
 LATE = replace(SMALL, fusion="late")
 
 
+def test_late_fusion_is_the_default() -> None:
+    assert NetworkConfig().fusion == "late"
+    assert FusedActivityNet(3, config=SMALL).late
+    assert not FusedActivityNet(3, modalities=("imu",), config=SMALL).late  # one branch
+
+
 @pytest.fixture(params=["early", "late"])
 def net(request: pytest.FixtureRequest) -> FusedActivityNet:
     torch.manual_seed(0)
@@ -78,9 +84,9 @@ def test_context_in_pieces_with_carried_state_equals_one_pass(net: FusedActivity
     torch.testing.assert_close(torch.cat(pieces, dim=1), whole, rtol=1e-5, atol=1e-5)
 
 
-def test_missing_modality_uses_the_learned_vector() -> None:
+def test_missing_modality_uses_the_learned_vector_with_early_fusion() -> None:
     torch.manual_seed(0)
-    net = FusedActivityNet(5, config=SMALL).eval()
+    net = FusedActivityNet(5, config=replace(SMALL, fusion="early")).eval()
     imu, audio = inputs(1, 6)
     with torch.no_grad():
         net.missing["audio"].fill_(0.3)

@@ -86,8 +86,10 @@ __all__ = [
 
 MODEL_CARD_FORMAT = "prism-model-card"
 CLASSIFIER_FORMAT = "prism-activity-classifier"
-CLASSIFIER_FORMAT_VERSION = 1
-"""Bumped whenever saved files change meaning; :meth:`ActivityClassifier.load` checks it."""
+CLASSIFIER_FORMAT_VERSION = 2
+"""Bumped whenever saved files change meaning; :meth:`ActivityClassifier.load` checks it.
+Version 1 (before late fusion) is still read: its networks are early fusion, with the
+one branch's layers at the top level of ``weights.pt``."""
 OTHER_CLASS = "other"
 COVERAGE_TOLERANCE_S = IMU_WINDOW_S
 """A modality may leave at most this much of a session uncovered at either end (s)."""
@@ -498,22 +500,25 @@ class ActivityClassifier:
                 f"{config_path}: format must be {CLASSIFIER_FORMAT!r}, got {config.get('format')!r}"
             )
         version = config.get("format_version")
-        if version != CLASSIFIER_FORMAT_VERSION:
+        if version not in (1, CLASSIFIER_FORMAT_VERSION):
             raise ModelFileError(
                 f"{config_path}: format_version {version!r} is not supported "
-                f"(this PrISM reads version {CLASSIFIER_FORMAT_VERSION})"
+                f"(this PrISM reads versions 1 and {CLASSIFIER_FORMAT_VERSION})"
             )
         try:
+            training = dict(config["training"])
+            if version == 1:
+                training["network"] = {"fusion": "early", **training.get("network", {})}
             model = cls(
                 config["step_ids"],
                 modalities=config["modalities"],
                 privacy_rate=config["privacy_rate"],
                 imu_magnitude=config["imu_magnitude"],
-                config=TrainingConfig.from_dict(config["training"]),
+                config=TrainingConfig.from_dict(training),
             )
         except (KeyError, TypeError, SensingError) as error:
             raise ModelFileError(f"{config_path}: invalid settings ({error!r})") from None
-        model.network_ = _read_weights(root / _FILES["weights"], model)
+        model.network_ = _read_weights(root / _FILES["weights"], model, legacy=version == 1)
         model.normalizers_ = _read_normalizers(root / _FILES["normalizer"], model)
         calibration_path = root / _FILES["calibration"]
         calibration = _read_json(calibration_path)
@@ -623,23 +628,23 @@ def _fit_branch_temperatures(
         network.branch_temperatures.copy_(torch.tensor(temperatures))
 
 
-_LEGACY_PREFIXES = ("fuse.", "context_stack.", "head.")
+_FORMAT_1_LAYERS = ("fuse", "context_stack", "head")
 
 
 def _upgrade_weights(state: Mapping[str, Any]) -> dict[str, Any]:
-    """Weights saved before the network had branches: its one (early-fusion) branch's
-    layers were top-level (``fuse.*``, ``context_stack.*``, ``head.*``)."""
-    if not any(key.startswith(_LEGACY_PREFIXES) for key in state):
-        return dict(state)
+    """Format 1 weights: the one (early-fusion) branch's layers were top-level
+    (``fuse.*``, ``context_stack.*``, ``head.*``), and there were no branch temperatures."""
     upgraded = {
-        (f"branches.fused.{key}" if key.startswith(_LEGACY_PREFIXES) else key): value
+        (f"branches.fused.{key}" if key.split(".")[0] in _FORMAT_1_LAYERS else key): value
         for key, value in state.items()
     }
     upgraded.setdefault("branch_temperatures", torch.ones(1))
     return upgraded
 
 
-def _read_weights(path: Path, model: ActivityClassifier) -> FusedActivityNet:
+def _read_weights(
+    path: Path, model: ActivityClassifier, *, legacy: bool = False
+) -> FusedActivityNet:
     if not path.exists():
         raise ModelFileError(f"{path}: missing; was the model saved completely?")
     try:
@@ -650,7 +655,7 @@ def _read_weights(path: Path, model: ActivityClassifier) -> FusedActivityNet:
         model.n_classes, modalities=model.modalities, config=model.config.network
     )
     try:
-        network.load_state_dict(_upgrade_weights(state))
+        network.load_state_dict(_upgrade_weights(state) if legacy else state)
     except (RuntimeError, TypeError, AttributeError) as error:
         raise ModelFileError(f"{path}: weights do not match config.json ({error})") from None
     network.eval()

@@ -87,8 +87,9 @@ class NetworkConfig:
         Kernel of the context layers (frames), >= 2.
     dropout : float
         Dropout after the fusion layer and in the context layers, in [0, 1).
-    fusion : {"early", "late"}
-        How two modalities are combined. ``"early"``: their embeddings are concatenated
+    fusion : {"late", "early"}
+        How two modalities are combined (``"late"`` by default). ``"early"``: their
+        embeddings are concatenated
         and one context stack and head read them. ``"late"``: each modality has its own
         context stack and head, trained on its own loss, and the network's output is
         the sum of their log probabilities, each divided by its branch temperature
@@ -104,7 +105,7 @@ class NetworkConfig:
     context_levels: int = 5
     kernel_size: int = 3
     dropout: float = 0.1
-    fusion: str = "early"
+    fusion: str = "late"
 
     def __post_init__(self) -> None:
         for name, low in (
