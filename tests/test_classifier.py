@@ -184,7 +184,8 @@ def test_format_1_models_still_load(recordings: list[Recording], tmp_path: Path)
 def test_late_fusion_fits_each_branch_then_their_product(
     recordings: list[Recording], tmp_path: Path
 ) -> None:
-    model = ActivityClassifier(STEPS, config=TINY).fit(recordings[:8])  # late by default
+    late = replace(TINY, network=replace(TINY.network, fusion="late"))
+    model = ActivityClassifier(STEPS, config=late).fit(recordings[:8])
     network = model.network_
     assert network.late and network.branch_names == ("imu", "audio")
     temperatures = network.branch_temperatures.tolist()

@@ -21,10 +21,11 @@ SMALL = NetworkConfig(imu_channels=6, embedding_size=8, hidden_size=12, context_
 LATE = replace(SMALL, fusion="late")
 
 
-def test_late_fusion_is_the_default() -> None:
-    assert NetworkConfig().fusion == "late"
-    assert FusedActivityNet(3, config=SMALL).late
-    assert not FusedActivityNet(3, modalities=("imu",), config=SMALL).late  # one branch
+def test_late_fusion_needs_two_modalities() -> None:
+    assert NetworkConfig().fusion == "early"
+    assert not FusedActivityNet(3, config=SMALL).late
+    assert FusedActivityNet(3, config=LATE).late
+    assert not FusedActivityNet(3, modalities=("imu",), config=LATE).late  # one branch
 
 
 @pytest.fixture(params=["early", "late"])

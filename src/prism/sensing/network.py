@@ -87,8 +87,8 @@ class NetworkConfig:
         Kernel of the context layers (frames), >= 2.
     dropout : float
         Dropout after the fusion layer and in the context layers, in [0, 1).
-    fusion : {"late", "early"}
-        How two modalities are combined (``"late"`` by default). ``"early"``: their
+    fusion : {"early", "late"}
+        How two modalities are combined (``"early"`` by default). ``"early"``: their
         embeddings are concatenated
         and one context stack and head read them. ``"late"``: each modality has its own
         context stack and head, trained on its own loss, and the network's output is
@@ -105,7 +105,7 @@ class NetworkConfig:
     context_levels: int = 5
     kernel_size: int = 3
     dropout: float = 0.1
-    fusion: str = "late"
+    fusion: str = "early"
 
     def __post_init__(self) -> None:
         for name, low in (
