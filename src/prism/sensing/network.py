@@ -15,6 +15,11 @@ The temporal context only looks back (frame ``t`` sees frames ``t - R + 1 .. t``
 carried state (:meth:`FusedActivityNet.context`) gives the same logits as running it on a
 whole session. A modality can be missing: its embedding is then replaced by a learned
 "missing" vector (training drops modalities at random so the model learns to do without).
+
+That is early fusion (the default). With late fusion (``NetworkConfig(fusion="late")``)
+each modality has its own Linear+ReLU, context stack and head (a branch), and the
+output is the sum of the branches' temperature-scaled log probabilities; a missing
+modality's branch is left out.
 """
 
 from __future__ import annotations
@@ -89,10 +94,10 @@ class NetworkConfig:
         Dropout after the fusion layer and in the context layers, in [0, 1).
     fusion : {"early", "late"}
         How two modalities are combined (``"early"`` by default). ``"early"``: their
-        embeddings are concatenated
-        and one context stack and head read them. ``"late"``: each modality has its own
-        context stack and head, trained on its own loss, and the network's output is
-        the sum of their log probabilities, each divided by its branch temperature
+        embeddings are concatenated and one context stack and head read them.
+        ``"late"``: each modality has its own context stack and head, trained on its own
+        loss, and the network's output is the sum of their log probabilities, each
+        branch's logits divided by its temperature
         (:attr:`FusedActivityNet.branch_temperatures`, fitted on validation data): a
         product of experts. Ignored with one modality.
     """
@@ -315,8 +320,8 @@ class FusedActivityNet(nn.Module):
         if "audio" in self.modalities:
             encoders["audio"] = AudioEncoder(size, width=self.config.audio_width)
         self.encoders = nn.ModuleDict(encoders)
-        self.missing = nn.ParameterDict(
-            {name: nn.Parameter(torch.zeros(size)) for name in self.modalities}
+        self.missing = nn.ParameterDict(  # late fusion leaves a missing branch out instead
+            {} if self.late else {name: nn.Parameter(torch.zeros(size)) for name in self.modalities}
         )
         branches = self.modalities if self.late else ("fused",)
         inputs = size if self.late else size * len(self.modalities)
@@ -390,16 +395,17 @@ class FusedActivityNet(nn.Module):
             )
         n = sizes.pop()
         parts, present = [], []
+        size = self.config.embedding_size
         for name in self.modalities:
             windows, drop = inputs[name]
-            missing = self.missing[name][None, :]
             if windows is None:
-                parts.append(missing.expand(n, -1))
+                absent = torch.zeros(n, size) if self.late else self.missing[name].expand(n, -1)
+                parts.append(absent)
                 present.append(torch.zeros(n, dtype=torch.bool))
                 continue
             embedding: Tensor = self.encoders[name](windows)
-            if drop is not None:
-                embedding = torch.where(drop[:, None], missing, embedding)
+            if drop is not None and not self.late:
+                embedding = torch.where(drop[:, None], self.missing[name][None, :], embedding)
             parts.append(embedding)
             present.append(torch.ones(n, dtype=torch.bool) if drop is None else ~drop)
         if not self.late:
