@@ -61,6 +61,7 @@ from prism.sensing.framing import FRAME_RATE_HZ, IMU_RESAMPLE_HZ, IMU_WINDOW_S, 
 from prism.sensing.network import (
     FusedActivityNet,
     check_modalities,
+    combine_session,
     session_branch_logits,
     session_logits,
 )
@@ -326,15 +327,16 @@ class ActivityClassifier:
         }
         self.training_data_ = _data_summary(sessions, train_ids, validation_ids, self.class_names)
         if validation_ids:
-            held = [ready[i] for i in validation_ids]
+            labels = np.concatenate([_labels(by_id[i]) for i in validation_ids])
             if self.network_.late:
-                _fit_branch_temperatures(self.network_, held)
-                logits = np.concatenate(
-                    [session_logits(self.network_, s.imu, s.audio) for s in held]
-                )
+                outputs = [
+                    session_branch_logits(self.network_, s.imu, s.audio)
+                    for s in (ready[i] for i in validation_ids)
+                ]
+                _fit_branch_temperatures(self.network_, outputs, labels)
+                logits = np.concatenate([combine_session(self.network_, *o) for o in outputs])
             else:
                 logits = np.concatenate(result.validation_logits)
-            labels = np.concatenate([_labels(by_id[i]) for i in validation_ids])
             self.confusion_source_ = "validation"
         else:
             logits = np.concatenate(
@@ -611,12 +613,13 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _fit_branch_temperatures(
-    network: FusedActivityNet, sessions: Sequence[SessionFeatures]
+    network: FusedActivityNet,
+    outputs: Sequence[tuple[list[np.ndarray], np.ndarray]],
+    labels: np.ndarray,
 ) -> None:
-    """Late fusion: fit each branch's temperature on the frames of ``sessions`` (labelled,
-    normalised) where its input is present, before the branches are combined."""
-    outputs = [session_branch_logits(network, s.imu, s.audio) for s in sessions]
-    labels = np.concatenate([_labels(s) for s in sessions])
+    """Late fusion: fit each branch's temperature on validation frames where its input is
+    present. ``outputs``: :func:`session_branch_logits` per session; ``labels (T,)``: the
+    sessions' frame labels, concatenated."""
     temperatures = []
     for index in range(len(network.branch_names)):
         logits = np.concatenate([branches[index] for branches, _ in outputs])

@@ -43,6 +43,7 @@ __all__ = [
     "ImuEncoder",
     "NetworkConfig",
     "check_modalities",
+    "combine_session",
     "session_branch_logits",
     "session_logits",
 ]
@@ -524,7 +525,7 @@ def session_branch_logits(
     """
     source = imu if imu is not None else audio
     if source is None:
-        raise SensingError("session_logits needs at least one of imu and audio windows")
+        raise SensingError("a session needs at least one of imu and audio windows")
     n_frames = source.shape[0]
     n_branches = len(network.branch_names)
     if n_frames == 0:
@@ -552,8 +553,16 @@ def session_logits(
     block_frames: int = 1024,
 ) -> np.ndarray:
     """The network's logits over one whole session (:func:`session_branch_logits`,
-    combined by :meth:`FusedActivityNet.combine`), ``(T, n_classes)`` float32."""
+    combined by :func:`combine_session`), ``(T, n_classes)`` float32."""
     logits, present = session_branch_logits(network, imu, audio, block_frames=block_frames)
+    return combine_session(network, logits, present)
+
+
+def combine_session(
+    network: FusedActivityNet, logits: Sequence[np.ndarray], present: np.ndarray
+) -> np.ndarray:
+    """:meth:`FusedActivityNet.combine` on the output of :func:`session_branch_logits`:
+    the network's logits ``(T, n_classes)`` float32."""
     with torch.no_grad():
         combined = network.combine(
             [torch.from_numpy(branch)[None] for branch in logits], torch.from_numpy(present)[None]
