@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import pickle
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -355,3 +358,47 @@ def test_stream_audio_rate_must_give_the_model_features(model: ActivityClassifie
         StreamingClassifier(model, audio_rate=8000)
     with pytest.raises(SensingError, match="threads must be None or an integer >= 1"):
         StreamingClassifier(model, threads=0)
+
+
+def test_a_pickled_stream_continues_like_the_original(
+    model: ActivityClassifier, session: Recording
+) -> None:
+    assert session.imu is not None and session.audio is not None
+    stream = StreamingClassifier(model)
+    half_imu, half_audio = session.imu.times.size // 2, session.audio.size // 2
+    stream.push_imu(session.imu.times[:half_imu], session.imu.values[:half_imu])
+    stream.push_audio(session.audio[:half_audio])
+    first = stream.pop_frames()
+    twin = pickle.loads(pickle.dumps(stream))
+    rests = []
+    for each in (stream, twin):
+        each.push_imu(session.imu.times[half_imu:], session.imu.values[half_imu:])
+        each.push_audio(session.audio[half_audio:])
+        rests.append(np.concatenate([each.pop_frames(), each.finish(duration_s=session.duration)]))
+    np.testing.assert_array_equal(rests[0], rests[1])
+    np.testing.assert_allclose(
+        np.concatenate([first, rests[1]]), model.predict_proba(session), atol=1e-5, rtol=0
+    )
+
+
+def test_streams_made_and_dropped_meanwhile_leave_a_batch_alone(
+    model: ActivityClassifier, session: Recording
+) -> None:
+    """Classifying on one thread while another creates and drops streams of the same
+    network (which grows and reuses the rows of its state pool) changes no row."""
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            crowd = [StreamingClassifier(model) for _ in range(64)]
+            del crowd
+            gc.collect()
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        streamed = stream_recording(StreamingClassifier(model), session, [7], [1600])
+    finally:
+        stop.set()
+        worker.join()
+    np.testing.assert_allclose(streamed, model.predict_proba(session), atol=1e-5, rtol=0)

@@ -6,7 +6,9 @@
 returns the probability rows of every frame whose windows are complete
 (:meth:`~StreamingClassifier.pop_frames`); :meth:`~StreamingClassifier.finish` pads the
 end as the offline features do and returns the rest. The causal context of the network is
-carried from frame to frame, so the rows equal
+carried from frame to frame (in a row of the network's
+:class:`~prism.sensing.state_pool.StatePool`, beside the other streams' states, so a batch
+of streams gathers and stores its states in one operation per level), so the rows equal
 :meth:`~prism.sensing.classifier.ActivityClassifier.predict_proba` on the whole
 recording (to float rounding, ~1e-6).
 
@@ -58,6 +60,7 @@ from prism.sensing.features import (
 )
 from prism.sensing.framing import FRAME_RATE_HZ, IMU_RESAMPLE_HZ, frame_count
 from prism.sensing.network import check_modalities
+from prism.sensing.state_pool import StateSlot
 
 __all__ = [
     "AudioFrameStream",
@@ -535,7 +538,7 @@ class StreamingClassifier:
                 f"audio_rate = {audio_rate} Hz cannot give the same features"
             )
         self._network = classifier.network_.eval()
-        self._state = self._network.initial_state(1)
+        self._state = StateSlot(self._network)
         self._emitted = 0
         self._finished = False
 
@@ -746,14 +749,13 @@ class FrameBatch:
         for position, count in enumerate(counts):
             by_count.setdefault(count, []).append(position)
         rows: list[np.ndarray] = [np.zeros(0)] * len(streams)
+        pool = streams[0]._state.pool
         for same in by_count.values():
-            state = [
-                torch.cat([streams[i]._state[level] for i in same])
-                for level in range(len(streams[same[0]]._state))
-            ]
-            logits, new_state = network.context(torch.stack([embeddings[i] for i in same]), state)
+            slots = torch.tensor([streams[i]._state.row for i in same])
+            stacked = torch.stack([embeddings[i] for i in same])
+            logits, new_state = network.context(stacked, pool.gather(slots))
+            pool.scatter(slots, new_state)
             for place, i in enumerate(same):
-                streams[i]._state = [level[place : place + 1] for level in new_state]
                 rows[i] = softmax(logits[place].numpy(), temperature=classifier.temperature_)
         return rows
 
