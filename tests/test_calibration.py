@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import log_softmax
 
 from prism.sensing.calibration import (
+    EXPERT_WEIGHT_BOUNDS,
     confusion_matrix,
     expected_calibration_error,
+    fit_expert_weights,
     fit_temperature,
     negative_log_likelihood,
     softmax,
@@ -108,3 +113,49 @@ def test_bad_bins_and_temperature_raise() -> None:
         softmax(np.eye(2), temperature=0.0)
     with pytest.raises(SensingError, match=r"predicted must be in \[0, 1\]"):
         confusion_matrix(np.array([0]), np.array([2]), n_classes=2)
+
+
+def product_nll(log_probabilities: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    combined = log_softmax(np.tensordot(weights, log_probabilities, axes=1), axis=1)
+    return float(-combined[np.arange(labels.size), labels].mean())
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    experts=st.integers(1, 3),
+    frames=st.integers(1, 60),
+    classes=st.integers(2, 5),
+    scale=st.floats(0.1, 8.0),
+)
+def test_expert_weights_are_bounded_and_never_worse_than_the_plain_product(
+    seed: int, experts: int, frames: int, classes: int, scale: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    scores = log_softmax(rng.normal(size=(experts, frames, classes)) * scale, axis=2)
+    labels = rng.integers(0, classes, size=frames)
+    weights = fit_expert_weights(scores, labels)
+    assert weights.shape == (experts,)
+    assert np.all((weights >= EXPERT_WEIGHT_BOUNDS[0]) & (weights <= EXPERT_WEIGHT_BOUNDS[1]))
+    ones = np.ones(experts)
+    assert product_nll(scores, labels, weights) <= product_nll(scores, labels, ones) + 1e-12
+
+
+def test_expert_weights_recover_a_double_counted_expert(rng: np.random.Generator) -> None:
+    """Calibrated log probabilities given twice: their product is over-confident, and
+    the fitted weights (about 1/2 each) undo the double count."""
+    logits = rng.normal(size=(4000, 4)) * 2
+    labels = sample_labels(softmax(logits), rng)
+    calibrated = log_softmax(logits, axis=1)
+    weights = fit_expert_weights(np.stack([calibrated, calibrated]), labels)
+    np.testing.assert_allclose(weights, [0.5, 0.5], atol=0.06)
+
+
+def test_expert_weights_without_frames_are_ones_and_bad_shapes_raise() -> None:
+    np.testing.assert_array_equal(
+        fit_expert_weights(np.zeros((2, 0, 3)), np.zeros(0, dtype=int)), [1.0, 1.0]
+    )
+    with pytest.raises(SensingError, match=r"shape \(M, N, C\)"):
+        fit_expert_weights(np.zeros((4, 3)), np.zeros(4, dtype=int))
+    with pytest.raises(SensingError, match="NaN"):
+        fit_expert_weights(np.full((1, 2, 3), np.nan), np.zeros(2, dtype=int))

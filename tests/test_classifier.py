@@ -170,7 +170,7 @@ def test_format_1_models_still_load(recordings: list[Recording], tmp_path: Path)
     legacy = {
         key.removeprefix("branches.fused."): value
         for key, value in state.items()
-        if key != "branch_temperatures"
+        if key not in ("branch_temperatures", "branch_weights")
     }
     assert "head.weight" in legacy
     torch.save(legacy, root / "weights.pt")
@@ -179,6 +179,40 @@ def test_format_1_models_still_load(recordings: list[Recording], tmp_path: Path)
     np.testing.assert_array_equal(
         loaded.predict_proba(recordings[8]), model.predict_proba(recordings[8])
     )
+
+
+def test_format_2_late_models_load_with_unit_branch_weights(
+    recordings: list[Recording], tmp_path: Path
+) -> None:
+    """A late-fusion model saved before fitted branch weights (format 2) is the plain
+    product of its calibrated branches."""
+    late = replace(TINY, network=replace(TINY.network, fusion="late"))
+    model = ActivityClassifier(STEPS, config=late).fit(recordings[:8])
+    root = model.save(tmp_path / "v2")
+    config = json.loads((root / "config.json").read_text())
+    config["format_version"] = 2
+    (root / "config.json").write_text(json.dumps(config))
+    state = torch.load(root / "weights.pt", weights_only=True)
+    torch.save({k: v for k, v in state.items() if k != "branch_weights"}, root / "weights.pt")
+    loaded = ActivityClassifier.load(root)
+    assert loaded.network_.branch_weights.tolist() == [1.0, 1.0]
+    with torch.no_grad():
+        model.network_.branch_weights.fill_(1.0)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(recordings[8]), model.predict_proba(recordings[8])
+    )
+
+
+@pytest.mark.parametrize("version", [0, 4, "3", True])
+def test_unknown_format_versions_are_refused(
+    recordings: list[Recording], tmp_path: Path, version: object
+) -> None:
+    root = ActivityClassifier(STEPS, config=TINY).fit(recordings[:8]).save(tmp_path / "m")
+    config = json.loads((root / "config.json").read_text())
+    config["format_version"] = version
+    (root / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFileError, match=r"format_version .* is not supported"):
+        ActivityClassifier.load(root)
 
 
 def test_late_fusion_fits_each_branch_then_their_product(
@@ -190,6 +224,8 @@ def test_late_fusion_fits_each_branch_then_their_product(
     assert network.late and network.branch_names == ("imu", "audio")
     temperatures = network.branch_temperatures.tolist()
     assert all(t > 0 for t in temperatures) and temperatures != [1.0, 1.0]
+    weights = network.branch_weights.tolist()
+    assert all(0.0 <= w <= 4.0 for w in weights) and weights != [1.0, 1.0]
     held_out = recordings[8]
     labels = model.features(held_out).labels
     majority = np.bincount(labels).max() / labels.size

@@ -151,16 +151,17 @@ def late_network() -> FusedActivityNet:
     torch.manual_seed(0)
     network = FusedActivityNet(5, config=LATE).eval()
     network.branch_temperatures.copy_(torch.tensor([2.0, 0.5]))
+    network.branch_weights.copy_(torch.tensor([0.7, 1.3]))
     return network
 
 
-def test_late_fusion_adds_the_branches_log_probabilities_at_their_temperatures() -> None:
+def test_late_fusion_weighs_the_branches_log_probabilities_at_their_temperatures() -> None:
     network = late_network()
     assert network.branch_names == ("imu", "audio")
     imu, audio = inputs(1, 12)
     with torch.no_grad():
         branches, present, _ = network.branch_logits(network.embed(imu[0], audio[0])[None])
-        expected = torch.log_softmax(branches[0] / 2.0, -1) + torch.log_softmax(
+        expected = 0.7 * torch.log_softmax(branches[0] / 2.0, -1) + 1.3 * torch.log_softmax(
             branches[1] / 0.5, -1
         )
         got = network(imu, audio)
@@ -169,6 +170,7 @@ def test_late_fusion_adds_the_branches_log_probabilities_at_their_temperatures()
 
 
 def test_late_fusion_without_a_modality_is_the_other_branch_alone() -> None:
+    """A lone branch is its calibrated self: the weights apply only to the product."""
     network = late_network()
     imu, audio = inputs(1, 12)
     with torch.no_grad():

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import log_softmax
 
 from prism.data.annotations import frame_labels
 from prism.data.json_files import read_json_object
@@ -43,6 +44,7 @@ from prism.procedure.model import Procedure
 from prism.sensing.calibration import (
     confusion_matrix,
     expected_calibration_error,
+    fit_expert_weights,
     fit_temperature,
     negative_log_likelihood,
     softmax,
@@ -87,10 +89,11 @@ __all__ = [
 
 MODEL_CARD_FORMAT = "prism-model-card"
 CLASSIFIER_FORMAT = "prism-activity-classifier"
-CLASSIFIER_FORMAT_VERSION = 2
+CLASSIFIER_FORMAT_VERSION = 3
 """Bumped whenever saved files change meaning; :meth:`ActivityClassifier.load` checks it.
-Version 1 (before late fusion) is still read: its networks are early fusion, with the
-one branch's layers at the top level of ``weights.pt``."""
+Older versions are still read. Version 1 (before late fusion): early-fusion networks,
+the one branch's layers at the top level of ``weights.pt``. Version 2 (before fitted
+branch weights): late-fusion products have every branch's weight 1."""
 OTHER_CLASS = "other"
 COVERAGE_TOLERANCE_S = IMU_WINDOW_S
 """A modality may leave at most this much of a session uncovered at either end (s)."""
@@ -333,7 +336,7 @@ class ActivityClassifier:
                     session_branch_logits(self.network_, s.imu, s.audio)
                     for s in (ready[i] for i in validation_ids)
                 ]
-                _fit_branch_temperatures(self.network_, outputs, labels)
+                _fit_late_fusion(self.network_, outputs, labels)
                 logits = np.concatenate([combine_session(self.network_, *o) for o in outputs])
             else:
                 logits = np.concatenate(result.validation_logits)
@@ -502,10 +505,10 @@ class ActivityClassifier:
                 f"{config_path}: format must be {CLASSIFIER_FORMAT!r}, got {config.get('format')!r}"
             )
         version = config.get("format_version")
-        if version not in (1, CLASSIFIER_FORMAT_VERSION):
+        if type(version) is not int or version not in range(1, CLASSIFIER_FORMAT_VERSION + 1):
             raise ModelFileError(
                 f"{config_path}: format_version {version!r} is not supported "
-                f"(this PrISM reads versions 1 and {CLASSIFIER_FORMAT_VERSION})"
+                f"(this PrISM reads versions 1 to {CLASSIFIER_FORMAT_VERSION})"
             )
         try:
             training = dict(config["training"])
@@ -520,7 +523,7 @@ class ActivityClassifier:
             )
         except (KeyError, TypeError, SensingError) as error:
             raise ModelFileError(f"{config_path}: invalid settings ({error!r})") from None
-        model.network_ = _read_weights(root / _FILES["weights"], model, legacy=version == 1)
+        model.network_ = _read_weights(root / _FILES["weights"], model, version=version)
         model.normalizers_ = _read_normalizers(root / _FILES["normalizer"], model)
         calibration_path = root / _FILES["calibration"]
         calibration = _read_json(calibration_path)
@@ -612,42 +615,51 @@ def _read_json(path: Path) -> dict[str, Any]:
     )
 
 
-def _fit_branch_temperatures(
+def _fit_late_fusion(
     network: FusedActivityNet,
     outputs: Sequence[tuple[list[np.ndarray], np.ndarray]],
     labels: np.ndarray,
 ) -> None:
     """Late fusion: fit each branch's temperature on validation frames where its input is
-    present. ``outputs``: :func:`session_branch_logits` per session; ``labels (T,)``: the
+    present, then the branches' weights (:func:`fit_expert_weights`) on the frames where
+    all are. ``outputs``: :func:`session_branch_logits` per session; ``labels (T,)``: the
     sessions' frame labels, concatenated."""
-    temperatures = []
+    flags = np.concatenate([present for _, present in outputs]) > 0
+    temperatures, log_probabilities = [], []
     for index in range(len(network.branch_names)):
         logits = np.concatenate([branches[index] for branches, _ in outputs])
-        present = np.concatenate([flags[:, index] for _, flags in outputs]) > 0
-        temperatures.append(
-            fit_temperature(logits[present], labels[present]) if present.any() else 1.0
-        )
+        present = flags[:, index]
+        temperature = fit_temperature(logits[present], labels[present]) if present.any() else 1.0
+        temperatures.append(temperature)
+        log_probabilities.append(log_softmax(logits / temperature, axis=1))
+    complete = flags.all(axis=1)
+    weights = fit_expert_weights(np.stack(log_probabilities)[:, complete], labels[complete])
     with torch.no_grad():
         network.branch_temperatures.copy_(torch.tensor(temperatures))
+        network.branch_weights.copy_(torch.from_numpy(weights))
 
 
 _FORMAT_1_LAYERS = ("fuse", "context_stack", "head")
 
 
-def _upgrade_weights(state: Mapping[str, Any]) -> dict[str, Any]:
-    """Format 1 weights: the one (early-fusion) branch's layers were top-level
-    (``fuse.*``, ``context_stack.*``, ``head.*``), and there were no branch temperatures."""
-    upgraded = {
-        (f"branches.fused.{key}" if key.split(".")[0] in _FORMAT_1_LAYERS else key): value
-        for key, value in state.items()
-    }
-    upgraded.setdefault("branch_temperatures", torch.ones(1))
+def _upgrade_weights(state: Mapping[str, Any], version: int) -> dict[str, Any]:
+    """Weights of an older format in this version's layout (see
+    :data:`CLASSIFIER_FORMAT_VERSION`): format 1 had the one (early-fusion) branch's layers
+    at the top level (``fuse.*``, ``context_stack.*``, ``head.*``) and no branch
+    temperatures; formats 1 and 2 had no branch weights (all 1)."""
+    upgraded = dict(state)
+    if version == 1:
+        upgraded = {
+            (f"branches.fused.{key}" if key.split(".")[0] in _FORMAT_1_LAYERS else key): value
+            for key, value in state.items()
+        }
+        upgraded.setdefault("branch_temperatures", torch.ones(1))
+    if version <= 2 and isinstance(upgraded.get("branch_temperatures"), torch.Tensor):
+        upgraded.setdefault("branch_weights", torch.ones_like(upgraded["branch_temperatures"]))
     return upgraded
 
 
-def _read_weights(
-    path: Path, model: ActivityClassifier, *, legacy: bool = False
-) -> FusedActivityNet:
+def _read_weights(path: Path, model: ActivityClassifier, *, version: int) -> FusedActivityNet:
     if not path.exists():
         raise ModelFileError(f"{path}: missing; was the model saved completely?")
     try:
@@ -658,7 +670,7 @@ def _read_weights(
         model.n_classes, modalities=model.modalities, config=model.config.network
     )
     try:
-        network.load_state_dict(_upgrade_weights(state) if legacy else state)
+        network.load_state_dict(_upgrade_weights(state, version))
     except (RuntimeError, TypeError, AttributeError) as error:
         raise ModelFileError(f"{path}: weights do not match config.json ({error})") from None
     network.eval()

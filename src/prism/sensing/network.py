@@ -97,9 +97,11 @@ class NetworkConfig:
         How two modalities are combined (``"early"`` by default). ``"early"``: their
         embeddings are concatenated and one context stack and head read them.
         ``"late"``: each modality has its own context stack and head, trained on its own
-        loss, and the network's output is the sum of their log probabilities, each
+        loss, and the network's output is a weighted sum of their log probabilities, each
         branch's logits divided by its temperature
-        (:attr:`FusedActivityNet.branch_temperatures`, fitted on validation data): a
+        (:attr:`FusedActivityNet.branch_temperatures`) and, where every branch has its
+        input, its log probabilities multiplied by its weight
+        (:attr:`FusedActivityNet.branch_weights`; both fitted on validation data): a
         product of experts. Ignored with one modality.
     """
 
@@ -297,6 +299,7 @@ class FusedActivityNet(nn.Module):
     """
 
     branch_temperatures: Tensor
+    branch_weights: Tensor
 
     def __init__(
         self,
@@ -330,6 +333,7 @@ class FusedActivityNet(nn.Module):
             {name: _Branch(inputs, n_classes, self.config) for name in branches}
         )
         self.register_buffer("branch_temperatures", torch.ones(len(branches)))
+        self.register_buffer("branch_weights", torch.ones(len(branches)))
 
     @property
     def receptive_field(self) -> int:
@@ -453,13 +457,16 @@ class FusedActivityNet(nn.Module):
     def combine(self, logits: Sequence[Tensor], present: Tensor) -> Tensor:
         """The network's output from :meth:`branch_logits`: the one branch's logits, or
         (late fusion) the sum of the present branches' log probabilities at their
-        temperatures, ``(B, T, n_classes)``."""
+        temperatures, each times its :attr:`branch_weights` entry where all branches are
+        present (a lone branch is calibrated as it is), ``(B, T, n_classes)``."""
         if not self.late:
             return logits[0]
+        complete = (present > 0).all(dim=-1, keepdim=True)
         total = torch.zeros_like(logits[0])
         for index, branch in enumerate(logits):
             scaled = torch.log_softmax(branch / self.branch_temperatures[index], dim=-1)
-            total = total + present[..., index : index + 1] * scaled
+            weight = torch.where(complete, self.branch_weights[index], 1.0)
+            total = total + present[..., index : index + 1] * weight * scaled
         return total
 
     def context(
