@@ -121,6 +121,34 @@ def test_training_is_deterministic_for_a_seed(toy: list[SessionFeatures]) -> Non
     assert [r.train_loss for r in third.history] != [r.train_loss for r in first.history]
 
 
+def test_late_fusion_branches_keep_the_weights_of_their_own_best_epochs(
+    toy: list[SessionFeatures],
+) -> None:
+    """Each branch ends with the weights it had after its own best validation epoch:
+    the same weights as a run stopped at that epoch. The validation sessions' audio is
+    noise, so the audio branch's best epoch comes before the IMU branch's."""
+    rng = np.random.default_rng(1)
+    validation = [
+        replace(s, audio=rng.normal(size=s.audio.shape).astype(np.float32))
+        for s in toy[6:]
+        if s.audio is not None
+    ]
+    late = replace(TINY, max_epochs=6, patience=6, network=replace(TINY.network, fusion="late"))
+    full = train_network(toy[:6], validation, n_classes=N_CLASSES, config=late)
+    epochs = full.branch_best_epochs
+    assert set(epochs) == {"imu", "audio"} and epochs["audio"] < epochs["imu"]
+    assert full.best_epoch == epochs["imu"]
+    kept = full.network.state_dict()
+    for name, epoch in full.branch_best_epochs.items():
+        short = train_network(
+            toy[:6], validation, n_classes=N_CLASSES, config=replace(late, max_epochs=epoch)
+        )
+        assert short.branch_best_epochs[name] == epoch
+        own = short.network.state_dict()
+        for key in full.network.branch_keys(name):
+            assert torch.equal(kept[key], own[key]), key
+
+
 def test_training_without_validation_keeps_the_last_epoch(toy: list[SessionFeatures]) -> None:
     config = replace(TINY, max_epochs=2, network=replace(TINY.network, context_levels=0))
     result = train_network(toy[:2], n_classes=N_CLASSES, modalities=("imu",), config=config)

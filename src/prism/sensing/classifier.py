@@ -324,6 +324,7 @@ class ActivityClassifier:
         self.split_ = {"train": train_ids, "validation": validation_ids}
         self.training_summary_ = {
             "best_epoch": result.best_epoch,
+            "branch_best_epochs": result.branch_best_epochs,
             "epochs_run": len(result.history),
             "stop_reason": result.stop_reason,
             "seconds": round(result.seconds, 2),

@@ -353,6 +353,14 @@ class FusedActivityNet(nn.Module):
         """Number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
+    def branch_keys(self, name: str) -> tuple[str, ...]:
+        """The :meth:`state_dict` keys of the layers that only branch ``name`` uses: with
+        late fusion its modality's encoder and its own branch, with early fusion every
+        learned layer (not the fitted temperatures and weights)."""
+        prefixes = (f"branches.{name}.", f"encoders.{name}.") if self.late else ("",)
+        fitted = ("branch_temperatures", "branch_weights")
+        return tuple(k for k in self.state_dict() if k.startswith(prefixes) and k not in fitted)
+
     def initial_state(self, batch: int = 1) -> list[Tensor]:
         """Context state at the session start (zeros), the branches' levels in order."""
         return [

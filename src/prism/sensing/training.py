@@ -24,7 +24,6 @@ training; torch's global random state is restored afterwards).
 
 from __future__ import annotations
 
-import copy
 import itertools
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,7 +38,14 @@ import torch.nn.functional as F  # noqa: N812
 from prism.evaluation.metrics import frame_accuracy, macro_f1
 from prism.sensing.calibration import negative_log_likelihood
 from prism.sensing.features import SensingError, SessionFeatures
-from prism.sensing.network import FusedActivityNet, NetworkConfig, check_modalities, session_logits
+from prism.sensing.network import (
+    FusedActivityNet,
+    NetworkConfig,
+    check_modalities,
+    combine_session,
+    session_branch_logits,
+    session_logits,
+)
 
 __all__ = [
     "EpochRecord",
@@ -230,17 +236,21 @@ class TrainingResult:
         Best epoch's weights, in eval mode.
     history : list of EpochRecord
     best_epoch : int
-        1-based epoch whose weights were kept.
+        1-based epoch whose weights were kept (late fusion: the latest of the branches').
+    branch_best_epochs : dict of str to int
+        Per branch (:attr:`FusedActivityNet.branch_names`), the epoch whose weights it
+        kept: each branch is early-stopped on its own validation score.
     stop_reason : {"patience", "max_epochs", "time_limit"}
     seconds : float
         Wall-clock training time.
     validation_logits : list of np.ndarray [shape=(T_i, n_classes)]
-        Logits of the best network on each validation session (for calibration).
+        Logits of the kept network on each validation session (for calibration).
     """
 
     network: FusedActivityNet
     history: list[EpochRecord]
     best_epoch: int
+    branch_best_epochs: dict[str, int]
     stop_reason: str
     seconds: float
     validation_logits: list[np.ndarray]
@@ -412,20 +422,42 @@ def _batch_loss(
     return loss
 
 
+@dataclass
+class _BranchBest:
+    """A branch's best epoch so far: its validation key (higher is better) and weights."""
+
+    key: tuple[float, float] | None
+    epoch: int
+    state: dict[str, torch.Tensor]
+
+
 def _validate(
     network: FusedActivityNet, sessions: Sequence[SessionFeatures]
-) -> tuple[list[np.ndarray], float, float, float]:
+) -> tuple[float, float, float, list[tuple[float, float]]]:
+    """Validation NLL, macro-F1 and accuracy of the network's output, and each branch's
+    key ``(macro-F1, -NLL)`` on the frames that have its input."""
     network.eval()
-    logits = [session_logits(network, s.imu, s.audio) for s in sessions]
+    outputs = [session_branch_logits(network, s.imu, s.audio) for s in sessions]
     network.train()
-    scores = np.concatenate(logits)
     truth = np.concatenate([s.labels for s in sessions if s.labels is not None])
+    scores = np.concatenate([combine_session(network, *output) for output in outputs])
     predicted = scores.argmax(axis=1)
+    keys = []
+    for index in range(len(network.branch_names)):
+        present = np.concatenate([flags[:, index] for _, flags in outputs]) > 0
+        own = np.concatenate([branches[index] for branches, _ in outputs])[present]
+        labels = truth[present]
+        keys.append(
+            (
+                macro_f1(labels, own.argmax(axis=1), n_classes=network.n_classes),
+                -negative_log_likelihood(own, labels),
+            )
+        )
     return (
-        logits,
         negative_log_likelihood(scores, truth),
         macro_f1(truth, predicted, n_classes=network.n_classes),
         frame_accuracy(truth, predicted),
+        keys,
     )
 
 
@@ -439,6 +471,12 @@ def train_network(
     on_progress: ProgressCallback | None = None,
 ) -> TrainingResult:
     """Train a :class:`FusedActivityNet` with early stopping on validation macro-F1.
+
+    Each branch (:attr:`FusedActivityNet.branch_names`) keeps the weights of its own best
+    epoch (macro-F1, then NLL, of its logits on the validation frames that have its
+    input), and training stops when no branch has improved for ``patience`` epochs. With
+    early fusion that is the whole network; a late-fusion network's branches share no
+    layer, so each ends as good as if it had been trained alone.
 
     Parameters
     ----------
@@ -492,9 +530,8 @@ def train_network(
         most = sum(-(-s.n_frames // length) + (s.n_frames > length) for s in train)
         planned = -(-most // config.batch_size) * config.max_epochs  # an upper bound
         history: list[EpochRecord] = []
-        best_state = copy.deepcopy(network.state_dict())
-        best_key: tuple[float, float] | None = None
-        best_epoch, stop_reason, best_logits = 0, "max_epochs", []
+        best = {name: _BranchBest(None, 0, {}) for name in network.branch_names}
+        stop_reason = "max_epochs"
         completed = 0
         for epoch in range(1, config.max_epochs + 1):
             epoch_began = time.perf_counter()
@@ -515,28 +552,35 @@ def train_network(
                 config.time_limit_s is not None
                 and time.perf_counter() - began > config.time_limit_s
             )
-            record, logits, key = _epoch_record(network, validation, epoch, losses, epoch_began)
+            record, keys = _epoch_record(network, validation, epoch, losses, epoch_began)
             history.append(record)
-            if best_key is None or key > best_key:
-                best_key, best_epoch, best_logits = key, epoch, logits
-                best_state = copy.deepcopy(network.state_dict())
+            state = network.state_dict()
+            for (name, kept), key in zip(best.items(), keys, strict=True):
+                if kept.key is None or key > kept.key:
+                    own = {k: state[k].detach().clone() for k in network.branch_keys(name)}
+                    best[name] = _BranchBest(key, epoch, own)
             if on_progress is not None:
                 on_progress(TrainingProgress("training", completed, planned, epoch, record))
             if out_of_time:
                 stop_reason = "time_limit"
                 break
-            if validation and epoch - best_epoch >= config.patience and epoch < config.max_epochs:
+            latest_best = max(kept.epoch for kept in best.values())
+            if validation and epoch - latest_best >= config.patience and epoch < config.max_epochs:
                 stop_reason = "patience"
                 break
-        network.load_state_dict(best_state)
+        kept_state = network.state_dict()
+        for kept in best.values():
+            kept_state.update(kept.state)
+        network.load_state_dict(kept_state)
         network.eval()
     return TrainingResult(
         network=network,
         history=history,
-        best_epoch=best_epoch,
+        best_epoch=max(kept.epoch for kept in best.values()),
+        branch_best_epochs={name: kept.epoch for name, kept in best.items()},
         stop_reason=stop_reason,
         seconds=time.perf_counter() - began,
-        validation_logits=best_logits,
+        validation_logits=[session_logits(network, s.imu, s.audio) for s in validation],
     )
 
 
@@ -546,12 +590,13 @@ def _epoch_record(
     epoch: int,
     losses: list[float],
     began: float,
-) -> tuple[EpochRecord, list[np.ndarray], tuple[float, float]]:
-    """Validate after an epoch; the key orders epochs (higher is better)."""
+) -> tuple[EpochRecord, list[tuple[float, float]]]:
+    """Validate after an epoch; per branch, the key that orders its epochs (higher is
+    better; without validation sessions the latest epoch is best)."""
     train_loss = float(np.mean(losses)) if losses else float("nan")
     if not validation:
         record = EpochRecord(epoch, train_loss, None, None, None, time.perf_counter() - began)
-        return record, [], (float(epoch), 0.0)
-    logits, loss, f1, accuracy = _validate(network, validation)
+        return record, [(float(epoch), 0.0)] * len(network.branch_names)
+    loss, f1, accuracy, keys = _validate(network, validation)
     record = EpochRecord(epoch, train_loss, loss, f1, accuracy, time.perf_counter() - began)
-    return record, logits, (f1, -loss)
+    return record, keys
