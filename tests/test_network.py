@@ -17,12 +17,14 @@ from prism.sensing.network import (
     session_logits,
 )
 
-SMALL = NetworkConfig(imu_channels=6, embedding_size=8, hidden_size=12, context_levels=3)
+SMALL = NetworkConfig(
+    imu_channels=6, embedding_size=8, hidden_size=12, context_levels=3, fusion="early"
+)
 LATE = replace(SMALL, fusion="late")
 
 
 def test_late_fusion_needs_two_modalities() -> None:
-    assert NetworkConfig().fusion == "early"
+    assert NetworkConfig().fusion == "late"
     assert not FusedActivityNet(3, config=SMALL).late
     assert FusedActivityNet(3, config=LATE).late
     assert not FusedActivityNet(3, modalities=("imu",), config=LATE).late  # one branch
@@ -83,6 +85,21 @@ def test_context_in_pieces_with_carried_state_equals_one_pass(net: FusedActivity
             logits, state = net.context(embeddings[:, start:stop], state)
             pieces.append(logits)
     torch.testing.assert_close(torch.cat(pieces, dim=1), whole, rtol=1e-5, atol=1e-5)
+
+
+def test_context_frame_by_frame_equals_one_pass(net: FusedActivityNet) -> None:
+    """One frame per call (the streaming case, a matrix product per level instead of a
+    convolution) for a batch of sessions, past every level's receptive field."""
+    imu, audio = inputs(3, 40, seed=2)
+    with torch.no_grad():
+        embeddings = torch.stack([net.embed(imu[b], audio[b]) for b in range(3)])
+        whole, _ = net.context(embeddings)
+        state = net.initial_state(3)
+        frames = []
+        for t in range(40):
+            logits, state = net.context(embeddings[:, t : t + 1], state)
+            frames.append(logits)
+    torch.testing.assert_close(torch.cat(frames, dim=1), whole, rtol=1e-5, atol=1e-5)
 
 
 def test_missing_modality_uses_the_learned_vector_with_early_fusion() -> None:

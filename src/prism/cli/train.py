@@ -235,7 +235,7 @@ def train(
     ] = None,
     fusion: Annotated[
         str | None,
-        typer.Option(help="With imu,audio: early (one branch; default) or late fusion."),
+        typer.Option(help="With imu,audio: late (a branch per modality; default) or early fusion."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the split, initialisation and order.")] = 0,
     max_epochs: Annotated[
