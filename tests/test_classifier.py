@@ -239,8 +239,13 @@ def test_late_fusion_fits_each_branch_then_their_product(
         probabilities = model.predict_proba(held_out, modalities=modalities)
         np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
         assert np.mean(probabilities.argmax(axis=1) == labels) > least, modalities
-    loaded = ActivityClassifier.load(model.save(tmp_path / "late"))
+    root = model.save(tmp_path / "late")
+    loaded = ActivityClassifier.load(root)
     assert loaded.network_.late
+    epochs = model.training_summary_["branch_best_epochs"]
+    assert set(epochs) == {"imu", "audio"}
+    card = (root / "MODEL_CARD.md").read_text()
+    assert f"(imu {epochs['imu']}, audio {epochs['audio']})" in card
     np.testing.assert_array_equal(loaded.predict_proba(held_out), model.predict_proba(held_out))
 
 

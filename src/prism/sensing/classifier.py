@@ -868,11 +868,14 @@ def render_model_card(card: Mapping[str, Any]) -> str:
         for role in ("train", "validation")
     ]
     training = card["training"]
+    branches = training.get("branch_best_epochs") or {}
+    per_branch = ", ".join(f"{name} {epoch}" for name, epoch in branches.items())
+    best = f"{training.get('best_epoch')}" + (f" ({per_branch})" if len(branches) > 1 else "")
     lines += [
         "",
         "## Training",
         "",
-        f"- {training.get('epochs_run')} epochs, best {training.get('best_epoch')}, "
+        f"- {training.get('epochs_run')} epochs, best {best}, "
         f"stopped by {training.get('stop_reason')}, {training.get('seconds')} s",
         f"- seed {training['config']['seed']}, weighted cross-entropy, AdamW "
         f"lr {training['config']['learning_rate']}, modality dropout "
