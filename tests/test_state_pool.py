@@ -63,6 +63,14 @@ def test_rows_hold_their_own_state_through_reuse_and_growth(
                 assert torch.all(level[place] == expected[row])
 
 
+def test_a_pool_without_levels_still_hands_out_distinct_rows() -> None:
+    """A network without context (``context_levels=0``) has no state to hold, but its
+    streams still get rows of their own."""
+    pool = StatePool([])
+    rows = [pool.allocate() for _ in range(20)]
+    assert len(set(rows)) == 20 and pool.in_use == 20 and pool.capacity >= 20
+
+
 def test_a_new_row_starts_at_zero_after_reuse() -> None:
     pool = StatePool(network().initial_state(1))
     row = pool.allocate()

@@ -49,13 +49,14 @@ class StatePool:
     def __init__(self, template: Sequence[Tensor]) -> None:
         self._shapes = [tuple(level.shape[1:]) for level in template]
         self._levels = [torch.zeros(_INITIAL_CAPACITY, *shape) for shape in self._shapes]
+        self._capacity = _INITIAL_CAPACITY
         self._free = list(range(_INITIAL_CAPACITY - 1, -1, -1))
         self._lock = threading.Lock()
 
     @property
     def capacity(self) -> int:
-        """Rows held (used or free)."""
-        return self._levels[0].shape[0] if self._levels else len(self._free)
+        """Rows held (used or free); also with no level (a network without context)."""
+        return self._capacity
 
     @property
     def in_use(self) -> int:
@@ -89,12 +90,12 @@ class StatePool:
                 level.index_copy_(0, rows, new)
 
     def _grow(self) -> None:
-        old = self.capacity
-        grown = max(2 * old, _INITIAL_CAPACITY)
+        old, grown = self._capacity, 2 * self._capacity
         self._levels = [
             torch.cat([level, torch.zeros(grown - old, *shape)])
             for level, shape in zip(self._levels, self._shapes, strict=True)
         ]
+        self._capacity = grown
         self._free.extend(range(grown - 1, old - 1, -1))
 
 
