@@ -61,10 +61,11 @@ from prism.sensing.features import (
 )
 from prism.sensing.framing import FRAME_RATE_HZ, IMU_RESAMPLE_HZ, IMU_WINDOW_S, frame_count
 from prism.sensing.network import (
+    BranchOutputs,
     FusedActivityNet,
     check_modalities,
     combine_session,
-    session_branch_logits,
+    concatenate_branch_outputs,
     session_logits,
 )
 from prism.sensing.training import (
@@ -333,10 +334,7 @@ class ActivityClassifier:
         if validation_ids:
             labels = np.concatenate([_labels(by_id[i]) for i in validation_ids])
             if self.network_.late:
-                outputs = [
-                    session_branch_logits(self.network_, s.imu, s.audio)
-                    for s in (ready[i] for i in validation_ids)
-                ]
+                outputs = result.validation_outputs
                 _fit_late_fusion(self.network_, outputs, labels)
                 logits = np.concatenate([combine_session(self.network_, *o) for o in outputs])
             else:
@@ -618,18 +616,16 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _fit_late_fusion(
     network: FusedActivityNet,
-    outputs: Sequence[tuple[list[np.ndarray], np.ndarray]],
+    outputs: Sequence[BranchOutputs],
     labels: np.ndarray,
 ) -> None:
     """Late fusion: fit each branch's temperature on validation frames where its input is
     present, then the branches' weights (:func:`fit_expert_weights`) on the frames where
     all are. ``outputs``: :func:`session_branch_logits` per session; ``labels (T,)``: the
     sessions' frame labels, concatenated."""
-    flags = np.concatenate([present for _, present in outputs]) > 0
+    branch_logits, flags = concatenate_branch_outputs(outputs)
     temperatures, log_probabilities = [], []
-    for index in range(len(network.branch_names)):
-        logits = np.concatenate([branches[index] for branches, _ in outputs])
-        present = flags[:, index]
+    for logits, present in zip(branch_logits, flags.T, strict=True):
         temperature = fit_temperature(logits[present], labels[present]) if present.any() else 1.0
         temperatures.append(temperature)
         log_probabilities.append(log_softmax(logits / temperature, axis=1))

@@ -16,10 +16,10 @@ carried state (:meth:`FusedActivityNet.context`) gives the same logits as runnin
 whole session. A modality can be missing: its embedding is then replaced by a learned
 "missing" vector (training drops modalities at random so the model learns to do without).
 
-That is early fusion (the default). With late fusion (``NetworkConfig(fusion="late")``)
-each modality has its own Linear+ReLU, context stack and head (a branch), and the
-output is the sum of the branches' temperature-scaled log probabilities; a missing
-modality's branch is left out.
+That is early fusion (``NetworkConfig(fusion="early")``). With late fusion (the
+default) each modality has its own Linear+ReLU, context stack and head (a branch), and
+the output is the weighted sum of the branches' temperature-scaled log probabilities; a
+missing modality's branch is left out.
 """
 
 from __future__ import annotations
@@ -38,12 +38,14 @@ __all__ = [
     "FUSIONS",
     "MODALITIES",
     "AudioEncoder",
+    "BranchOutputs",
     "CausalContext",
     "FusedActivityNet",
     "ImuEncoder",
     "NetworkConfig",
     "check_modalities",
     "combine_session",
+    "concatenate_branch_outputs",
     "session_branch_logits",
     "session_logits",
 ]
@@ -594,3 +596,19 @@ def combine_session(
             [torch.from_numpy(branch)[None] for branch in logits], torch.from_numpy(present)[None]
         )
     return combined[0].numpy().astype(np.float32)
+
+
+BranchOutputs = tuple[list[np.ndarray], np.ndarray]
+"""One session's :func:`session_branch_logits`: each branch's logits and the presence flags."""
+
+
+def concatenate_branch_outputs(
+    outputs: Sequence[BranchOutputs],
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Several sessions' :func:`session_branch_logits` end to end: each branch's logits
+    ``(T, n_classes)`` and whether its input was there ``(T, n_branches)`` bool, ``T`` the
+    sessions' frames together."""
+    present = np.concatenate([flags for _, flags in outputs]) > 0
+    n_branches = present.shape[1]
+    logits = [np.concatenate([branches[i] for branches, _ in outputs]) for i in range(n_branches)]
+    return logits, present

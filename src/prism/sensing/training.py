@@ -39,12 +39,13 @@ from prism.evaluation.metrics import frame_accuracy, macro_f1
 from prism.sensing.calibration import negative_log_likelihood
 from prism.sensing.features import SensingError, SessionFeatures
 from prism.sensing.network import (
+    BranchOutputs,
     FusedActivityNet,
     NetworkConfig,
     check_modalities,
     combine_session,
+    concatenate_branch_outputs,
     session_branch_logits,
-    session_logits,
 )
 
 __all__ = [
@@ -243,8 +244,12 @@ class TrainingResult:
     stop_reason : {"patience", "max_epochs", "time_limit"}
     seconds : float
         Wall-clock training time.
+    validation_outputs : list of BranchOutputs
+        Each validation session's branch logits and presence flags from the kept network
+        (:func:`~prism.sensing.network.session_branch_logits`; for fitting late fusion).
     validation_logits : list of np.ndarray [shape=(T_i, n_classes)]
-        Logits of the kept network on each validation session (for calibration).
+        The kept network's logits on each validation session (those outputs combined;
+        for calibration).
     """
 
     network: FusedActivityNet
@@ -253,6 +258,7 @@ class TrainingResult:
     branch_best_epochs: dict[str, int]
     stop_reason: str
     seconds: float
+    validation_outputs: list[BranchOutputs]
     validation_logits: list[np.ndarray]
 
 
@@ -440,13 +446,12 @@ def _validate(
     outputs = [session_branch_logits(network, s.imu, s.audio) for s in sessions]
     network.train()
     truth = np.concatenate([s.labels for s in sessions if s.labels is not None])
-    scores = np.concatenate([combine_session(network, *output) for output in outputs])
+    branch_logits, flags = concatenate_branch_outputs(outputs)
+    scores = combine_session(network, branch_logits, flags.astype(np.float32))
     predicted = scores.argmax(axis=1)
     keys = []
-    for index in range(len(network.branch_names)):
-        present = np.concatenate([flags[:, index] for _, flags in outputs]) > 0
-        own = np.concatenate([branches[index] for branches, _ in outputs])[present]
-        labels = truth[present]
+    for logits, present in zip(branch_logits, flags.T, strict=True):
+        own, labels = logits[present], truth[present]
         keys.append(
             (
                 macro_f1(labels, own.argmax(axis=1), n_classes=network.n_classes),
@@ -573,6 +578,7 @@ def train_network(
             kept_state.update(kept.state)
         network.load_state_dict(kept_state)
         network.eval()
+        outputs = [session_branch_logits(network, s.imu, s.audio) for s in validation]
     return TrainingResult(
         network=network,
         history=history,
@@ -580,7 +586,8 @@ def train_network(
         branch_best_epochs={name: kept.epoch for name, kept in best.items()},
         stop_reason=stop_reason,
         seconds=time.perf_counter() - began,
-        validation_logits=[session_logits(network, s.imu, s.audio) for s in validation],
+        validation_outputs=outputs,
+        validation_logits=[combine_session(network, *output) for output in outputs],
     )
 
 
