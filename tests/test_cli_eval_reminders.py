@@ -28,6 +28,9 @@ def test_eval_reminders_json_and_plots(tmp_path: Path) -> None:
     for field in ("missed_step_recall", "median_lead_time_s", "false_reminders_per_session"):
         assert field in report and field in report["baseline"]
     assert report["skipped_steps"] >= 1
+    # the last check at the finish only adds reminders to those of the task
+    assert 0.0 <= report["missed_step_recall_in_task"] <= report["missed_step_recall"]
+    assert report["false_reminders_per_session_in_task"] <= report["false_reminders_per_session"]
     assert report["n_recordings"] == sum(
         s["observer"]["n_recordings"] for s in report["per_recipe"].values()
     )

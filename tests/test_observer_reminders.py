@@ -217,6 +217,44 @@ def test_snoozed_reminder_comes_back_after_the_snooze() -> None:
     assert missed[1] - missed[0] >= 8.0
 
 
+def test_finishing_reminds_required_steps_that_never_started() -> None:
+    # pour, milk, a short stir, end: sugar never started; the evidence (stir) did not
+    # hold long enough for a reminder during the task
+    observer, issued = _run(_frames([(0, 6), (2, 10), (3, 3)]))
+    assert not [r for r in issued if r.kind == ReminderKind.MISSED_STEP]
+    last = observer.finish(observer.tracker.state())
+    assert [r.step for r in last] == ["add_sugar"]
+    reminder = last[0]
+    assert reminder.kind == ReminderKind.MISSED_STEP and reminder.before is None
+    assert reminder.reason.startswith("Before you finish")
+    assert "add sugar" in reminder.reason.lower()
+    assert reminder.confidence >= ReminderConfig().finish_threshold
+    assert reminder.time == pytest.approx(observer.tracker.state().time)
+    assert observer.finish(observer.tracker.state()) == ()  # once
+
+
+def test_finishing_reminds_a_skipped_last_step_that_nothing_depends_on() -> None:
+    procedure = _procedure()
+    stir = replace(procedure.steps[3], notes=StepNotes(must_not_skip=True))
+    tracker = StepTracker(replace(procedure, steps=(*procedure.steps[:3], stir)))
+    observer = Observer(tracker)
+    for frame in _frames([(0, 6), (1, 4), (2, 10)]):
+        observer.observe(tracker.update(frame))
+    assert [r.step for r in observer.scheduler.issued if r.kind == ReminderKind.MISSED_STEP] == []
+    assert [r.step for r in observer.finish(tracker.state())] == ["stir"]
+
+
+def test_finishing_leaves_out_done_reminded_and_confirmed_steps() -> None:
+    everything, _ = _run(_frames([(0, 6), (1, 4), (2, 10), (3, 5)]))
+    assert everything.finish(everything.tracker.state()) == ()
+    reminded, issued = _run(_frames([(0, 6), (2, 10), (3, 20)]), SHORT_HOLD)
+    assert [r.step for r in issued if r.kind == ReminderKind.MISSED_STEP] == ["add_sugar"]
+    assert reminded.finish(reminded.tracker.state()) == ()
+    confirmed, _ = _run(_frames([(0, 6), (2, 10), (3, 3)]))
+    confirmed.scheduler.step_done("add_sugar")  # the user said so; the tracker not told
+    assert confirmed.finish(confirmed.tracker.state()) == ()
+
+
 def test_procedure_without_durations_or_precedence_still_works() -> None:
     bare = Procedure(
         id="bare",
@@ -328,6 +366,18 @@ def test_scoring_counts_caught_late_and_false_reminders() -> None:
     assert after_end["caught"] == 0
     done = score_recording(session, procedure, [_reminder("add_milk", 8.0)])
     assert done["false"] == 1 and done["caught"] == 0
+
+
+def test_scoring_counts_reminders_at_the_finish_with_a_zero_lead() -> None:
+    procedure = _procedure()
+    session = replace(
+        _coffee_session(skipped=("add_sugar",)),
+        segments=(StepSegment("pour_coffee", 0.0, 6.0), StepSegment("add_milk", 6.0, 16.0)),
+    )  # stir (the step that depends on the sugar) was skipped too
+    at_finish = score_recording(session, procedure, [_reminder("add_sugar", 25.2)], end=25.2)
+    assert at_finish["caught"] == 1 and at_finish["lead_times_s"] == [pytest.approx(0.0)]
+    assert at_finish["caught_before_dependent"] == 0
+    assert score_recording(session, procedure, [_reminder("add_sugar", 25.2)])["caught"] == 0
 
 
 def test_scoring_tells_overdue_steps_from_steps_not_yet_due() -> None:

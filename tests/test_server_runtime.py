@@ -99,6 +99,26 @@ def test_questions_corrections_and_reminder_actions() -> None:
     assert missing[0].kind == "error" and "unknown reminder id 99" in missing[0].data["message"]
 
 
+def test_ending_early_reminds_the_required_steps_not_done() -> None:
+    runtime = SessionRuntime(LATTE, MODEL)
+    frames = _frames()
+    for frame in frames[: len(frames) // 3]:
+        runtime.handle_frame(frame)
+    started = runtime.state.started_probabilities
+    open_required = {
+        step.id
+        for step in LATTE.steps
+        if step.notes.must_not_skip and started[LATTE.step_index(step.id)] < 0.2
+    }
+    assert open_required  # the latte recipe has required steps late in the recipe
+    events = runtime.handle_control(End(type="end", seq=10_000, t=runtime.state.time))
+    reminders = [e for e in events if e.kind == "reminder"]
+    assert {e.data["step"] for e in reminders} >= open_required
+    assert all(e.data["kind"] == "missed_step" for e in reminders)
+    assert all(e.data["reason"].startswith("Before you finish") for e in reminders)
+    assert events[-1].kind == "step" and events[-1].data["final"]
+
+
 def test_a_classifier_for_another_procedure_is_refused() -> None:
     wound = load_procedure("tasks/wound_care/procedure.yaml")
     with pytest.raises(DataError, match="do not match the steps"):

@@ -134,6 +134,9 @@ def demo(
             console.print(f"[cyan]{_clock(state.time)}  assistant:[/] {reply.text}")
         if frame_period:
             time.sleep(max(0.0, started + (t + 1) * frame_period - time.perf_counter()))
+    final = tracker.state()
+    for reminder in observer.finish(final):
+        console.print(f"[magenta]{_clock(final.time)}  reminder:[/] {reminder.reason}")
     accuracy = frame_accuracy(labels, tracked)
     raw = frame_accuracy(labels, probabilities.argmax(axis=1))
     console.rule("summary")

@@ -10,6 +10,10 @@ learned from the other recordings, simulated classifier stream); the observer ru
   performed step that depends on it (a precedence successor). ``lead time`` = that
   dependent's start (or the end of the recording when none is performed) - reminder
   time; negative when the dependent had already started.
+- The recording's end is the user finishing: the observer's last check
+  (:meth:`~prism.observer.Observer.finish`) then reminds the steps most probably never
+  started, at the time of the last frame. ``*_in_task`` fields leave those reminders
+  out.
 - A missed-step reminder for a step the recording performed is *false* when the step
   had in fact started by then, or was not yet due: no step that must come after it
   (transitive precedence) had started. A reminder for a step the user then does out of
@@ -82,8 +86,8 @@ class RecordingReminders:
     scores: dict[str, dict[str, Any]]
 
 
-def _deadlines(session: AnnotatedSession, procedure: Procedure) -> dict[str, float]:
-    """Skipped step -> start (s) of its first performed dependent, else the end."""
+def _deadlines(session: AnnotatedSession, procedure: Procedure, end: float) -> dict[str, float]:
+    """Skipped step -> start (s) of its first performed dependent, else ``end``."""
     started = {segment.step: segment.start for segment in session.segments}
     after = dependents(procedure)
     out = {}
@@ -91,7 +95,7 @@ def _deadlines(session: AnnotatedSession, procedure: Procedure) -> dict[str, flo
         if step not in after:
             continue
         performed = [started[d] for d in after[step] if d in started]
-        out[step] = min(performed) if performed else session.duration
+        out[step] = min(performed) if performed else end
     return out
 
 
@@ -104,9 +108,16 @@ def _is_false(reminder: Reminder, started: dict[str, float], later: frozenset[st
 
 
 def score_recording(
-    session: AnnotatedSession, procedure: Procedure, reminders: Sequence[Reminder]
+    session: AnnotatedSession,
+    procedure: Procedure,
+    reminders: Sequence[Reminder],
+    *,
+    end: float | None = None,
 ) -> dict[str, Any]:
     """Caught skipped steps, lead times and false reminders of one recording.
+
+    ``end`` is when the user finished (s; default the recording's duration; the
+    evaluation passes the end of the last frame, up to a frame later).
 
     Returns
     -------
@@ -116,7 +127,8 @@ def score_recording(
         ``lead_times_s`` (dependent start or end - reminder time, per caught step),
         ``false`` (see the module docstring), ``reminders`` (all missed-step reminders).
     """
-    deadlines = _deadlines(session, procedure)
+    end = session.duration if end is None else end
+    deadlines = _deadlines(session, procedure, end)
     started = {segment.step: segment.start for segment in session.segments}
     later = descendants(procedure)
     missed = [r for r in reminders if r.kind == ReminderKind.MISSED_STEP]
@@ -126,7 +138,7 @@ def score_recording(
     leads = [
         deadline - first[step]
         for step, deadline in deadlines.items()
-        if step in first and first[step] <= session.duration
+        if step in first and first[step] <= end
     ]
     return {
         "skipped": len(deadlines),
@@ -182,8 +194,17 @@ def reminders_for_recording(
                     state.time,
                 )
             )
+    in_task = observer.scheduler.issued
+    final = tracker.state()
+    observer.finish(final)
     session = recipe.session(recording_id)
     reminders = {METHOD: observer.scheduler.issued, BASELINE: tuple(baseline)}
+    scores = {
+        name: score_recording(session, procedure, items, end=final.time)
+        for name, items in reminders.items()
+    }
+    task_only = score_recording(session, procedure, in_task, end=final.time)
+    scores[METHOD].update(caught_in_task=task_only["caught"], false_in_task=task_only["false"])
     return RecordingReminders(
         recipe=procedure.id,
         recording_id=recording_id,
@@ -192,9 +213,7 @@ def reminders_for_recording(
         tracked=tracked,
         frame_rate=config.tracking.tracker.frame_rate,
         reminders=reminders,
-        scores={
-            name: score_recording(session, procedure, items) for name, items in reminders.items()
-        },
+        scores=scores,
     )
 
 
@@ -210,6 +229,15 @@ def _summary(results: Sequence[RecordingReminders], method: str) -> dict[str, An
     caught = sum(s["caught"] for s in scores)
     before_dependent = sum(s["caught_before_dependent"] for s in scores)
     leads = [lead for s in scores for lead in s["lead_times_s"]]
+    in_task = {}
+    if method == METHOD:
+        caught_in_task = sum(s["caught_in_task"] for s in scores)
+        in_task = {
+            "missed_step_recall_in_task": caught_in_task / skipped if skipped else float("nan"),
+            "false_reminders_per_session_in_task": float(
+                np.mean([s["false_in_task"] for s in scores])
+            ),
+        }
     return {
         "missed_step_recall": caught / skipped if skipped else float("nan"),
         "median_lead_time_s": float(np.median(leads)) if leads else float("nan"),
@@ -221,6 +249,7 @@ def _summary(results: Sequence[RecordingReminders], method: str) -> dict[str, An
         "skipped_steps": skipped,
         "caught": caught,
         "n_recordings": len(results),
+        **in_task,
     }
 
 

@@ -101,6 +101,11 @@ class Observer:
         chosen = cache(predict if predict is not None else lambda: self.remaining(state))
         return ObserverUpdate(state, tuple(self.scheduler.observe(state, chosen)), chosen)
 
+    def finish(self, state: TrackerState) -> tuple[Reminder, ...]:
+        """The user finishes the task (ends the session): reminders for the required steps
+        that ``state`` says most probably never started ("before you finish")."""
+        return tuple(self.scheduler.finish(state))
+
     def correct(self, kind: CorrectionKind | str, step: str) -> TrackerState:
         """Apply a user correction ("done", "at", "not_done") to the tracker; a step said
         to be done is not reminded any more.

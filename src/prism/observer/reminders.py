@@ -8,7 +8,8 @@ frame and decides whether to speak. Three kinds of reminder:
   the transitive closure of the procedure's precedence (the tracker sees later steps
   while it is not done). The evidence must hold for ``missed_hold_s`` before the
   reminder, so a few noisy frames of a later step do not raise it. It is reminded with
-  the step it must come before ("it comes before stirring") or "before you finish".
+  the step it must come before ("it comes before stirring"), or, when the user
+  finishes, "before you finish".
 - ``upcoming``: a time-critical step (``notes.time_critical``) is likely to start within
   ``upcoming_lead_s`` ("in about 30 s you will steam the milk").
 - ``time_critical``: a time-critical step has been going on for ``critical_fraction`` of
@@ -21,6 +22,13 @@ dismissal. Missed steps that fall due together (up to ``max_missed_together``) a
 together as one notification (the watch shows them at once), so the gating counts them
 once: a user who skipped two steps hears about both, not about one now and the other a
 cooldown later, when the dependent step may already be under way.
+
+When the user finishes (ends the session), :meth:`ReminderScheduler.finish` is a last
+check: every required step that most probably never started (``P(not started) >=
+finish_threshold``) and was not reminded yet is reminded "before you finish", in one
+notification. It is the only chance to catch a skipped step that nothing depends on (the
+last one of a recipe, say): during the task, a step not done yet is most often simply
+still to come.
 """
 
 from __future__ import annotations
@@ -92,9 +100,12 @@ class ReminderConfig:
         Missed-step reminders that may be issued together as one notification.
     snooze_s : float
         Default snooze length.
+    finish_threshold : float
+        When the user finishes, remind the required steps whose probability of never
+        having started is at least this.
     """
 
-    missed_threshold: float = 0.6
+    missed_threshold: float = 0.8
     missed_hold_s: float = 20.0
     min_state_confidence: float = 0.5
     min_session_s: float = 10.0
@@ -105,6 +116,7 @@ class ReminderConfig:
     max_per_minute: int = 2
     max_missed_together: int = 3
     snooze_s: float = 60.0
+    finish_threshold: float = 0.8
 
     def __post_init__(self) -> None:
         for name in (
@@ -112,6 +124,7 @@ class ReminderConfig:
             "min_state_confidence",
             "upcoming_probability",
             "critical_fraction",
+            "finish_threshold",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -156,7 +169,8 @@ class Reminder:
     time : float
         Session time (s) it was issued.
     before : str or None
-        Missed steps: the step it must come before (``None`` for other kinds).
+        Missed steps: the step it must come before (``None`` for other kinds, and for a
+        missed step reminded when the user finishes).
     """
 
     id: int
@@ -392,10 +406,13 @@ class ReminderScheduler:
             best = int(later[np.argmax(started[later])])
         return self.procedure.step_ids[best]
 
-    def _missed_reason(self, step: str, before: str) -> str:
+    def _missed_reason(self, step: str, before: str | None) -> str:
         name = self.procedure.step(step).name_in_sentence
-        later = self.procedure.step(before).name_in_sentence
-        text = f"You have not done this step yet: {name}; it comes before: {later}."
+        if before is None:
+            text = f"Before you finish: you have not done this step: {name}."
+        else:
+            later = self.procedure.step(before).name_in_sentence
+            text = f"You have not done this step yet: {name}; it comes before: {later}."
         note = self.procedure.step(step).notes.reminder
         return f"{text} {note}" if note else text
 
@@ -492,6 +509,34 @@ class ReminderScheduler:
                 issued.append(self._issue(key[0], step, reason, probability, now, before))
                 if len(issued) == self.config.max_missed_together:
                     break
+        return issued
+
+    def finish(self, state: TrackerState) -> list[Reminder]:
+        """The user finishes: a last notification for the required steps most probably
+        never started (``P(not started) >= finish_threshold``), likeliest first.
+
+        A step already reminded as missed, dismissed or said to be done is left out
+        (snoozed ones are not). The cooldown and the per-minute cap do not apply: this is
+        the last chance, and it is one notification however many steps it names.
+        """
+        now = state.time
+        open_steps = 1.0 - state.started_probabilities
+        candidates = sorted(
+            (
+                (float(open_steps[index]), step)
+                for index, step in enumerate(self.procedure.step_ids)
+                if step in self.required_steps
+            ),
+            key=lambda item: -item[0],
+        )
+        issued: list[Reminder] = []
+        for probability, step in candidates:
+            key = (ReminderKind.MISSED_STEP, step)
+            if probability >= self.config.finish_threshold and self._allowed(key, now):
+                reason = self._missed_reason(step, None)
+                issued.append(self._issue(key[0], step, reason, probability, now))
+        if issued:
+            self._recent.append(now)
         return issued
 
     def _upcoming(self, remaining: RemainingTime, now: float) -> Reminder | None:

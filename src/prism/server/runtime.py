@@ -28,7 +28,7 @@ import numpy as np
 from prism.assistant import Assistant, PhrasingRequest, SessionAssistant
 from prism.assistant.speech import SpeechDetector, SpeechRecognizer
 from prism.errors import DataError, TrackerInputError
-from prism.observer import FutureModel, Observer, RemainingTime, ReminderError
+from prism.observer import FutureModel, Observer, RemainingTime, Reminder, ReminderError
 from prism.procedure.model import Procedure
 from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.features import SensingError
@@ -251,20 +251,7 @@ class SessionRuntime:
             if (state.frame + self.observe_phase) % self.config.observe_every == 0:
                 self.probability_history.append(state.time, state.class_probabilities)
                 update = self.observer.observe(state, predict=partial(self._predicted, state))
-                events.extend(
-                    RuntimeEvent(
-                        "reminder",
-                        reminder.time,
-                        {
-                            "reminder_id": reminder.id,
-                            "kind": reminder.kind.value,
-                            "step": reminder.step,
-                            "reason": reminder.reason,
-                            "confidence": reminder.confidence,
-                        },
-                    )
-                    for reminder in update.reminders
-                )
+                events.extend(_reminder_event(reminder) for reminder in update.reminders)
             step, last_time = self._last_step
             if state.current_step != step or state.time - last_time >= self.config.heartbeat_s:
                 events.append(self._step_event(state))
@@ -348,7 +335,24 @@ class SessionRuntime:
                 return [self._error(ErrorCode.UNKNOWN_STEP, str(error), message.seq)]
             return []
         events = self.track(self.stream.finish())
-        return [*events, self._step_event(self.tracker.state(), final=True)]
+        final = self.tracker.state()
+        reminders = [_reminder_event(reminder) for reminder in self.observer.finish(final)]
+        return [*events, *reminders, self._step_event(final, final=True)]
+
+
+def _reminder_event(reminder: Reminder) -> RuntimeEvent:
+    """The ``reminder`` message of ``reminder``."""
+    return RuntimeEvent(
+        "reminder",
+        reminder.time,
+        {
+            "reminder_id": reminder.id,
+            "kind": reminder.kind.value,
+            "step": reminder.step,
+            "reason": reminder.reason,
+            "confidence": reminder.confidence,
+        },
+    )
 
 
 def transcribe_question(
