@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +141,12 @@ def test_task_files_in_the_repository_validate(runner: CliRunner) -> None:
         pytest.skip("no tasks/*/procedure.yaml yet")
     result = runner.invoke(app, ["procedure", "validate", *paths])
     assert result.exit_code == 0, result.stdout
+
+
+def test_the_cli_starts_without_loading_torch_or_librosa() -> None:
+    # quick commands (procedure validate, --help) must not pay for the models' libraries
+    probe = "import sys, prism.cli; print(sorted({'torch', 'librosa'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "[]"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,11 +23,12 @@ from prism.cli._common import console, error_console, fail, print_json
 from prism.cli.data import data_app
 from prism.data.annotations import AnnotatedSession
 from prism.data.captaincook4d import load_captaincook4d
-from prism.data.synth.generator import synthesize_dataset
-from prism.data.synth.motion import MotionBank, build_openpack_bank, default_openpack_root
 from prism.errors import PrismError
 from prism.procedure.io import load_procedure
 from prism.procedure.learn import learn_from_captaincook
+
+if TYPE_CHECKING:  # the generator (librosa) loads when the command runs, not with the CLI
+    from prism.data.synth.motion import MotionBank
 from prism.procedure.model import Procedure
 from prism.settings import get_settings
 
@@ -69,6 +70,8 @@ def _captaincook(
 
 
 def _motion_bank(source: MotionSource, openpack: Path | None) -> MotionBank | None:
+    from prism.data.synth.motion import build_openpack_bank, default_openpack_root
+
     if source is MotionSource.parametric:
         return None
     root = openpack or default_openpack_root()
@@ -147,6 +150,8 @@ def synth(
     if duration_scale <= 0:
         fail(f"--duration-scale must be > 0, got {duration_scale}")
     started = time.perf_counter()
+    from prism.data.synth.generator import synthesize_dataset
+
     try:
         sources: Sequence[AnnotatedSession] | None = None
         if from_captaincook is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress
@@ -14,15 +14,13 @@ from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
 from prism.data.openpack_imu import OPENPACK_WRISTS, load_openpack_recordings, trim_to_imu
 from prism.data.recording import read_recording
-from prism.data.synth import synthesize_dataset
 from prism.errors import PrismError
-from prism.evaluation.har import BASELINE, HarConfiguration, HarEvaluationConfig, evaluate_har
 from prism.procedure.io import load_procedure
-from prism.sensing.features import PRIVACY_RATE_HZ
-from prism.sensing.network import NetworkConfig
-from prism.sensing.training import TrainingConfig
 from prism.settings import get_settings
 from prism.tracker import TrackerConfig
+
+if TYPE_CHECKING:  # torch and librosa load when the command runs, not with the CLI
+    from prism.evaluation.har import HarConfiguration
 
 __all__ = ["eval_har"]
 
@@ -30,6 +28,9 @@ SUMMARY_FIELDS = ("raw_accuracy", "raw_macro_f1", "tracked_accuracy", "tracked_m
 
 
 def _configurations(dataset: str) -> list[HarConfiguration]:
+    from prism.evaluation.har import HarConfiguration
+    from prism.sensing.features import PRIVACY_RATE_HZ
+
     if dataset == "openpack":
         return [HarConfiguration("imu", ("imu",))]
     return [
@@ -41,6 +42,8 @@ def _configurations(dataset: str) -> list[HarConfiguration]:
 
 
 def _summary(report: dict[str, Any], dataset: str) -> dict[str, Any]:
+    from prism.evaluation.har import BASELINE
+
     methods = report["methods"]
     candidates = [name for name in methods if name != BASELINE and not name.endswith("_1khz")]
     best = max(candidates, key=lambda name: methods[name]["tracked_macro_f1"])
@@ -95,8 +98,9 @@ def eval_har(
     seed: Annotated[int, typer.Option(help="Seed of generation and training.")] = 0,
     max_epochs: Annotated[int, typer.Option(help="Training epochs at most.")] = 40,
     fusion: Annotated[
-        str, typer.Option(help="How the fused models combine IMU and audio: early or late.")
-    ] = NetworkConfig.fusion,
+        str | None,
+        typer.Option(help="How the fused models combine IMU and audio: late (default) or early."),
+    ] = None,
     emission_weight: Annotated[
         float, typer.Option(help="Tracker: exponent on the classifier probabilities.")
     ] = TrackerConfig.emission_weight,
@@ -125,11 +129,15 @@ def eval_har(
     if task is None:
         fail("--task is required with --dataset synth (e.g. --task latte_making)")
     try:
+        from prism.data.synth import synthesize_dataset
+        from prism.evaluation.har import HarEvaluationConfig, evaluate_har
+        from prism.sensing.network import NetworkConfig
+        from prism.sensing.training import TrainingConfig
+
         procedure = load_procedure(settings.tasks_dir / task / "procedure.yaml")
+        network = NetworkConfig(fusion=fusion) if fusion else NetworkConfig()
         config = HarEvaluationConfig(
-            training=TrainingConfig(
-                seed=seed, max_epochs=max_epochs, network=NetworkConfig(fusion=fusion)
-            ),
+            training=TrainingConfig(seed=seed, max_epochs=max_epochs, network=network),
             tracker=TrackerConfig(emission_weight=emission_weight),
             seed=seed,
             macro_f1_without_other=dataset == "openpack",

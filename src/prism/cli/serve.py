@@ -7,7 +7,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -18,10 +18,11 @@ from prism.cli._common import console, fail
 from prism.cli.watch import MessagePrinter
 from prism.data.recording import read_recording
 from prism.errors import PrismError
-from prism.server.app import ServerSettings
-from prism.server.threaded import serve_in_thread
 from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
+
+if TYPE_CHECKING:  # the service (torch, the models) loads when the command runs
+    from prism.server.app import ServerSettings
 
 __all__ = ["serve"]
 
@@ -116,6 +117,9 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite)."""
+    from prism.server.app import ServerSettings
+    from prism.server.threaded import serve_in_thread
+
     settings = ServerSettings()
     if redis_url is not None:
         settings = settings.model_copy(update={"redis_url": redis_url})

@@ -9,7 +9,6 @@ lowers Whisper tiny.en's word error rate by a few points (see ``docs/speech.md``
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 
 from prism.assistant.speech.audio import SAMPLE_RATE_HZ, check_audio
@@ -46,6 +45,8 @@ def spectral_subtraction(
     np.ndarray [shape=(n_samples,), float32]
         The clip with the noise spectrum subtracted (same length).
     """
+    import librosa  # loaded on first use: the CLI and the service start without it
+
     audio = check_audio(audio, SAMPLE_RATE_HZ)
     if audio.size < n_fft:
         return audio
