@@ -101,7 +101,7 @@ def test_training_learns_a_separable_toy_task(toy: list[SessionFeatures]) -> Non
     best = result.history[result.best_epoch - 1]
     assert best.validation_accuracy is not None and best.validation_accuracy > 0.9
     assert not result.network.training
-    assert [len(logits) for logits in result.validation_logits] == [90, 90]
+    assert [len(branches[0]) for branches, _ in result.validation_outputs] == [90, 90]
     assert reports[-1].completed <= reports[-1].total
     ends = [r.record for r in reports if r.record is not None]
     assert [r.epoch for r in ends] == list(range(1, len(result.history) + 1))
@@ -154,7 +154,7 @@ def test_training_without_validation_keeps_the_last_epoch(toy: list[SessionFeatu
     result = train_network(toy[:2], n_classes=N_CLASSES, modalities=("imu",), config=config)
     assert result.best_epoch == 2 and result.stop_reason == "max_epochs"
     assert result.history[-1].validation_loss is None
-    assert result.validation_logits == []
+    assert result.validation_outputs == []
 
 
 def test_training_restores_torch_settings(toy: list[SessionFeatures]) -> None:

@@ -333,12 +333,10 @@ class ActivityClassifier:
         self.training_data_ = _data_summary(sessions, train_ids, validation_ids, self.class_names)
         if validation_ids:
             labels = np.concatenate([_labels(by_id[i]) for i in validation_ids])
+            outputs = result.validation_outputs
             if self.network_.late:
-                outputs = result.validation_outputs
                 _fit_late_fusion(self.network_, outputs, labels)
-                logits = np.concatenate([combine_session(self.network_, *o) for o in outputs])
-            else:
-                logits = np.concatenate(result.validation_logits)
+            logits = np.concatenate([combine_session(self.network_, *o) for o in outputs])
             self.confusion_source_ = "validation"
         else:
             logits = np.concatenate(

@@ -246,10 +246,8 @@ class TrainingResult:
         Wall-clock training time.
     validation_outputs : list of BranchOutputs
         Each validation session's branch logits and presence flags from the kept network
-        (:func:`~prism.sensing.network.session_branch_logits`; for fitting late fusion).
-    validation_logits : list of np.ndarray [shape=(T_i, n_classes)]
-        The kept network's logits on each validation session (those outputs combined;
-        for calibration).
+        (:func:`~prism.sensing.network.session_branch_logits`; for fitting late fusion
+        and calibration).
     """
 
     network: FusedActivityNet
@@ -259,7 +257,6 @@ class TrainingResult:
     stop_reason: str
     seconds: float
     validation_outputs: list[BranchOutputs]
-    validation_logits: list[np.ndarray]
 
 
 def split_sessions(
@@ -587,7 +584,6 @@ def train_network(
         stop_reason=stop_reason,
         seconds=time.perf_counter() - began,
         validation_outputs=outputs,
-        validation_logits=[combine_session(network, *output) for output in outputs],
     )
 
 
