@@ -278,4 +278,4 @@ def fit_expert_weights(log_probabilities: np.ndarray, labels: np.ndarray) -> np.
         bounds=[EXPERT_WEIGHT_BOUNDS] * scores.shape[0],
     )
     fitted = np.asarray(result.x, dtype=np.float64)
-    return fitted if nll_and_gradient(fitted)[0] <= nll_and_gradient(ones)[0] else ones
+    return fitted if float(result.fun) <= nll_and_gradient(ones)[0] else ones
