@@ -85,6 +85,9 @@ def test_rest_endpoints_and_security(client: TestClient) -> None:
     assert picture.headers["content-type"] == "image/svg+xml"
     assert b"<svg" in picture.content and b"Steam milk" in picture.content
     assert client.get("/v1/procedures/nope/picture").status_code == 404
+    for refused in ("x" * 300, "a%00b"):  # too long for a file name; a NUL byte
+        assert client.get(f"/v1/procedures/{refused}").status_code == 404
+        assert client.get(f"/v1/procedures/{refused}/picture").status_code == 404
     assert client.post("/v1/devices", json={"name": "w"}).status_code == 401
     first, second = _device(client), _device(client)
     session_id = _session(client, first["token"])

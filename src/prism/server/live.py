@@ -313,7 +313,11 @@ class SessionRegistry:
         """A procedure of ``tasks_dir`` (HTTP 404 if unknown)."""
         if procedure_id not in self.procedures:
             path = self.settings.tasks_dir / procedure_id / "procedure.yaml"
-            if not path.is_file():
+            try:
+                known = path.is_file()
+            except (OSError, ValueError):  # a name the file system refuses (too long, NUL)
+                known = False
+            if not known:
                 raise HTTPException(404, f"unknown procedure {procedure_id!r}")
             self.procedures[procedure_id] = load_procedure(path)
         return self.procedures[procedure_id]
