@@ -23,7 +23,7 @@ spoken sentences the project makes itself:
 
 The encoder, the token embeddings (also the output layer) and the decoder's own weights
 stay fixed, so the adapted model keeps Whisper's acoustics and vocabulary. The adapter
-(:func:`save_adapter`, ``adapter.npz``, about 0.6 MB) is merged into the packaged
+(:func:`save_adapter`, ``adapter.npz``, about 1.1 MB) is merged into the packaged
 tiny.en weights when a recognizer first loads it
 (:func:`~prism.assistant.speech.asr.model_directory`). ``prism train-asr`` runs it all;
 see ``docs/speech.md``.
