@@ -297,17 +297,22 @@ def encode_clips(
         raise SpeechInputError("encode_clips needs at least one procedure")
     rng = np.random.default_rng(config.seed)
     model = load_whisper(model_folder, "int8", config.cpu_threads)
+    # the prompt tokens depend on the procedure only: once each, not once per clip
+    prefixes = [
+        prompt_tokens(model, vocabulary_prompt([step.name for step in procedure.steps]))
+        for procedure in procedures
+    ]
     clips: EncodedClips | None = None
     for index in range(config.n_clips):
-        procedure = procedures[int(rng.integers(len(procedures)))]
+        drawn = int(rng.integers(len(procedures)))
+        procedure = procedures[drawn]
         text = adaptation_text(procedure, rng, config.description_share)
         audio, voice = adaptation_clip(text, rng, config)
         encoded = encode_audio(model, audio)[0].astype(np.float16)
         if clips is None:
             clips = EncodedClips(np.zeros((config.n_clips, *encoded.shape), np.float16))
         clips.encoded[index] = encoded
-        prompt = vocabulary_prompt([step.name for step in procedure.steps])
-        prefix, tokenizer = prompt_tokens(model, prompt)
+        prefix, tokenizer = prefixes[drawn]
         clips.prefixes.append(prefix)
         clips.targets.append([*tokenizer.encode(" " + text), tokenizer.eot])
         clips.texts.append(text)
@@ -439,8 +444,7 @@ def train_adapter(
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.cpu_threads)
     decoder.requires_grad_(False)
-    decoder.add_adapters(config.rank)
-    adapters = decoder.adapters
+    adapters = decoder.add_adapters(config.rank)
     parameters = list(adapters.parameters())
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=0.0)
     per_epoch = max(1, len(train) // config.batch_size)
@@ -485,6 +489,8 @@ def save_adapter(decoder: WhisperDecoder, folder: Path, card: dict[str, Any]) ->
 
     Returns the card as written: ``card`` plus ``adapter_sha256``.
     """
+    if decoder.adapters is None:
+        raise ValueError("the decoder has no adapters to save (add_adapters, train_adapter)")
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {
         name.replace("__", "/"): value.detach().numpy().astype(np.float32)

@@ -86,6 +86,8 @@ class WhisperDecoder(nn.Module):
             )
         self.n_layers = n_layers
         self.n_heads = int(variables.get(f"{_PREFIX}num_heads", np.array(6)))
+        self.adapters: nn.ParameterDict | None = None  # see add_adapters
+        self.adapter_scale = 1.0
         self.weights = nn.ParameterDict(
             {
                 _key(name): nn.Parameter(
@@ -104,31 +106,33 @@ class WhisperDecoder(nn.Module):
         frozen = {_key("embeddings/weight"), _key("position_encodings/encodings")}
         return [name.replace("__", "/") for name in self.weights if name not in frozen]
 
-    def add_adapters(self, rank: int, scale: float = 1.0) -> None:
+    def add_adapters(self, rank: int, scale: float = 1.0) -> nn.ParameterDict:
         """Add a low-rank adapter (LoRA) to every linear layer of every decoder layer.
 
         Each weight ``W`` [out, in] is used as ``W + scale * B @ A`` with ``A`` [rank, in]
         (small random) and ``B`` [out, rank] (zeros, so the decoder starts unchanged).
-        Only ``A`` and ``B`` are meant to be trained (:attr:`adapters`).
+        Only ``A`` and ``B`` are meant to be trained; returns them (also :attr:`adapters`).
         """
         if rank < 1:
             raise ValueError(f"rank must be >= 1, got {rank}")
         generator = torch.Generator().manual_seed(0)
         self.adapter_scale = scale
-        self.adapters = nn.ParameterDict()
+        adapters = nn.ParameterDict()
+        self.adapters = adapters
         for name in self.weights:
             weight = self.weights[name]
             if name.startswith("layer_") and name.endswith("__weight") and weight.ndim == 2:
                 out_features, in_features = weight.shape
                 base = name.removesuffix("__weight")
-                self.adapters[f"{base}__lora_a"] = nn.Parameter(
+                adapters[f"{base}__lora_a"] = nn.Parameter(
                     torch.randn(rank, in_features, generator=generator) / in_features**0.5
                 )
-                self.adapters[f"{base}__lora_b"] = nn.Parameter(torch.zeros(out_features, rank))
+                adapters[f"{base}__lora_b"] = nn.Parameter(torch.zeros(out_features, rank))
+        return adapters
 
     def _w(self, name: str) -> torch.Tensor:
         weight: torch.Tensor = self.weights[_key(name)]
-        adapters = getattr(self, "adapters", None)
+        adapters = self.adapters
         if adapters is not None and name.endswith("/weight"):
             base = _key(name.removesuffix("/weight"))
             if f"{base}__lora_a" in adapters:
