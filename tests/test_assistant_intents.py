@@ -1,0 +1,50 @@
+"""Question understanding: what an utterance asks and which step it names."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant_states import LATTE
+from prism.assistant import IntentKind, understand
+
+
+@pytest.mark.parametrize(
+    ("utterance", "kind", "step"),
+    [
+        ("what's next?", IntentKind.NEXT, None),
+        ("ok what do I do after this", IntentKind.NEXT, None),
+        ("next step please", IntentKind.NEXT, None),
+        ("where am I", IntentKind.CURRENT, None),
+        ("which step am I on?", IntentKind.CURRENT, None),
+        ("did I already grind the beans?", IntentKind.DID_I, "grind_beans"),
+        ("have I frothed the milk yet", IntentKind.DID_I, "steam_milk"),
+        ("did I forget to purge the wand?", IntentKind.DID_I, "purge_wand"),
+        ("what did I just do", IntentKind.JUST_FINISHED, None),
+        ("did I forget anything?", IntentKind.MISSED, None),
+        ("how many more steps", IntentKind.STEPS_LEFT, None),
+        ("am I almost done", IntentKind.STEPS_LEFT, None),
+        ("how long until I'm finished", IntentKind.TIME_LEFT, None),
+        ("how long do I steam the milk?", IntentKind.STEP_DURATION, "steam_milk"),
+        ("how do I attach the filter", IntentKind.HOW_TO, "attach_filter"),
+        ("why do I need to purge the wand", IntentKind.PURPOSE, "purge_wand"),
+        ("I already poured the milk", IntentKind.CORRECT_DONE, None),  # jug or cup: asked
+        ("I'm steaming the milk now", IntentKind.CORRECT_AT, "steam_milk"),
+        ("I haven't ground the beans yet", IntentKind.CORRECT_NOT_DONE, "grind_beans"),
+        ("what's left to do?", IntentKind.STEPS_LEFT, None),
+        ("what do I need to do now", IntentKind.NEXT, None),
+        ("what step is after place cup", IntentKind.NEXT, "place_cup"),
+        ("have I finished grinding", IntentKind.DID_I, "grind_beans"),
+        ("what have I done so far", IntentKind.HISTORY, None),
+        ("sorry, can you repeat that", IntentKind.REPEAT, None),
+        ("ouch, this is hot", IntentKind.NONE, None),
+        ("honey can you pass the salt", IntentKind.NONE, None),
+        ("where did I put the spoon", IntentKind.NONE, None),
+        ("hmm ok", IntentKind.NONE, None),
+        ("...", IntentKind.NONE, None),
+    ],
+)
+def test_understanding(utterance: str, kind: IntentKind, step: str | None) -> None:
+    intent = understand(utterance, LATTE)
+    assert intent.kind == kind
+    if step is not None:
+        assert intent.step == step
