@@ -14,8 +14,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from prism.assistant.speech import espeak_available
 from prism.data.recording import read_recording
+from prism.protocol import ErrorCode, FrameKind, SensorFrame, decode_frame, encode_frame
 from prism.server.app import ServerSettings, create_app
-from prism.server.protocol import ErrorCode, FrameKind, SensorFrame, decode_frame, encode_frame
 from prism.watch.replay import sensor_frames
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from prism.data.recording import read_recording
 from prism.errors import PrismError
 from prism.procedure.io import load_procedure
+from prism.protocol import ErrorCode, Question, SensorFrame, encode_frame
 from prism.sensing.classifier import ActivityClassifier
 from prism.server.limits import TokenBucket
 from prism.server.live import CloseRequest, ServerSettings, SessionRegistry
 from prism.server.pipeline import LocalPipeline, UnknownSessionError
-from prism.server.protocol import ErrorCode, Question, SensorFrame, encode_frame
 from prism.server.runtime import SessionRuntime
 from prism.server.shards import ShardedPipeline
 from prism.watch.replay import sensor_frames

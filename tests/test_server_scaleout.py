@@ -19,10 +19,10 @@ from websockets.sync.client import ClientConnection, connect
 
 from conftest import free_port, start_server, stop_server
 from prism.data.recording import read_recording
+from prism.protocol import SensorFrame, encode_frame
 from prism.server.app import ServerSettings, create_app
 from prism.server.checkpoint import MAGIC, CheckpointError, dump_runtime, load_runtime
 from prism.server.pipeline import LocalPipeline
-from prism.server.protocol import SensorFrame, encode_frame
 from prism.storage import Checkpoint, Record, SessionStore, SqliteStore, StoredInput
 from prism.storage.redis_store import RedisStore
 from prism.watch.replay import sensor_frames

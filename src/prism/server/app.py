@@ -27,16 +27,7 @@ from pydantic import BaseModel, Field
 from prism.assistant.speech import SpeechRecognizer, make_transcriber, synthesize
 from prism.errors import PrismError
 from prism.procedure.render import render_procedure
-from prism.server.dashboard import dashboard_view
-from prism.server.limits import TokenBucket
-from prism.server.live import (
-    CloseRequest,
-    Outbox,
-    ServerSettings,
-    SessionRegistry,
-    token_hash,
-)
-from prism.server.protocol import (
+from prism.protocol import (
     Ack,
     End,
     ErrorCode,
@@ -48,6 +39,15 @@ from prism.server.protocol import (
     decode_frame,
     encode_frame,
     parse_control,
+)
+from prism.server.dashboard import dashboard_view
+from prism.server.limits import TokenBucket
+from prism.server.live import (
+    CloseRequest,
+    Outbox,
+    ServerSettings,
+    SessionRegistry,
+    token_hash,
 )
 from prism.server.runtime import RuntimeEvent, transcribe_question
 from prism.storage import StoredInput

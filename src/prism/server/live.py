@@ -39,10 +39,7 @@ from prism.assistant.llm import LLMPhraser, LLMSettings
 from prism.errors import PrismError
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
-from prism.server.checkpoint import CheckpointError
-from prism.server.memory import limit_malloc_arenas
-from prism.server.pipeline import LocalPipeline, Pipeline, StepResult
-from prism.server.protocol import (
+from prism.protocol import (
     ControlMessage,
     ErrorCode,
     FrameKind,
@@ -52,6 +49,9 @@ from prism.server.protocol import (
     StreamClock,
     decode_frame,
 )
+from prism.server.checkpoint import CheckpointError
+from prism.server.memory import limit_malloc_arenas
+from prism.server.pipeline import LocalPipeline, Pipeline, StepResult
 from prism.server.runtime import RuntimeEvent
 from prism.server.shards import ShardedPipeline
 from prism.storage import (

@@ -36,11 +36,7 @@ from prism.errors import DataError, PrismError
 from prism.observer import FutureModel, RemainingTimeConfig
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
-from prism.sensing.classifier import ActivityClassifier
-from prism.sensing.streaming import FrameBatch, StreamingClassifier
-from prism.server.checkpoint import dump_runtime, load_runtime
-from prism.server.dashboard import runtime_view
-from prism.server.protocol import (
+from prism.protocol import (
     Ack,
     ControlMessage,
     FrameKind,
@@ -49,6 +45,10 @@ from prism.server.protocol import (
     decode_frame,
     parse_control,
 )
+from prism.sensing.classifier import ActivityClassifier
+from prism.sensing.streaming import FrameBatch, StreamingClassifier
+from prism.server.checkpoint import dump_runtime, load_runtime
+from prism.server.dashboard import runtime_view
 from prism.server.runtime import RuntimeEvent, SessionRuntime
 from prism.storage import StoredInput
 from prism.tracker import StepTracker

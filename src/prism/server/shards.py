@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from prism.errors import PrismError
+from prism.protocol import ControlMessage
 from prism.server.checkpoint import CheckpointError
 from prism.server.pipeline import LocalPipeline, Pipeline, StepResult, UnknownSessionError
-from prism.server.protocol import ControlMessage
 from prism.server.runtime import RuntimeEvent
 from prism.storage import StoredInput
 

@@ -22,7 +22,7 @@ import websockets
 
 from prism.data.recording import AUDIO_RATE_HZ, Recording
 from prism.errors import PrismError
-from prism.server.protocol import FrameKind, SensorFrame, encode_frame
+from prism.protocol import FrameKind, SensorFrame, encode_frame
 
 __all__ = ["ReplayError", "ReplayQuestion", "ReplayResult", "replay", "sensor_frames"]
 
