@@ -4,7 +4,6 @@ checkpoint, two servers and two uvicorn workers sharing sessions through Redis."
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,16 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from websockets.sync.client import ClientConnection, connect
 
 from conftest import free_port, start_server, stop_server
 from prism.data.recording import read_recording
 from prism.protocol import SensorFrame, encode_frame
-from prism.server.app import ServerSettings, create_app
+from prism.server.app import create_app
 from prism.server.checkpoint import MAGIC, CheckpointError, dump_runtime, load_runtime
 from prism.server.pipeline import LocalPipeline
+from prism.server.settings import ServerSettings
 from prism.storage import Checkpoint, Record, SessionStore, SqliteStore, StoredInput
 from prism.storage.redis_store import RedisStore
 from prism.watch.replay import sensor_frames
@@ -35,40 +34,6 @@ def _frame(seq: int, index: int | None = None) -> bytes:
     """Recording frame ``index`` (default ``seq - 1``) numbered ``seq``."""
     frame = FRAMES[(seq if index is None else index + 1) - 1]
     return encode_frame(SensorFrame(frame.kind, seq, frame.t0, frame.rate, frame.samples))
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server for this module on a free loopback port (no persistence),
-    stopped afterwards. Skipped when redis-server is not installed (``.ci/run``
-    installs it from Debian)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis"))],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise AssertionError("redis-server did not start") from None
-            time.sleep(0.05)
-    client.close()
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(params=["sqlite", "redis"])

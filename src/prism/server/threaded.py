@@ -8,7 +8,8 @@ import time
 import uvicorn
 
 from prism.errors import PrismError
-from prism.server.app import ServerSettings, create_app
+from prism.server.app import create_app
+from prism.server.settings import ServerSettings
 
 __all__ = ["MAX_MESSAGE_BYTES", "serve_in_thread"]
 
