@@ -84,6 +84,13 @@ def _header(
     return HEADER.pack(b"PW", version, kind, seq, t0, n, rate)
 
 
+def test_a_frame_of_an_unknown_kind_cannot_be_encoded() -> None:
+    frame = SensorFrame(9, 1, 0.0, 50.0, np.zeros((1, 6), np.float32))  # type: ignore[arg-type]
+    with pytest.raises(ProtocolError, match="unknown frame kind 9") as caught:
+        encode_frame(frame)
+    assert caught.value.code == ErrorCode.BAD_FRAME and caught.value.ref_seq == 1
+
+
 @pytest.mark.parametrize(
     ("data", "code", "message"),
     [

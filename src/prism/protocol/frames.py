@@ -95,6 +95,17 @@ class SensorFrame:
         return self.t0 + self.duration_s
 
 
+def _frame_kind(code: int, seq: int) -> FrameKind:
+    try:
+        return FrameKind(code)
+    except ValueError:
+        raise ProtocolError(
+            ErrorCode.BAD_FRAME,
+            f"unknown frame kind {code} (1 IMU, 2 audio, 3 question, 4 answer)",
+            seq,
+        ) from None
+
+
 def _check_header(kind: FrameKind, seq: int, t0: float, n: int, rate: float) -> None:
     if not 0 < seq < 2**32:
         raise ProtocolError(ErrorCode.BAD_FRAME, f"seq must be in [1, 2^32), got {seq}")
@@ -121,10 +132,10 @@ def encode_frame(frame: SensorFrame) -> bytes:
     Raises
     ------
     ProtocolError
-        If the frame could not be decoded by the other side (bad shape, too many
-        samples, non-finite values, bad header fields).
+        If the frame could not be decoded by the other side (unknown kind, bad shape,
+        too many samples, non-finite values, bad header fields).
     """
-    kind = FrameKind(frame.kind)
+    kind = _frame_kind(frame.kind, frame.seq)
     samples = np.asarray(frame.samples)
     n = len(samples)
     _check_header(kind, frame.seq, frame.t0, n, frame.rate)
@@ -170,14 +181,7 @@ def decode_frame(data: bytes) -> SensorFrame:
             f"protocol version {version} is not supported (only {PROTOCOL_VERSION})",
             seq or None,
         )
-    try:
-        kind = FrameKind(kind_code)
-    except ValueError:
-        raise ProtocolError(
-            ErrorCode.BAD_FRAME,
-            f"unknown frame kind {kind_code} (1 IMU, 2 audio, 3 question, 4 answer)",
-            seq,
-        ) from None
+    kind = _frame_kind(kind_code, seq)
     _check_header(kind, seq, t0, n, rate)
     expected = HEADER.size + n * _SAMPLE_BYTES[kind]
     if len(data) != expected:

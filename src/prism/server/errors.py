@@ -14,6 +14,7 @@ __all__ = [
     "ForbiddenError",
     "NoUsableModelError",
     "ProcedureNotFoundError",
+    "ServerStartError",
     "ServiceError",
     "SessionElsewhereError",
     "SessionNotFoundError",
@@ -57,6 +58,10 @@ class TooManySessionsError(ServiceError):
 
 class ConnectionStateError(PrismError, RuntimeError):
     """A watch connection was asked for a transition its state does not allow."""
+
+
+class ServerStartError(PrismError, RuntimeError):
+    """The service did not start listening (the port in use, ...)."""
 
 
 class SettingError(PrismError, ValueError):
