@@ -1,6 +1,6 @@
 """Where the sessions' pipelines run: in the service process, or sharded over processes.
 
-The service front (:mod:`prism.server.live`, :mod:`prism.server.app`) owns connections,
+The service front (:mod:`prism.server.app`, :mod:`prism.server.registry`) owns connections,
 sequence numbers and persistence; the :class:`~prism.server.runtime.SessionRuntime` s
 live behind a :class:`Pipeline`, which the front calls with plain data (session ids,
 frame bytes, control messages) and which returns :class:`RuntimeEvent` s:
