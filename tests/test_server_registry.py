@@ -20,7 +20,8 @@ from prism.server.errors import (
     SessionNotFoundError,
     TooManySessionsError,
 )
-from prism.server.session import CloseRequest
+from prism.server.registry import SessionRegistry
+from prism.server.session import CloseRequest, LiveSession
 from prism.server.shards import ShardedPipeline
 from prism.watch.replay import sensor_frames
 
@@ -43,12 +44,18 @@ def test_a_connection_that_does_not_read_is_closed_and_loses_nothing() -> None:
     assert isinstance(items[2], CloseRequest) and items[2].code == ErrorCode.TOO_SLOW
 
 
-def test_a_session_keeps_only_unacknowledged_messages_in_memory() -> None:
+def _streamed(frames: int) -> tuple[SessionRegistry, LiveSession]:
+    """A registry with one session that processed the recording's first ``frames``."""
     registry = server_registry()
     session = registry.open_session("dev", "latte_making")
-    for frame, body in numbered_frames(sensor_frames(RECORDING, chunk_s=0.5)[:80]):
+    for frame, body in numbered_frames(sensor_frames(RECORDING, chunk_s=0.5)[:frames]):
         registry.batches.push_frame(session, frame, body)
     registry.batches.process([session])
+    return registry, session
+
+
+def test_a_session_keeps_only_unacknowledged_messages_in_memory() -> None:
+    registry, session = _streamed(80)
     question = Question(type="question", seq=81, text="what's next?", t=0.0)
     events = registry.pipeline.control(session.id, question)
     registry.commit(session, None, events)
@@ -114,11 +121,7 @@ def test_attaching_claims_the_session_and_keeps_the_copy_this_process_served() -
 
 
 def test_ending_a_session_over_rest_stores_the_final_update_once() -> None:
-    registry = server_registry()
-    session = registry.open_session("dev", "latte_making")
-    for frame, body in numbered_frames(sensor_frames(RECORDING, chunk_s=0.5)[:20]):
-        registry.batches.push_frame(session, frame, body)
-    registry.batches.process([session])
+    registry, session = _streamed(20)
     asyncio.run(registry.end(session))
     final = [m for m in registry.store.outputs(session.id) if m.get("final")]
     assert session.ended and len(final) == 1
