@@ -122,7 +122,7 @@ async def _watch(
     seconds: float,
     final_timeout: float,
 ) -> WatchStats:
-    from prism.server.protocol import HEADER, MAGIC, PROTOCOL_VERSION, FrameKind
+    from prism.protocol import HEADER, MAGIC, PROTOCOL_VERSION, FrameKind
 
     stats = WatchStats()
     sent_at: dict[int, float] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,14 +16,19 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
 import pytest
+import redis
 
 from prism.procedure.io import load_procedure
 from prism.procedure.model import END, START, DurationStats, GapModel, Procedure, Step
+from prism.protocol import SensorFrame, encode_frame
+
+if TYPE_CHECKING:
+    from prism.server.registry import SessionRegistry
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
 
@@ -101,7 +107,7 @@ def live_server() -> Iterator[str]:
     """The service on a free 127.0.0.1 port (uvicorn on a thread, in-memory SQLite, no
     message-rate limit: tests replay as fast as it goes); yields ``host:port`` and stops
     it at the end."""
-    from prism.server.app import ServerSettings
+    from prism.server.settings import ServerSettings
     from prism.server.threaded import serve_in_thread
 
     settings = ServerSettings(
@@ -210,3 +216,75 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):  # already gone
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the test module on a free loopback port (no persistence),
+    stopped afterwards (by its own pid). Skipped when redis-server is not installed
+    (``.ci/run`` installs it from Debian)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path_factory.mktemp("redis"))],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise AssertionError("redis-server did not start") from None
+            time.sleep(0.05)
+    client.close()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def numbered_frames(frames: Sequence[SensorFrame]) -> list[tuple[SensorFrame, bytes]]:
+    """``frames`` numbered 1, 2, ... as a watch sends them, each with its bytes."""
+    out = []
+    for seq, f in enumerate(frames, start=1):
+        numbered = SensorFrame(f.kind, seq, f.t0, f.rate, f.samples)
+        out.append((numbered, encode_frame(numbered)))
+    return out
+
+
+def _comparable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages without their numbering and latency mark."""
+    return [{k: v for k, v in m.items() if k not in ("seq", "in_seq")} for m in messages]
+
+
+def assert_same_events(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    """The same messages (more than 3), numbering aside and floats to 1e-4 (batched
+    network calls round differently)."""
+    assert len(got) == len(expected) > 3
+    for message, data in zip(_comparable(got), _comparable(expected), strict=True):
+        assert message.keys() == data.keys()
+        for key, value in data.items():
+            if isinstance(value, float):  # batched network calls: float rounding
+                assert message[key] == pytest.approx(value, abs=1e-4)
+            elif key != "next":
+                assert message[key] == value
+
+
+def server_registry(**settings: Any) -> SessionRegistry:
+    """A session registry on an in-memory SQLite store, without warm-up (``settings``:
+    more :class:`~prism.server.settings.ServerSettings` fields)."""
+    from prism.server.registry import SessionRegistry
+    from prism.server.settings import ServerSettings
+
+    settings.setdefault("database", ":memory:")
+    settings.setdefault("warm_up_sessions", 0)
+    return SessionRegistry(ServerSettings(**settings))

@@ -14,8 +14,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from prism.assistant.speech import espeak_available
 from prism.data.recording import read_recording
-from prism.server.app import ServerSettings, create_app
-from prism.server.protocol import ErrorCode, FrameKind, SensorFrame, decode_frame, encode_frame
+from prism.protocol import ErrorCode, FrameKind, SensorFrame, decode_frame, encode_frame
+from prism.server.app import CLOSE_CODES, HTTP_STATUS, create_app
+from prism.server.errors import ServiceError
+from prism.server.settings import ServerSettings
 from prism.watch.replay import sensor_frames
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
@@ -267,3 +269,10 @@ def test_a_watch_that_asks_for_speech_gets_each_answer_spoken(client: TestClient
         )
         error = ws.receive_json()
         assert error["type"] == "error" and "server to the watch" in error["message"]
+
+
+def test_every_refusal_has_one_http_status_and_stream_refusals_close_fatally() -> None:
+    assert set(HTTP_STATUS) == set(ServiceError.__subclasses__())
+    assert sorted(HTTP_STATUS.values()) == [401, 403, 404, 404, 409, 409, 503]
+    assert all(code.fatal for code in CLOSE_CODES.values())
+    assert {HTTP_STATUS[kind] for kind in CLOSE_CODES} == {401, 403, 404}

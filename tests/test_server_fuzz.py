@@ -12,7 +12,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from prism.server.app import ServerSettings, create_app
+from prism.server.app import create_app
+from prism.server.settings import ServerSettings
 
 ADMIN = "fuzz-admin"
 APP = create_app(ServerSettings(admin_token=ADMIN, database=":memory:", warm_up_sessions=0))

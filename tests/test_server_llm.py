@@ -13,8 +13,9 @@ from starlette.testclient import WebSocketTestSession
 from conftest import OpenAIStub
 from prism.assistant import LLMSettings
 from prism.data.recording import read_recording
-from prism.server.app import ServerSettings, create_app
-from prism.server.protocol import SensorFrame, encode_frame
+from prism.protocol import SensorFrame, encode_frame
+from prism.server.app import create_app
+from prism.server.settings import ServerSettings
 from prism.watch.replay import sensor_frames
 
 FRAMES = sensor_frames(read_recording(Path("datasets/demo/latte_making-s000")))

@@ -16,8 +16,9 @@ from websockets.sync.client import connect
 
 from conftest import free_port, start_server, stop_server
 from prism.data.recording import read_recording
-from prism.server.app import ServerSettings, create_app
-from prism.server.protocol import SensorFrame, encode_frame
+from prism.protocol import SensorFrame, encode_frame
+from prism.server.app import create_app
+from prism.server.settings import ServerSettings
 from prism.storage import Record, SqliteStore, StoredInput
 from prism.watch.replay import sensor_frames
 

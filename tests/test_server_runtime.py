@@ -13,8 +13,7 @@ from prism.data.annotations import frame_labels
 from prism.data.recording import read_recording
 from prism.errors import DataError
 from prism.procedure.io import load_procedure
-from prism.sensing.classifier import ActivityClassifier
-from prism.server.protocol import (
+from prism.protocol import (
     CorrectionMessage,
     End,
     ErrorCode,
@@ -24,6 +23,7 @@ from prism.server.protocol import (
     decode_frame,
     encode_frame,
 )
+from prism.sensing.classifier import ActivityClassifier
 from prism.server.runtime import ProbabilityHistory, RuntimeEvent, SessionRuntime
 from prism.watch.replay import sensor_frames
 

@@ -1,30 +1,27 @@
-"""Checkpoints and scale-out: stores (SQLite and a real Redis), restoring a runtime from a
-checkpoint, two servers and two uvicorn workers sharing sessions through Redis."""
+"""Checkpoints and scale-out: restoring a runtime from a checkpoint, two servers and two
+uvicorn workers sharing sessions through Redis (a real redis-server)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from websockets.sync.client import ClientConnection, connect
 
 from conftest import free_port, start_server, stop_server
 from prism.data.recording import read_recording
-from prism.server.app import ServerSettings, create_app
+from prism.protocol import SensorFrame, encode_frame
+from prism.server.app import create_app
 from prism.server.checkpoint import MAGIC, CheckpointError, dump_runtime, load_runtime
 from prism.server.pipeline import LocalPipeline
-from prism.server.protocol import SensorFrame, encode_frame
-from prism.storage import Checkpoint, Record, SessionStore, SqliteStore, StoredInput
-from prism.storage.redis_store import RedisStore
+from prism.server.settings import ServerSettings
+from prism.storage import SqliteStore
 from prism.watch.replay import sensor_frames
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
@@ -35,87 +32,6 @@ def _frame(seq: int, index: int | None = None) -> bytes:
     """Recording frame ``index`` (default ``seq - 1``) numbered ``seq``."""
     frame = FRAMES[(seq if index is None else index + 1) - 1]
     return encode_frame(SensorFrame(frame.kind, seq, frame.t0, frame.rate, frame.samples))
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server for this module on a free loopback port (no persistence),
-    stopped afterwards. Skipped when redis-server is not installed (``.ci/run``
-    installs it from Debian)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis"))],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise AssertionError("redis-server did not start") from None
-            time.sleep(0.05)
-    client.close()
-    try:
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionStore]:
-    """Each store implementation, empty."""
-    if request.param == "sqlite":
-        made: SessionStore = SqliteStore(tmp_path / "s.sqlite3")
-    else:
-        url = request.getfixturevalue("redis_url")
-        made = RedisStore(url, prefix=f"test-{tmp_path.name}")
-    yield made
-    made.close()
-
-
-def test_store_contract(store: SessionStore) -> None:
-    store.add_device("d1", "hash1", "watch")
-    assert store.devices() == {"d1": "hash1"}
-    assert store.device_for("hash1") == "d1" and store.device_for("nope") is None
-    store.add_session("s", "d1", "latte_making")
-    assert store.session("nope") is None
-    first = [StoredInput(1, "frame", b"\x00\x01"), StoredInput(2, "control", b"{}")]
-    rejected = store.record_many(
-        [Record("s", first, [{"seq": 1, "type": "step"}], acked=1)], epochs={"s": 0}
-    )
-    assert rejected == set()
-    checkpoint = Checkpoint(b"state-after-2", {"last_seq": 2})
-    store.record_many([Record("s", [StoredInput(3, "question", b"hi")], checkpoint=checkpoint)])
-    store.record_many([Record("s", [StoredInput(4, "control", b"{}")], acked=0)])
-    saved = store.checkpoint("s")
-    assert saved is not None and (saved.state, saved.front) == (b"state-after-2", {"last_seq": 2})
-    # the checkpoint covers the inputs stored with it and before
-    assert [i.seq for i in store.inputs("s", after=saved.position)] == [4]
-    assert [i.seq for i in store.inputs("s")] == [1, 2, 3, 4]
-    assert list(store.inputs("s"))[:2] == first
-    row = store.session("s")
-    assert row is not None and (row.acked, row.ended, row.epoch) == (1, False, 0)
-    # another process claims the session: writes with the old epoch are rejected
-    assert store.claim("s") == 1
-    lost = Record("s", [StoredInput(5, "control", b"{}")], [{"seq": 2, "type": "step"}])
-    assert store.record_many([lost], epochs={"s": 0}) == {"s"}
-    assert not store.record("s", None, [{"seq": 2, "type": "step"}], epoch=0)
-    assert [i.seq for i in store.inputs("s")] == [1, 2, 3, 4]
-    assert store.record("s", None, [{"seq": 2, "type": "answer"}], ended=True, epoch=1)
-    assert store.outputs("s", after=1) == [{"seq": 2, "type": "answer"}]
-    assert [(r.session_id, r.ended, r.epoch) for r in store.sessions()] == [("s", True, 1)]
-    with pytest.raises(Exception, match="unknown session 'nope'"):
-        store.claim("nope")
 
 
 def test_a_runtime_restored_from_its_checkpoint_continues_exactly() -> None:

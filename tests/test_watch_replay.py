@@ -9,9 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import free_port
 from prism.data.recording import read_recording
 from prism.watch.replay import ReplayError, ReplayQuestion, replay, sensor_frames
-from prism.watch.session import open_session
+from prism.watch.session import SessionRequestError, open_session
 
 ADMIN_TOKEN = "admin-secret"  # the live_server fixture's (conftest)
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
@@ -88,3 +89,14 @@ def test_serve_demo_runs_the_service_and_a_spoken_question() -> None:
     assert f"PrISM service on http://127.0.0.1:{port}" in result.output
     assert "step: grind_beans" in result.output
     assert "Q: " in result.output  # the spoken question was answered (wording may vary)
+
+
+def test_an_unreachable_or_refusing_service_fails_clearly(live_server: str) -> None:
+    nowhere = f"127.0.0.1:{free_port()}"
+    with pytest.raises(SessionRequestError, match=f"cannot reach the service at http://{nowhere}"):
+        open_session(f"http://{nowhere}", ADMIN_TOKEN, "latte_making")
+    with pytest.raises(SessionRequestError, match=r"registering a device failed \(401\)"):
+        open_session(f"http://{live_server}", "wrong", "latte_making")
+    url = f"ws://{nowhere}/v1/sessions/ses-x/stream"
+    with pytest.raises(ReplayError, match="cannot connect to"):
+        asyncio.run(replay(url, "token", RECORDING, speed=None))

@@ -22,7 +22,7 @@ from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
 
 if TYPE_CHECKING:  # the service (torch, the models) loads when the command runs
-    from prism.server.app import ServerSettings
+    from prism.server.settings import ServerSettings
 
 __all__ = ["serve"]
 
@@ -117,7 +117,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite)."""
-    from prism.server.app import ServerSettings
+    from prism.server.settings import ServerSettings
     from prism.server.threaded import serve_in_thread
 
     settings = ServerSettings()

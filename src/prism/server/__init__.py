@@ -1,2 +1,2 @@
-"""The streaming service: the watch protocol (``protocol``); the FastAPI app, session
-runtimes and storage follow (see ``docs/architecture.md``)."""
+"""The streaming service: the FastAPI app, the live sessions and their pipelines (see
+``docs/service.md``). The watch protocol it speaks is :mod:`prism.protocol`."""

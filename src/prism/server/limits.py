@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from prism.server.errors import SettingError
+
 __all__ = ["TokenBucket"]
 
 
@@ -15,6 +17,11 @@ class TokenBucket:
     using it (0 while the bucket is not empty). The server waits that long before it
     reads the connection's next message, so a watch sending faster than allowed is slowed
     down by TCP flow control (backpressure) instead of losing messages.
+
+    Raises
+    ------
+    SettingError
+        If ``rate`` <= 0 or ``burst`` < 1.
 
     Examples
     --------
@@ -30,7 +37,7 @@ class TokenBucket:
 
     def __post_init__(self) -> None:
         if not self.rate > 0 or self.burst < 1:
-            raise ValueError(f"need rate > 0 and burst >= 1, got {self.rate}, {self.burst}")
+            raise SettingError(f"need rate > 0 and burst >= 1, got {self.rate}, {self.burst}")
         self._tokens = float(self.burst)
 
     def delay(self, *, now: float) -> float:

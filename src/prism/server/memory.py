@@ -13,6 +13,8 @@ import ctypes
 import ctypes.util
 import os
 
+from prism.server.errors import SettingError
+
 __all__ = ["ARENA_ENVIRONMENT", "limit_malloc_arenas"]
 
 ARENA_ENVIRONMENT = "MALLOC_ARENA_MAX"
@@ -38,9 +40,14 @@ def limit_malloc_arenas(arenas: int) -> bool:
     bool
         True if glibc took the setting; False where there is no glibc (macOS, musl):
         nothing is changed there.
+
+    Raises
+    ------
+    SettingError
+        If ``arenas`` < 1.
     """
     if arenas < 1:
-        raise ValueError(f"arenas must be >= 1, got {arenas}")
+        raise SettingError(f"arenas must be >= 1, got {arenas}")
     name = ctypes.util.find_library("c")
     if name is None:
         return False

@@ -1,6 +1,6 @@
 """Where the sessions' pipelines run: in the service process, or sharded over processes.
 
-The service front (:mod:`prism.server.live`, :mod:`prism.server.app`) owns connections,
+The service front (:mod:`prism.server.app`, :mod:`prism.server.registry`) owns connections,
 sequence numbers and persistence; the :class:`~prism.server.runtime.SessionRuntime` s
 live behind a :class:`Pipeline`, which the front calls with plain data (session ids,
 frame bytes, control messages) and which returns :class:`RuntimeEvent` s:
@@ -36,11 +36,7 @@ from prism.errors import DataError, PrismError
 from prism.observer import FutureModel, RemainingTimeConfig
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
-from prism.sensing.classifier import ActivityClassifier
-from prism.sensing.streaming import FrameBatch, StreamingClassifier
-from prism.server.checkpoint import dump_runtime, load_runtime
-from prism.server.dashboard import runtime_view
-from prism.server.protocol import (
+from prism.protocol import (
     Ack,
     ControlMessage,
     FrameKind,
@@ -49,6 +45,10 @@ from prism.server.protocol import (
     decode_frame,
     parse_control,
 )
+from prism.sensing.classifier import ActivityClassifier
+from prism.sensing.streaming import FrameBatch, StreamingClassifier
+from prism.server.checkpoint import dump_runtime, load_runtime
+from prism.server.dashboard import runtime_view
 from prism.server.runtime import RuntimeEvent, SessionRuntime
 from prism.storage import StoredInput
 from prism.tracker import StepTracker

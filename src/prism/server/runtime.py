@@ -14,7 +14,7 @@ classifies the ready frames of many runtimes' :attr:`SessionRuntime.stream` s, a
 (:meth:`SessionRuntime.handle_frame` does the three for one session). Slow work is kept
 apart: :func:`transcribe_question` (speech recognition of a spoken question) touches no
 session state, so the server runs it on a worker thread and hands the text to
-:meth:`SessionRuntime.handle_control` as a :class:`~prism.server.protocol.Question`.
+:meth:`SessionRuntime.handle_control` as a :class:`~prism.protocol.Question`.
 """
 
 from __future__ import annotations
@@ -30,10 +30,7 @@ from prism.assistant.speech import SpeechDetector, SpeechRecognizer
 from prism.errors import DataError, TrackerInputError
 from prism.observer import FutureModel, Observer, RemainingTime, Reminder, ReminderError
 from prism.procedure.model import Procedure
-from prism.sensing.classifier import ActivityClassifier
-from prism.sensing.features import SensingError
-from prism.sensing.streaming import StreamingClassifier
-from prism.server.protocol import (
+from prism.protocol import (
     CorrectionMessage,
     End,
     ErrorCode,
@@ -42,6 +39,9 @@ from prism.server.protocol import (
     ReminderAction,
     SensorFrame,
 )
+from prism.sensing.classifier import ActivityClassifier
+from prism.sensing.features import SensingError
+from prism.sensing.streaming import StreamingClassifier
 from prism.tracker import StepTracker, TrackerState
 from prism.tracker.model import TrackingModel
 
@@ -363,7 +363,7 @@ def transcribe_question(
     Voice activity detection cuts the speech out of the clip; each utterance is
     recognised with the procedure's step names as vocabulary. Touches no session state
     (the service runs it on a worker thread and hands the text to the session as a
-    :class:`~prism.server.protocol.Question`).
+    :class:`~prism.protocol.Question`).
     """
     detector = SpeechDetector()
     utterances = [*detector.push(audio), *detector.flush()]

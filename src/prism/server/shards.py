@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from prism.errors import PrismError
+from prism.protocol import ControlMessage
 from prism.server.checkpoint import CheckpointError
+from prism.server.errors import SettingError
 from prism.server.pipeline import LocalPipeline, Pipeline, StepResult, UnknownSessionError
-from prism.server.protocol import ControlMessage
 from prism.server.runtime import RuntimeEvent
 from prism.storage import StoredInput
 
@@ -98,7 +99,7 @@ class ShardedPipeline(Pipeline):
         checkpoint_every_s: float | None = None,
     ) -> None:
         if workers < 1:
-            raise PrismError(f"a sharded pipeline needs at least one worker, got {workers}")
+            raise SettingError(f"a sharded pipeline needs at least one worker, got {workers}")
         context = multiprocessing.get_context("spawn")
         self._shards: list[_Shard] = []
         for index in range(workers):

@@ -7,8 +7,9 @@ import time
 
 import uvicorn
 
-from prism.errors import PrismError
-from prism.server.app import ServerSettings, create_app
+from prism.server.app import create_app
+from prism.server.errors import ServerStartError
+from prism.server.settings import ServerSettings
 
 __all__ = ["MAX_MESSAGE_BYTES", "serve_in_thread"]
 
@@ -22,7 +23,7 @@ def serve_in_thread(
     """Start the service with uvicorn on a daemon thread and wait until it listens.
 
     Returns the server (set ``should_exit`` to stop it) and its port (``port`` 0: a free
-    one). Raises :class:`~prism.errors.PrismError` if it does not start in time.
+    one). Raises :class:`~prism.server.errors.ServerStartError` if it does not start in time.
     """
     config = uvicorn.Config(
         create_app(settings),
@@ -38,7 +39,7 @@ def serve_in_thread(
     deadline = time.monotonic() + timeout_s
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            raise PrismError(f"the service did not start on {host}:{port} (port in use?)")
+            raise ServerStartError(f"the service did not start on {host}:{port} (port in use?)")
         time.sleep(0.05)
     bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
     return server, int(bound)

@@ -22,13 +22,13 @@ import websockets
 
 from prism.data.recording import AUDIO_RATE_HZ, Recording
 from prism.errors import PrismError
-from prism.server.protocol import FrameKind, SensorFrame, encode_frame
+from prism.protocol import FrameKind, SensorFrame, encode_frame
 
 __all__ = ["ReplayError", "ReplayQuestion", "ReplayResult", "replay", "sensor_frames"]
 
 
 class ReplayError(PrismError, RuntimeError):
-    """The server refused the connection or closed it with an error."""
+    """The server could not be reached, refused the connection or closed it with an error."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ async def replay(
     Raises
     ------
     ReplayError
-        If the server refuses the connection or sends a fatal error.
+        If the server cannot be reached, refuses the connection or sends a fatal error.
     """
     result = ReplayResult()
     started = time.perf_counter()
@@ -121,9 +121,13 @@ async def replay(
     pending = sorted(questions, key=lambda q: q.at_s)
     headers = {"Authorization": f"Bearer {token}"}
     answers_expected = len(pending) + 1  # the questions' answers and the end's step event
-    async with websockets.connect(
-        url, additional_headers=headers, max_size=2**22, compression=None
-    ) as ws:
+    try:
+        connection = await websockets.connect(
+            url, additional_headers=headers, max_size=2**22, compression=None
+        )
+    except (OSError, websockets.exceptions.InvalidHandshake) as error:
+        raise ReplayError(f"cannot connect to {url}: {error}") from None
+    async with connection as ws:
         try:
             await ws.send(json.dumps({"type": "hello", "seq": 1, "protocol": 1}))
             welcome = json.loads(await ws.recv())

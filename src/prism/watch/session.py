@@ -6,7 +6,11 @@ import httpx
 
 from prism.errors import PrismError
 
-__all__ = ["open_session"]
+__all__ = ["SessionRequestError", "open_session"]
+
+
+class SessionRequestError(PrismError, RuntimeError):
+    """The service refused a request or could not be reached (the message says which)."""
 
 
 def open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
@@ -20,21 +24,31 @@ def open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
 
     Raises
     ------
-    PrismError
-        If the service refuses either request (the message has its status and reply).
+    SessionRequestError
+        If the service cannot be reached or refuses either request (the message has its
+        status and reply).
     """
-    with httpx.Client(base_url=server, timeout=10.0) as http:
-        device = http.post(
-            "/v1/devices",
-            json={"name": "replay"},
-            headers={"Authorization": f"Bearer {admin_token}"},
-        )
-        if device.status_code != 200:
-            raise PrismError(f"registering a device failed ({device.status_code}): {device.text}")
-        token = device.json()["token"]
-        session = http.post(
-            "/v1/sessions", json={"procedure": task}, headers={"Authorization": f"Bearer {token}"}
-        )
-        if session.status_code != 200:
-            raise PrismError(f"creating a session failed ({session.status_code}): {session.text}")
+    try:
+        with httpx.Client(base_url=server, timeout=10.0) as http:
+            device = http.post(
+                "/v1/devices",
+                json={"name": "replay"},
+                headers={"Authorization": f"Bearer {admin_token}"},
+            )
+            if device.status_code != 200:
+                raise SessionRequestError(
+                    f"registering a device failed ({device.status_code}): {device.text}"
+                )
+            token = device.json()["token"]
+            session = http.post(
+                "/v1/sessions",
+                json={"procedure": task},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if session.status_code != 200:
+                raise SessionRequestError(
+                    f"creating a session failed ({session.status_code}): {session.text}"
+                )
+    except httpx.HTTPError as error:
+        raise SessionRequestError(f"cannot reach the service at {server}: {error}") from None
     return token, str(session.json()["session_id"])

@@ -1,0 +1,64 @@
+"""The watch protocol, version 1: binary sensor frames and JSON control messages.
+
+Shared by the service (:mod:`prism.server`) and the watch clients (:mod:`prism.watch`);
+pure encode/decode and validation, no I/O and nothing of the server. The specification
+is ``watch_bridge/PROTOCOL.md``; every rule there that concerns a single message or the
+order of messages is enforced here, and every violation raises :class:`ProtocolError`
+with the documented code, never anything else.
+
+- :mod:`~prism.protocol.errors`: the error codes and :class:`ProtocolError`.
+- :mod:`~prism.protocol.frames`: binary frames (header, kinds, sample limits, codec).
+- :mod:`~prism.protocol.messages`: JSON control messages (schema, parser).
+- :mod:`~prism.protocol.order`: sequence numbers and the sensor streams' clock.
+"""
+
+from prism.protocol.errors import ErrorCode, ProtocolError
+from prism.protocol.frames import (
+    AUDIO_RATE_HZ,
+    HEADER,
+    MAGIC,
+    MAX_SAMPLES,
+    PROTOCOL_VERSION,
+    FrameKind,
+    SensorFrame,
+    decode_frame,
+    encode_frame,
+)
+from prism.protocol.messages import (
+    MAX_TEXT_BYTES,
+    Ack,
+    ControlMessage,
+    CorrectionMessage,
+    End,
+    Hello,
+    Question,
+    ReminderAction,
+    parse_control,
+)
+from prism.protocol.order import TIME_TOLERANCE_S, SequenceChecker, StreamClock
+
+__all__ = [
+    "AUDIO_RATE_HZ",
+    "HEADER",
+    "MAGIC",
+    "MAX_SAMPLES",
+    "MAX_TEXT_BYTES",
+    "PROTOCOL_VERSION",
+    "TIME_TOLERANCE_S",
+    "Ack",
+    "ControlMessage",
+    "CorrectionMessage",
+    "End",
+    "ErrorCode",
+    "FrameKind",
+    "Hello",
+    "ProtocolError",
+    "Question",
+    "ReminderAction",
+    "SensorFrame",
+    "SequenceChecker",
+    "StreamClock",
+    "decode_frame",
+    "encode_frame",
+    "parse_control",
+]

@@ -1,0 +1,133 @@
+"""JSON control messages of the watch protocol: their schema and the parser.
+
+Pure validation, no I/O (``watch_bridge/PROTOCOL.md``, *Text frames*). Unknown fields are
+ignored; every violation raises :class:`~prism.protocol.errors.ProtocolError` with the
+documented code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from prism.protocol.errors import ErrorCode, ProtocolError
+from prism.protocol.frames import PROTOCOL_VERSION
+
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "Ack",
+    "ControlMessage",
+    "CorrectionMessage",
+    "End",
+    "Hello",
+    "Question",
+    "ReminderAction",
+    "parse_control",
+]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    seq: int = Field(gt=0, lt=2**32)
+
+
+class Hello(_Message):
+    """First message of a connection."""
+
+    type: Literal["hello"]
+    protocol: int
+    resume_from: int = Field(default=0, ge=0)
+    speech: bool = False
+    """Send each answer also spoken (an ``ANSWER_AUDIO`` frame after the message)."""
+
+
+class Question(_Message):
+    """A question as text."""
+
+    type: Literal["question"]
+    text: str = Field(min_length=1, max_length=500)
+    t: float = Field(ge=0, allow_inf_nan=False)
+
+
+class CorrectionMessage(_Message):
+    """The user corrects the step state."""
+
+    type: Literal["correction"]
+    kind: Literal["done", "at", "not_done"]
+    step: str = Field(min_length=1, max_length=200)
+    t: float = Field(ge=0, allow_inf_nan=False)
+
+
+class ReminderAction(_Message):
+    """The user answers a reminder."""
+
+    type: Literal["reminder_action"]
+    reminder_id: int = Field(gt=0)
+    action: Literal["acknowledge", "snooze", "dismiss"]
+    snooze_s: float | None = Field(default=None, ge=0, le=3600, allow_inf_nan=False)
+
+
+class Ack(_Message):
+    """Server messages up to ``up_to`` were received."""
+
+    type: Literal["ack"]
+    up_to: int = Field(ge=0)
+
+
+class End(_Message):
+    """The session is over."""
+
+    type: Literal["end"]
+    t: float = Field(ge=0, allow_inf_nan=False)
+
+
+ControlMessage = Annotated[
+    Hello | Question | CorrectionMessage | ReminderAction | Ack | End,
+    Field(discriminator="type"),
+]
+_CONTROL: TypeAdapter[Any] = TypeAdapter(ControlMessage)
+MAX_TEXT_BYTES = 4096
+"""Longest text frame accepted (bytes)."""
+
+
+def parse_control(
+    text: str | bytes,
+) -> Hello | Question | CorrectionMessage | ReminderAction | Ack | End:
+    """Parse and validate a JSON control message (unknown fields are ignored).
+
+    Raises
+    ------
+    ProtocolError
+        ``TOO_LARGE`` over :data:`MAX_TEXT_BYTES`; ``BAD_FRAME`` for invalid JSON, an
+        unknown ``type`` or a bad field (the message names it); ``UNSUPPORTED_VERSION``
+        for a ``hello`` with another protocol version.
+    """
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > MAX_TEXT_BYTES:
+        raise ProtocolError(
+            ErrorCode.TOO_LARGE, f"text frame of {size} bytes, at most {MAX_TEXT_BYTES} allowed"
+        )
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"text frame is not JSON ({error})") from None
+    seq = data.get("seq") if isinstance(data, dict) else None
+    ref = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
+    try:
+        message = _CONTROL.validate_python(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'message'}: {e['msg']}"
+            for e in error.errors()[:3]
+        )
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"bad control message: {problems}", ref) from None
+    if isinstance(message, Hello) and message.protocol != PROTOCOL_VERSION:
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_VERSION,
+            f"protocol version {message.protocol} is not supported (only {PROTOCOL_VERSION})",
+            message.seq,
+        )
+    return message  # type: ignore[no-any-return]

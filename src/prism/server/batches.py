@@ -1,0 +1,287 @@
+"""The frame batches: every session's queued inputs stepped together, stored, delivered.
+
+A connection hands each sensor frame to :meth:`Batcher.push_frame`, which only queues its
+bytes. One batch loop per pipeline lane sends the queued frames of *every* session of
+the lane to :meth:`~prism.server.pipeline.Pipeline.step` at once (one network call per
+model) and numbers each session's events; the writer loop stores the inputs and events of
+the batch in one transaction and only then puts the messages in the connections'
+outboxes. The pipeline call and the write run on worker threads, so the event loop keeps
+reading connections meanwhile; under load a batch grows (the frames that arrived while
+one batch ran make up the next). The app's lifespan runs the loops
+(:meth:`Batcher.loops`) under one task group and cancels them at shutdown.
+
+Order is kept per session: before a control message (question, correction, ...) is
+handled, the session's queued frames are processed (:meth:`Batcher.flush`), so the
+stored inputs, replayed in order after a restart, rebuild the same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from prism.protocol import ErrorCode, ProtocolError, SensorFrame
+from prism.server.pipeline import Pipeline, StepResult
+from prism.server.runtime import RuntimeEvent
+from prism.server.session import LiveSession
+from prism.storage import Checkpoint, Record, SessionStore, StoredInput
+
+__all__ = ["Batcher"]
+
+log = logging.getLogger(__name__)
+
+_Write = tuple[list[LiveSession], list[Record], dict[str, StepResult]]
+"""A stepped batch waiting for the writer: its sessions, their records, the results."""
+
+
+class Batcher:
+    """The sessions' queued inputs, the batch loops and the writer loop.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Steps the batches (one batch loop per lane of it).
+    store : SessionStore
+        Where each batch is written.
+    max_pending_frames : int
+        Frames of a session waiting for a batch after which :meth:`behind` is true.
+    batch_interval_s : float
+        Pause after each batch so the next collects more (s).
+    counters : Counter
+        The service's counters (``frames_classified``, ``internal_errors``, ...).
+    deliver : callable
+        ``deliver(session, messages)``: queue stored messages for the session's watch.
+    lost : callable
+        ``lost(session)``: another process claimed the session (its records were refused).
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        store: SessionStore,
+        *,
+        max_pending_frames: int,
+        batch_interval_s: float,
+        counters: Counter[str],
+        deliver: Callable[[LiveSession, list[dict[str, Any]]], None],
+        lost: Callable[[LiveSession], None],
+    ) -> None:
+        self.pipeline, self.store = pipeline, store
+        self.max_pending_frames = max_pending_frames
+        self.batch_interval_s = batch_interval_s
+        self.counters = counters
+        self.batch_sizes: Counter[int] = Counter()
+        """How many sessions each processed batch held (histogram)."""
+        self._deliver, self._lost = deliver, lost
+        lanes = pipeline.lanes
+        self._dirty: list[dict[str, LiveSession]] = [{} for _ in range(lanes)]
+        """Per lane of the pipeline: the sessions with inputs waiting for a batch."""
+        self._wakes = [asyncio.Event() for _ in range(lanes)]
+        self._progress = asyncio.Event()
+        self._in_flight: Counter[str] = Counter()
+        """Sessions in batches not yet written (a session can be in two)."""
+        self._writes: asyncio.Queue[_Write] = asyncio.Queue()
+
+    # ----------------------------------------------------------------- inputs
+    def push_frame(self, session: LiveSession, frame: SensorFrame, body: bytes) -> None:
+        """Take a sensor frame (already sequence-checked) for the next batch.
+
+        Raises
+        ------
+        ProtocolError
+            If the frame goes back in time on its stream (nothing is kept).
+        """
+        session.clock.accept(frame)
+        session.pending.append(StoredInput(frame.seq, "frame", body))
+        session.last_input_seq = frame.seq
+        session.pending_frames += 1
+        self._queue(session)
+
+    def acknowledge(self, session: LiveSession, stored: StoredInput, up_to: int) -> None:
+        """The watch received the messages up to ``up_to``: kept with the next batch (an
+        acknowledgement changes no state, so it need not be written on its own)."""
+        session.acknowledge(up_to)
+        session.pending.append(stored)
+        session.last_input_seq = stored.seq
+        self._queue(session)
+
+    def _queue(self, session: LiveSession) -> None:
+        lane = self.pipeline.lane(session.id)
+        self._dirty[lane][session.id] = session
+        self._wakes[lane].set()
+
+    def behind(self, session: LiveSession) -> bool:
+        """Whether the session has ``max_pending_frames`` frames waiting for a batch."""
+        return session.pending_frames >= self.max_pending_frames
+
+    # ----------------------------------------------------------------- batches
+    def process(self, sessions: list[LiveSession]) -> None:
+        """Process, store and deliver the pending inputs of ``sessions`` (one pipeline
+        call, one transaction), on the calling thread, without the loops."""
+        taken, fronts = self._take(sessions)
+        results = self.pipeline.step(_frames(sessions, taken))
+        records = self._number(sessions, taken, fronts, results)
+        self._deliver_stored(sessions, records, results, self._store(sessions, records))
+
+    async def flush(self, session: LiveSession) -> None:
+        """Process ``session``'s pending inputs now (before a control message), after
+        the batches in flight that hold the session (stepped and stored in order by the
+        loops: messages are delivered on the event loop)."""
+        while self._in_flight[session.id]:
+            await self._progress.wait()
+        if session.pending:
+            await self._step([session])
+            while self._in_flight[session.id]:
+                await self._progress.wait()
+
+    def loops(self) -> list[Coroutine[Any, Any, None]]:
+        """The batch loop of every pipeline lane and the writer loop, for the running
+        event loop: the app's lifespan runs them in one task group and cancels them at
+        shutdown. Each call starts afresh (one app may see several lifespans, each with
+        its event loop: tests); sessions already waiting are batched first."""
+        self._wakes = [asyncio.Event() for _ in self._dirty]
+        self._progress = asyncio.Event()
+        self._writes = asyncio.Queue()
+        for wake, dirty in zip(self._wakes, self._dirty, strict=True):
+            if dirty:
+                wake.set()
+        return [*(self._run_lane(lane) for lane in range(len(self._dirty))), self._run_writes()]
+
+    async def _run_lane(self, lane: int) -> None:
+        """Process the sessions of one pipeline lane that received frames, batch after
+        batch (lanes run side by side, none waits for another).
+
+        After each batch it waits ``batch_interval_s`` so the next one collects the
+        frames of many sessions (bigger batches cost less per frame)."""
+        wake = self._wakes[lane]
+        while True:
+            await wake.wait()
+            wake.clear()
+            sessions = list(self._dirty[lane].values())
+            if sessions:
+                try:
+                    await self._step(sessions)
+                except Exception:
+                    log.exception("a batch of %d sessions failed", len(sessions))
+                    self.counters["internal_errors"] += 1
+            await asyncio.sleep(self.batch_interval_s)
+
+    async def _step(self, sessions: list[LiveSession]) -> None:
+        """The first half of :meth:`process` for the loops: the pipeline call on a
+        worker thread; storing and delivering are queued for the writer loop, so the
+        next batch can start meanwhile. The sessions count as in flight until written."""
+        taken, fronts = self._take(sessions)
+        self._in_flight.update(session.id for session in sessions)
+        frames = _frames(sessions, taken)
+        try:
+            results = await asyncio.to_thread(self.pipeline.step, frames)
+        except Exception:  # keep the inputs (their seq numbers are taken), report
+            log.exception("a pipeline step of %d sessions failed", len(sessions))
+            self.counters["internal_errors"] += 1
+            results = {}
+        records = self._number(sessions, taken, fronts, results)
+        self._writes.put_nowait((sessions, records, results))
+
+    async def _run_writes(self) -> None:
+        """Store and deliver the stepped batches, in order."""
+        while True:
+            sessions, records, results = await self._writes.get()
+            try:
+                rejected = await asyncio.to_thread(self._store, sessions, records)
+                self._deliver_stored(sessions, records, results, rejected)
+            except Exception:
+                log.exception("storing a batch of %d sessions failed", len(sessions))
+                self.counters["internal_errors"] += 1
+            finally:
+                self._in_flight.subtract(session.id for session in sessions)
+                self._in_flight += Counter()  # drop the zero counts
+                progress, self._progress = self._progress, asyncio.Event()
+                progress.set()
+
+    # ----------------------------------------------------------------- helpers
+    def _take(
+        self, sessions: list[LiveSession]
+    ) -> tuple[list[list[StoredInput]], list[dict[str, Any]]]:
+        """The sessions' pending inputs (taken: new ones start a new list), and the
+        front's state of each session right after them (for a checkpoint)."""
+        taken, fronts = [], []
+        for session in sessions:
+            self._dirty[self.pipeline.lane(session.id)].pop(session.id, None)
+            taken.append(session.pending)
+            fronts.append({"clock": session.clock.state(), "last_seq": session.last_input_seq})
+            session.pending, session.pending_frames = [], 0
+        return taken, fronts
+
+    def _number(
+        self,
+        sessions: list[LiveSession],
+        taken: list[list[StoredInput]],
+        fronts: list[dict[str, Any]],
+        results: dict[str, StepResult],
+    ) -> list[Record]:
+        """Number each session's events; the records to store (inputs, messages and,
+        when the pipeline made one, a checkpoint)."""
+        records = []
+        for session, inputs, front in zip(sessions, taken, fronts, strict=True):
+            result = results.get(session.id, StepResult())
+            # step events name the oldest input they are the first to include: the
+            # watch measures frame-in to step-out latency from it
+            oldest = next((i.seq for i in inputs if i.kind == "frame"), None)
+            events = [
+                RuntimeEvent(e.kind, e.t, {**e.data, "in_seq": oldest}) if e.kind == "step" else e
+                for e in result.events
+            ]
+            acked = session.acked or None
+            checkpoint = (
+                Checkpoint(result.checkpoint, front) if result.checkpoint is not None else None
+            )
+            messages = session.number(events)
+            records.append(Record(session.id, inputs, messages, acked=acked, checkpoint=checkpoint))
+        return records
+
+    def _store(self, sessions: list[LiveSession], records: list[Record]) -> set[str]:
+        """Store the records in one transaction (any thread); the sessions rejected
+        because another process claimed them."""
+        return self.store.record_many(records, epochs={s.id: s.epoch for s in sessions})
+
+    def _deliver_stored(
+        self,
+        sessions: list[LiveSession],
+        records: list[Record],
+        results: dict[str, StepResult],
+        rejected: set[str],
+    ) -> None:
+        """After :meth:`_store`: deliver the messages of the sessions this process still
+        owns, let the others go."""
+        kept = [(s, r) for s, r in zip(sessions, records, strict=True) if s.id not in rejected]
+        for session in sessions:
+            if session.id in rejected:
+                self._lost(session)
+        if kept:
+            self._deliver_all([s for s, _ in kept], [r for _, r in kept], results)
+
+    def _deliver_all(
+        self, sessions: list[LiveSession], records: list[Record], results: dict[str, StepResult]
+    ) -> None:
+        self.counters["frames_classified"] += sum(r.frames for r in results.values())
+        self.batch_sizes[len(sessions)] += 1
+        for session, record in zip(sessions, records, strict=True):
+            errors = results[session.id].errors if session.id in results else []
+            for problem in errors:
+                self.counters["protocol_errors"] += 1
+                error = ProtocolError(ErrorCode.BAD_FRAME, problem.message, problem.seq)
+                self._deliver(session, [error.to_message()])
+            self._deliver(session, list(record.messages))
+
+
+def _frames(
+    sessions: Sequence[LiveSession], taken: list[list[StoredInput]]
+) -> dict[str, list[bytes]]:
+    """The sensor frame bytes of each session's taken inputs, for :meth:`Pipeline.step`."""
+    return {
+        session.id: [stored.body for stored in inputs if stored.kind == "frame"]
+        for session, inputs in zip(sessions, taken, strict=True)
+    }

@@ -1,0 +1,379 @@
+"""One watch connection: the session WebSocket as a state machine (``watch_bridge/PROTOCOL.md``).
+
+A :class:`Connection` is in one :class:`ConnectionState` at a time and moves only along
+the transitions the protocol allows (as Starlette's ``WebSocket`` does)::
+
+    AWAITING_HELLO --hello--> OPEN --hello--> OPEN (a watch may say hello again)
+    AWAITING_HELLO, OPEN --fatal error--> CLOSING --> CLOSED
+    AWAITING_HELLO, OPEN --disconnect, or the writer closed--> CLOSED
+
+Its receive loop reads a message, slows a watch that sends too fast (token bucket),
+and hands the message to the method of its kind (:meth:`Connection.on_hello`,
+:meth:`~Connection.on_sensor_frame`, ...). Everything the connection sends goes through
+its outbox, written by one writer task in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Coroutine, Mapping
+from enum import Enum, auto
+from typing import Any
+
+import numpy as np
+from fastapi import WebSocket, WebSocketDisconnect
+
+from prism.errors import PrismError
+from prism.protocol import (
+    Ack,
+    ControlMessage,
+    End,
+    ErrorCode,
+    FrameKind,
+    Hello,
+    ProtocolError,
+    Question,
+    SensorFrame,
+    decode_frame,
+    parse_control,
+)
+from prism.server.errors import ConnectionStateError, ServiceError
+from prism.server.limits import TokenBucket
+from prism.server.registry import SessionRegistry
+from prism.server.runtime import RuntimeEvent
+from prism.server.session import CloseRequest, LiveSession, Outbox
+from prism.server.voice import Voice
+from prism.storage import StoredInput
+
+__all__ = ["Connection", "ConnectionState", "refuse"]
+
+log = logging.getLogger(__name__)
+
+CLOSE_TIMEOUT_S = 2.0
+"""How long a closing connection waits for its writer to send the error and the close."""
+
+
+_NOT_THE_WATCHS = (ServiceError, ConnectionStateError)
+"""Errors in a message's processing that are not the watch's doing (the session taken
+over meanwhile, a bug): reported as internal errors."""
+
+
+class ConnectionState(Enum):
+    """Where a watch connection is (see the module docstring)."""
+
+    AWAITING_HELLO = auto()
+    OPEN = auto()
+    CLOSING = auto()
+    """The server closes it: the close is queued behind what the writer still sends."""
+    CLOSED = auto()
+
+
+_TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
+    ConnectionState.AWAITING_HELLO: frozenset(
+        {ConnectionState.OPEN, ConnectionState.CLOSING, ConnectionState.CLOSED}
+    ),
+    ConnectionState.OPEN: frozenset(
+        {ConnectionState.OPEN, ConnectionState.CLOSING, ConnectionState.CLOSED}
+    ),
+    ConnectionState.CLOSING: frozenset({ConnectionState.CLOSED}),
+    ConnectionState.CLOSED: frozenset(),
+}
+
+
+async def refuse(websocket: WebSocket, code: ErrorCode, message: str) -> None:
+    """Turn a connection away before it starts: an ``error`` message, then the close."""
+    await websocket.accept()
+    await websocket.send_json({"type": "error", "seq": 0, "code": int(code), "message": message})
+    await websocket.close(code=int(code), reason=message[:120])
+
+
+class Connection:
+    """A watch's WebSocket to one session, already attached to this process.
+
+    Parameters
+    ----------
+    registry : SessionRegistry
+    voice : Voice
+        Hears spoken questions, speaks answers.
+    websocket : WebSocket
+        Not accepted yet (:meth:`serve` accepts it).
+    session : LiveSession
+        The session, attached (:meth:`SessionRegistry.attach`).
+    """
+
+    def __init__(
+        self, registry: SessionRegistry, voice: Voice, websocket: WebSocket, session: LiveSession
+    ) -> None:
+        self.registry, self.voice = registry, voice
+        self.websocket, self.session = websocket, session
+        self.state = ConnectionState.AWAITING_HELLO
+        self.outbox: Outbox = asyncio.Queue()
+        self.speech = False
+        """The watch's hello asked for spoken answers."""
+        settings = registry.settings
+        self._bucket = TokenBucket(settings.max_messages_per_s, settings.message_burst)
+        self._throttled = False
+        """The watch was told (once) that it sends too fast."""
+        self._background: set[asyncio.Task[None]] = set()
+        self._writer: asyncio.Task[None] | None = None
+
+    # ----------------------------------------------------------------- state
+    def transition(self, to: ConnectionState) -> None:
+        """Move to state ``to``.
+
+        Raises
+        ------
+        ConnectionStateError
+            If the current state does not lead there.
+        """
+        allowed = _TRANSITIONS[self.state]
+        if to not in allowed:
+            names = ", ".join(sorted(state.name for state in allowed)) or "none"
+            raise ConnectionStateError(
+                f"a connection cannot go from {self.state.name} to {to.name} (allowed: {names})"
+            )
+        self.state = to
+
+    def _expect_open(self, problem: str, ref_seq: int | None = None) -> None:
+        """Refuse a message that needs a hello first (the connection goes on)."""
+        if self.state is not ConnectionState.OPEN:
+            raise ProtocolError(ErrorCode.BAD_FRAME, problem, ref_seq)
+
+    # ----------------------------------------------------------------- the loop
+    async def serve(self) -> None:
+        """Accept the WebSocket and serve it until either side ends it."""
+        await self.websocket.accept()
+        if self.session.outbox is not None:  # a newer connection of the same watch takes over
+            reason = "another connection took over this session"
+            self.session.outbox.put_nowait(CloseRequest(int(ErrorCode.REPLACED), reason))
+        writer = self._writer = asyncio.create_task(self._write())
+        try:
+            while not writer.done():
+                received = await self.websocket.receive()
+                if received["type"] == "websocket.disconnect":
+                    break
+                await self._throttle()
+                started = time.perf_counter()
+                try:
+                    counted = await self._dispatch(received)
+                except ProtocolError as problem:
+                    self._error(problem)
+                    if problem.code.fatal:
+                        self.transition(ConnectionState.CLOSING)
+                        self.outbox.put_nowait(CloseRequest(int(problem.code), str(problem)))
+                        break
+                    counted = True
+                except Exception as problem:
+                    self._failed(problem)
+                    counted = True
+                if counted:
+                    self.registry.counters["messages"] += 1
+                    elapsed_us = int((time.perf_counter() - started) * 1e6)
+                    self.registry.counters["processing_us"] += elapsed_us
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if self.session.outbox is self.outbox:
+                self.session.outbox = None
+            # questions being answered are finished and stored (a resume sends the answers)
+            if self.state is ConnectionState.CLOSING:  # the writer sends the error, the close
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(writer, timeout=CLOSE_TIMEOUT_S)
+            writer.cancel()
+            self.transition(ConnectionState.CLOSED)
+
+    async def _throttle(self) -> None:
+        """Wait as long as the token bucket says (backpressure); say so once."""
+        wait = self._bucket.delay(now=time.monotonic())
+        if wait <= 0:
+            return
+        if not self._throttled:
+            self._throttled = True
+            rate = self.registry.settings.max_messages_per_s
+            self._error(
+                ProtocolError(
+                    ErrorCode.RATE_LIMITED,
+                    f"more than {rate:g} messages/s: reading this connection more slowly",
+                )
+            )
+        await asyncio.sleep(wait)
+
+    async def _dispatch(self, received: Mapping[str, Any]) -> bool:
+        """Hand a received WebSocket message to the method of its kind.
+
+        Returns whether it counts in the ``messages`` and ``processing_us`` metrics:
+        sensor frames, corrections, reminder actions and ends do (as do refused
+        messages); hellos, acknowledgements and questions (answered in the background)
+        do not.
+        """
+        body = received.get("bytes")
+        if body is not None:
+            return await self._binary(bytes(body))
+        return await self._text(received.get("text") or "")
+
+    async def _binary(self, body: bytes) -> bool:
+        self._expect_open("send hello before any frame")
+        frame = decode_frame(body)
+        self.session.incoming.accept(frame.seq)
+        self.registry.counters["frames"] += 1
+        if frame.kind == FrameKind.ANSWER_AUDIO:
+            raise ProtocolError(
+                ErrorCode.BAD_FRAME,
+                "answer audio (kind 4) goes from the server to the watch",
+                frame.seq,
+            )
+        if frame.kind == FrameKind.QUESTION_AUDIO:
+            self.on_question_audio(frame)
+            return False
+        await self.on_sensor_frame(frame, body)
+        return True
+
+    async def _text(self, text: str) -> bool:
+        message = parse_control(text)
+        if isinstance(message, Hello):
+            self.on_hello(message)
+            return False
+        self._expect_open("send hello first", message.seq)
+        self.session.incoming.accept(message.seq)
+        stored = StoredInput(message.seq, "control", text.encode())
+        if isinstance(message, Ack):
+            self.on_ack(message, stored)
+            return False
+        if isinstance(message, Question):
+            self.on_question(message)
+            return False
+        if isinstance(message, End):
+            await self.on_end(message, stored)
+        else:
+            await self.on_control(message, stored)
+        return True
+
+    # ----------------------------------------------------------------- messages
+    def on_hello(self, hello: Hello) -> None:
+        """Open (or reopen) the connection: welcome, then every message after
+        ``resume_from``."""
+        self.transition(ConnectionState.OPEN)
+        self.speech = hello.speech
+        self.session.outbox = self.outbox
+        self._reply(
+            {
+                "type": "welcome",
+                "seq": 0,
+                "session_id": self.session.id,
+                "protocol": 1,
+                "next_seq": self.session.incoming.next_seq,
+                "resume_from": hello.resume_from,
+            }
+        )
+        for resent in self.registry.sent_after(self.session, hello.resume_from):
+            self._reply(resent)
+
+    async def on_sensor_frame(self, frame: SensorFrame, body: bytes) -> None:
+        """An IMU or audio frame: queued for the next batch; while the session has too
+        many frames waiting, the connection is not read (backpressure)."""
+        batches = self.registry.batches
+        batches.push_frame(self.session, frame, body)
+        writer = self._writer
+        while batches.behind(self.session) and not (writer is None or writer.done()):
+            await asyncio.sleep(0.01)
+
+    def on_question_audio(self, frame: SensorFrame) -> None:
+        """A spoken question: recognised and answered while the stream goes on."""
+        self._in_background(self._answer_spoken(frame.samples, frame.seq))
+
+    def on_ack(self, ack: Ack, stored: StoredInput) -> None:
+        """The watch has the messages up to ``up_to`` (stored with the next batch)."""
+        self.registry.batches.acknowledge(self.session, stored, ack.up_to)
+
+    def on_question(self, question: Question) -> None:
+        """A typed question: answered while the stream goes on."""
+        self._in_background(self._answer(question, question.seq))
+
+    async def on_control(self, message: ControlMessage, stored: StoredInput) -> None:
+        """A correction or a reminder action, after the session's pending frames."""
+        await self._control(message, stored, ended=False)
+
+    async def on_end(self, end: End, stored: StoredInput) -> None:
+        """The user finished: the last reminders and the final step update."""
+        await self._control(end, stored, ended=True)
+
+    async def _control(self, message: ControlMessage, stored: StoredInput, *, ended: bool) -> None:
+        events = await self.registry.control(self.session, message)
+        self.registry.deliver(
+            self.session, self.registry.commit(self.session, stored, events, ended=ended)
+        )
+
+    # ----------------------------------------------------------------- answers
+    async def _answer(self, question: Question | None, seq: int) -> None:
+        """Answer a question (None: nothing was heard) in the session's order; an LLM,
+        if configured, phrases it meanwhile the connection goes on."""
+        registry, session = self.registry, self.session
+        if question is None:
+            await registry.batches.flush(session)
+            now = float(session.last_step.get("t", 0.0))
+            events = [RuntimeEvent("answer", now, {"question": "", "text": None})]
+            registry.deliver(session, registry.commit(session, None, events))
+            return
+        events = await registry.phrase(await registry.control(session, question))
+        stored = StoredInput(seq, "question", question.text.encode())
+        messages = registry.commit(session, stored, events)
+        registry.deliver(session, messages)
+        if self.speech and session.outbox is self.outbox:
+            for message in messages:
+                if message["type"] == "answer" and message.get("text"):
+                    audio = await asyncio.to_thread(self.voice.speak, message)
+                    if audio is not None and session.outbox is self.outbox:
+                        self.outbox.put_nowait(audio)
+
+    async def _answer_spoken(self, audio: np.ndarray, seq: int) -> None:
+        procedure = self.registry.procedures.get(self.session.procedure_id)
+        text = await asyncio.to_thread(self.voice.transcribe, audio, procedure)
+        question = Question(type="question", seq=seq, text=text[:500], t=0.0) if text else None
+        await self._answer(question, seq)
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._guarded(work))
+        self._background.add(task)  # a reference until it is done (the loop keeps weak ones)
+        task.add_done_callback(self._background.discard)
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception as problem:
+            self._failed(problem)
+
+    # ----------------------------------------------------------------- output
+    def _reply(self, message: dict[str, Any]) -> None:
+        """An unnumbered message (welcome, error) for this connection only."""
+        self.outbox.put_nowait(message)
+
+    def _error(self, problem: ProtocolError) -> None:
+        self.registry.counters["protocol_errors"] += 1
+        self._reply(problem.to_message())
+
+    def _failed(self, problem: Exception) -> None:
+        """Report a message whose processing failed; the connection goes on."""
+        if isinstance(problem, ProtocolError):
+            self._error(problem)
+        elif isinstance(problem, PrismError) and not isinstance(problem, _NOT_THE_WATCHS):
+            self._error(ProtocolError(ErrorCode.BAD_FRAME, str(problem)))  # bad sensor data
+        else:  # a bug must not take the session down: report, go on
+            log.error("session %s: message failed", self.session.id, exc_info=problem)
+            self.registry.counters["internal_errors"] += 1
+            self._error(ProtocolError(ErrorCode.BAD_FRAME, "internal error on this message"))
+
+    async def _write(self) -> None:
+        """Send the outbox's messages in order, until a :class:`CloseRequest`."""
+        while True:
+            item = await self.outbox.get()
+            if isinstance(item, CloseRequest):
+                await self.websocket.close(code=item.code, reason=item.reason[:120])
+                return
+            if isinstance(item, bytes):
+                await self.websocket.send_bytes(item)
+            else:
+                await self.websocket.send_text(json.dumps(item))

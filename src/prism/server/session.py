@@ -1,0 +1,102 @@
+"""What the service front keeps of one live session, and its connection's outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from prism.protocol import SequenceChecker, StreamClock
+from prism.server.runtime import RuntimeEvent
+from prism.storage import StoredInput
+
+__all__ = ["NOTABLE_KEPT", "CloseRequest", "LiveSession", "Outbox"]
+
+
+@dataclass(frozen=True)
+class CloseRequest:
+    """An outbox item asking the connection to close with ``code`` after what came before."""
+
+    code: int
+    reason: str
+
+
+Outbox = asyncio.Queue[dict[str, Any] | bytes | CloseRequest]
+"""A connection's messages to send, in order (JSON messages, binary frames, a close)."""
+
+
+NOTABLE_KEPT = 200
+"""Reminders and answers a session keeps in memory for the dashboard."""
+
+
+@dataclass
+class LiveSession:
+    """What the front keeps of a session: sequence state, recent messages, connection.
+
+    Memory stays bounded however long a session runs: of the messages sent (all in the
+    database) it keeps those the watch has not acknowledged, the last step message and
+    the last :data:`NOTABLE_KEPT` reminders and answers.
+
+    Attributes
+    ----------
+    sent_count : int
+        Messages numbered so far (the last one's ``seq``).
+    unacked : list of dict
+        Messages after ``acked``, in order.
+    pending : list of StoredInput
+        Inputs taken but not yet processed and stored (sensor frames, acknowledgements),
+        in arrival order.
+    pending_frames : int
+        How many of them are sensor frames.
+    outbox : Outbox or None
+        Messages for the connected watch (None: no connection).
+    epoch : int
+        The session's epoch in the store when this process loaded or claimed it.
+    owner : bool
+        This process claimed the session (or created it) and writes its inputs; a copy
+        loaded only to answer a request is not the owner.
+    last_input_seq : int
+        The ``seq`` of the newest input taken for processing.
+    """
+
+    id: str
+    device_id: str
+    procedure_id: str
+    incoming: SequenceChecker = field(default_factory=SequenceChecker)
+    clock: StreamClock = field(default_factory=StreamClock)
+    sent_count: int = 0
+    unacked: list[dict[str, Any]] = field(default_factory=list)
+    notable: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=NOTABLE_KEPT))
+    last_step: dict[str, Any] = field(default_factory=dict)
+    """The last step message sent ({} before the first)."""
+    acked: int = 0
+    ended: bool = False
+    pending: list[StoredInput] = field(default_factory=list)
+    pending_frames: int = 0
+    outbox: Outbox | None = None
+    epoch: int = 0
+    owner: bool = False
+    last_input_seq: int = 0
+
+    def number(self, events: list[RuntimeEvent]) -> list[dict[str, Any]]:
+        """The messages of ``events``, numbered after those sent (and kept as sent)."""
+        messages = [event.message(self.sent_count + i + 1) for i, event in enumerate(events)]
+        self.sent_count += len(messages)
+        self.keep(messages)
+        return messages
+
+    def keep(self, messages: list[dict[str, Any]]) -> None:
+        """Remember sent ``messages`` (in order) as :class:`LiveSession` says."""
+        self.unacked.extend(m for m in messages if m["seq"] > self.acked)
+        for message in messages:
+            if message.get("type") == "step":
+                self.last_step = message
+            elif message.get("type") in ("reminder", "answer"):
+                self.notable.append(message)
+
+    def acknowledge(self, up_to: int) -> None:
+        """The watch has every message up to ``up_to``: forget them from memory."""
+        self.acked = max(self.acked, min(up_to, self.sent_count))
+        if self.unacked and self.unacked[0]["seq"] <= self.acked:
+            self.unacked = [m for m in self.unacked if m["seq"] > self.acked]

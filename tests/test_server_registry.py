@@ -1,0 +1,130 @@
+"""The session registry: opening, looking up and attaching sessions (and what it refuses),
+numbered output kept in memory only while unacknowledged, outboxes of slow watches."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import numbered_frames, server_registry
+from prism.data.recording import read_recording
+from prism.protocol import ErrorCode, Question
+from prism.server.errors import (
+    ForbiddenError,
+    NoUsableModelError,
+    ProcedureNotFoundError,
+    SessionElsewhereError,
+    SessionNotFoundError,
+    TooManySessionsError,
+)
+from prism.server.registry import SessionRegistry
+from prism.server.session import CloseRequest, LiveSession
+from prism.server.shards import ShardedPipeline
+from prism.watch.replay import sensor_frames
+
+RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
+
+
+def test_a_connection_that_does_not_read_is_closed_and_loses_nothing() -> None:
+    registry = server_registry(max_outbox=3)
+    session = registry.open_session("dev", "latte_making")
+    queue: asyncio.Queue[dict[str, object] | CloseRequest] = asyncio.Queue()
+    session.outbox = queue  # type: ignore[assignment]
+    messages = [{"type": "step", "seq": i} for i in range(1, 6)]
+    registry.deliver(session, messages[:2])
+    registry.deliver(session, messages[2:])
+    assert session.outbox is None  # detached: later messages wait for a resume
+    registry.deliver(session, messages)
+    assert queue.qsize() == 3
+    items = [queue.get_nowait() for _ in range(3)]
+    assert items[:2] == messages[:2]
+    assert isinstance(items[2], CloseRequest) and items[2].code == ErrorCode.TOO_SLOW
+
+
+def _streamed(frames: int) -> tuple[SessionRegistry, LiveSession]:
+    """A registry with one session that processed the recording's first ``frames``."""
+    registry = server_registry()
+    session = registry.open_session("dev", "latte_making")
+    for frame, body in numbered_frames(sensor_frames(RECORDING, chunk_s=0.5)[:frames]):
+        registry.batches.push_frame(session, frame, body)
+    registry.batches.process([session])
+    return registry, session
+
+
+def test_a_session_keeps_only_unacknowledged_messages_in_memory() -> None:
+    registry, session = _streamed(80)
+    question = Question(type="question", seq=81, text="what's next?", t=0.0)
+    events = registry.pipeline.control(session.id, question)
+    registry.commit(session, None, events)
+    everything = registry.store.outputs(session.id)
+    assert session.sent_count == len(everything) > 5
+    assert registry.sent_after(session, 0) == everything
+    session.acknowledge(session.sent_count - 2)
+    assert [m["seq"] for m in session.unacked] == [len(everything) - 1, len(everything)]
+    # a resume from before the window reads the database
+    assert registry.sent_after(session, 3) == everything[3:]
+    assert registry.sent_after(session, len(everything)) == []
+    assert session.last_step == [m for m in everything if m["type"] == "step"][-1]
+    assert list(session.notable) == [m for m in everything if m["type"] in ("reminder", "answer")]
+    session.acknowledge(10**6)  # more than was sent: up to what was sent
+    assert session.acked == session.sent_count and session.unacked == []
+
+
+def test_closing_the_registry_stops_its_pipeline_workers(tmp_path: Path) -> None:
+    registry = server_registry(database=str(tmp_path / "db.sqlite3"), pipeline_workers=1)
+    pipeline = registry.pipeline
+    assert isinstance(pipeline, ShardedPipeline)
+    session = registry.open_session("dev", "latte_making")
+    assert registry.sent_after(session, 0) == []
+    worker = psutil.Process(pipeline.pids[0])
+    registry.close()
+    worker.wait(timeout=10)
+    assert not worker.is_running()
+
+
+def test_what_the_registry_refuses() -> None:
+    registry = server_registry(max_sessions=2)
+    with pytest.raises(ProcedureNotFoundError, match="unknown procedure 'nope'"):
+        registry.open_session("dev", "nope")
+    with pytest.raises(NoUsableModelError, match="no trained model"):
+        registry.open_session("dev", "wound_care")
+    session = registry.open_session("dev", "latte_making")
+    registry.open_session("dev", "latte_making")
+    with pytest.raises(TooManySessionsError, match="too many sessions"):
+        registry.open_session("dev", "latte_making")
+    assert registry.owned(session.id, "dev") is session
+    with pytest.raises(ForbiddenError, match=f"session '{session.id}' belongs to another"):
+        registry.owned(session.id, "other")
+    with pytest.raises(SessionNotFoundError, match="unknown session 'ses-nope'"):
+        registry.resolve("ses-nope")
+    with pytest.raises(SessionNotFoundError, match="unknown session 'ses-nope'"):
+        asyncio.run(registry.attach("ses-nope", "dev"))
+    with pytest.raises(ForbiddenError, match="the session belongs to another device"):
+        asyncio.run(registry.attach(session.id, "other"))
+    session.owner = False  # as if another process had claimed it
+    question = Question(type="question", seq=1, text="where am I?", t=0.0)
+    with pytest.raises(SessionElsewhereError, match="served by another server"):
+        asyncio.run(registry.control(session, question))
+
+
+def test_attaching_claims_the_session_and_keeps_the_copy_this_process_served() -> None:
+    registry = server_registry()
+    session = registry.open_session("dev", "latte_making")
+    attached = asyncio.run(registry.attach(session.id, "dev"))
+    assert attached is session and (session.epoch, session.owner) == (1, True)
+    assert registry.row(session.id) is not None
+    assert registry.store.session(session.id).epoch == 1  # type: ignore[union-attr]
+    assert registry.counters["sessions_taken_over"] == 0
+
+
+def test_ending_a_session_over_rest_stores_the_final_update_once() -> None:
+    registry, session = _streamed(20)
+    asyncio.run(registry.end(session))
+    final = [m for m in registry.store.outputs(session.id) if m.get("final")]
+    assert session.ended and len(final) == 1
+    asyncio.run(registry.end(session))  # over already: nothing more
+    assert [m for m in registry.store.outputs(session.id) if m.get("final")] == final
+    assert registry.store.session(session.id).ended  # type: ignore[union-attr]
