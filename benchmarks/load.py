@@ -248,8 +248,8 @@ def _start_service(port: int, database: Path, workers: int) -> subprocess.Popen[
         "PRISM_SERVER_PIPELINE_WORKERS": str(workers),
         "PRISM_SERVER_ADMIN_TOKEN": ADMIN_TOKEN,
         "PRISM_SERVER_DATABASE": str(database),
-        "PRISM_SERVER_TASKS_DIR": str(ROOT / "tasks"),
-        "PRISM_SERVER_MODELS_DIR": str(ROOT / "models"),
+        "PRISM_TASKS_DIR": str(ROOT / "tasks"),
+        "PRISM_MODELS_DIR": str(ROOT / "models"),
     }
     command = [
         sys.executable,

@@ -26,6 +26,7 @@ import redis
 from prism.procedure.io import load_procedure
 from prism.procedure.model import END, START, DurationStats, GapModel, Procedure, Step
 from prism.protocol import SensorFrame, encode_frame
+from prism.settings import LLMSettings, ServerSettings, Settings
 
 if TYPE_CHECKING:
     from prism.server.registry import SessionRegistry
@@ -107,10 +108,9 @@ def live_server() -> Iterator[str]:
     """The service on a free 127.0.0.1 port (uvicorn on a thread, in-memory SQLite, no
     message-rate limit: tests replay as fast as it goes); yields ``host:port`` and stops
     it at the end."""
-    from prism.server.settings import ServerSettings
     from prism.server.threaded import serve_in_thread
 
-    settings = ServerSettings(
+    settings = service_settings(
         admin_token=ADMIN_TOKEN,
         database=":memory:",
         max_messages_per_s=1e9,
@@ -281,10 +281,15 @@ def assert_same_events(got: list[dict[str, Any]], expected: list[dict[str, Any]]
 
 def server_registry(**settings: Any) -> SessionRegistry:
     """A session registry on an in-memory SQLite store, without warm-up (``settings``:
-    more :class:`~prism.server.settings.ServerSettings` fields)."""
+    more :class:`~prism.settings.ServerSettings` fields)."""
     from prism.server.registry import SessionRegistry
-    from prism.server.settings import ServerSettings
 
     settings.setdefault("database", ":memory:")
     settings.setdefault("warm_up_sessions", 0)
-    return SessionRegistry(ServerSettings(**settings))
+    return SessionRegistry(service_settings(**settings))
+
+
+def service_settings(*, llm: LLMSettings | None = None, **server: Any) -> Settings:
+    """The project's settings with the service section made of ``server`` (fields of
+    :class:`~prism.settings.ServerSettings`) and, if given, the LLM section ``llm``."""
+    return Settings(server=ServerSettings(**server), llm=llm or LLMSettings())

@@ -18,13 +18,13 @@ from prism.assistant import (
     AssistantContext,
     DoneStep,
     LLMPhraser,
-    LLMSettings,
     StepBelief,
 )
 from prism.assistant.grounded import answer_intent
 from prism.assistant.intents import understand
 from prism.assistant.llm import agrees_with, build_messages
 from prism.procedure.io import load_procedure
+from prism.settings import LLMSettings, Settings
 
 LATTE = load_procedure("tasks/latte_making/procedure.yaml")
 CONTEXT = AssistantContext(
@@ -94,7 +94,7 @@ def test_prompt_without_state_says_so() -> None:
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRISM_LLM_BASE_URL", "http://127.0.0.1:8080/v1")
     monkeypatch.setenv("PRISM_LLM_TIMEOUT_S", "2.5")
-    settings = LLMSettings()
+    settings = Settings().llm
     assert settings.enabled and settings.timeout_s == 2.5
     monkeypatch.delenv("PRISM_LLM_BASE_URL")
-    assert not LLMSettings().enabled
+    assert not Settings().llm.enabled

@@ -20,7 +20,6 @@ from prism.assistant import (
     DoneStep,
     GroundedAnswer,
     LLMPhraser,
-    LLMSettings,
     StepBelief,
     local_llm,
 )
@@ -32,6 +31,7 @@ from prism.assistant.local_llm import (
 )
 from prism.assistant.scoring import score_answer
 from prism.procedure.io import load_procedure
+from prism.settings import LLMSettings
 
 _MISSING = missing_local_llm()
 needs_local_llm = pytest.mark.skipif(

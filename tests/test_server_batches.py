@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from conftest import assert_same_events, numbered_frames, server_registry
+from conftest import assert_same_events, numbered_frames, server_registry, service_settings
 from prism.data.recording import read_recording
 from prism.procedure.io import load_procedure
 from prism.protocol import CorrectionMessage
@@ -16,7 +16,6 @@ from prism.server.pipeline import LocalPipeline
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import SessionRuntime
 from prism.server.session import LiveSession
-from prism.server.settings import ServerSettings
 from prism.watch.replay import sensor_frames
 
 LATTE = load_procedure("tasks/latte_making/procedure.yaml")
@@ -118,7 +117,7 @@ def test_a_control_message_waits_for_the_frames_before_it() -> None:
 
 def test_behind_after_max_pending_frames() -> None:
     registry = SessionRegistry(
-        ServerSettings(database=":memory:", warm_up_sessions=0, max_pending_frames=3)
+        service_settings(database=":memory:", warm_up_sessions=0, max_pending_frames=3)
     )
     session = registry.open_session("dev", "latte_making")
     pushed = []

@@ -12,13 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from conftest import numbered_frames, server_registry
+from conftest import numbered_frames, server_registry, service_settings
 from prism.data.recording import read_recording
 from prism.protocol import ErrorCode
 from prism.server.app import create_app
 from prism.server.connection import Connection, ConnectionState
 from prism.server.errors import ConnectionStateError
-from prism.server.settings import ServerSettings
 from prism.server.voice import Voice
 from prism.watch.replay import sensor_frames
 
@@ -72,7 +71,7 @@ def test_a_new_connection_awaits_hello(connection: Connection) -> None:
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    settings = ServerSettings(admin_token="admin", database=":memory:", warm_up_sessions=0)
+    settings = service_settings(admin_token="admin", database=":memory:", warm_up_sessions=0)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 

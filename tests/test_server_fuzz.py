@@ -12,11 +12,11 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
+from conftest import service_settings
 from prism.server.app import create_app
-from prism.server.settings import ServerSettings
 
 ADMIN = "fuzz-admin"
-APP = create_app(ServerSettings(admin_token=ADMIN, database=":memory:", warm_up_sessions=0))
+APP = create_app(service_settings(admin_token=ADMIN, database=":memory:", warm_up_sessions=0))
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

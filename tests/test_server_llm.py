@@ -10,12 +10,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
-from conftest import OpenAIStub
-from prism.assistant import LLMSettings
+from conftest import OpenAIStub, service_settings
 from prism.data.recording import read_recording
 from prism.protocol import SensorFrame, encode_frame
 from prism.server.app import create_app
-from prism.server.settings import ServerSettings
+from prism.settings import LLMSettings
 from prism.watch.replay import sensor_frames
 
 FRAMES = sensor_frames(read_recording(Path("datasets/demo/latte_making-s000")))
@@ -37,7 +36,9 @@ def _until_answer(ws: WebSocketTestSession) -> tuple[dict[str, Any], list[dict[s
 def _ask(stub: OpenAIStub) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
     """Stream 50 frames, ask, stream 100 more; the answer, what came before it, metrics."""
     llm = LLMSettings(base_url=stub.url, model="local", timeout_s=1.5, retries=0)
-    settings = ServerSettings(admin_token="admin", database=":memory:", warm_up_sessions=0, llm=llm)
+    settings = service_settings(
+        admin_token="admin", database=":memory:", warm_up_sessions=0, llm=llm
+    )
     with TestClient(create_app(settings)) as client:
         admin = {"Authorization": "Bearer admin"}
         token = client.post("/v1/devices", json={"name": "w"}, headers=admin).json()["token"]

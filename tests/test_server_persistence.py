@@ -14,11 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import connect
 
-from conftest import free_port, start_server, stop_server
+from conftest import free_port, service_settings, start_server, stop_server
 from prism.data.recording import read_recording
 from prism.protocol import SensorFrame, encode_frame
 from prism.server.app import create_app
-from prism.server.settings import ServerSettings
 from prism.storage import Record, SqliteStore, StoredInput
 from prism.watch.replay import sensor_frames
 
@@ -68,7 +67,7 @@ def test_the_write_ahead_log_stays_bounded_under_steady_commits(tmp_path: Path) 
 
 
 def test_a_restarted_app_rebuilds_its_sessions(tmp_path: Path) -> None:
-    settings = ServerSettings(
+    settings = service_settings(
         admin_token="admin", database=str(tmp_path / "db.sqlite3"), warm_up_sessions=0
     )
     admin = {"Authorization": "Bearer admin"}

@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.sync.client import ClientConnection, connect
 
-from conftest import free_port, start_server, stop_server
+from conftest import free_port, service_settings, start_server, stop_server
 from prism.data.recording import read_recording
 from prism.protocol import SensorFrame, encode_frame
 from prism.server.app import create_app
 from prism.server.checkpoint import MAGIC, CheckpointError, dump_runtime, load_runtime
 from prism.server.pipeline import LocalPipeline
-from prism.server.settings import ServerSettings
+from prism.settings import Settings
 from prism.storage import SqliteStore
 from prism.watch.replay import sensor_frames
 
@@ -76,10 +76,10 @@ def _stream(client: TestClient, session_id: str, token: str, seqs: range) -> Non
 
 def _streamed_session(
     tmp_path: Path, frames: int
-) -> tuple[ServerSettings, dict[str, str], str, str, dict[str, Any]]:
+) -> tuple[Settings, dict[str, str], str, str, dict[str, Any]]:
     """A file-backed app with checkpoints every 5 s, a session streamed ``frames`` frames
     and a question; its settings, device auth header and token, session id and state."""
-    settings = ServerSettings(
+    settings = service_settings(
         admin_token="admin",
         database=str(tmp_path / "db.sqlite3"),
         warm_up_sessions=0,
@@ -98,7 +98,7 @@ def _streamed_session(
 
 def test_a_restart_replays_only_the_inputs_after_the_checkpoint(tmp_path: Path) -> None:
     settings, auth, token, session_id, before = _streamed_session(tmp_path, 300)
-    store = SqliteStore(settings.database)
+    store = SqliteStore(settings.server.database)
     checkpoint = store.checkpoint(session_id)
     assert checkpoint is not None and checkpoint.front["last_seq"] > 100
     after_checkpoint = list(store.inputs(session_id, after=checkpoint.position))
@@ -115,7 +115,7 @@ def test_a_restart_replays_only_the_inputs_after_the_checkpoint(tmp_path: Path) 
 
 def test_a_checkpoint_that_cannot_be_used_falls_back_to_all_inputs(tmp_path: Path) -> None:
     settings, auth, _, session_id, before = _streamed_session(tmp_path, 200)
-    store = SqliteStore(settings.database)
+    store = SqliteStore(settings.server.database)
     with store._transaction() as db:  # as if written by another version of PrISM
         db.execute("UPDATE checkpoints SET state = ?", (b"prism-checkpoint/0\n",))
     store.close()

@@ -7,12 +7,12 @@ import socket
 import httpx
 import pytest
 
+from conftest import service_settings
 from prism.errors import PrismError
 from prism.server.errors import ServerStartError
-from prism.server.settings import ServerSettings
 from prism.server.threaded import serve_in_thread
 
-SETTINGS = ServerSettings(database=":memory:", warm_up_sessions=0)
+SETTINGS = service_settings(database=":memory:", warm_up_sessions=0)
 
 
 def test_the_service_listens_on_a_free_port_and_stops() -> None:

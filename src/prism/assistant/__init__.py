@@ -24,7 +24,7 @@ from prism.assistant.context import (
 )
 from prism.assistant.grounded import GroundedAnswer, GroundingConfig, answer_intent
 from prism.assistant.intents import Intent, IntentKind, understand
-from prism.assistant.llm import LLMPhraser, LLMSettings
+from prism.assistant.llm import LLMPhraser
 
 __all__ = [
     "Assistant",
@@ -39,7 +39,6 @@ __all__ = [
     "Intent",
     "IntentKind",
     "LLMPhraser",
-    "LLMSettings",
     "PhrasingRequest",
     "SessionAssistant",
     "StepBelief",

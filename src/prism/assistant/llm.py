@@ -14,33 +14,16 @@ import logging
 import re
 from typing import Any
 
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
-
 from prism.assistant.context import AssistantContext
-from prism.assistant.endpoint import EndpointSettings
 from prism.assistant.grounded import GroundedAnswer, step_phrase
 from prism.assistant.intents import IntentKind
 from prism.assistant.mentions import mentioned_steps
 from prism.assistant.scoring import close_enough, polarity, quantities
+from prism.settings import LLMSettings
 
-__all__ = ["LLMPhraser", "LLMSettings", "agrees_with", "build_messages"]
+__all__ = ["LLMPhraser", "agrees_with", "build_messages"]
 
 log = logging.getLogger(__name__)
-
-
-class LLMSettings(EndpointSettings):
-    """Where the LLM is and how long to wait for it (environment: ``PRISM_LLM_*``).
-
-    With no ``base_url`` and no ``api_key`` the LLM is off and the grounded layer answers
-    alone (the embedded default: no key, no network).
-    """
-
-    model_config = SettingsConfigDict(env_prefix="PRISM_LLM_")
-
-    model: str = Field(default="gpt-4o-mini", description="model name at the endpoint")
-    max_tokens: int = Field(default=80, gt=0)
-    temperature: float = Field(default=0.2, ge=0)
 
 
 _SYSTEM = (

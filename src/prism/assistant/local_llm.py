@@ -28,9 +28,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from prism.assistant.llm import LLMSettings
 from prism.errors import PrismError
 from prism.packages import find_package_dir
+from prism.settings import LLMSettings
 
 __all__ = [
     "MODEL_FILE",

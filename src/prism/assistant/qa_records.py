@@ -26,6 +26,7 @@ from prism.assistant.context import AssistantContext, DoneStep, StepBelief
 from prism.errors import DataError
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
+from prism.settings import get_settings
 
 __all__ = ["QARecord", "read_qa_records", "resolve_step_name"]
 
@@ -162,8 +163,10 @@ def _record(line: _Line, tasks_dir: Path, procedures: dict[str, Procedure]) -> Q
     )
 
 
-def read_qa_records(path: Path, *, tasks_dir: Path = Path("tasks")) -> list[QARecord]:
+def read_qa_records(path: Path, *, tasks_dir: Path | None = None) -> list[QARecord]:
     """Read a question file; relative ``audio`` paths are taken from the file's folder.
+
+    Procedures come from ``tasks_dir`` (default: the settings' ``tasks_dir``).
 
     Raises
     ------
@@ -174,6 +177,7 @@ def read_qa_records(path: Path, *, tasks_dir: Path = Path("tasks")) -> list[QARe
     path = Path(path)
     if not path.is_file():
         raise DataError(f"question file {path} does not exist")
+    folder = tasks_dir if tasks_dir is not None else get_settings().tasks_dir
     procedures: dict[str, Procedure] = {}
     records = []
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -185,7 +189,7 @@ def read_qa_records(path: Path, *, tasks_dir: Path = Path("tasks")) -> list[QARe
             raise DataError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
         if not isinstance(data, dict):
             raise DataError(f"{path}, line {number}: expected a JSON object, got {raw[:40]!r}")
-        record = _record(_Line(path, number, data), tasks_dir, procedures)
+        record = _record(_Line(path, number, data), folder, procedures)
         if record.audio is not None and not record.audio.is_absolute():
             record = replace(record, audio=path.parent / record.audio)
         records.append(record)

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from prism.assistant.llm import LLMPhraser, LLMSettings
+from prism.assistant.llm import LLMPhraser
 from prism.assistant.qa_records import read_qa_records
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
 from prism.errors import PrismError
 from prism.evaluation.qa import evaluate_qa
+from prism.settings import get_settings
 
 __all__ = ["eval_qa"]
 
@@ -34,7 +35,9 @@ def eval_qa(
     questions: Annotated[
         Path, typer.Option(help="Question file (JSON lines; see docs/assistant.md).")
     ],
-    tasks_dir: Annotated[Path, typer.Option(help="Folder of task procedures.")] = Path("tasks"),
+    tasks_dir: Annotated[
+        Path | None, typer.Option(help="Folder of task procedures (default: PRISM_TASKS_DIR).")
+    ] = None,
     llm_base_url: Annotated[
         str | None,
         typer.Option(help="OpenAI-compatible endpoint (default: PRISM_LLM_BASE_URL, or none)."),
@@ -46,13 +49,13 @@ def eval_qa(
 
     With no LLM configured the embedded grounded layer answers alone (no key, no network).
     """
-    settings = LLMSettings()
+    settings = get_settings().llm
     if llm_base_url is not None:
         settings = settings.model_copy(update={"base_url": llm_base_url})
     if llm_model is not None:
         settings = settings.model_copy(update={"model": llm_model})
     try:
-        records = read_qa_records(questions, tasks_dir=tasks_dir)
+        records = read_qa_records(questions, tasks_dir=tasks_dir or get_settings().tasks_dir)
         llm = LLMPhraser(settings) if settings.enabled else None
         report = evaluate_qa(records, llm=llm)
     except PrismError as error:

@@ -18,20 +18,22 @@ from prism.cli._common import console, fail
 from prism.cli.watch import MessagePrinter
 from prism.data.recording import read_recording
 from prism.errors import PrismError
+from prism.settings import get_settings
 from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
 
 if TYPE_CHECKING:  # the service (torch, the models) loads when the command runs
-    from prism.server.settings import ServerSettings
+    from prism.settings import Settings
 
 __all__ = ["serve"]
 
-DEMO_RECORDING = Path("datasets/demo/latte_making-s000")
+DEMO_RECORDING = Path("demo/latte_making-s000")
+"""The demo's recording, in the settings' ``datasets_dir``."""
 DEMO_QUESTION = "What is the next step?"
 
 
-def _demo(base: str, admin_token: str, speed: float | None) -> None:
-    recording = read_recording(DEMO_RECORDING)
+def _demo(base: str, admin_token: str, speed: float | None, *, datasets_dir: Path) -> None:
+    recording = read_recording(datasets_dir / DEMO_RECORDING)
     token, session = open_session(base, admin_token, recording.task)
     audio = synthesize(DEMO_QUESTION)[0] if espeak_available() else None
     question = ReplayQuestion(min(20.0, recording.annotation.duration / 2), DEMO_QUESTION, audio)
@@ -50,21 +52,19 @@ def _demo(base: str, admin_token: str, speed: float | None) -> None:
     )
 
 
-def _serve_workers(
-    settings: ServerSettings, *, host: str, port: int, workers: int, demo: bool
-) -> None:
+def _serve_workers(settings: Settings, *, host: str, port: int, workers: int, demo: bool) -> None:
     """Run ``workers`` uvicorn worker processes sharing one address and one Redis (each
-    builds its app from the ``PRISM_SERVER_*`` environment)."""
-    if settings.redis_url is None:
+    builds its app from the environment: this process's, with the service section as
+    this command set it)."""
+    service = settings.server
+    if service.redis_url is None:
         fail("--workers above 1 needs --redis-url: the workers must share the sessions")
     if port == 0 or demo:
         fail("--workers above 1 needs a fixed --port and no --demo")
-    # the LLM settings reach the workers through their own PRISM_LLM_* environment
-    for name, value in settings.model_dump(exclude_none=True, exclude={"llm"}).items():
-        os.environ[f"PRISM_SERVER_{name.upper()}"] = str(value)
+    os.environ.update(service.environment())
     base = f"http://{host}:{port}"
-    console.print(f"PrISM service on {base} ({workers} workers, sessions in {settings.redis_url})")
-    console.print(f"dashboard: {base}/dashboard?token={settings.admin_token}")
+    console.print(f"PrISM service on {base} ({workers} workers, sessions in {service.redis_url})")
+    console.print(f"dashboard: {base}/dashboard?token={service.admin_token}")
     uvicorn.run(
         "prism.server.app:create_app",
         factory=True,
@@ -116,20 +116,23 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite)."""
-    from prism.server.settings import ServerSettings
+    """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite;
+    folders from PRISM_TASKS_DIR, PRISM_MODELS_DIR, the service from PRISM_SERVER_*)."""
     from prism.server.threaded import serve_in_thread
 
-    settings = ServerSettings()
+    settings = get_settings()
+    changes: dict[str, object] = {}
     if redis_url is not None:
-        settings = settings.model_copy(update={"redis_url": redis_url})
+        changes["redis_url"] = redis_url
     if pipeline_workers is not None:
-        settings = settings.model_copy(update={"pipeline_workers": pipeline_workers})
+        changes["pipeline_workers"] = pipeline_workers
     if database is not None or demo:
-        settings = settings.model_copy(update={"database": database or ":memory:"})
-    if settings.admin_token is None:
-        settings = settings.model_copy(update={"admin_token": secrets.token_urlsafe(16)})
-        console.print(f"admin token (this run): {settings.admin_token}")
+        changes["database"] = database or ":memory:"
+    if settings.server.admin_token is None:
+        changes["admin_token"] = secrets.token_urlsafe(16)
+        console.print(f"admin token (this run): {changes['admin_token']}")
+    settings = settings.model_copy(update={"server": settings.server.model_copy(update=changes)})
+    admin_token = settings.server.admin_token or ""
     if workers > 1:
         _serve_workers(settings, host=host, port=port, workers=workers, demo=demo)
         return
@@ -139,10 +142,12 @@ def serve(
         fail(str(error))
     base = f"http://{host}:{port}"
     console.print(f"PrISM service on {base} (API docs: {base}/docs, metrics: {base}/metrics)")
-    console.print(f"dashboard: {base}/dashboard?token={settings.admin_token}")
+    console.print(f"dashboard: {base}/dashboard?token={admin_token}")
     try:
         if demo:
-            _demo(base, settings.admin_token or "", speed if speed > 0 else None)
+            _demo(
+                base, admin_token, speed if speed > 0 else None, datasets_dir=settings.datasets_dir
+            )
         if keep_running or not demo:
             while not server.should_exit:
                 time.sleep(0.5)

@@ -44,8 +44,8 @@ from prism.server.errors import (
 )
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import transcribe_question
-from prism.server.settings import ServerSettings
 from prism.server.voice import Voice
+from prism.settings import Settings, get_settings
 
 __all__ = ["CLOSE_CODES", "HTTP_STATUS", "create_app"]
 
@@ -86,9 +86,10 @@ class SessionRequest(BaseModel):
     procedure: str = Field(min_length=1, max_length=100)
 
 
-def create_app(settings: ServerSettings | None = None) -> FastAPI:
-    """The service: ``uvicorn --factory prism.server.app:create_app``."""
-    registry = SessionRegistry(settings or ServerSettings())
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service: ``uvicorn --factory prism.server.app:create_app`` (settings: the
+    process's, :func:`~prism.settings.get_settings`, unless given)."""
+    registry = SessionRegistry(settings or get_settings())
     transcriber: SpeechRecognizer = make_transcriber()  # a local model loads when first used
     voice = Voice(partial(transcribe_question, transcriber=transcriber), synthesize)
 
@@ -115,7 +116,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         return registry.devices.authenticate(_bearer(authorization))
 
     def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = registry.settings.admin_token
+        expected = registry.settings.server.admin_token
         given = _bearer(authorization)
         if not expected or not given or not secrets.compare_digest(expected, given):
             raise UnauthorizedError("admin token required")

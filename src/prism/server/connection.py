@@ -114,8 +114,8 @@ class Connection:
         self.outbox: Outbox = asyncio.Queue()
         self.speech = False
         """The watch's hello asked for spoken answers."""
-        settings = registry.settings
-        self._bucket = TokenBucket(settings.max_messages_per_s, settings.message_burst)
+        limits = registry.settings.server
+        self._bucket = TokenBucket(limits.max_messages_per_s, limits.message_burst)
         self._throttled = False
         """The watch was told (once) that it sends too fast."""
         self._background: set[asyncio.Task[None]] = set()
@@ -193,7 +193,7 @@ class Connection:
             return
         if not self._throttled:
             self._throttled = True
-            rate = self.registry.settings.max_messages_per_s
+            rate = self.registry.settings.server.max_messages_per_s
             self._error(
                 ProtocolError(
                     ErrorCode.RATE_LIMITED,

@@ -44,8 +44,8 @@ from prism.server.procedures import Procedures
 from prism.server.restore import rebuild
 from prism.server.runtime import RuntimeEvent
 from prism.server.session import CloseRequest, LiveSession
-from prism.server.settings import ServerSettings
 from prism.server.shards import ShardedPipeline
+from prism.settings import Settings
 from prism.storage import SessionRow, SessionStore, SqliteStore, StoredInput
 from prism.storage.redis_store import RedisStore
 
@@ -59,49 +59,51 @@ class SessionRegistry:
 
     Parameters
     ----------
-    settings : ServerSettings
-        Where procedures, models and the database are; limits; pipeline workers.
+    settings : Settings
+        Where procedures and models are (``tasks_dir``, ``models_dir``); the service's
+        section (``server``: the store, limits, pipeline workers) and the LLM (``llm``).
     """
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        service = settings.server
         self.sessions: dict[str, LiveSession] = {}
         self.counters: Counter[str] = Counter()
         self.procedures = Procedures(settings.tasks_dir, settings.models_dir)
-        if settings.malloc_arenas is not None:  # before the pipeline workers start
-            limit_malloc_arenas(settings.malloc_arenas)
-        warm_up = settings.warm_up_sessions
+        if service.malloc_arenas is not None:  # before the pipeline workers start
+            limit_malloc_arenas(service.malloc_arenas)
+        warm_up = service.warm_up_sessions
         self.pipeline: Pipeline = (
             ShardedPipeline(
                 settings.tasks_dir,
                 settings.models_dir,
-                workers=settings.pipeline_workers,
+                workers=service.pipeline_workers,
                 warm_up_sessions=warm_up,
-                checkpoint_every_s=settings.checkpoint_every_s,
+                checkpoint_every_s=service.checkpoint_every_s,
             )
-            if settings.pipeline_workers
+            if service.pipeline_workers
             else LocalPipeline(
                 settings.tasks_dir,
                 settings.models_dir,
                 warm_up_sessions=warm_up,
-                checkpoint_every_s=settings.checkpoint_every_s,
+                checkpoint_every_s=service.checkpoint_every_s,
             )
         )
         self.phraser = LLMPhraser(settings.llm) if settings.llm.enabled else None
         """Phrases answers outside the pipeline (None: grounded answers as they are)."""
-        self.shared = settings.redis_url is not None
+        self.shared = service.redis_url is not None
         """Other processes serve sessions of the same store (Redis)."""
         self.store: SessionStore = (
-            RedisStore(settings.redis_url, prefix=settings.redis_prefix)
-            if settings.redis_url is not None
-            else SqliteStore(settings.database)
+            RedisStore(service.redis_url, prefix=service.redis_prefix)
+            if service.redis_url is not None
+            else SqliteStore(service.database)
         )
         self.devices = Devices(self.store, shared=self.shared)
         self.batches = Batcher(
             self.pipeline,
             self.store,
-            max_pending_frames=settings.max_pending_frames,
-            batch_interval_s=settings.batch_interval_s,
+            max_pending_frames=service.max_pending_frames,
+            batch_interval_s=service.batch_interval_s,
             counters=self.counters,
             deliver=self.deliver,
             lost=self._lost,
@@ -135,7 +137,7 @@ class SessionRegistry:
             If the pipeline cannot start it (no trained model, or one that does not
             match the procedure).
         """
-        if len(self.sessions) >= self.settings.max_sessions:
+        if len(self.sessions) >= self.settings.server.max_sessions:
             raise TooManySessionsError("too many sessions")
         procedure = self.procedures.get(procedure_id)
         session_id = f"ses-{secrets.token_hex(8)}"
@@ -340,7 +342,7 @@ class SessionRegistry:
         outbox = session.outbox
         if outbox is None or not messages:
             return
-        if outbox.qsize() + len(messages) > self.settings.max_outbox:
+        if outbox.qsize() + len(messages) > self.settings.server.max_outbox:
             session.outbox = None
             reason = "the watch does not read its messages: reconnect and resume"
             outbox.put_nowait(CloseRequest(int(ErrorCode.TOO_SLOW), reason))

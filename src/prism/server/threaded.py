@@ -9,7 +9,7 @@ import uvicorn
 
 from prism.server.app import create_app
 from prism.server.errors import ServerStartError
-from prism.server.settings import ServerSettings
+from prism.settings import Settings
 
 __all__ = ["MAX_MESSAGE_BYTES", "serve_in_thread"]
 
@@ -18,7 +18,7 @@ MAX_MESSAGE_BYTES = 1 << 20
 
 
 def serve_in_thread(
-    settings: ServerSettings, *, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 30.0
+    settings: Settings, *, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 30.0
 ) -> tuple[uvicorn.Server, int]:
     """Start the service with uvicorn on a daemon thread and wait until it listens.
 
