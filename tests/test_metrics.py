@@ -1,4 +1,5 @@
-"""Tests for prism.evaluation.metrics: frame and segment metrics on label arrays."""
+"""Tests for prism.evaluation.metrics: frame and segment metrics on label arrays, word
+error rates."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from prism.evaluation.metrics import (
     macro_f1,
     per_class_f1,
     segments,
+    word_error_rate,
 )
+from prism.text import spoken_words
 
 
 def labels(*values: int) -> np.ndarray:
@@ -202,3 +205,36 @@ def test_macro_f1_can_leave_a_class_out_of_the_average() -> None:
     f1 = per_class_f1(truth, predicted, n_classes=3)
     assert macro_f1(truth, predicted, n_classes=3, exclude=2) == pytest.approx(f1[:2].mean())
     assert macro_f1(truth, predicted, n_classes=3) == pytest.approx(f1.mean())
+
+
+@pytest.mark.parametrize(
+    ("reference", "hypothesis", "expected"),
+    [
+        ("What is the next step?", " what is the next step", 0.0),
+        ("what is the next step", "what is the next stop", 0.2),
+        ("what is the next step", "what is next step", 0.2),
+        ("what is the next step", "so what is the next step now", 0.4),
+        ("grind beans", "", 1.0),
+        ("", "", 0.0),
+        ("", "hello", float("inf")),
+    ],
+    ids=["same", "substitution", "deletion", "insertions", "nothing-heard", "empty", "only-hyp"],
+)
+def test_word_error_rate_known_answers(reference: str, hypothesis: str, expected: float) -> None:
+    assert word_error_rate(reference, hypothesis) == pytest.approx(expected)
+
+
+def test_spoken_words_drop_case_punctuation_and_hesitations() -> None:
+    assert spoken_words("Uh, did I pour the milk (jug)? It's done, OK.") == [
+        "did",
+        "i",
+        "pour",
+        "the",
+        "milk",
+        "jug",
+        "it",
+        "is",
+        "done",
+        "okay",
+    ]
+    assert word_error_rate("what's this step for", "What is this step for?") == 0.0

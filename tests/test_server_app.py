@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from prism.assistant.speech import espeak_available
 from prism.data.recording import read_recording
 from prism.server.app import ServerSettings, create_app
 from prism.server.protocol import ErrorCode, FrameKind, SensorFrame, decode_frame, encode_frame
+from prism.speech import espeak_available
 from prism.watch.replay import sensor_frames
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))

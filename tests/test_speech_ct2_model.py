@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from prism.assistant.speech.audio import SpeechBackendError
-from prism.assistant.speech.ct2_model import Ct2Model, read_model_bin, write_model_bin
 from prism.packages import find_package_dir
+from prism.speech.audio import SpeechBackendError
+from prism.speech.ct2_model import Ct2Model, read_model_bin, write_model_bin
 
 _DTYPES = st.sampled_from([np.float32, np.float16, np.int8, np.int16, np.int32])
 _NAMES = st.text(alphabet="abcdefgh_/0123456789", min_size=1, max_size=30)

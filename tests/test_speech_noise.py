@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prism.assistant.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
-from prism.assistant.speech.noise import (
+from prism.data.synth.audio_textures import rms, spectral_centroid
+from prism.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
+from prism.speech.noise import (
     KITCHEN_SOURCES,
     active_mask,
     active_snr_db,
     kitchen_noise,
     mix_at_snr,
 )
-from prism.data.synth.audio_textures import rms, spectral_centroid
 
 RATE = SAMPLE_RATE_HZ
 

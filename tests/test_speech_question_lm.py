@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prism.assistant.speech.question_lm import (
+from prism.speech.question_lm import (
     QUESTION_PATTERNS,
     BigramModel,
     question_model,
     rescore,
     task_sentences,
 )
-from prism.assistant.text import spoken_words
+from prism.text import spoken_words
 
 LATTE_NAMES = ("Grind beans", "Tamp grounds", "Steam milk", "Purge wand", "Pour milk")
 

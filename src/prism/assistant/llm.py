@@ -18,11 +18,11 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from prism.assistant.context import AssistantContext
-from prism.assistant.endpoint import EndpointSettings
 from prism.assistant.grounded import GroundedAnswer, step_phrase
 from prism.assistant.intents import IntentKind
 from prism.assistant.mentions import mentioned_steps
 from prism.assistant.scoring import close_enough, polarity, quantities
+from prism.endpoint import EndpointSettings
 
 __all__ = ["LLMPhraser", "LLMSettings", "agrees_with", "build_messages"]
 

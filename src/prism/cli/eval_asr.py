@@ -10,12 +10,17 @@ import typer
 from rich.table import Table
 
 from prism.assistant.qa_records import read_qa_records
-from prism.assistant.speech import MODEL_NAMES, AsrConfig, Transcriber, make_transcriber
-from prism.assistant.speech.asr import ADAPTER_WEIGHT
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
 from prism.errors import PrismError
 from prism.evaluation.asr import SpokenQuestionConfig, evaluate_asr
+from prism.speech import (
+    ADAPTER_WEIGHT,
+    MODEL_NAMES,
+    AsrConfig,
+    Transcriber,
+    make_transcriber,
+)
 
 __all__ = ["eval_asr"]
 

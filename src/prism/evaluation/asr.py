@@ -26,19 +26,17 @@ from prism.assistant.assistant import Assistant
 from prism.assistant.llm import LLMPhraser
 from prism.assistant.qa_records import QARecord
 from prism.assistant.scoring import score_answer
-from prism.assistant.speech import (
+from prism.evaluation.metrics import word_error_rate
+from prism.speech import (
     SAMPLE_RATE_HZ,
     SpeechDetector,
     SpeechRecognizer,
     Transcriber,
     Utterance,
-    active_mask,
-    kitchen_noise,
-    mix_at_snr,
     synthesize,
-    word_error_rate,
 )
-from prism.assistant.text import spoken_words
+from prism.speech.noise import active_mask, kitchen_noise, mix_at_snr
+from prism.text import spoken_words
 
 __all__ = ["SpokenQuestionConfig", "evaluate_asr", "spoken_question"]
 

@@ -1,10 +1,12 @@
-"""Frame and segment metrics for step recognition, as pure functions on label arrays."""
+"""Frame and segment metrics for step recognition, as pure functions on label arrays;
+the word error rate of speech recognition."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from prism.errors import PrismError
+from prism.text import spoken_words
 
 __all__ = [
     "MetricInputError",
@@ -13,6 +15,7 @@ __all__ = [
     "macro_f1",
     "per_class_f1",
     "segments",
+    "word_error_rate",
 ]
 
 
@@ -111,3 +114,34 @@ def edit_score(truth: np.ndarray, predicted: np.ndarray, *, ignore: int | None =
             current[j] = min(best[j - 1], current[j - 1] + 1)
         previous = current
     return 1.0 - float(previous[-1]) / max(a.size, b.size)
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word error rate: (substitutions + deletions + insertions) / reference words.
+
+    Both texts are compared as :func:`prism.text.spoken_words` (contractions
+    expanded, hesitations dropped, punctuation and case ignored).
+
+    Parameters
+    ----------
+    reference, hypothesis : str
+        What was said and what was recognized.
+
+    Returns
+    -------
+    float
+        >= 0 (can exceed 1 with many insertions); 0 if both are empty, inf if only the
+        reference is empty.
+    """
+    ref, hyp = spoken_words(reference), spoken_words(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else float("inf")
+    previous = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, start=1):
+        current = [i]
+        for j, other in enumerate(hyp, start=1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (word != other))
+            )
+        previous = current
+    return previous[-1] / len(ref)

@@ -24,7 +24,6 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, WebSocket, W
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from prism.assistant.speech import SpeechRecognizer, make_transcriber, synthesize
 from prism.errors import PrismError
 from prism.procedure.render import render_procedure
 from prism.server.dashboard import dashboard_view
@@ -50,6 +49,7 @@ from prism.server.protocol import (
     parse_control,
 )
 from prism.server.runtime import RuntimeEvent, transcribe_question
+from prism.speech import SpeechRecognizer, make_transcriber, synthesize
 from prism.storage import StoredInput
 
 __all__ = ["ServerSettings", "create_app"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from prism.assistant.speech.audio import SAMPLE_RATE_HZ, check_audio
+from prism.speech.audio import SAMPLE_RATE_HZ, check_audio
 
 __all__ = ["spectral_subtraction"]
 

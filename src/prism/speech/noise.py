@@ -34,8 +34,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from prism.assistant.speech.audio import SAMPLE_RATE_HZ, SpeechInputError, check_audio
 from prism.data.synth.audio_textures import TextureParams, background_noise, rms, texture
+from prism.speech.audio import SAMPLE_RATE_HZ, SpeechInputError, check_audio
 
 __all__ = [
     "KITCHEN_SOURCES",
@@ -131,7 +131,7 @@ def active_mask(speech: np.ndarray, *, floor_db: float = _ACTIVE_FLOOR_DB) -> np
     Parameters
     ----------
     speech : np.ndarray [shape=(n_samples,), float, mono, 16 kHz]
-        The speech (see :func:`~prism.assistant.speech.vad.check_audio`).
+        The speech (see :func:`~prism.speech.audio.check_audio`).
     floor_db : float
         How far below the loudest frame a frame still counts (dB, > 0).
 

@@ -7,7 +7,7 @@ state machine (:class:`VadConfig`) turns the probabilities into speech segments.
 machine drives the batch function :func:`detect_speech` and the streaming
 :class:`SpeechDetector`, so both find the same segments in the same audio.
 
-The audio contract and the errors are in :mod:`prism.assistant.speech.audio`.
+The audio contract and the errors are in :mod:`prism.speech.audio`.
 
 Examples
 --------
@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from prism.assistant.speech.audio import (
+from prism.packages import find_package_dir
+from prism.speech.audio import (
     SAMPLE_RATE_HZ,
     SpeechBackendError,
     SpeechInputError,
     check_audio,
 )
-from prism.packages import find_package_dir
 
 if TYPE_CHECKING:
     import onnxruntime

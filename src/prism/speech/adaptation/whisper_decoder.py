@@ -2,7 +2,7 @@
 
 Only the decoder: the encoder output comes from CTranslate2 itself (the same int8
 encoder that recognition uses), so the decoder can be trained on exactly what it sees at
-run time (:mod:`~prism.assistant.speech.adapt`). The layout is CTranslate2's
+run time (:mod:`~prism.speech.adaptation.adapt`). The layout is CTranslate2's
 ``WhisperSpec``: pre-norm layers of masked self-attention (fused query/key/value),
 cross-attention on the encoder output (query, fused key/value) and a GELU feed-forward
 block, a final layer norm and an output projection tied to the token embeddings.
@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from prism.assistant.speech.audio import SpeechBackendError
+from prism.speech.audio import SpeechBackendError
 
 __all__ = ["WhisperDecoder"]
 
@@ -57,7 +57,7 @@ class WhisperDecoder(nn.Module):
     Parameters
     ----------
     variables : dict of str to np.ndarray
-        A ``WhisperSpec`` model's variables (:func:`~prism.assistant.speech.ct2_model.
+        A ``WhisperSpec`` model's variables (:func:`~prism.speech.ct2_model.
         read_model_bin`); only those under ``decoder/`` are used.
 
     Raises

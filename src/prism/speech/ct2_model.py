@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prism.assistant.speech.audio import SpeechBackendError
+from prism.speech.audio import SpeechBackendError
 
 __all__ = ["Ct2Model", "read_model_bin", "write_model_bin"]
 

@@ -3,11 +3,11 @@
 Whisper tiny.en knows English but not this domain: short questions about a procedure's
 steps ("have I tamped the coffee", "how do I purge the wand"). Its decoder is the part
 that holds that prior, so this module adapts the decoder alone, with low-rank adapters
-(:meth:`~prism.assistant.speech.whisper_decoder.WhisperDecoder.add_adapters`), on
+(:meth:`~prism.speech.adaptation.whisper_decoder.WhisperDecoder.add_adapters`), on
 spoken sentences the project makes itself:
 
 1. text (:func:`adaptation_text`): the sentence patterns users say to the assistant
-   (:data:`~prism.assistant.speech.question_lm.QUESTION_PATTERNS`) filled with the
+   (:data:`~prism.speech.question_lm.QUESTION_PATTERNS`) filled with the
    step names of every procedure in ``tasks/``, and sentences of the steps'
    descriptions;
 2. speech (:func:`adaptation_clip`): espeak-ng with :data:`ADAPTATION_VOICES`, none of
@@ -25,8 +25,11 @@ The encoder, the token embeddings (also the output layer) and the decoder's own 
 stay fixed, so the adapted model keeps Whisper's acoustics and vocabulary. The adapter
 (:func:`save_adapter`, ``adapter.npz``, about 1.1 MB) is merged into the packaged
 tiny.en weights when a recognizer first loads it
-(:func:`~prism.assistant.speech.asr.model_directory`). ``prism train-asr`` runs it all;
-see ``docs/speech.md``.
+(:func:`~prism.speech.models.model_directory`, :func:`~prism.speech.models.merge_adapter`).
+``prism train-asr`` runs it all; see ``docs/speech.md``.
+
+This subpackage sits above the run-time recognizer: it uses its encoder, prompt and
+noise suppression, and nothing at run time imports it.
 """
 
 from __future__ import annotations
@@ -42,29 +45,30 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from prism.assistant.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
-from prism.assistant.speech.denoise import spectral_subtraction
-from prism.assistant.speech.noise import kitchen_noise, mix_at_snr
-from prism.assistant.speech.question_lm import QUESTION_PATTERNS
-from prism.assistant.speech.tts import synthesize
 from prism.procedure.model import Procedure
+from prism.speech.asr import encode_audio, load_whisper, prompt_tokens
+from prism.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
+from prism.speech.denoise import spectral_subtraction
+from prism.speech.models import ADAPTER_FILE
+from prism.speech.noise import kitchen_noise, mix_at_snr
+from prism.speech.prompt import vocabulary_prompt
+from prism.speech.question_lm import QUESTION_PATTERNS
+from prism.speech.tts import synthesize
 
 if TYPE_CHECKING:
     import torch
 
-    from prism.assistant.speech.whisper_decoder import WhisperDecoder
+    from prism.speech.adaptation.whisper_decoder import WhisperDecoder
 
 __all__ = [
     "ADAPTATION_VOICES",
-    "ADAPTER_FILE",
     "AdaptationConfig",
     "AdaptationResult",
     "EncodedClips",
+    "adaptation_card",
     "adaptation_clip",
     "adaptation_text",
     "encode_clips",
-    "load_adapter",
-    "merge_adapter",
     "save_adapter",
     "split_clips",
     "step_phrase",
@@ -94,7 +98,6 @@ ADAPTATION_VOICES = (
 """espeak-ng voices the training sentences are spoken with: variants of the American,
 British, Scottish and Caribbean voices; none of them is one ``prism eval asr`` uses."""
 
-ADAPTER_FILE = "adapter.npz"
 _IGNORE = -100  # label of tokens the loss skips (the prompt, padding)
 _ARTICLES = frozenset(
     {"the", "a", "an", "some", "your", "my", "it", "this", "that", "in", "on", "to", "of"}
@@ -286,13 +289,6 @@ def encode_clips(
     progress : callable or None
         Called with (clips done, clips in all).
     """
-    from prism.assistant.speech.asr import (
-        encode_audio,
-        load_whisper,
-        prompt_tokens,
-        vocabulary_prompt,
-    )
-
     if not procedures:
         raise SpeechInputError("encode_clips needs at least one procedure")
     rng = np.random.default_rng(config.seed)
@@ -503,64 +499,6 @@ def save_adapter(decoder: WhisperDecoder, folder: Path, card: dict[str, Any]) ->
     card = {**card, "adapter_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     (folder / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     return card
-
-
-def load_adapter(path: Path) -> dict[str, np.ndarray]:
-    """The weight changes an adapter file makes, by CTranslate2 variable name.
-
-    Returns
-    -------
-    dict of str to np.ndarray [shape=(out, in), float32]
-        ``scale * B @ A`` for every adapted ``decoder/layer_i/.../weight``.
-
-    Raises
-    ------
-    SpeechInputError
-        If the file is not an adapter (unreadable, unpaired or mis-shaped factors).
-    """
-    try:
-        with np.load(path) as data:
-            arrays = {name: np.asarray(data[name], np.float32) for name in data.files}
-    except (OSError, ValueError, KeyError) as error:
-        raise SpeechInputError(f"cannot read the speech adapter {path}: {error}") from error
-    scale = float(arrays.pop("scale", 1.0))
-    deltas = {}
-    for name in sorted(arrays):
-        if not name.endswith("/lora_a"):
-            continue
-        base = name.removesuffix("/lora_a")
-        a, b = arrays[name], arrays.get(f"{base}/lora_b")
-        if b is None or a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[1]:
-            raise SpeechInputError(f"{path}: adapter {base!r} has no matching lora_b factor")
-        deltas[f"decoder/{base}/weight"] = scale * (b @ a)
-    if not deltas:
-        raise SpeechInputError(f"{path}: no adapter factors (…/lora_a, …/lora_b) inside")
-    return deltas
-
-
-def merge_adapter(
-    variables: dict[str, np.ndarray], deltas: dict[str, np.ndarray], weight: float = 1.0
-) -> None:
-    """Add ``weight`` times ``deltas`` (:func:`load_adapter`) to the model's ``variables``
-    in place, keeping each variable's data type.
-
-    A weight below 1 interpolates between the original and the adapted decoder
-    (:data:`~prism.assistant.speech.asr.ADAPTER_WEIGHT`).
-
-    Raises
-    ------
-    SpeechInputError
-        If a delta names a variable the model lacks or has another shape.
-    """
-    scale = weight
-    for name, delta in deltas.items():
-        current = variables.get(name)
-        if current is None or current.shape != delta.shape:
-            found = "missing" if current is None else f"shape {current.shape}"
-            raise SpeechInputError(
-                f"the speech adapter changes {name} {delta.shape}, but the model has {found}"
-            )
-        variables[name] = (current.astype(np.float32) + scale * delta).astype(current.dtype)
 
 
 def adaptation_card(

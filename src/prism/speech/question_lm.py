@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from prism.assistant.text import spoken_words
+from prism.text import spoken_words
 
 __all__ = [
     "QUESTION_PATTERNS",
