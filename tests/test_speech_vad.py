@@ -9,6 +9,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from prism.data.synth.kitchen import kitchen_noise
+from prism.data.synth.mixing import mix_at_snr
 from prism.packages import find_package_dir
 from prism.speech import tts
 from prism.speech.audio import (
@@ -17,7 +19,6 @@ from prism.speech.audio import (
     SpeechInputError,
     check_audio,
 )
-from prism.speech.noise import kitchen_noise, mix_at_snr
 from prism.speech.vad import (
     FRAME_S,
     SpeechDetector,
@@ -60,7 +61,7 @@ def test_finds_a_spoken_sentence_between_silences(
     audio = np.concatenate([_silence(1.0), speech, _silence(1.5)])
     if snr_db is not None:
         noise = kitchen_noise(audio.size / RATE, np.random.default_rng(0))
-        audio = mix_at_snr(audio, noise, snr_db)
+        audio, _ = mix_at_snr(audio, noise[: audio.size], snr_db, over="active")
     segments = detect_speech(audio)
     assert len(segments) == 1
     assert segments[0].start_s == pytest.approx(1.0 + on, abs=0.3)

@@ -26,6 +26,8 @@ from prism.assistant.assistant import Assistant
 from prism.assistant.llm import LLMPhraser
 from prism.assistant.qa_records import QARecord
 from prism.assistant.scoring import score_answer
+from prism.data.synth.kitchen import kitchen_noise
+from prism.data.synth.mixing import active_mask, mix_at_snr
 from prism.evaluation.metrics import word_error_rate
 from prism.speech import (
     SAMPLE_RATE_HZ,
@@ -35,7 +37,6 @@ from prism.speech import (
     Utterance,
     synthesize,
 )
-from prism.speech.noise import active_mask, kitchen_noise, mix_at_snr
 from prism.text import spoken_words
 
 __all__ = ["SpokenQuestionConfig", "evaluate_asr", "spoken_question"]
@@ -92,7 +93,7 @@ def spoken_question(
     ).astype(np.float32)
     snr = float(rng.uniform(*config.snr_db))
     noise = kitchen_noise(padded.size / SAMPLE_RATE_HZ, rng)[: padded.size]
-    mixed = mix_at_snr(padded, noise, snr)
+    mixed, _ = mix_at_snr(padded, noise, snr, over="active")
     mask = active_mask(speech)
     active = np.flatnonzero(mask)
     last = (active[-1] + 1) * (speech.size / mask.size) if active.size else 0

@@ -45,12 +45,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from prism.data.synth.kitchen import kitchen_noise
+from prism.data.synth.mixing import mix_at_snr
 from prism.procedure.model import Procedure
 from prism.speech.asr import encode_audio, load_whisper, prompt_tokens
 from prism.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
 from prism.speech.denoise import spectral_subtraction
 from prism.speech.models import ADAPTER_FILE
-from prism.speech.noise import kitchen_noise, mix_at_snr
 from prism.speech.prompt import vocabulary_prompt
 from prism.speech.question_lm import QUESTION_PATTERNS
 from prism.speech.tts import synthesize
@@ -240,7 +241,7 @@ def adaptation_clip(
     audio = np.concatenate([np.zeros(lead), speech, np.zeros(tail)]).astype(np.float32)
     if rng.random() >= config.clean_share:
         noise = kitchen_noise(audio.size / SAMPLE_RATE_HZ, rng)[: audio.size]
-        audio = mix_at_snr(audio, noise, float(rng.uniform(*config.snr_db)))
+        audio, _ = mix_at_snr(audio, noise, float(rng.uniform(*config.snr_db)), over="active")
     return spectral_subtraction(audio.astype(np.float32)), voice
 
 
