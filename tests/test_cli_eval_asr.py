@@ -37,6 +37,7 @@ def test_eval_asr_reports_wer_correctness_and_latency(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["n_questions"] == 2
     assert 0.0 <= report["wer"] <= 1.0
+    assert 0.0 <= report["wer_whisper_normalised"] <= 1.0
     assert 0.0 <= report["answer_correctness"] <= 1.0
     assert 0.0 < report["latency_ms_median"] < 10_000
     for row in report["questions"]:

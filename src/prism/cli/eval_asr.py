@@ -30,6 +30,7 @@ def _table(report: dict[str, Any]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("word error rate", f"{report['wer']:.3f}")
+    table.add_row("word error rate (Whisper normaliser)", f"{report['wer_whisper_normalised']:.3f}")
     table.add_row("answer correctness", f"{report['answer_correctness']:.3f}")
     table.add_row("latency median (ms)", f"{report['latency_ms_median']:.0f}")
     table.add_row("latency p90 (ms)", f"{report['latency_ms_p90']:.0f}")
