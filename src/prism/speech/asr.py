@@ -35,8 +35,8 @@ from prism.speech.audio import (
     missing_package,
 )
 from prism.speech.config import MAX_UTTERANCE_S, AsrConfig
-from prism.speech.denoise import spectral_subtraction
-from prism.speech.models import model_directory, shipped_adapter
+from prism.speech.denoise import FrontEnd
+from prism.speech.models import front_end, model_directory, shipped_adapter
 from prism.speech.prompt import vocabulary_prompt
 from prism.speech.question_lm import question_model, rescore
 
@@ -274,6 +274,7 @@ class Transcriber:
     def __init__(self, config: AsrConfig | None = None) -> None:
         self.config = config or AsrConfig()
         self._model: WhisperModel | None = None
+        self._front_end: FrontEnd | None = None
         self._lock = threading.Lock()
 
     @property
@@ -294,10 +295,26 @@ class Transcriber:
                 if adapted
                 else {}
             ),
+            "front_end": self.front_end().to_dict(),
             "beam_size": self.config.beam_size,
             "cpu_threads": self.config.cpu_threads,
             "vocabulary_mode": self.config.vocabulary_mode,
         }
+
+    def front_end(self) -> FrontEnd:
+        """The audio front end applied before Whisper: the model's own
+        (:func:`~prism.speech.models.front_end`), resolved once.
+
+        Raises
+        ------
+        SpeechInputError
+            If ``config.denoise`` contradicts the adapted model's front end.
+        SpeechBackendError
+            If the adapter or its model card is missing.
+        """
+        if self._front_end is None:
+            self._front_end = front_end(self.config)
+        return self._front_end
 
     def load(self) -> Transcriber:
         """Load the model now (otherwise on first use); returns ``self``.
@@ -305,7 +322,10 @@ class Transcriber:
         Raises
         ------
         SpeechBackendError
-            If faster-whisper or the model package is not installed.
+            If faster-whisper, the model package, the adapter or its model card is
+            missing.
+        SpeechInputError
+            If ``config.denoise`` contradicts the adapted model's front end.
         """
         with self._lock:
             self._ensure_model()
@@ -314,6 +334,7 @@ class Transcriber:
     def _ensure_model(self) -> WhisperModel:
         if self._model is None:
             folder = model_directory(self.config)
+            self.front_end()
             with _load_lock:
                 self._model = load_whisper(
                     str(folder), self.config.compute_type, self.config.cpu_threads
@@ -351,8 +372,7 @@ class Transcriber:
             If faster-whisper or the model package is not installed.
         """
         audio, duration_s = check_utterance(audio, sample_rate, self.config.max_duration_s)
-        if self.config.denoise:
-            audio = spectral_subtraction(audio)
+        audio = self.front_end()(audio)
         mode = self.config.vocabulary_mode
         prompt = vocabulary_prompt(vocabulary, questions=self.config.questions)
         prompt = "" if mode == "none" else prompt

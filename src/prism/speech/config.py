@@ -64,8 +64,14 @@ class AsrConfig:
         (:data:`~prism.speech.prompt.TYPICAL_QUESTIONS`).
     max_duration_s : float
         Longest audio accepted (s, > 0); a spoken question is a few seconds.
-    denoise : bool
-        Apply :func:`~prism.speech.denoise.spectral_subtraction` first.
+    denoise : bool or None
+        Whether the utterance is cleaned (:func:`~prism.speech.denoise.spectral_subtraction`)
+        before recognition. None (default): the model's own front end, which is part of
+        the model (:func:`~prism.speech.models.front_end`): for ``tiny.en-adapted`` the
+        front end its adapter was trained with (its model card's ``front_end``:
+        spectral subtraction for the shipped one); spectral subtraction with the default
+        settings for the other models. For ``tiny.en-adapted`` a value that contradicts
+        the adapter's front end is refused when the recognizer loads.
     rescore_weight : float
         Weight (>= 0) of the question language model when choosing among Whisper's
         ``beam_size`` best hypotheses (:func:`~prism.speech.question_lm.rescore`);
@@ -93,7 +99,7 @@ class AsrConfig:
     questions: str = TYPICAL_QUESTIONS
     max_duration_s: float = MAX_UTTERANCE_S
     no_speech_threshold: float = 0.5
-    denoise: bool = True
+    denoise: bool | None = None
     rescore_weight: float = RESCORE_WEIGHT
 
     def __post_init__(self) -> None:
@@ -127,6 +133,8 @@ class AsrConfig:
             found.append(f"rescore_weight must be a finite number >= 0, got {self.rescore_weight}")
         if not (self.adapter_weight >= 0 and np.isfinite(self.adapter_weight)):
             found.append(f"adapter_weight must be a finite number >= 0, got {self.adapter_weight}")
+        if self.denoise is not None and not isinstance(self.denoise, bool):
+            found.append(f"denoise must be True, False or None, got {self.denoise!r}")
         if not (0.0 < self.no_speech_threshold <= 1.0):
             found.append(f"no_speech_threshold must be in (0, 1], got {self.no_speech_threshold}")
         return found

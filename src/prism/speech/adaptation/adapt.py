@@ -13,7 +13,9 @@ spoken sentences the project makes itself:
 2. speech (:func:`adaptation_clip`): espeak-ng with :data:`ADAPTATION_VOICES`, none of
    which ``prism eval asr`` speaks with, at random rates and pitches, padded like a
    detected utterance, in procedural kitchen noise at 5-25 dB SNR (a share clean), then
-   the same noise suppression recognition applies;
+   through the adapter's front end (:attr:`AdaptationConfig.front_end`, spectral
+   subtraction by default), which the model card records and recognition with the
+   adapter applies too;
 3. encoder output (:func:`encode_clips`): CTranslate2's own int8 encoder, exactly what
    the decoder sees at run time, and the same prompt (step names, then typical
    questions) recognition passes;
@@ -50,8 +52,8 @@ from prism.data.synth.mixing import mix_at_snr
 from prism.procedure.model import Procedure
 from prism.speech.asr import encode_audio, load_whisper, prompt_tokens
 from prism.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
-from prism.speech.denoise import spectral_subtraction
-from prism.speech.models import ADAPTER_FILE
+from prism.speech.denoise import FrontEnd
+from prism.speech.models import ADAPTER_FILE, MODEL_CARD_FILE
 from prism.speech.prompt import vocabulary_prompt
 from prism.speech.question_lm import QUESTION_PATTERNS
 from prism.speech.tts import synthesize
@@ -140,6 +142,9 @@ class AdaptationConfig:
         Every random choice (text, voice, noise, initialisation, order).
     cpu_threads : int
         Threads for CTranslate2 and torch.
+    front_end : FrontEnd
+        What is done to each clip before it is encoded; it becomes part of the adapted
+        model (the model card's ``front_end``), so recognition does the same.
     """
 
     n_clips: int = 2800
@@ -156,6 +161,7 @@ class AdaptationConfig:
     batch_size: int = 16
     seed: int = 0
     cpu_threads: int = 2
+    front_end: FrontEnd = field(default_factory=FrontEnd)
 
     def __post_init__(self) -> None:
         problems = []
@@ -220,13 +226,14 @@ def adaptation_text(
 def adaptation_clip(
     text: str, rng: np.random.Generator, config: AdaptationConfig
 ) -> tuple[np.ndarray, str]:
-    """``text`` spoken by a random voice, padded and in noise, then noise-suppressed.
+    """``text`` spoken by a random voice, padded and in noise, then through
+    ``config.front_end`` (noise suppression by default).
 
     Returns
     -------
     audio : np.ndarray [shape=(n_samples,), float32, 16 kHz]
         0.05-0.4 s before and 0.1-0.5 s after the speech (what voice activity
-        detection keeps), noise suppressed as recognition does.
+        detection keeps), through the front end recognition with the adapter applies.
     voice : str
     """
     voice = config.voices[int(rng.integers(len(config.voices)))]
@@ -242,7 +249,7 @@ def adaptation_clip(
     if rng.random() >= config.clean_share:
         noise = kitchen_noise(audio.size / SAMPLE_RATE_HZ, rng)[: audio.size]
         audio, _ = mix_at_snr(audio, noise, float(rng.uniform(*config.snr_db)), over="active")
-    return spectral_subtraction(audio.astype(np.float32)), voice
+    return config.front_end(audio.astype(np.float32)), voice
 
 
 # ---------------------------------------------------------------- encoded clips
@@ -482,12 +489,23 @@ def train_adapter(
 
 
 def save_adapter(decoder: WhisperDecoder, folder: Path, card: dict[str, Any]) -> dict[str, Any]:
-    """Write the decoder's adapters (``adapter.npz``, float32) and ``model_card.json``.
+    """Write the decoder's adapters (``adapter.npz``, float32) and ``model_card.json``
+    (which must hold the adapter's ``front_end``: :func:`adaptation_card`).
 
     Returns the card as written: ``card`` plus ``adapter_sha256``.
+
+    Raises
+    ------
+    SpeechInputError
+        If the decoder has no adapters or the card no ``front_end``.
     """
     if decoder.adapters is None:
-        raise ValueError("the decoder has no adapters to save (add_adapters, train_adapter)")
+        raise SpeechInputError("the decoder has no adapters to save (add_adapters, train_adapter)")
+    if "front_end" not in card:
+        raise SpeechInputError(
+            "the adapter's model card needs its front_end (adaptation_card writes it): "
+            "recognition applies it to the audio as training did"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {
         name.replace("__", "/"): value.detach().numpy().astype(np.float32)
@@ -498,16 +516,19 @@ def save_adapter(decoder: WhisperDecoder, folder: Path, card: dict[str, Any]) ->
     with path.open("wb") as handle:
         np.savez_compressed(handle, **arrays)
     card = {**card, "adapter_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-    (folder / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (folder / MODEL_CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     return card
 
 
 def adaptation_card(
     config: AdaptationConfig, result: AdaptationResult, clips: EncodedClips, base_model: str
 ) -> dict[str, Any]:
-    """The model card of an adapter: settings, data, validation losses."""
+    """The model card of an adapter: settings, data, validation losses, and the front end
+    recognition with it must apply (``front_end``, read by
+    :func:`prism.speech.models.adapter_front_end`)."""
     return {
         "base_model": base_model,
+        "front_end": config.front_end.to_dict(),
         "config": asdict(config),
         "n_clips": len(clips.texts),
         "voices": sorted(set(clips.voices)),
