@@ -196,3 +196,8 @@ def test_adaptation_clips_go_through_the_configured_front_end() -> None:
     audio, _ = adaptation_clip("did I steam the milk", np.random.default_rng(3), cleaned)
     assert np.array_equal(audio, FrontEnd()(audio_raw))  # the same draws, then cleaned
     assert voice in ADAPTATION_VOICES
+
+
+def test_token_batch_errors_are_speech_input_errors() -> None:
+    with pytest.raises(SpeechInputError, match="as many prefixes as targets"):
+        token_batch([], [], pad=0)

@@ -264,3 +264,13 @@ def test_the_cache_merges_an_adapter_once_per_content_and_weight(
     assert len({folder, half, retrained}) == 3  # a folder per adapter content and weight
     weights = read_model_bin(half / "model.bin").variables["decoder/layer_0/ffn/linear_0/weight"]
     np.testing.assert_array_equal(weights, 1.25)
+
+
+def test_an_unwritable_cache_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = _small_base(tmp_path / "package")
+    monkeypatch.setattr(models, "find_package_dir", lambda module: base)
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    adapter = _adapter(tmp_path / "one" / "adapter.npz", 0.5)
+    with pytest.raises(SpeechBackendError, match=r"cannot write the Whisper model cache .*file"):
+        model_directory(AsrConfig(adapter=adapter, cache_dir=blocked))

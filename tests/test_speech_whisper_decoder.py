@@ -10,7 +10,7 @@ import torch
 
 from prism.speech import tts
 from prism.speech.adaptation.whisper_decoder import WhisperDecoder
-from prism.speech.audio import SpeechBackendError
+from prism.speech.audio import SpeechBackendError, SpeechInputError
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("faster_whisper") is None
@@ -79,3 +79,8 @@ def test_missing_decoder_variables_are_named(variables: dict[str, np.ndarray]) -
         WhisperDecoder(broken)
     with pytest.raises(SpeechBackendError, match="not a Whisper decoder"):
         WhisperDecoder({})
+
+
+def test_an_adapter_rank_below_one_is_refused(variables: dict[str, np.ndarray]) -> None:
+    with pytest.raises(SpeechInputError, match="rank must be >= 1, got 0"):
+        WhisperDecoder(variables).add_adapters(0)

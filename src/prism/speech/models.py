@@ -283,17 +283,29 @@ def _cached_model(
     """A model folder in the cache: config, tokenizer and vocabulary copied from
     ``side_files``, and ``model.bin`` written by ``write`` (to a partial file, then
     renamed, so a half-written one never replaces a complete one) unless
-    ``complete(model.bin)`` says it is already there."""
+    ``complete(model.bin)`` says it is already there.
+
+    Raises
+    ------
+    SpeechBackendError
+        If the cache folder cannot be written (the message names it).
+    """
     target = folder / "model.bin"
     with _cache_lock:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in _MODEL_FILES[1:]:
-            if not (folder / name).is_file():
-                shutil.copyfile(side_files / name, folder / name)
-        if not complete(target):
-            partial = folder / f"model.bin.{os.getpid()}.partial"
-            write(partial)
-            os.replace(partial, target)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in _MODEL_FILES[1:]:
+                if not (folder / name).is_file():
+                    shutil.copyfile(side_files / name, folder / name)
+            if not complete(target):
+                partial = folder / f"model.bin.{os.getpid()}.partial"
+                write(partial)
+                os.replace(partial, target)
+        except OSError as error:
+            raise SpeechBackendError(
+                f"cannot write the Whisper model cache {folder}: {error}; set "
+                "AsrConfig.cache_dir to a writable folder"
+            ) from error
     return folder
 
 

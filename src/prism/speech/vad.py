@@ -7,6 +7,13 @@ state machine (:class:`VadConfig`) turns the probabilities into speech segments.
 machine drives the batch function :func:`detect_speech` and the streaming
 :class:`SpeechDetector`, so both find the same segments in the same audio.
 
+Why hand-written: silero-vad's own helpers (``get_speech_timestamps``, ``VADIterator``)
+need torch, which recognition does not otherwise load (a test keeps it out), and the
+iterator carries no padding or previous-utterance state, so a stream and a clip would
+cut different segments. Here the network's recurrent state, its 64-sample context and
+the segmenter's state are kept per stream by :class:`SpeechDetector`, and a test
+checks that any chunking gives exactly the batch segments.
+
 The audio contract and the errors are in :mod:`prism.speech.audio`.
 
 Examples

@@ -349,9 +349,14 @@ def token_batch(
         ``prefix + target`` without its last token, right-padded.
     labels : np.ndarray [shape=(batch, n_tokens), int64]
         The next token where it is a text token, -100 elsewhere.
+
+    Raises
+    ------
+    SpeechInputError
+        If the lists differ in length or are empty.
     """
     if len(prefixes) != len(targets) or not prefixes:
-        raise ValueError("token_batch needs as many prefixes as targets, at least one")
+        raise SpeechInputError("token_batch needs as many prefixes as targets, at least one")
     width = max(len(p) + len(t) for p, t in zip(prefixes, targets, strict=True)) - 1
     inputs = np.full((len(prefixes), width), pad, np.int64)
     labels = np.full((len(prefixes), width), _IGNORE, np.int64)
