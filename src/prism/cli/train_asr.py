@@ -3,7 +3,7 @@
 Speaks sentences users say to the assistant about every procedure in the tasks folder
 with espeak-ng (voices ``prism eval asr`` does not use), in kitchen noise, encodes them
 with Whisper's own encoder and trains low-rank adapters of the decoder on them
-(:mod:`prism.speech.adaptation`). Writes ``adapter.npz`` and ``model_card.json``
+(:mod:`prism.speech.adaptation.adapt`). Writes ``adapter.npz`` and ``model_card.json``
 to ``--out`` (default ``<models dir>/speech/tiny.en-adapted``, what the recognizer's
 default model ``tiny.en-adapted`` loads); see ``docs/speech.md``.
 """
@@ -46,7 +46,7 @@ def train_asr(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from prism.settings import get_settings
     from prism.speech import AsrConfig, model_directory
-    from prism.speech.adaptation import (
+    from prism.speech.adaptation.adapt import (
         AdaptationConfig,
         adaptation_card,
         encode_clips,
