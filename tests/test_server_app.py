@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from conftest import service_settings
-from prism.assistant.speech import espeak_available
 from prism.data.recording import read_recording
 from prism.protocol import ErrorCode, FrameKind, SensorFrame, decode_frame, encode_frame
 from prism.server.app import CLOSE_CODES, HTTP_STATUS, create_app
 from prism.server.errors import ServiceError
+from prism.speech import espeak_available
 from prism.watch.replay import sensor_frames
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))

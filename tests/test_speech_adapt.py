@@ -12,22 +12,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from prism.assistant.speech import tts
-from prism.assistant.speech.adapt import (
+from prism.evaluation.asr import SpokenQuestionConfig
+from prism.procedure.model import Procedure
+from prism.speech import tts
+from prism.speech.adaptation.adapt import (
     ADAPTATION_VOICES,
     AdaptationConfig,
     adaptation_clip,
     adaptation_text,
-    load_adapter,
-    merge_adapter,
     split_clips,
     step_phrase,
     token_batch,
 )
-from prism.assistant.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
-from prism.assistant.speech.question_lm import QUESTION_PATTERNS
-from prism.evaluation.asr import SpokenQuestionConfig
-from prism.procedure.model import Procedure
+from prism.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
+from prism.speech.denoise import FrontEnd
+from prism.speech.models import load_adapter
+from prism.speech.question_lm import QUESTION_PATTERNS
 
 needs_espeak = pytest.mark.skipif(
     not tts.espeak_available(), reason="espeak-ng is not installed (apt-get install espeak-ng)"
@@ -144,50 +144,11 @@ def test_adaptation_clip_is_padded_noisy_speech() -> None:
     assert np.abs(edge).max() > 0  # noise in the lead-in, not digital silence
 
 
-def _adapter_file(path: Path, **arrays: np.ndarray) -> Path:
-    np.savez(path, **arrays)
-    return path
-
-
-def test_load_and_merge_an_adapter(tmp_path: Path) -> None:
-    a = np.ones((2, 3), np.float32)
-    b = np.full((4, 2), 0.5, np.float32)
-    path = _adapter_file(
-        tmp_path / "adapter.npz",
-        **{"layer_0/ffn/linear_0/lora_a": a, "layer_0/ffn/linear_0/lora_b": b},
-        scale=np.float32(2.0),
-    )
-    deltas = load_adapter(path)
-    assert list(deltas) == ["decoder/layer_0/ffn/linear_0/weight"]
-    np.testing.assert_allclose(deltas["decoder/layer_0/ffn/linear_0/weight"], 2.0)
-    variables = {"decoder/layer_0/ffn/linear_0/weight": np.ones((4, 3), np.float16)}
-    merge_adapter(variables, deltas)
-    assert variables["decoder/layer_0/ffn/linear_0/weight"].dtype == np.float16
-    np.testing.assert_array_equal(variables["decoder/layer_0/ffn/linear_0/weight"], 3.0)
-    merge_adapter(variables, deltas, weight=0.5)  # halfway: + 0.5 * 2
-    np.testing.assert_array_equal(variables["decoder/layer_0/ffn/linear_0/weight"], 4.0)
-    with pytest.raises(SpeechInputError, match=r"decoder/layer_0/ffn/linear_0/weight \(4, 3\)"):
-        merge_adapter({"decoder/layer_0/ffn/linear_0/weight": np.ones((3, 3))}, deltas)
-
-
-def test_bad_adapter_files_are_named(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.npz"
-    broken.write_bytes(b"not a zip")
-    with pytest.raises(SpeechInputError, match="cannot read the speech adapter"):
-        load_adapter(broken)
-    unpaired = _adapter_file(tmp_path / "u.npz", **{"layer_0/x/lora_a": np.ones((2, 3))})
-    with pytest.raises(SpeechInputError, match="no matching lora_b"):
-        load_adapter(unpaired)
-    empty = _adapter_file(tmp_path / "e.npz", scale=np.float32(1))
-    with pytest.raises(SpeechInputError, match="no adapter factors"):
-        load_adapter(empty)
-
-
 @needs_model
 @needs_espeak
 def test_train_asr_writes_an_adapter_the_recognizer_loads(tmp_path: Path) -> None:
-    from prism.assistant.speech.asr import AsrConfig, Transcriber
     from prism.cli import app
+    from prism.speech import AsrConfig, Transcriber
 
     tasks = tmp_path / "tasks" / "latte_making"
     tasks.mkdir(parents=True)
@@ -205,6 +166,7 @@ def test_train_asr_writes_an_adapter_the_recognizer_loads(tmp_path: Path) -> Non
     card = json.loads(result.stdout)
     assert card["n_clips"] == 6 and len(card["validation_loss"]) == 2
     assert card["config"]["rank"] == 2
+    assert card["front_end"] == card["config"]["front_end"] == FrontEnd().to_dict()
     assert set(card["voices"]) <= set(ADAPTATION_VOICES)
     assert json.loads((out / "model_card.json").read_text()) == card
     deltas = load_adapter(out / "adapter.npz")
@@ -224,3 +186,18 @@ def test_train_asr_without_procedures_fails_cleanly(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train-asr", "--tasks-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "no procedures" in result.output
+
+
+@needs_espeak
+def test_adaptation_clips_go_through_the_configured_front_end() -> None:
+    raw = AdaptationConfig(clean_share=0.0, front_end=FrontEnd(denoise=False))
+    cleaned = AdaptationConfig(clean_share=0.0)
+    audio_raw, voice = adaptation_clip("did I steam the milk", np.random.default_rng(3), raw)
+    audio, _ = adaptation_clip("did I steam the milk", np.random.default_rng(3), cleaned)
+    assert np.array_equal(audio, FrontEnd()(audio_raw))  # the same draws, then cleaned
+    assert voice in ADAPTATION_VOICES
+
+
+def test_token_batch_errors_are_speech_input_errors() -> None:
+    with pytest.raises(SpeechInputError, match="as many prefixes as targets"):
+        token_batch([], [], pad=0)

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from prism.assistant.speech.audio import SpeechBackendError
-from prism.assistant.speech.ct2_model import Ct2Model, read_model_bin, write_model_bin
 from prism.packages import find_package_dir
+from prism.speech.audio import SpeechBackendError, SpeechInputError
+from prism.speech.ct2_model import Ct2Model, read_model_bin, write_model_bin
 
 _DTYPES = st.sampled_from([np.float32, np.float16, np.int8, np.int16, np.int32])
 _NAMES = st.text(alphabet="abcdefgh_/0123456789", min_size=1, max_size=30)
@@ -86,3 +86,8 @@ def test_the_packaged_whisper_model_round_trips_byte_for_byte(tmp_path: Path) ->
     assert ("decoder/projection/weight", "decoder/embeddings/weight") in model.aliases
     write_model_bin(model, tmp_path / "model.bin")
     assert (tmp_path / "model.bin").read_bytes() == source.read_bytes()
+
+
+def test_an_unstorable_data_type_is_a_speech_input_error(tmp_path: Path) -> None:
+    with pytest.raises(SpeechInputError, match=r"variable 'w': cannot store data type float64"):
+        write_model_bin(Ct2Model("X", 1, {"w": np.ones(2)}), tmp_path / "model.bin")

@@ -8,14 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prism.assistant.speech.question_lm import (
+from prism.speech.audio import SpeechInputError
+from prism.speech.question_lm import (
     QUESTION_PATTERNS,
     BigramModel,
     question_model,
     rescore,
     task_sentences,
 )
-from prism.assistant.text import spoken_words
+from prism.text import spoken_words
 
 LATTE_NAMES = ("Grind beans", "Tamp grounds", "Steam milk", "Purge wand", "Pour milk")
 
@@ -100,4 +101,9 @@ def test_rescore_picks_the_best_combined_score(
 
 def test_rescore_needs_a_hypothesis() -> None:
     with pytest.raises(ValueError, match="at least one hypothesis"):
+        rescore([], question_model(()))
+
+
+def test_rescore_without_hypotheses_is_a_speech_input_error() -> None:
+    with pytest.raises(SpeechInputError, match="at least one hypothesis"):
         rescore([], question_model(()))

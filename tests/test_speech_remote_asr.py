@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from typer.testing import CliRunner
 
-from prism.assistant.speech import (
+from prism.cli import app
+from prism.speech import (
     TYPICAL_QUESTIONS,
     RemoteAsrSettings,
     RemoteTranscriber,
@@ -31,9 +32,8 @@ from prism.assistant.speech import (
     Transcriber,
     espeak_available,
     make_transcriber,
-    wav_bytes,
 )
-from prism.cli import app
+from prism.speech.remote_asr import wav_bytes
 
 
 @dataclass

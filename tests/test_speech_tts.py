@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from prism.assistant.speech import tts
-from prism.assistant.speech.audio import SAMPLE_RATE_HZ, SpeechBackendError, SpeechInputError
-from prism.assistant.speech.tts import synthesize
+from prism.speech import tts
+from prism.speech.audio import SAMPLE_RATE_HZ, SpeechBackendError, SpeechInputError
+from prism.speech.tts import synthesize
 
 needs_espeak = pytest.mark.skipif(
     not tts.espeak_available(), reason="espeak-ng is not installed (apt-get install espeak-ng)"

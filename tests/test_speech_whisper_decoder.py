@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from prism.assistant.speech import tts
-from prism.assistant.speech.audio import SpeechBackendError
-from prism.assistant.speech.whisper_decoder import WhisperDecoder
+from prism.speech import tts
+from prism.speech.adaptation.whisper_decoder import WhisperDecoder
+from prism.speech.audio import SpeechBackendError, SpeechInputError
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("faster_whisper") is None
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def variables() -> dict[str, np.ndarray]:
-    from prism.assistant.speech.asr import AsrConfig, model_directory
-    from prism.assistant.speech.ct2_model import read_model_bin
+    from prism.speech import AsrConfig, model_directory
+    from prism.speech.ct2_model import read_model_bin
 
     folder = model_directory(AsrConfig(model="tiny.en"))
     return read_model_bin(folder / "model.bin").variables
@@ -30,13 +30,8 @@ def variables() -> dict[str, np.ndarray]:
 
 @pytest.mark.skipif(not tts.espeak_available(), reason="espeak-ng is not installed")
 def test_greedy_decoding_matches_ctranslate2(variables: dict[str, np.ndarray]) -> None:
-    from prism.assistant.speech.asr import (
-        AsrConfig,
-        encode_audio,
-        load_whisper,
-        model_directory,
-        prompt_tokens,
-    )
+    from prism.speech import AsrConfig, model_directory
+    from prism.speech.asr import encode_audio, load_whisper, prompt_tokens
 
     folder = model_directory(AsrConfig(model="tiny.en"))
     model = load_whisper(folder, "float32", 1)
@@ -84,3 +79,8 @@ def test_missing_decoder_variables_are_named(variables: dict[str, np.ndarray]) -
         WhisperDecoder(broken)
     with pytest.raises(SpeechBackendError, match="not a Whisper decoder"):
         WhisperDecoder({})
+
+
+def test_an_adapter_rank_below_one_is_refused(variables: dict[str, np.ndarray]) -> None:
+    with pytest.raises(SpeechInputError, match="rank must be >= 1, got 0"):
+        WhisperDecoder(variables).add_adapters(0)

@@ -7,16 +7,12 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from prism.data.synth.audio_textures import (
     TEXTURE_KINDS,
     TEXTURE_LEVELS_DB,
     TextureParams,
     background_noise,
-    measure_snr_db,
-    mix_at_snr,
     rms,
     spectral_centroid,
     texture,
@@ -143,38 +139,6 @@ def test_background_noise_is_unit_rms_and_low_heavy(chatter: bool) -> None:
     plain_power = np.abs(np.fft.rfft(plain)) ** 2
     plain_band = plain_power[(freqs > 300) & (freqs < 3000)].sum() / plain_power.sum()
     assert (speech_band > plain_band + 0.05) == chatter
-
-
-@pytest.mark.parametrize("snr_db", [-5.0, 0.0, 7.5, 20.0])
-def test_mix_at_snr_achieves_the_requested_snr(snr_db: float, rng: np.random.Generator) -> None:
-    sound = texture("grinder", 3.0, rng).astype(np.float64)
-    noise = background_noise(3.0, rng)
-    mixture, scaled = mix_at_snr(sound, noise, snr_db)
-    assert measure_snr_db(sound, scaled) == pytest.approx(snr_db, abs=1e-9)
-    assert np.allclose(mixture, sound + scaled)
-    assert np.allclose(scaled / noise, scaled[0] / noise[0])  # only scaled
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    snr_db=st.floats(-20.0, 40.0),
-    seed=st.integers(0, 2**32 - 1),
-    n=st.integers(2, 500),
-)
-def test_mix_at_snr_property(snr_db: float, seed: int, n: int) -> None:
-    rng = np.random.default_rng(seed)
-    sound, noise = rng.standard_normal(n), rng.standard_normal(n)
-    _, scaled = mix_at_snr(sound, noise, snr_db)
-    assert measure_snr_db(sound, scaled) == pytest.approx(snr_db, abs=1e-6)
-
-
-def test_mix_at_snr_bad_input() -> None:
-    with pytest.raises(DataError, match=r"same shape, got \(3,\) and \(4,\)"):
-        mix_at_snr(np.ones(3), np.ones(4), 0.0)
-    with pytest.raises(DataError, match="the noise is silent"):
-        mix_at_snr(np.ones(3), np.zeros(3), 0.0)
-    with pytest.raises(DataError, match="snr_db must be finite, got inf"):
-        mix_at_snr(np.ones(3), np.ones(3), math.inf)
 
 
 def test_spectral_centroid_known_answer() -> None:

@@ -4,7 +4,8 @@ Layers (each usable alone): :mod:`~prism.assistant.intents` (what an utterance a
 :mod:`~prism.assistant.facts` and :mod:`~prism.assistant.grounded` (answers from the
 state, no LLM), :mod:`~prism.assistant.llm` (an OpenAI-compatible LLM that may rephrase,
 checked against the facts), :mod:`~prism.assistant.assistant` (the whole, and a live
-session's assistant), :mod:`~prism.assistant.speech` (VAD, ASR, TTS).
+session's assistant). Spoken questions become text in :mod:`prism.speech` (VAD, ASR,
+TTS), a lower layer this package does not import.
 """
 
 from prism.assistant.assistant import (

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from prism.assistant.mentions import StepMatch, rank_steps
-from prism.assistant.text import normalise
 from prism.procedure.model import Procedure
+from prism.text import normalise
 
 __all__ = ["Intent", "IntentKind", "understand"]
 

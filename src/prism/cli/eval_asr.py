@@ -10,12 +10,17 @@ import typer
 from rich.table import Table
 
 from prism.assistant.qa_records import read_qa_records
-from prism.assistant.speech import MODEL_NAMES, AsrConfig, Transcriber, make_transcriber
-from prism.assistant.speech.asr import ADAPTER_WEIGHT
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
 from prism.errors import PrismError
 from prism.evaluation.asr import SpokenQuestionConfig, evaluate_asr
+from prism.speech import (
+    ADAPTER_WEIGHT,
+    MODEL_NAMES,
+    AsrConfig,
+    Transcriber,
+    make_transcriber,
+)
 
 __all__ = ["eval_asr"]
 
@@ -25,6 +30,7 @@ def _table(report: dict[str, Any]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("word error rate", f"{report['wer']:.3f}")
+    table.add_row("word error rate (Whisper normaliser)", f"{report['wer_whisper_normalised']:.3f}")
     table.add_row("answer correctness", f"{report['answer_correctness']:.3f}")
     table.add_row("latency median (ms)", f"{report['latency_ms_median']:.0f}")
     table.add_row("latency p90 (ms)", f"{report['latency_ms_p90']:.0f}")

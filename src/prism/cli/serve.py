@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 import uvicorn
 
-from prism.assistant.speech import espeak_available, synthesize
 from prism.cli import app
 from prism.cli._common import console, fail
 from prism.cli.watch import MessagePrinter
 from prism.data.recording import read_recording
 from prism.errors import PrismError
 from prism.settings import get_settings
+from prism.speech import espeak_available, synthesize
 from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
 

@@ -3,7 +3,7 @@
 Speaks sentences users say to the assistant about every procedure in the tasks folder
 with espeak-ng (voices ``prism eval asr`` does not use), in kitchen noise, encodes them
 with Whisper's own encoder and trains low-rank adapters of the decoder on them
-(:mod:`prism.assistant.speech.adapt`). Writes ``adapter.npz`` and ``model_card.json``
+(:mod:`prism.speech.adaptation.adapt`). Writes ``adapter.npz`` and ``model_card.json``
 to ``--out`` (default ``<models dir>/speech/tiny.en-adapted``, what the recognizer's
 default model ``tiny.en-adapted`` loads); see ``docs/speech.md``.
 """
@@ -44,7 +44,9 @@ def train_asr(
 ) -> None:
     """Adapt the speech recognizer's decoder to what users ask about the procedures."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from prism.assistant.speech.adapt import (
+    from prism.settings import get_settings
+    from prism.speech import AsrConfig, model_directory
+    from prism.speech.adaptation.adapt import (
         AdaptationConfig,
         adaptation_card,
         encode_clips,
@@ -52,10 +54,9 @@ def train_asr(
         split_clips,
         train_adapter,
     )
-    from prism.assistant.speech.asr import AsrConfig, load_whisper, model_directory, prompt_tokens
-    from prism.assistant.speech.ct2_model import read_model_bin
-    from prism.assistant.speech.whisper_decoder import WhisperDecoder
-    from prism.settings import get_settings
+    from prism.speech.adaptation.whisper_decoder import WhisperDecoder
+    from prism.speech.asr import load_whisper, prompt_tokens
+    from prism.speech.ct2_model import read_model_bin
 
     paths = sorted(tasks_dir.glob("*/procedure.yaml"))
     if not paths:

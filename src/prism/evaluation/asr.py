@@ -7,7 +7,10 @@ activity detector, as the watch's microphone would deliver it. Every utterance f
 transcribed (biased towards the procedure's step names) and the transcript of the
 utterances overlapping the question is answered from the record's step state.
 
-- ``wer``: word error rate over all questions (errors / reference words).
+- ``wer``: word error rate over all questions (errors / reference words), words as
+  :func:`prism.text.spoken_words` reads them (the project's figure).
+- ``wer_whisper_normalised``: the same with the Whisper English text normaliser, the one
+  published Whisper word error rates use.
 - ``answer_correctness``: answers scored against ``expected`` like ``prism eval qa``.
 - ``latency_ms``: from the true end of speech to the answer text: the detector's wait
   for silence (stream time) plus the recognition and answering compute time.
@@ -26,19 +29,18 @@ from prism.assistant.assistant import Assistant
 from prism.assistant.llm import LLMPhraser
 from prism.assistant.qa_records import QARecord
 from prism.assistant.scoring import score_answer
-from prism.assistant.speech import (
+from prism.data.synth.kitchen import kitchen_noise
+from prism.data.synth.mixing import active_mask, mix_at_snr
+from prism.evaluation.metrics import corpus_word_error_rate, word_error_rate
+from prism.speech import (
     SAMPLE_RATE_HZ,
     SpeechDetector,
     SpeechRecognizer,
     Transcriber,
     Utterance,
-    active_mask,
-    kitchen_noise,
-    mix_at_snr,
     synthesize,
-    word_error_rate,
 )
-from prism.assistant.text import spoken_words
+from prism.text import spoken_words
 
 __all__ = ["SpokenQuestionConfig", "evaluate_asr", "spoken_question"]
 
@@ -94,7 +96,7 @@ def spoken_question(
     ).astype(np.float32)
     snr = float(rng.uniform(*config.snr_db))
     noise = kitchen_noise(padded.size / SAMPLE_RATE_HZ, rng)[: padded.size]
-    mixed = mix_at_snr(padded, noise, snr)
+    mixed, _ = mix_at_snr(padded, noise, snr, over="active")
     mask = active_mask(speech)
     active = np.flatnonzero(mask)
     last = (active[-1] + 1) * (speech.size / mask.size) if active.size else 0
@@ -126,7 +128,8 @@ def evaluate_asr(
     Returns
     -------
     dict
-        JSON-ready: ``wer``, ``answer_correctness``, ``latency_ms_median``,
+        JSON-ready: ``wer``, ``wer_whisper_normalised``, ``answer_correctness``,
+        ``latency_ms_median``,
         ``latency_ms_p90``, ``n_questions``, ``questions`` (per question: ``id``,
         ``question``, ``transcript``, ``wer``, ``snr_db``, ``answer``, ``correct``,
         ``latency_ms``), ``settings``.
@@ -178,8 +181,14 @@ def evaluate_asr(
                 "latency_ms": latencies[-1],
             }
         )
+    whisper_wer = corpus_word_error_rate(
+        [row["question"] for row in rows],
+        [row["transcript"] for row in rows],
+        normaliser="whisper",
+    )
     return {
         "wer": errors / words if words else float("nan"),
+        "wer_whisper_normalised": whisper_wer,
         "answer_correctness": float(np.mean([row["correct"] for row in rows])) if rows else 0.0,
         "latency_ms_median": float(np.median(latencies)) if rows else float("nan"),
         "latency_ms_p90": float(np.percentile(latencies, 90)) if rows else float("nan"),

@@ -1,18 +1,29 @@
-"""Frame and segment metrics for step recognition, as pure functions on label arrays."""
+"""Frame and segment metrics for step recognition, as pure functions on label arrays;
+word error rates of speech recognition (jiwer, with the project's or Whisper's text
+normaliser)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Literal
 
 import numpy as np
 
 from prism.errors import PrismError
+from prism.text import spoken_words
 
 __all__ = [
     "MetricInputError",
+    "WerNormaliser",
+    "corpus_word_error_rate",
     "edit_score",
     "frame_accuracy",
     "macro_f1",
+    "normalised_words",
     "per_class_f1",
     "segments",
+    "word_error_rate",
 ]
 
 
@@ -111,3 +122,136 @@ def edit_score(truth: np.ndarray, predicted: np.ndarray, *, ignore: int | None =
             current[j] = min(best[j - 1], current[j - 1] + 1)
         previous = current
     return 1.0 - float(previous[-1]) / max(a.size, b.size)
+
+
+# ---------------------------------------------------------------- word error rate
+
+WerNormaliser = Literal["spoken_words", "whisper"]
+"""How texts are turned into words before a word error rate is counted.
+
+``"spoken_words"``: the project's own :func:`prism.text.spoken_words` (lower case,
+contractions expanded, punctuation and hesitations dropped, "ok" = "okay"), the figure
+the project has always reported. ``"whisper"``: the Whisper English text normaliser
+(``EnglishTextNormalizer`` from the ``whisper-normalizer`` package: also spelled-out
+numbers to digits and British to American spelling), the one published Whisper word
+error rates use, for comparing with them."""
+
+
+def word_error_rate(
+    reference: str, hypothesis: str, *, normaliser: WerNormaliser = "spoken_words"
+) -> float:
+    """Word error rate: (substitutions + deletions + insertions) / reference words.
+
+    The words of both texts come from ``normaliser``; jiwer aligns them (a minimum edit
+    distance over words, rapidfuzz underneath).
+
+    Parameters
+    ----------
+    reference, hypothesis : str
+        What was said and what was recognized.
+    normaliser : {"spoken_words", "whisper"}
+        How texts become words (:data:`WerNormaliser`).
+
+    Returns
+    -------
+    float
+        >= 0 (can exceed 1 with many insertions); 0 if both are empty, inf if only the
+        reference is empty.
+
+    Examples
+    --------
+    >>> word_error_rate("What is the next step?", "what is the next stop")
+    0.2
+    >>> word_error_rate("What's next?", "what is next")
+    0.0
+    """
+    ref, hyp = normalised_words(reference, normaliser), normalised_words(hypothesis, normaliser)
+    if not ref:
+        return 0.0 if not hyp else float("inf")
+    return _word_errors(ref, hyp) / len(ref)
+
+
+def corpus_word_error_rate(
+    references: Sequence[str],
+    hypotheses: Sequence[str],
+    *,
+    normaliser: WerNormaliser = "spoken_words",
+) -> float:
+    """Word errors over all pairs divided by all reference words (not a mean of rates).
+
+    Pairs whose reference has no words under ``normaliser`` (e.g. "hmm") are left out:
+    there is nothing to recognise in them.
+
+    Parameters
+    ----------
+    references, hypotheses : sequence of str
+        What was said and what was recognized, pair by pair (same length).
+    normaliser : {"spoken_words", "whisper"}
+        How texts become words.
+
+    Returns
+    -------
+    float
+        NaN if no reference has words.
+
+    Raises
+    ------
+    MetricInputError
+        If the two sequences differ in length.
+
+    Examples
+    --------
+    >>> corpus_word_error_rate(["grind the beans", "what next"], ["grind beans", "what next"])
+    0.2
+    """
+    if len(references) != len(hypotheses):
+        raise MetricInputError(
+            f"references and hypotheses must pair up, got {len(references)} references "
+            f"and {len(hypotheses)} hypotheses"
+        )
+    errors = words = 0
+    for reference, hypothesis in zip(references, hypotheses, strict=True):
+        ref = normalised_words(reference, normaliser)
+        if ref:
+            errors += _word_errors(ref, normalised_words(hypothesis, normaliser))
+            words += len(ref)
+    return errors / words if words else float("nan")
+
+
+def normalised_words(text: str, normaliser: WerNormaliser = "spoken_words") -> list[str]:
+    """The words of ``text`` as ``normaliser`` reads them (see :data:`WerNormaliser`).
+
+    Raises
+    ------
+    MetricInputError
+        On an unknown normaliser.
+
+    Examples
+    --------
+    >>> normalised_words("Uh, what's next? OK!")
+    ['what', 'is', 'next', 'okay']
+    >>> normalised_words("Uh, what's next? OK!", "whisper")
+    ['what', 'is', 'next', 'ok']
+    """
+    if normaliser == "spoken_words":
+        return spoken_words(text)
+    if normaliser == "whisper":
+        return str(_whisper_normaliser()(text)).split()
+    raise MetricInputError(f"normaliser must be 'spoken_words' or 'whisper', got {normaliser!r}")
+
+
+def _word_errors(reference: list[str], hypothesis: list[str]) -> int:
+    """Substitutions + deletions + insertions aligning two non-empty-reference word lists."""
+    import jiwer  # loaded on first use: most commands never score words
+
+    # The words hold no white space, so joining and jiwer's split give them back.
+    out = jiwer.process_words(" ".join(reference), " ".join(hypothesis))
+    return int(out.substitutions + out.deletions + out.insertions)
+
+
+@cache
+def _whisper_normaliser() -> Callable[[str], str]:
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    normaliser: Callable[[str], str] = EnglishTextNormalizer()
+    return normaliser

@@ -28,7 +28,6 @@ from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
-from prism.assistant.speech import SpeechRecognizer, make_transcriber, synthesize
 from prism.protocol import ErrorCode
 from prism.server.connection import Connection, refuse
 from prism.server.dashboard import dashboard_view
@@ -46,6 +45,7 @@ from prism.server.registry import SessionRegistry
 from prism.server.runtime import transcribe_question
 from prism.server.voice import Voice
 from prism.settings import Settings, get_settings
+from prism.speech import SpeechRecognizer, make_transcriber, synthesize
 
 __all__ = ["CLOSE_CODES", "HTTP_STATUS", "create_app"]
 

@@ -26,7 +26,6 @@ from typing import Any, Literal
 import numpy as np
 
 from prism.assistant import Assistant, PhrasingRequest, SessionAssistant
-from prism.assistant.speech import SpeechDetector, SpeechRecognizer
 from prism.errors import DataError, TrackerInputError
 from prism.observer import FutureModel, Observer, RemainingTime, Reminder, ReminderError
 from prism.procedure.model import Procedure
@@ -42,6 +41,7 @@ from prism.protocol import (
 from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.features import SensingError
 from prism.sensing.streaming import StreamingClassifier
+from prism.speech import SpeechDetector, SpeechRecognizer
 from prism.tracker import StepTracker, TrackerState
 from prism.tracker.model import TrackingModel
 

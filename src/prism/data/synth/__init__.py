@@ -1,4 +1,5 @@
-"""Semi-synthetic sessions: real step timing and wrist motion, synthesized sounds.
+"""Semi-synthetic sessions: real step timing and wrist motion, synthesized sounds; kitchen
+noise for the spoken path, and mixing at an exact SNR.
 
 See :mod:`prism.data.synth.generator` for what is real and what is synthetic, and
 ``datasets/README.md`` for every parameter.
@@ -9,8 +10,6 @@ from prism.data.synth.audio_textures import (
     TEXTURE_LEVELS_DB,
     TextureParams,
     background_noise,
-    measure_snr_db,
-    mix_at_snr,
     texture,
 )
 from prism.data.synth.generator import (
@@ -24,6 +23,8 @@ from prism.data.synth.generator import (
     timeline,
 )
 from prism.data.synth.keywords import SOUND_KEYWORDS, sound_kind, sound_kinds
+from prism.data.synth.kitchen import KITCHEN_SOURCES, kitchen_noise
+from prism.data.synth.mixing import active_mask, measure_snr_db, mix_at_snr
 from prism.data.synth.motion import (
     MotionBank,
     StepMotion,
@@ -38,6 +39,7 @@ from prism.data.synth.seeding import derive_seed, stable_seed
 __all__ = [
     "DEFAULT_SNR_DB_RANGE",
     "GENERATOR_VERSION",
+    "KITCHEN_SOURCES",
     "SOUND_KEYWORDS",
     "TEXTURE_KINDS",
     "TEXTURE_LEVELS_DB",
@@ -46,10 +48,12 @@ __all__ = [
     "StepMotion",
     "TextureParams",
     "UserProfile",
+    "active_mask",
     "background_noise",
     "build_openpack_bank",
     "default_openpack_root",
     "derive_seed",
+    "kitchen_noise",
     "make_user_profile",
     "measure_snr_db",
     "mix_at_snr",

@@ -51,8 +51,6 @@ __all__ = [
     "TEXTURE_LEVELS_DB",
     "TextureParams",
     "background_noise",
-    "measure_snr_db",
-    "mix_at_snr",
     "rms",
     "spectral_centroid",
     "texture",
@@ -596,53 +594,6 @@ def background_noise(
         noise += (0.5 / max(rms(chat), 1e-9)) * chat
     level = rms(noise)
     return noise / level if level > 0 else noise
-
-
-def mix_at_snr(
-    signal_: np.ndarray, noise: np.ndarray, snr_db: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Scale ``noise`` so that ``10 log10(P_signal / P_noise) = snr_db`` and add it.
-
-    Parameters
-    ----------
-    signal_, noise : np.ndarray [shape=(n,)]
-        Activity sounds and background noise (same length; ``noise`` not all zero).
-    snr_db : float
-        Wanted signal-to-noise ratio over the whole signal (dB, finite).
-
-    Returns
-    -------
-    mixture, scaled_noise : np.ndarray [shape=(n,), float64]
-        ``signal_ + scaled_noise`` and the scaled noise itself.
-
-    Examples
-    --------
-    >>> s, n = np.ones(4), np.array([1.0, -1.0, 1.0, -1.0])
-    >>> mix, scaled = mix_at_snr(s, n, 20.0)
-    >>> round(measure_snr_db(s, scaled), 6)
-    20.0
-    """
-    if signal_.shape != noise.shape:
-        raise DataError(
-            f"signal and noise must have the same shape, got {signal_.shape} and {noise.shape}"
-        )
-    if not math.isfinite(snr_db):
-        raise DataError(f"snr_db must be finite, got {snr_db}")
-    signal_power, noise_power = rms(signal_) ** 2, rms(noise) ** 2
-    if noise_power == 0:
-        raise DataError("the noise is silent; cannot mix at an SNR")
-    scale = math.sqrt(signal_power / (noise_power * 10.0 ** (snr_db / 10.0)))
-    scaled = noise.astype(np.float64) * scale
-    return signal_.astype(np.float64) + scaled, scaled
-
-
-def measure_snr_db(signal_: np.ndarray, noise: np.ndarray) -> float:
-    """``10 log10(P_signal / P_noise)`` in dB (inf for silent noise)."""
-    noise_power = rms(noise) ** 2
-    if noise_power == 0:
-        return math.inf
-    signal_power = rms(signal_) ** 2
-    return -math.inf if signal_power == 0 else 10.0 * math.log10(signal_power / noise_power)
 
 
 def spectral_centroid(x: np.ndarray, *, rate: int = _RATE) -> float:

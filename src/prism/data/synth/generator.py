@@ -37,12 +37,11 @@ from prism.data.sampling import sample_session
 from prism.data.synth.audio_textures import (
     TextureParams,
     background_noise,
-    measure_snr_db,
-    mix_at_snr,
     rms,
     texture,
 )
 from prism.data.synth.keywords import sound_kinds
+from prism.data.synth.mixing import measure_snr_db, mix_at_snr
 from prism.data.synth.motion import MotionBank, render_imu, step_motions
 from prism.data.synth.profiles import UserProfile, make_user_profile
 from prism.data.synth.seeding import SeedLike, as_generator, derive_seed, stable_seed

@@ -30,7 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
-from prism.assistant.text import spoken_words
+from prism.speech.audio import SpeechInputError
+from prism.text import spoken_words
 
 __all__ = [
     "QUESTION_PATTERNS",
@@ -246,9 +247,14 @@ def rescore(
     model : BigramModel
     weight : float
         >= 0; 0 ranks by the recognizer's scores alone. Ties keep the earlier one.
+
+    Raises
+    ------
+    SpeechInputError
+        If there is no hypothesis.
     """
     if not hypotheses:
-        raise ValueError("rescore needs at least one hypothesis")
+        raise SpeechInputError("rescore needs at least one hypothesis")
     totals = [
         score + weight * model.mean_log_prob(spoken_words(text)) for text, score in hypotheses
     ]

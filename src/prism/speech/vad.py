@@ -7,7 +7,14 @@ state machine (:class:`VadConfig`) turns the probabilities into speech segments.
 machine drives the batch function :func:`detect_speech` and the streaming
 :class:`SpeechDetector`, so both find the same segments in the same audio.
 
-The audio contract and the errors are in :mod:`prism.assistant.speech.audio`.
+Why hand-written: silero-vad's own helpers (``get_speech_timestamps``, ``VADIterator``)
+need torch, which recognition does not otherwise load (a test keeps it out), and the
+iterator carries no padding or previous-utterance state, so a stream and a clip would
+cut different segments. Here the network's recurrent state, its 64-sample context and
+the segmenter's state are kept per stream by :class:`SpeechDetector`, and a test
+checks that any chunking gives exactly the batch segments.
+
+The audio contract and the errors are in :mod:`prism.speech.audio`.
 
 Examples
 --------
@@ -27,13 +34,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from prism.assistant.speech.audio import (
+from prism.packages import find_package_dir
+from prism.speech.audio import (
     SAMPLE_RATE_HZ,
     SpeechBackendError,
     SpeechInputError,
     check_audio,
 )
-from prism.packages import find_package_dir
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -3,17 +3,19 @@
 Whisper tiny.en knows English but not this domain: short questions about a procedure's
 steps ("have I tamped the coffee", "how do I purge the wand"). Its decoder is the part
 that holds that prior, so this module adapts the decoder alone, with low-rank adapters
-(:meth:`~prism.assistant.speech.whisper_decoder.WhisperDecoder.add_adapters`), on
+(:meth:`~prism.speech.adaptation.whisper_decoder.WhisperDecoder.add_adapters`), on
 spoken sentences the project makes itself:
 
 1. text (:func:`adaptation_text`): the sentence patterns users say to the assistant
-   (:data:`~prism.assistant.speech.question_lm.QUESTION_PATTERNS`) filled with the
+   (:data:`~prism.speech.question_lm.QUESTION_PATTERNS`) filled with the
    step names of every procedure in ``tasks/``, and sentences of the steps'
    descriptions;
 2. speech (:func:`adaptation_clip`): espeak-ng with :data:`ADAPTATION_VOICES`, none of
    which ``prism eval asr`` speaks with, at random rates and pitches, padded like a
    detected utterance, in procedural kitchen noise at 5-25 dB SNR (a share clean), then
-   the same noise suppression recognition applies;
+   through the adapter's front end (:attr:`AdaptationConfig.front_end`, spectral
+   subtraction by default), which the model card records and recognition with the
+   adapter applies too;
 3. encoder output (:func:`encode_clips`): CTranslate2's own int8 encoder, exactly what
    the decoder sees at run time, and the same prompt (step names, then typical
    questions) recognition passes;
@@ -25,8 +27,11 @@ The encoder, the token embeddings (also the output layer) and the decoder's own 
 stay fixed, so the adapted model keeps Whisper's acoustics and vocabulary. The adapter
 (:func:`save_adapter`, ``adapter.npz``, about 1.1 MB) is merged into the packaged
 tiny.en weights when a recognizer first loads it
-(:func:`~prism.assistant.speech.asr.model_directory`). ``prism train-asr`` runs it all;
-see ``docs/speech.md``.
+(:func:`~prism.speech.models.model_directory`, :func:`~prism.speech.models.merge_adapter`).
+``prism train-asr`` runs it all; see ``docs/speech.md``.
+
+This subpackage sits above the run-time recognizer: it uses its encoder, prompt and
+noise suppression, and nothing at run time imports it.
 """
 
 from __future__ import annotations
@@ -42,29 +47,31 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from prism.assistant.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
-from prism.assistant.speech.denoise import spectral_subtraction
-from prism.assistant.speech.noise import kitchen_noise, mix_at_snr
-from prism.assistant.speech.question_lm import QUESTION_PATTERNS
-from prism.assistant.speech.tts import synthesize
+from prism.data.synth.kitchen import kitchen_noise
+from prism.data.synth.mixing import mix_at_snr
 from prism.procedure.model import Procedure
+from prism.speech.asr import encode_audio, load_whisper, prompt_tokens
+from prism.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
+from prism.speech.denoise import FrontEnd
+from prism.speech.models import ADAPTER_FILE, MODEL_CARD_FILE
+from prism.speech.prompt import vocabulary_prompt
+from prism.speech.question_lm import QUESTION_PATTERNS
+from prism.speech.tts import synthesize
 
 if TYPE_CHECKING:
     import torch
 
-    from prism.assistant.speech.whisper_decoder import WhisperDecoder
+    from prism.speech.adaptation.whisper_decoder import WhisperDecoder
 
 __all__ = [
     "ADAPTATION_VOICES",
-    "ADAPTER_FILE",
     "AdaptationConfig",
     "AdaptationResult",
     "EncodedClips",
+    "adaptation_card",
     "adaptation_clip",
     "adaptation_text",
     "encode_clips",
-    "load_adapter",
-    "merge_adapter",
     "save_adapter",
     "split_clips",
     "step_phrase",
@@ -94,7 +101,6 @@ ADAPTATION_VOICES = (
 """espeak-ng voices the training sentences are spoken with: variants of the American,
 British, Scottish and Caribbean voices; none of them is one ``prism eval asr`` uses."""
 
-ADAPTER_FILE = "adapter.npz"
 _IGNORE = -100  # label of tokens the loss skips (the prompt, padding)
 _ARTICLES = frozenset(
     {"the", "a", "an", "some", "your", "my", "it", "this", "that", "in", "on", "to", "of"}
@@ -136,6 +142,9 @@ class AdaptationConfig:
         Every random choice (text, voice, noise, initialisation, order).
     cpu_threads : int
         Threads for CTranslate2 and torch.
+    front_end : FrontEnd
+        What is done to each clip before it is encoded; it becomes part of the adapted
+        model (the model card's ``front_end``), so recognition does the same.
     """
 
     n_clips: int = 2800
@@ -152,6 +161,7 @@ class AdaptationConfig:
     batch_size: int = 16
     seed: int = 0
     cpu_threads: int = 2
+    front_end: FrontEnd = field(default_factory=FrontEnd)
 
     def __post_init__(self) -> None:
         problems = []
@@ -216,13 +226,14 @@ def adaptation_text(
 def adaptation_clip(
     text: str, rng: np.random.Generator, config: AdaptationConfig
 ) -> tuple[np.ndarray, str]:
-    """``text`` spoken by a random voice, padded and in noise, then noise-suppressed.
+    """``text`` spoken by a random voice, padded and in noise, then through
+    ``config.front_end`` (noise suppression by default).
 
     Returns
     -------
     audio : np.ndarray [shape=(n_samples,), float32, 16 kHz]
         0.05-0.4 s before and 0.1-0.5 s after the speech (what voice activity
-        detection keeps), noise suppressed as recognition does.
+        detection keeps), through the front end recognition with the adapter applies.
     voice : str
     """
     voice = config.voices[int(rng.integers(len(config.voices)))]
@@ -237,8 +248,8 @@ def adaptation_clip(
     audio = np.concatenate([np.zeros(lead), speech, np.zeros(tail)]).astype(np.float32)
     if rng.random() >= config.clean_share:
         noise = kitchen_noise(audio.size / SAMPLE_RATE_HZ, rng)[: audio.size]
-        audio = mix_at_snr(audio, noise, float(rng.uniform(*config.snr_db)))
-    return spectral_subtraction(audio.astype(np.float32)), voice
+        audio, _ = mix_at_snr(audio, noise, float(rng.uniform(*config.snr_db)), over="active")
+    return config.front_end(audio.astype(np.float32)), voice
 
 
 # ---------------------------------------------------------------- encoded clips
@@ -286,13 +297,6 @@ def encode_clips(
     progress : callable or None
         Called with (clips done, clips in all).
     """
-    from prism.assistant.speech.asr import (
-        encode_audio,
-        load_whisper,
-        prompt_tokens,
-        vocabulary_prompt,
-    )
-
     if not procedures:
         raise SpeechInputError("encode_clips needs at least one procedure")
     rng = np.random.default_rng(config.seed)
@@ -345,9 +349,14 @@ def token_batch(
         ``prefix + target`` without its last token, right-padded.
     labels : np.ndarray [shape=(batch, n_tokens), int64]
         The next token where it is a text token, -100 elsewhere.
+
+    Raises
+    ------
+    SpeechInputError
+        If the lists differ in length or are empty.
     """
     if len(prefixes) != len(targets) or not prefixes:
-        raise ValueError("token_batch needs as many prefixes as targets, at least one")
+        raise SpeechInputError("token_batch needs as many prefixes as targets, at least one")
     width = max(len(p) + len(t) for p, t in zip(prefixes, targets, strict=True)) - 1
     inputs = np.full((len(prefixes), width), pad, np.int64)
     labels = np.full((len(prefixes), width), _IGNORE, np.int64)
@@ -485,12 +494,23 @@ def train_adapter(
 
 
 def save_adapter(decoder: WhisperDecoder, folder: Path, card: dict[str, Any]) -> dict[str, Any]:
-    """Write the decoder's adapters (``adapter.npz``, float32) and ``model_card.json``.
+    """Write the decoder's adapters (``adapter.npz``, float32) and ``model_card.json``
+    (which must hold the adapter's ``front_end``: :func:`adaptation_card`).
 
     Returns the card as written: ``card`` plus ``adapter_sha256``.
+
+    Raises
+    ------
+    SpeechInputError
+        If the decoder has no adapters or the card no ``front_end``.
     """
     if decoder.adapters is None:
-        raise ValueError("the decoder has no adapters to save (add_adapters, train_adapter)")
+        raise SpeechInputError("the decoder has no adapters to save (add_adapters, train_adapter)")
+    if "front_end" not in card:
+        raise SpeechInputError(
+            "the adapter's model card needs its front_end (adaptation_card writes it): "
+            "recognition applies it to the audio as training did"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {
         name.replace("__", "/"): value.detach().numpy().astype(np.float32)
@@ -501,74 +521,19 @@ def save_adapter(decoder: WhisperDecoder, folder: Path, card: dict[str, Any]) ->
     with path.open("wb") as handle:
         np.savez_compressed(handle, **arrays)
     card = {**card, "adapter_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-    (folder / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (folder / MODEL_CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
     return card
-
-
-def load_adapter(path: Path) -> dict[str, np.ndarray]:
-    """The weight changes an adapter file makes, by CTranslate2 variable name.
-
-    Returns
-    -------
-    dict of str to np.ndarray [shape=(out, in), float32]
-        ``scale * B @ A`` for every adapted ``decoder/layer_i/.../weight``.
-
-    Raises
-    ------
-    SpeechInputError
-        If the file is not an adapter (unreadable, unpaired or mis-shaped factors).
-    """
-    try:
-        with np.load(path) as data:
-            arrays = {name: np.asarray(data[name], np.float32) for name in data.files}
-    except (OSError, ValueError, KeyError) as error:
-        raise SpeechInputError(f"cannot read the speech adapter {path}: {error}") from error
-    scale = float(arrays.pop("scale", 1.0))
-    deltas = {}
-    for name in sorted(arrays):
-        if not name.endswith("/lora_a"):
-            continue
-        base = name.removesuffix("/lora_a")
-        a, b = arrays[name], arrays.get(f"{base}/lora_b")
-        if b is None or a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[1]:
-            raise SpeechInputError(f"{path}: adapter {base!r} has no matching lora_b factor")
-        deltas[f"decoder/{base}/weight"] = scale * (b @ a)
-    if not deltas:
-        raise SpeechInputError(f"{path}: no adapter factors (…/lora_a, …/lora_b) inside")
-    return deltas
-
-
-def merge_adapter(
-    variables: dict[str, np.ndarray], deltas: dict[str, np.ndarray], weight: float = 1.0
-) -> None:
-    """Add ``weight`` times ``deltas`` (:func:`load_adapter`) to the model's ``variables``
-    in place, keeping each variable's data type.
-
-    A weight below 1 interpolates between the original and the adapted decoder
-    (:data:`~prism.assistant.speech.asr.ADAPTER_WEIGHT`).
-
-    Raises
-    ------
-    SpeechInputError
-        If a delta names a variable the model lacks or has another shape.
-    """
-    scale = weight
-    for name, delta in deltas.items():
-        current = variables.get(name)
-        if current is None or current.shape != delta.shape:
-            found = "missing" if current is None else f"shape {current.shape}"
-            raise SpeechInputError(
-                f"the speech adapter changes {name} {delta.shape}, but the model has {found}"
-            )
-        variables[name] = (current.astype(np.float32) + scale * delta).astype(current.dtype)
 
 
 def adaptation_card(
     config: AdaptationConfig, result: AdaptationResult, clips: EncodedClips, base_model: str
 ) -> dict[str, Any]:
-    """The model card of an adapter: settings, data, validation losses."""
+    """The model card of an adapter: settings, data, validation losses, and the front end
+    recognition with it must apply (``front_end``, read by
+    :func:`prism.speech.models.adapter_front_end`)."""
     return {
         "base_model": base_model,
+        "front_end": config.front_end.to_dict(),
         "config": asdict(config),
         "n_clips": len(clips.texts),
         "voices": sorted(set(clips.voices)),

@@ -1,4 +1,10 @@
-"""Plain-text normalisation shared by question understanding and speech scoring."""
+"""Plain-text normalisation shared by question understanding (:mod:`prism.assistant`),
+the speech recognizer's question model (:mod:`prism.speech.question_lm`) and word error
+rates (:mod:`prism.evaluation.metrics`).
+
+A top-level module so that the speech package, a lower layer than the assistant, can use
+it without importing the assistant.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 Both are reached through the ``openai`` client at a base URL with a key, a model name,
 a timeout and a number of retries; each has its own environment prefix
-(``PRISM_LLM_*``, ``PRISM_ASR_*``) and is off unless a base URL or a key is set.
+(``PRISM_LLM_*``, ``PRISM_ASR_*``) and is off unless a base URL or a key is set. A
+top-level module: the assistant's LLM (:mod:`prism.assistant.llm`) and the speech
+package's transcription endpoint (:mod:`prism.speech.remote_asr`) share it.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ __all__ = [
     "SpeechBackendError",
     "SpeechInputError",
     "check_audio",
+    "missing_package",
 ]
 
 SAMPLE_RATE_HZ = 16_000
@@ -28,6 +29,15 @@ class SpeechInputError(PrismError, ValueError):
 
 class SpeechBackendError(PrismError, RuntimeError):
     """A package, model file or program the speech package needs is missing or failed."""
+
+
+def missing_package(package: str, what: str) -> SpeechBackendError:
+    """The error for a Python package that ``what`` needs and that is not installed; it
+    names the pip command."""
+    return SpeechBackendError(
+        f"speech recognition with {what} needs the Python package {package!r}, which is not "
+        f"installed; install it with: pip install {package}"
+    )
 
 
 def check_audio(

@@ -2,10 +2,17 @@
 
 Only the decoder: the encoder output comes from CTranslate2 itself (the same int8
 encoder that recognition uses), so the decoder can be trained on exactly what it sees at
-run time (:mod:`~prism.assistant.speech.adapt`). The layout is CTranslate2's
+run time (:mod:`~prism.speech.adaptation.adapt`). The layout is CTranslate2's
 ``WhisperSpec``: pre-norm layers of masked self-attention (fused query/key/value),
 cross-attention on the encoder output (query, fused key/value) and a GELU feed-forward
 block, a final layer norm and an output projection tied to the token embeddings.
+
+Why hand-written: training the adapter needs gradients through the decoder, and
+CTranslate2 only runs inference. The reference implementations (``openai-whisper``,
+``transformers``) would bring large dependencies and their own checkpoint layout, so the
+weights would differ from the int8 model recognition runs; this module reads the very
+weights recognition uses, by their CTranslate2 names, and a test checks that its greedy
+decoding equals CTranslate2's token for token.
 
 Shapes: ``tokens`` [batch, n_tokens] (int64), ``encoded`` [batch, n_frames, width]
 (float32, n_frames = 1500 for a 30 s window), logits [batch, n_tokens, vocabulary].
@@ -18,7 +25,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from prism.assistant.speech.audio import SpeechBackendError
+from prism.speech.audio import SpeechBackendError, SpeechInputError
 
 __all__ = ["WhisperDecoder"]
 
@@ -57,7 +64,7 @@ class WhisperDecoder(nn.Module):
     Parameters
     ----------
     variables : dict of str to np.ndarray
-        A ``WhisperSpec`` model's variables (:func:`~prism.assistant.speech.ct2_model.
+        A ``WhisperSpec`` model's variables (:func:`~prism.speech.ct2_model.
         read_model_bin`); only those under ``decoder/`` are used.
 
     Raises
@@ -112,9 +119,14 @@ class WhisperDecoder(nn.Module):
         Each weight ``W`` [out, in] is used as ``W + scale * B @ A`` with ``A`` [rank, in]
         (small random) and ``B`` [out, rank] (zeros, so the decoder starts unchanged).
         Only ``A`` and ``B`` are meant to be trained; returns them (also :attr:`adapters`).
+
+        Raises
+        ------
+        SpeechInputError
+            If ``rank`` is below 1.
         """
         if rank < 1:
-            raise ValueError(f"rank must be >= 1, got {rank}")
+            raise SpeechInputError(f"rank must be >= 1, got {rank}")
         generator = torch.Generator().manual_seed(0)
         self.adapter_scale = scale
         adapters = nn.ParameterDict()

@@ -3,7 +3,7 @@
 Any server that implements ``POST /v1/audio/transcriptions`` (OpenAI itself, a local
 faster-whisper or whisper.cpp server, vLLM, LocalAI, ...) can transcribe the spoken
 questions. It is off by default (the embedded default is offline Whisper tiny.en, see
-:mod:`prism.assistant.speech.asr`) and switched on by the environment:
+:mod:`prism.speech.asr`) and switched on by the environment:
 
 =============================  ===========================  ==============================
 variable                       default                      meaning
@@ -16,8 +16,8 @@ variable                       default                      meaning
 =============================  ===========================  ==============================
 
 The audio goes up as a 16-bit PCM WAV file with the same vocabulary prompt as the local
-model (:func:`~prism.assistant.speech.asr.vocabulary_prompt`); a failure, an error
-status or a timeout raises :class:`~prism.assistant.speech.audio.SpeechBackendError`
+model (:func:`~prism.speech.prompt.vocabulary_prompt`); a failure, an error
+status or a timeout raises :class:`~prism.speech.audio.SpeechBackendError`
 naming the endpoint, never hangs longer than the timeout times the attempts.
 """
 
@@ -33,16 +33,10 @@ import numpy as np
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from prism.assistant.endpoint import EndpointSettings
-from prism.assistant.speech.asr import (
-    TYPICAL_QUESTIONS,
-    SpeechRecognizer,
-    Transcriber,
-    Transcript,
-    check_utterance,
-    vocabulary_prompt,
-)
-from prism.assistant.speech.audio import SAMPLE_RATE_HZ, SpeechBackendError
+from prism.endpoint import EndpointSettings
+from prism.speech.asr import SpeechRecognizer, Transcriber, Transcript, check_utterance
+from prism.speech.audio import SAMPLE_RATE_HZ, SpeechBackendError
+from prism.speech.prompt import TYPICAL_QUESTIONS, vocabulary_prompt
 
 __all__ = ["RemoteAsrSettings", "RemoteTranscriber", "make_transcriber", "wav_bytes"]
 
@@ -87,7 +81,7 @@ def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE_HZ) -> bytes:
 
 
 class RemoteTranscriber:
-    """:class:`~prism.assistant.speech.asr.Transcriber`'s interface, at an endpoint.
+    """:class:`~prism.speech.asr.Transcriber`'s interface, at an endpoint.
 
     Parameters
     ----------

@@ -7,6 +7,15 @@ aliases (a variable stored once under two names, e.g. Whisper's tied output proj
 back byte for byte (a read followed by a write reproduces the file exactly), so a
 model's weights can be changed without CTranslate2's converters.
 
+Why hand-written: CTranslate2 loads a ``model.bin`` for inference only; it has no public
+API to read the weights out or to write changed ones back, and its converters start from
+the original Transformers checkpoint (which would pull ``transformers`` and a second
+copy of the weights from a hub, at run time). Merging the decoder adapter
+(:func:`prism.speech.models.merge_adapter`) and building the training decoder
+(:mod:`prism.speech.adaptation.whisper_decoder`) need exactly this: the format is small
+(a header, named typed arrays, aliases) and a test checks that the packaged tiny.en
+round-trips byte for byte.
+
 Examples
 --------
 >>> model = read_model_bin(folder / "model.bin")  # doctest: +SKIP
@@ -22,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prism.assistant.speech.audio import SpeechBackendError
+from prism.speech.audio import SpeechBackendError, SpeechInputError
 
 __all__ = ["Ct2Model", "read_model_bin", "write_model_bin"]
 
@@ -127,7 +136,7 @@ def write_model_bin(model: Ct2Model, path: str | Path) -> None:
 
     Raises
     ------
-    ValueError
+    SpeechInputError
         If a variable's data type cannot be stored (float32, float16, int8/16/32 can).
     """
     parts: list[bytes] = []
@@ -142,7 +151,7 @@ def write_model_bin(model: Ct2Model, path: str | Path) -> None:
     for name, value in model.variables.items():
         dtype = np.dtype(value.dtype).newbyteorder("<")
         if dtype not in _TYPE_IDS:
-            raise ValueError(f"variable {name!r}: cannot store data type {value.dtype}")
+            raise SpeechInputError(f"variable {name!r}: cannot store data type {value.dtype}")
         string(name)
         parts.append(struct.pack("<B", value.ndim))
         parts.append(b"".join(struct.pack("<I", size) for size in value.shape))

@@ -24,7 +24,7 @@ import numpy as np
 import soundfile
 from scipy import signal
 
-from prism.assistant.speech.audio import SAMPLE_RATE_HZ, SpeechBackendError, SpeechInputError
+from prism.speech.audio import SAMPLE_RATE_HZ, SpeechBackendError, SpeechInputError
 
 __all__ = ["ESPEAK_PROGRAM", "espeak_available", "synthesize"]
 
@@ -63,7 +63,7 @@ def synthesize(
     audio : np.ndarray [shape=(n_samples,), float32, in [-1, 1]]
         Mono speech, with espeak-ng's short silences at both ends.
     sample_rate : int
-        Always :data:`~prism.assistant.speech.vad.SAMPLE_RATE_HZ` (16000 Hz).
+        Always :data:`~prism.speech.audio.SAMPLE_RATE_HZ` (16000 Hz).
 
     Raises
     ------
