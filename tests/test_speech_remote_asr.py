@@ -23,9 +23,9 @@ from hypothesis.extra.numpy import arrays
 from typer.testing import CliRunner
 
 from prism.cli import app
+from prism.settings import AsrSettings
 from prism.speech import (
     TYPICAL_QUESTIONS,
-    RemoteAsrSettings,
     RemoteTranscriber,
     SpeechBackendError,
     SpeechInputError,
@@ -91,7 +91,7 @@ def endpoint() -> Iterator[Endpoint]:
 
 def _remote(endpoint: Endpoint, **changes: Any) -> RemoteTranscriber:
     values: dict[str, Any] = {"base_url": endpoint.url, "model": "whisper-test", "retries": 0}
-    return RemoteTranscriber(RemoteAsrSettings(**{**values, **changes}))
+    return RemoteTranscriber(AsrSettings(**{**values, **changes}))
 
 
 def _read_wav(data: bytes) -> tuple[np.ndarray, int]:
@@ -142,8 +142,8 @@ def test_bad_audio_is_refused_before_anything_is_sent(endpoint: Endpoint) -> Non
 
 
 def test_the_endpoint_is_used_only_when_configured() -> None:
-    assert isinstance(make_transcriber(RemoteAsrSettings()), Transcriber)
-    configured = RemoteAsrSettings(base_url="http://127.0.0.1:9/v1")
+    assert isinstance(make_transcriber(AsrSettings()), Transcriber)
+    configured = AsrSettings(base_url="http://127.0.0.1:9/v1")
     assert isinstance(make_transcriber(configured), RemoteTranscriber)
 
 

@@ -40,7 +40,9 @@ def _table(report: dict[str, Any]) -> Table:
 @eval_app.command("asr")
 def eval_asr(
     questions: Annotated[Path, typer.Option(help="Question file (JSON lines).")],
-    tasks_dir: Annotated[Path, typer.Option(help="Folder of task procedures.")] = Path("tasks"),
+    tasks_dir: Annotated[
+        Path | None, typer.Option(help="Folder of task procedures (default: PRISM_TASKS_DIR).")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Only the first N questions (0: all).", min=0)] = 0,
     seed: Annotated[int, typer.Option(help="Noise and SNR draws.")] = 0,
     threads: Annotated[int, typer.Option(help="CPU threads for local recognition.", min=1)] = 2,
@@ -71,7 +73,7 @@ def eval_asr(
         AsrConfig(model=model, adapter=adapter, adapter_weight=adapter_weight, cpu_threads=threads)
     )
     try:
-        records = read_qa_records(questions, tasks_dir=tasks_dir)
+        records = read_qa_records(questions, tasks_dir=tasks_dir)  # None: the settings'
         if limit:
             records = records[:limit]
         report = evaluate_asr(

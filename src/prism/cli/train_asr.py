@@ -31,7 +31,9 @@ def train_asr(
         Path | None,
         typer.Option(help="Output folder (default <models dir>/speech/tiny.en-adapted)."),
     ] = None,
-    tasks_dir: Annotated[Path, typer.Option(help="Folder of task procedures.")] = Path("tasks"),
+    tasks_dir: Annotated[
+        Path | None, typer.Option(help="Folder of task procedures (default: PRISM_TASKS_DIR).")
+    ] = None,
     clips: Annotated[int, typer.Option(help="Spoken sentences to make.", min=2)] = 2800,
     epochs: Annotated[int, typer.Option(help="Passes over the training clips.", min=1)] = 3,
     rank: Annotated[int, typer.Option(help="Rank of the decoder adapters.", min=1)] = 8,
@@ -58,6 +60,7 @@ def train_asr(
     from prism.speech.asr import load_whisper, prompt_tokens
     from prism.speech.ct2_model import read_model_bin
 
+    tasks_dir = tasks_dir or get_settings().tasks_dir
     paths = sorted(tasks_dir.glob("*/procedure.yaml"))
     if not paths:
         fail(f"no procedures (*/procedure.yaml) in {tasks_dir}")

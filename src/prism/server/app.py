@@ -45,7 +45,8 @@ from prism.server.registry import SessionRegistry
 from prism.server.runtime import transcribe_question
 from prism.server.voice import Voice
 from prism.settings import Settings, get_settings
-from prism.speech import SpeechRecognizer, make_transcriber, synthesize
+from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, synthesize
+from prism.speech.models import shipped_adapter
 
 __all__ = ["CLOSE_CODES", "HTTP_STATUS", "create_app"]
 
@@ -89,8 +90,12 @@ class SessionRequest(BaseModel):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service: ``uvicorn --factory prism.server.app:create_app`` (settings: the
     process's, :func:`~prism.settings.get_settings`, unless given)."""
-    registry = SessionRegistry(settings or get_settings())
-    transcriber: SpeechRecognizer = make_transcriber()  # a local model loads when first used
+    settings = settings or get_settings()
+    registry = SessionRegistry(settings)
+    # the recognizer's adapter comes from the same models folder as the classifiers; a
+    # local model loads when it is first used
+    local = Transcriber(AsrConfig(adapter=shipped_adapter(settings.models_dir)))
+    transcriber: SpeechRecognizer = make_transcriber(settings.asr, local=local)
     voice = Voice(partial(transcribe_question, transcriber=transcriber), synthesize)
 
     @contextlib.asynccontextmanager

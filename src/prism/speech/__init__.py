@@ -32,7 +32,7 @@ from prism.speech.config import ADAPTER_WEIGHT, MODEL_NAMES, AsrConfig
 from prism.speech.denoise import FrontEnd, spectral_subtraction
 from prism.speech.models import front_end, model_directory
 from prism.speech.prompt import TYPICAL_QUESTIONS, vocabulary_prompt
-from prism.speech.remote_asr import RemoteAsrSettings, RemoteTranscriber, make_transcriber
+from prism.speech.remote_asr import RemoteTranscriber, make_transcriber
 from prism.speech.tts import espeak_available, synthesize
 from prism.speech.vad import (
     FRAME_S,
@@ -53,7 +53,6 @@ __all__ = [
     "TYPICAL_QUESTIONS",
     "AsrConfig",
     "FrontEnd",
-    "RemoteAsrSettings",
     "RemoteTranscriber",
     "SpeechBackendError",
     "SpeechDetector",

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from prism.packages import find_package_dir
+from prism.settings import get_settings
 from prism.speech.audio import SpeechBackendError, SpeechInputError, missing_package
 from prism.speech.config import AsrConfig
 from prism.speech.ct2_model import read_model_bin, write_model_bin
@@ -107,12 +108,12 @@ def model_directory(config: AsrConfig | None = None) -> Path:
     return folder
 
 
-def shipped_adapter() -> Path:
-    """The decoder adapter of ``tiny.en-adapted`` in the models folder
-    (``<PRISM_MODELS_DIR>/speech/tiny.en-adapted/adapter.npz``)."""
-    from prism.settings import get_settings
-
-    return get_settings().models_dir / "speech" / "tiny.en-adapted" / ADAPTER_FILE
+def shipped_adapter(models_dir: Path | None = None) -> Path:
+    """The decoder adapter of ``tiny.en-adapted`` in a models folder:
+    ``<models_dir>/speech/tiny.en-adapted/adapter.npz`` (default: the settings'
+    ``models_dir``, ``PRISM_MODELS_DIR``)."""
+    folder = models_dir if models_dir is not None else get_settings().models_dir
+    return folder / "speech" / "tiny.en-adapted" / ADAPTER_FILE
 
 
 def front_end(config: AsrConfig | None = None) -> FrontEnd:

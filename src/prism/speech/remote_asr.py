@@ -13,7 +13,10 @@ variable                       default                      meaning
 ``PRISM_ASR_API_KEY``          unset (off)                  key (local servers: any text)
 ``PRISM_ASR_TIMEOUT_S``        5                            per request (s)
 ``PRISM_ASR_RETRIES``          1                            extra attempts after a failure
+``PRISM_ASR_QUESTIONS``        the typical questions        prompt after the step names
 =============================  ===========================  ==============================
+
+(the ``asr`` section of :class:`~prism.settings.Settings`, :class:`~prism.settings.AsrSettings`).
 
 The audio goes up as a 16-bit PCM WAV file with the same vocabulary prompt as the local
 model (:func:`~prism.speech.prompt.vocabulary_prompt`); a failure, an error
@@ -30,29 +33,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
-from prism.endpoint import EndpointSettings
+from prism.settings import AsrSettings, get_settings
 from prism.speech.asr import SpeechRecognizer, Transcriber, Transcript, check_utterance
 from prism.speech.audio import SAMPLE_RATE_HZ, SpeechBackendError
 from prism.speech.prompt import TYPICAL_QUESTIONS, vocabulary_prompt
 
-__all__ = ["RemoteAsrSettings", "RemoteTranscriber", "make_transcriber", "wav_bytes"]
-
-
-class RemoteAsrSettings(EndpointSettings):
-    """Where the transcription endpoint is (environment: ``PRISM_ASR_*``).
-
-    With no ``base_url`` and no ``api_key`` the endpoint is off and the local Whisper
-    model transcribes.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="PRISM_ASR_")
-
-    model: str = Field(default="whisper-1", description="model name at the endpoint")
-    timeout_s: float = Field(default=5.0, gt=0, description="per request (s)")
-    questions: str = Field(default=TYPICAL_QUESTIONS, description="prompt after the step names")
+__all__ = ["RemoteTranscriber", "make_transcriber", "wav_bytes"]
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE_HZ) -> bytes:
@@ -85,12 +72,12 @@ class RemoteTranscriber:
 
     Parameters
     ----------
-    settings : RemoteAsrSettings
+    settings : AsrSettings
     client : openai.OpenAI, optional
         A ready client (shared connection pools); built from ``settings`` if omitted.
     """
 
-    def __init__(self, settings: RemoteAsrSettings, client: Any | None = None) -> None:
+    def __init__(self, settings: AsrSettings, client: Any | None = None) -> None:
         self.settings = settings
         self.client = client if client is not None else settings.client()
 
@@ -127,7 +114,9 @@ class RemoteTranscriber:
         :class:`SpeechBackendError` if the endpoint fails, errs or times out.
         """
         audio, duration_s = check_utterance(audio, sample_rate)
-        prompt = vocabulary_prompt(vocabulary, questions=self.settings.questions)
+        prompt = vocabulary_prompt(
+            vocabulary, questions=self.settings.questions or TYPICAL_QUESTIONS
+        )
         started = time.perf_counter()
         try:
             reply = self.client.audio.transcriptions.create(
@@ -158,18 +147,18 @@ class RemoteTranscriber:
 
 
 def make_transcriber(
-    settings: RemoteAsrSettings | None = None, *, local: Transcriber | None = None
+    settings: AsrSettings | None = None, *, local: Transcriber | None = None
 ) -> SpeechRecognizer:
     """The configured recognizer: the endpoint if ``PRISM_ASR_*`` names one, else local.
 
     Parameters
     ----------
-    settings : RemoteAsrSettings or None
-        Read from the environment if omitted.
+    settings : AsrSettings or None
+        The settings' ``asr`` section (:func:`~prism.settings.get_settings`) if omitted.
     local : Transcriber or None
         The local recognizer to use when no endpoint is set (default ``Transcriber()``).
     """
-    settings = settings if settings is not None else RemoteAsrSettings()
+    settings = settings if settings is not None else get_settings().asr
     if settings.enabled:
         return RemoteTranscriber(settings)
     return local if local is not None else Transcriber()
