@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from prism.errors import PrismError
+from prism.errors import MetricInputError
 
 __all__ = [
     "MetricInputError",
@@ -14,10 +14,6 @@ __all__ = [
     "per_class_f1",
     "segments",
 ]
-
-
-class MetricInputError(PrismError, ValueError):
-    """Label arrays handed to a metric do not match."""
 
 
 def _check_pair(truth: np.ndarray, predicted: np.ndarray) -> None:

@@ -38,7 +38,7 @@ from scipy.special import log_softmax
 from prism.data.annotations import frame_labels
 from prism.data.json_files import read_json_object
 from prism.data.recording import AUDIO_RATE_HZ, Recording
-from prism.errors import DataError
+from prism.errors import DataError, ModelFileError
 from prism.evaluation.metrics import frame_accuracy, macro_f1
 from prism.procedure.model import Procedure
 from prism.sensing.calibration import (
@@ -109,10 +109,6 @@ _FILES = {
     "card": "model_card.json",
     "card_md": "MODEL_CARD.md",
 }
-
-
-class ModelFileError(DataError):
-    """A saved model directory is missing a file, or a file is malformed or incompatible."""
 
 
 class ActivityClassifier:
