@@ -44,6 +44,7 @@ import warnings
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -275,24 +276,27 @@ def _is_number(value: object) -> TypeGuard[float]:
 def _topological_order(
     path: Path, nodes: Collection[int], edges: Sequence[tuple[int, int]]
 ) -> tuple[int, ...]:
-    successors: dict[int, list[int]] = {node: [] for node in nodes}
-    indegree = dict.fromkeys(nodes, 0)
+    """The nodes in topological order, ties by number: of the nodes whose predecessors are
+    all placed, the smallest comes next. ``graphlib`` orders and finds cycles; a heap of
+    its ready nodes breaks the ties (sorting each ready batch would not: a node made ready
+    by the one just placed may be smaller than the rest of the batch)."""
+    sorter: TopologicalSorter[int] = TopologicalSorter({node: () for node in nodes})
     for before, after in edges:
-        successors[before].append(after)
-        indegree[after] += 1
-    ready = [node for node, degree in indegree.items() if degree == 0]
+        sorter.add(after, before)
+    try:
+        sorter.prepare()
+    except CycleError as error:
+        cycle = " -> ".join(str(node) for node in error.args[1])
+        raise DataError(f"{path}: the edges form a cycle ({cycle})") from None
+    ready = list(sorter.get_ready())
     heapq.heapify(ready)
     order: list[int] = []
     while ready:
         node = heapq.heappop(ready)
         order.append(node)
-        for nxt in successors[node]:
-            indegree[nxt] -= 1
-            if indegree[nxt] == 0:
-                heapq.heappush(ready, nxt)
-    if len(order) != len(indegree):
-        stuck = sorted(node for node, degree in indegree.items() if degree > 0)
-        raise DataError(f"{path}: the edges form a cycle (nodes on or after it: {stuck})")
+        sorter.done(node)
+        for successor in sorter.get_ready():
+            heapq.heappush(ready, successor)
     return tuple(order)
 
 

@@ -39,7 +39,6 @@ from prism.data.annotations import frame_labels
 from prism.data.json_files import read_json_object
 from prism.data.recording import AUDIO_RATE_HZ, Recording
 from prism.errors import DataError, ModelFileError
-from prism.evaluation.metrics import frame_accuracy, macro_f1
 from prism.procedure.model import Procedure
 from prism.sensing.calibration import (
     confusion_matrix,
@@ -68,6 +67,7 @@ from prism.sensing.network import (
     concatenate_branch_outputs,
     session_logits,
 )
+from prism.sensing.scores import frame_accuracy, macro_f1
 from prism.sensing.training import (
     EpochRecord,
     ProgressCallback,
@@ -346,7 +346,7 @@ class ActivityClassifier:
         self.temperature_ = fit_temperature(logits, labels) if validation_ids else 1.0
         self.confusion_ = confusion_matrix(labels, logits.argmax(axis=1), n_classes=self.n_classes)
         self.validation_metrics_ = _calibration_metrics(
-            logits, labels, self.temperature_, self.n_classes, self.confusion_source_
+            logits, labels, self.temperature_, self.confusion_source_
         )
         return self
 
@@ -573,7 +573,7 @@ def _data_summary(
 
 
 def _calibration_metrics(
-    logits: np.ndarray, labels: np.ndarray, temperature: float, n_classes: int, source: str
+    logits: np.ndarray, labels: np.ndarray, temperature: float, source: str
 ) -> dict[str, Any]:
     predicted = logits.argmax(axis=1)
     before, after = softmax(logits), softmax(logits, temperature=temperature)
@@ -581,7 +581,7 @@ def _calibration_metrics(
         "source": source,
         "frames": int(labels.size),
         "accuracy": frame_accuracy(labels, predicted),
-        "macro_f1": macro_f1(labels, predicted, n_classes=n_classes),
+        "macro_f1": macro_f1(labels, predicted),
         "nll_before": negative_log_likelihood(logits, labels),
         "nll_after": negative_log_likelihood(logits, labels, temperature=temperature),
         "ece_before": expected_calibration_error(before, labels),
