@@ -36,6 +36,7 @@ import numpy as np
 from prism.data.annotations import AnnotatedSession
 from prism.data.captaincook4d import CaptainCookRecipe
 from prism.errors import DataError, ProcedureError
+from prism.procedure.checks import precedence_cycle_problems, precedence_problems
 from prism.procedure.model import (
     END,
     START,
@@ -70,22 +71,16 @@ def _sorted_segments(session: AnnotatedSession) -> list[tuple[str, float, float]
 
 def _predecessors(step_ids: Sequence[str], precedence: Sequence[tuple[str, str]]) -> np.ndarray:
     """``before[i, j]``: step ``i`` must come before step ``j`` (transitive closure)."""
+    problems = precedence_problems(precedence, step_ids) or precedence_cycle_problems(precedence)
+    if problems:
+        raise ProcedureError("; ".join(problem.message for problem in problems))
     index = {step: i for i, step in enumerate(step_ids)}
     n = len(step_ids)
     before = np.zeros((n, n), dtype=bool)
     for first, then in precedence:
-        for name in (first, then):
-            if name not in index:
-                raise ProcedureError(
-                    f"precedence ({first!r}, {then!r}) names unknown step {name!r}; known "
-                    "steps: " + ", ".join(step_ids)
-                )
         before[index[first], index[then]] = True
     for k in range(n):  # Floyd-Warshall style closure
         before |= before[:, [k]] & before[[k], :]
-    cyclic = [step_ids[i] for i in range(n) if before[i, i]]
-    if cyclic:
-        raise ProcedureError(f"precedence constraints form a cycle through {cyclic[0]!r}")
     return before
 
 
