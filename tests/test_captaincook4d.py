@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from prism.data.captaincook4d import (
     CaptainCookWarning,
     _topological_order,
+    learn_from_captaincook,
     load_captaincook4d,
     normalise_name,
     read_captaincook4d,
@@ -367,3 +368,31 @@ def test_topological_order_equals_the_heap_order(
         if rank[before] < rank[after]:
             edges.append((before, after))
     assert list(_topological_order(Path("g.json"), nodes, edges)) == _heap_order(nodes, edges)
+
+
+def test_learn_from_captaincook_uses_task_graph() -> None:
+    recipe = read_captaincook4d(FIXTURE).recipes["greentea"]
+    procedure = learn_from_captaincook(recipe)
+    assert procedure.id == "green_tea"
+    assert procedure.name == "Green Tea"
+    assert procedure.step_ids == recipe.step_ids
+    assert procedure.precedence == recipe.precedence
+    assert procedure.step("stir_the_cup_with_a_spoon_2").name == "Stir the cup with a spoon (2)"
+    assert "3 CaptainCook4D recordings" in procedure.source
+    boil = procedure.step("boil_1_cup_of_water").duration
+    assert boil.mean == pytest.approx((60 + 45 + 40) / 3, abs=1e-3)
+    # Precedence from the graph: nothing goes back to boiling unless observed.
+    assert (
+        procedure.transitions["steep_the_tea_bag_for_3_minutes"].get("boil_1_cup_of_water", 0) == 0
+    )
+
+
+def test_learn_from_captaincook_excludes_recordings() -> None:
+    recipe = read_captaincook4d(FIXTURE).recipes["greentea"]
+    procedure = learn_from_captaincook(recipe, exclude=["1_1", "1_2"])
+    assert procedure.step("boil_1_cup_of_water").duration.mean == 40.0
+    assert "1 CaptainCook4D recordings" in procedure.source
+    with pytest.raises(DataError, match=r"no recordings \['9_9'\] to exclude"):
+        learn_from_captaincook(recipe, exclude=["9_9"])
+    with pytest.raises(DataError, match=r"no recording left to learn from"):
+        learn_from_captaincook(recipe, exclude=recipe.recording_ids)
