@@ -76,11 +76,11 @@ def import_graph(src: Path, root: str = ROOT) -> Edges:
 
 def find_cycle(edges: Edges) -> list[str] | None:
     """A cycle of the graph as ``[a, b, ..., a]``, or None (graphlib finds it)."""
-    sorter: TopologicalSorter[str] = TopologicalSorter()
+    imports: dict[str, set[str]] = {}
     for source, target in edges:
-        sorter.add(source, target)
+        imports.setdefault(source, set()).add(target)
     try:
-        sorter.prepare()
+        TopologicalSorter(imports).prepare()
     except CycleError as error:
         return list(error.args[1])
     return None

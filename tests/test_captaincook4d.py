@@ -351,11 +351,11 @@ def test_topological_order_breaks_ties_by_number() -> None:
         _topological_order(Path("g.json"), [1, 2, 3], [(1, 2), (2, 1), (2, 3)])
 
 
+PAIRS = st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), max_size=20)
+
+
 @settings(max_examples=100, deadline=None)
-@given(
-    n_nodes=st.integers(1, 9),
-    pairs=st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), max_size=20),
-)
+@given(st.integers(1, 9), PAIRS)
 def test_topological_order_equals_the_heap_order(
     n_nodes: int, pairs: list[tuple[int, int]]
 ) -> None:

@@ -87,109 +87,84 @@ def test_durations_are_located_at_their_field() -> None:
     assert infinite.where == ("mean",)
 
 
+NO_START = "'transitions' has no row for 'start'; add one, e.g. 'start: {first_step: 1.0}'"
+NO_MILK = (
+    "step 'milk' has no outgoing transitions; add a row 'milk: {...}' under 'transitions'"
+    " (with 'end' after the last step)"
+)
+
+
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
         pytest.param(
             {**ROWS, "milj": {END: 1.0}},
-            [
-                (
-                    "transitions from unknown step 'milj' (did you mean 'milk'?)",
-                    ("transitions", "milj"),
-                    True,
-                    UNKNOWN_STEP,
-                )
-            ],
+            Problem(
+                "transitions from unknown step 'milj' (did you mean 'milk'?)",
+                ("transitions", "milj"),
+                at_key=True,
+                kind=UNKNOWN_STEP,
+            ),
             id="unknown-source",
         ),
         pytest.param(
             {**ROWS, "boil": {"xyz": 1.0}},
-            [
-                (
-                    "transition 'boil' -> 'xyz': unknown step 'xyz'; "
-                    "known steps: boil, steep, milk",
-                    ("transitions", "boil", "xyz"),
-                    True,
-                    UNKNOWN_STEP,
-                ),
-            ],
+            Problem(
+                "transition 'boil' -> 'xyz': unknown step 'xyz'; known steps: boil, steep, milk",
+                ("transitions", "boil", "xyz"),
+                at_key=True,
+                kind=UNKNOWN_STEP,
+            ),
             id="unknown-destination",
         ),
         pytest.param(
             {**ROWS, END: {"milk": 1.0}},
-            [
-                (
-                    "'end' cannot have outgoing transitions: it ends the procedure",
-                    ("transitions", END),
-                    True,
-                    "",
-                )
-            ],
+            Problem(
+                "'end' cannot have outgoing transitions: it ends the procedure",
+                ("transitions", END),
+                at_key=True,
+            ),
             id="end-source",
         ),
         pytest.param(
             {**ROWS, "milk": {START: 0.2, END: 0.8}},
-            [
-                (
-                    "transition 'milk' -> 'start': nothing leads back to start",
-                    ("transitions", "milk", START),
-                    True,
-                    "",
-                )
-            ],
+            Problem(
+                "transition 'milk' -> 'start': nothing leads back to start",
+                ("transitions", "milk", START),
+                at_key=True,
+            ),
             id="start-destination",
         ),
         pytest.param(
             {**ROWS, "steep": {"milk": 1.6, END: 0.4}},
-            [
-                (
-                    "probability of 'steep' -> 'milk' must be in [0, 1], got 1.6",
-                    ("transitions", "steep", "milk"),
-                    False,
-                    "",
-                )
-            ],
+            Problem(
+                "probability of 'steep' -> 'milk' must be in [0, 1], got 1.6",
+                ("transitions", "steep", "milk"),
+            ),
             id="out-of-range-skips-the-sum",
         ),
         pytest.param(
             {**ROWS, "steep": {"milk": 0.6, END: 0.3}},
-            [
-                (
-                    "outgoing probabilities of 'steep' sum to 0.9, expected 1 (within 0.001)",
-                    ("transitions", "steep"),
-                    True,
-                    ROW_SUM,
-                )
-            ],
+            Problem(
+                "outgoing probabilities of 'steep' sum to 0.9, expected 1 (within 0.001)",
+                ("transitions", "steep"),
+                at_key=True,
+                kind=ROW_SUM,
+            ),
             id="row-sum",
-        ),
-        pytest.param(
-            {k: v for k, v in ROWS.items() if k not in (START, "milk")},
-            [
-                (
-                    "'transitions' has no row for 'start'; "
-                    "add one, e.g. 'start: {first_step: 1.0}'",
-                    ("transitions",),
-                    True,
-                    MISSING_ROW,
-                ),
-                (
-                    "step 'milk' has no outgoing transitions; add a row 'milk: {...}' under "
-                    "'transitions' (with 'end' after the last step)",
-                    ("steps", 2),
-                    False,
-                    MISSING_ROW,
-                ),
-            ],
-            id="missing-rows",
         ),
     ],
 )
-def test_transitions(
-    rows: dict[str, dict[str, float]], expected: list[tuple[str, tuple[str, ...], bool, str]]
-) -> None:
-    problems = transition_problems(rows, TEA)
-    assert [(p.message, p.where, p.at_key, p.kind) for p in problems] == expected
+def test_transitions(rows: dict[str, dict[str, float]], expected: Problem) -> None:
+    assert transition_problems(rows, TEA) == [expected]
+
+
+def test_missing_rows() -> None:
+    rows = {k: v for k, v in ROWS.items() if k not in (START, "milk")}
+    assert transition_problems(rows, TEA) == [
+        Problem(NO_START, ("transitions",), at_key=True, kind=MISSING_ROW),
+        Problem(NO_MILK, ("steps", 2), kind=MISSING_ROW),
+    ]
 
 
 def test_unreadable_entries_and_partial_rows_skip_only_the_sum() -> None:

@@ -23,19 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prism.errors import ProcedureError
-from prism.procedure.checks import (
-    END,
-    PROBABILITY_TOLERANCE,
-    START,
-    STEP_ID_PATTERN,
-    duration_problems,
-    gap_probability_problems,
-    precedence_cycle_problems,
-    precedence_problems,
-    reachability_problems,
-    step_id_problems,
-    transition_problems,
-)
+from prism.procedure import checks
+from prism.procedure.checks import END, PROBABILITY_TOLERANCE, START, STEP_ID_PATTERN
 
 __all__ = [
     "END",
@@ -71,7 +60,7 @@ class DurationStats:
 
     def problems(self) -> list[str]:
         """Return human-readable problems with these statistics (empty if valid)."""
-        return [problem.message for problem in duration_problems(self)]
+        return [problem.message for problem in checks.duration_problems(self)]
 
 
 @dataclass(frozen=True)
@@ -257,15 +246,15 @@ class Procedure:
         graph-wide checks (reachability, precedence cycles) wait for the rest to pass.
         """
         ids = self.step_ids
-        found = step_id_problems(ids)
+        found = checks.step_id_problems(ids)
         for index, step in enumerate(self.steps):
             where = ("steps", index, "duration")
-            found += duration_problems(step.duration, owner=f"step {step.id!r}", where=where)
-        found += transition_problems(self.transitions, ids)
-        found += precedence_problems(self.precedence, ids)
-        found += gap_probability_problems(self.gap.probability)
-        found += duration_problems(self.gap.duration, owner="gap", where=("gap", "duration"))
+            found += checks.duration_problems(step.duration, owner=f"step {step.id!r}", where=where)
+        found += checks.transition_problems(self.transitions, ids)
+        found += checks.precedence_problems(self.precedence, ids)
+        found += checks.gap_probability_problems(self.gap.probability)
+        found += checks.duration_problems(self.gap.duration, owner="gap", where=("gap", "duration"))
         if not found:
-            found += reachability_problems(ids, self.transitions)
-            found += precedence_cycle_problems(self.precedence)
+            found += checks.reachability_problems(ids, self.transitions)
+            found += checks.precedence_cycle_problems(self.precedence)
         return [problem.message for problem in found]

@@ -32,12 +32,8 @@ def frame_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def macro_f1(labels: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean F1 over the classes present in ``labels`` (0.0 without frames).
-
-    Parameters
-    ----------
-    labels, predicted : np.ndarray [shape=(N,), int]
-        True and predicted classes; valid input assumed (checked by the caller).
+    """Mean F1 over the classes present in ``labels`` (0.0 without frames); the arrays are
+    as in :func:`frame_accuracy`.
 
     Examples
     --------
