@@ -57,7 +57,8 @@ def import_graph(src: Path, root: str = ROOT) -> Edges:
     """The import edges between the top-level parts of package ``root`` under ``src``."""
     package = src / root
     tops = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
-    tops |= {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    # subpackages, namespace packages (no __init__.py) included
+    tops |= {p.name for p in package.iterdir() if p.is_dir() and any(p.rglob("*.py"))}
     edges: Edges = {}
     for path in sorted(package.rglob("*.py")):
         parts, is_package = _module_parts(path, src)
@@ -125,6 +126,7 @@ def test_the_graph_sees_every_kind_of_import() -> None:
     edges = import_graph(SRC)
     assert ("tracker", "procedure") in edges  # absolute, at the top
     assert ("cli", "sensing") in edges  # inside a function
+    assert ("cli", "evaluation") in edges  # a namespace package (no __init__.py)
     assert ("procedure", "errors") in edges  # a top-level module is a node
     assert ("procedure", "data") not in edges  # learning takes sessions, not a loader
     assert ("sensing", "evaluation") not in edges  # sensing scores itself
@@ -140,7 +142,8 @@ def toy(tmp_path: Path) -> Path:
         "toy/a/__init__.py": "from toy.b.mod import thing\nimport toy.util\n",
         "toy/b/__init__.py": "",
         "toy/b/mod.py": "def f():\n    from ..a import x\n    from . import sibling\n",
-        "toy/c.py": "from toy import a\n",
+        "toy/c.py": "from toy import a\nfrom toy.spaces.mod import y\n",
+        "toy/spaces/mod.py": "",
     }
     for name, text in files.items():
         path = tmp_path / name
@@ -151,7 +154,7 @@ def toy(tmp_path: Path) -> Path:
 
 def test_relative_imports_and_cycles_are_found(toy: Path) -> None:
     edges = import_graph(toy, "toy")
-    assert set(edges) == {("a", "b"), ("a", "util"), ("b", "a"), ("c", "a")}
+    assert set(edges) == {("a", "b"), ("a", "util"), ("b", "a"), ("c", "a"), ("c", "spaces")}
     assert edges[("b", "a")] == ["b/mod.py:2 imports toy.a"]
     cycle = find_cycle(edges)
     assert cycle is not None and sorted(cycle[:-1]) == ["a", "b"] and cycle[0] == cycle[-1]

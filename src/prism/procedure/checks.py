@@ -302,7 +302,11 @@ def reachability_problems(
     step_ids: Sequence[str], transitions: Mapping[str, Mapping[str, float]]
 ) -> list[Problem]:
     """Steps unreachable from start, and steps from which end is unreachable, through
-    transitions with probability > 0 (at the step, or at ``transitions`` for end)."""
+    transitions with probability > 0 (at the step, or at ``transitions`` for end).
+
+    Two depth-first searches over sets, forward from start and backward from end; the
+    graph may have cycles (repeatable steps), so graphlib's orderings do not apply.
+    """
     forward = {src: [d for d, p in row.items() if p > 0] for src, row in transitions.items()}
     reached = _reachable(forward, START)
     backward: dict[str, list[str]] = {}
