@@ -90,6 +90,25 @@ def test_confusion_matrix_counts_and_normalised_rows() -> None:
     np.testing.assert_allclose(rows[3], 0.0)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    n_classes=st.integers(1, 6),
+    pairs=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), max_size=40),
+)
+def test_confusion_matrix_equals_the_counted_pairs(
+    n_classes: int, pairs: list[tuple[int, int]]
+) -> None:
+    """scikit-learn's matrix is the count PrISM made by hand before (bincount of pairs)."""
+    pairs = [(a % n_classes, b % n_classes) for a, b in pairs]
+    labels = np.array([a for a, _ in pairs], dtype=np.int64)
+    predicted = np.array([b for _, b in pairs], dtype=np.int64)
+    flat = labels * n_classes + predicted
+    counted = np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    counts = confusion_matrix(labels, predicted, n_classes=n_classes)
+    assert counts.dtype == np.int64
+    np.testing.assert_array_equal(counts, counted)
+
+
 @pytest.mark.parametrize(
     ("logits", "labels", "match"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import json
 import shutil
@@ -10,9 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prism.data.captaincook4d import (
     CaptainCookWarning,
+    _topological_order,
+    learn_from_captaincook,
     load_captaincook4d,
     normalise_name,
     read_captaincook4d,
@@ -316,3 +321,78 @@ def test_real_captaincook4d() -> None:
             assert session.duration >= max((s.end for s in session.segments), default=0.0)
         total += len(recipe.sessions)
     assert total == 319
+
+
+def _heap_order(nodes: list[int], edges: list[tuple[int, int]]) -> list[int]:
+    """Kahn's algorithm with a heap of ready nodes: the order PrISM computed by hand
+    before graphlib, kept as the reference for ties by number."""
+    indegree = dict.fromkeys(nodes, 0)
+    for _, after in edges:
+        indegree[after] += 1
+    ready = [node for node, degree in indegree.items() if degree == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        node = heapq.heappop(ready)
+        order.append(node)
+        for before, after in edges:
+            if before == node:
+                indegree[after] -= 1
+                if indegree[after] == 0:
+                    heapq.heappush(ready, after)
+    return order
+
+
+def test_topological_order_breaks_ties_by_number() -> None:
+    # 1 and 4 are ready first; placing 1 makes 2 ready, which is smaller than 4.
+    assert _topological_order(Path("g.json"), [1, 2, 4], [(1, 2)]) == (1, 2, 4)
+    assert _topological_order(Path("g.json"), [3, 1, 2], [(3, 1), (3, 2)]) == (3, 1, 2)
+    with pytest.raises(DataError, match=r"g\.json: the edges form a cycle \((\d -> ){2}\d\)"):
+        _topological_order(Path("g.json"), [1, 2, 3], [(1, 2), (2, 1), (2, 3)])
+
+
+PAIRS = st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8)), max_size=20)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 9), PAIRS)
+def test_topological_order_equals_the_heap_order(
+    n_nodes: int, pairs: list[tuple[int, int]]
+) -> None:
+    nodes = list(range(1, n_nodes + 1))
+    # edges from a smaller to a larger position in a fixed shuffle: always acyclic
+    rank = {node: (node * 7) % 11 for node in nodes}
+    edges = []
+    for a, b in pairs:
+        before, after = nodes[a % n_nodes], nodes[b % n_nodes]
+        if rank[before] < rank[after]:
+            edges.append((before, after))
+    assert list(_topological_order(Path("g.json"), nodes, edges)) == _heap_order(nodes, edges)
+
+
+def test_learn_from_captaincook_uses_task_graph() -> None:
+    recipe = read_captaincook4d(FIXTURE).recipes["greentea"]
+    procedure = learn_from_captaincook(recipe)
+    assert procedure.id == "green_tea"
+    assert procedure.name == "Green Tea"
+    assert procedure.step_ids == recipe.step_ids
+    assert procedure.precedence == recipe.precedence
+    assert procedure.step("stir_the_cup_with_a_spoon_2").name == "Stir the cup with a spoon (2)"
+    assert "3 CaptainCook4D recordings" in procedure.source
+    boil = procedure.step("boil_1_cup_of_water").duration
+    assert boil.mean == pytest.approx((60 + 45 + 40) / 3, abs=1e-3)
+    # Precedence from the graph: nothing goes back to boiling unless observed.
+    assert (
+        procedure.transitions["steep_the_tea_bag_for_3_minutes"].get("boil_1_cup_of_water", 0) == 0
+    )
+
+
+def test_learn_from_captaincook_excludes_recordings() -> None:
+    recipe = read_captaincook4d(FIXTURE).recipes["greentea"]
+    procedure = learn_from_captaincook(recipe, exclude=["1_1", "1_2"])
+    assert procedure.step("boil_1_cup_of_water").duration.mean == 40.0
+    assert "1 CaptainCook4D recordings" in procedure.source
+    with pytest.raises(DataError, match=r"no recordings \['9_9'\] to exclude"):
+        learn_from_captaincook(recipe, exclude=["9_9"])
+    with pytest.raises(DataError, match=r"no recording left to learn from"):
+        learn_from_captaincook(recipe, exclude=recipe.recording_ids)

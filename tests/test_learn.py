@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prism.data.annotations import AnnotatedSession, StepSegment
-from prism.data.captaincook4d import read_captaincook4d
 from prism.errors import DataError, ProcedureError
 from prism.procedure.learn import (
-    learn_from_captaincook,
     learn_procedure,
     plausible_transitions,
     transition_counts,
 )
 from prism.procedure.model import END, START, DurationStats, Step, StepNotes
-
-FIXTURE = Path(__file__).parent / "fixtures" / "captaincook4d_mini"
+from prism.procedure.sessions import AnnotatedSession, StepSegment
 
 
 def _session(
@@ -280,31 +275,3 @@ def test_any_sessions_give_a_valid_procedure(
     assert np.allclose(matrix.sum(axis=1), 1.0)
     assert all(step.duration.mean > 0 for step in procedure.steps)
     assert 0.0 < procedure.gap.probability < 1.0
-
-
-def test_learn_from_captaincook_uses_task_graph() -> None:
-    recipe = read_captaincook4d(FIXTURE).recipes["greentea"]
-    procedure = learn_from_captaincook(recipe)
-    assert procedure.id == "green_tea"
-    assert procedure.name == "Green Tea"
-    assert procedure.step_ids == recipe.step_ids
-    assert procedure.precedence == recipe.precedence
-    assert procedure.step("stir_the_cup_with_a_spoon_2").name == "Stir the cup with a spoon (2)"
-    assert "3 CaptainCook4D recordings" in procedure.source
-    boil = procedure.step("boil_1_cup_of_water").duration
-    assert boil.mean == pytest.approx((60 + 45 + 40) / 3, abs=1e-3)
-    # Precedence from the graph: nothing goes back to boiling unless observed.
-    assert (
-        procedure.transitions["steep_the_tea_bag_for_3_minutes"].get("boil_1_cup_of_water", 0) == 0
-    )
-
-
-def test_learn_from_captaincook_excludes_recordings() -> None:
-    recipe = read_captaincook4d(FIXTURE).recipes["greentea"]
-    procedure = learn_from_captaincook(recipe, exclude=["1_1", "1_2"])
-    assert procedure.step("boil_1_cup_of_water").duration.mean == 40.0
-    assert "1 CaptainCook4D recordings" in procedure.source
-    with pytest.raises(DataError, match=r"no recordings \['9_9'\] to exclude"):
-        learn_from_captaincook(recipe, exclude=["9_9"])
-    with pytest.raises(DataError, match=r"no recording left to learn from"):
-        learn_from_captaincook(recipe, exclude=recipe.recording_ids)

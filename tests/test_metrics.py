@@ -299,3 +299,60 @@ def test_word_error_rate_inputs_are_checked() -> None:
         corpus_word_error_rate(["a", "b"], ["a"])
     with pytest.raises(MetricInputError, match="normaliser must be 'spoken_words' or 'whisper'"):
         normalised_words("a", "basic")  # type: ignore[arg-type]
+
+
+# --- the libraries give the numbers of the hand-written counting they replaced ---------
+
+
+def counted_f1(truth: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """The per-class F1 PrISM counted by hand before scikit-learn: 2 TP / (support +
+    predicted), NaN for a class in neither."""
+    true_positive = np.bincount(truth[truth == predicted], minlength=n_classes).astype(float)
+    denominator = np.bincount(truth, minlength=n_classes).astype(float) + np.bincount(
+        predicted, minlength=n_classes
+    ).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, 2 * true_positive / denominator, np.nan)
+
+
+def test_known_answers_of_the_replaced_implementation() -> None:
+    """Values the hand-written counting and dynamic programme gave (seeded example)."""
+    rng = np.random.default_rng(7)
+    truth = rng.integers(0, 6, 500)
+    predicted = np.where(rng.random(500) < 0.6, truth, rng.integers(0, 6, 500))
+    assert frame_accuracy(truth, predicted) == 0.686
+    assert macro_f1(truth, predicted, n_classes=7) == 0.6843788853330729
+    assert macro_f1(truth, predicted, n_classes=7, exclude=5) == 0.6780967676628454
+    assert edit_score(truth, predicted) == 0.655421686746988
+    assert edit_score(truth, predicted, ignore=5) == 0.6393939393939394
+    expected = [0.7073170731707317, 0.6114649681528662, 0.6753246753246753, 0.7134502923976608]
+    expected += [0.6829268292682927, 0.7157894736842105, np.nan]
+    np.testing.assert_array_equal(per_class_f1(truth, predicted, n_classes=7), expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data(), exclude=st.sampled_from([None, 0, 4]))
+def test_scikit_learn_f1_equals_the_counted_f1_exactly(
+    data: st.DataObject, exclude: int | None
+) -> None:
+    truth = data.draw(label_arrays)
+    predicted = data.draw(arrays(np.int64, truth.size, elements=st.integers(0, 4)))
+    f1 = counted_f1(truth, predicted, 5)
+    np.testing.assert_array_equal(per_class_f1(truth, predicted, n_classes=5), f1)
+    present = np.bincount(truth, minlength=5) > 0
+    if exclude is not None:
+        present[exclude] = False
+    expected = float(np.mean(f1[present])) if present.any() else 0.0
+    assert macro_f1(truth, predicted, n_classes=5, exclude=exclude) == expected
+    if truth.size:
+        assert frame_accuracy(truth, predicted) == float(np.mean(truth == predicted))
+
+
+@settings(max_examples=100, deadline=None)
+@given(truth=label_arrays, predicted=label_arrays)
+def test_rapidfuzz_distance_equals_the_textbook_distance(
+    truth: np.ndarray, predicted: np.ndarray
+) -> None:
+    a, b = segments(truth).tolist(), segments(predicted).tolist()
+    if a or b:
+        assert edit_score(truth, predicted) == 1.0 - levenshtein(a, b) / max(len(a), len(b))

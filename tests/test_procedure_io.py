@@ -5,10 +5,13 @@ from __future__ import annotations
 import itertools
 import pickle
 import re
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -599,6 +602,13 @@ def test_mangled_files_raise_only_procedure_file_errors(
     except ProcedureFileError as error:
         assert error.issues
         assert all(issue.file == "x.yaml" and issue.message for issue in error.issues)
+        for issue in error.issues:  # file:line:col, or a problem of the whole file
+            if issue.line is None:
+                assert issue.message.startswith(("the file is empty", "invalid YAML"))
+            else:
+                assert 1 <= issue.line <= text.count("\n") + 2
+                assert issue.column is not None and issue.column >= 1
+                assert str(issue).startswith(f"x.yaml:{issue.line}:{issue.column}: ")
 
 
 # ------------------------------------------------------------------- lenient forms
@@ -917,6 +927,58 @@ def test_dump_parse_round_trip(procedure: Procedure) -> None:
     text = dump_procedure(procedure)
     assert parse_procedure(text) == procedure
     assert dump_procedure(parse_procedure(text)) == text
+
+
+@settings(max_examples=40, deadline=None)
+@given(procedures())
+def test_save_load_round_trip_through_a_file(procedure: Procedure) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "procedure.yaml"
+        save_procedure(procedure, path)
+        assert load_procedure(path) == procedure
+
+
+def _corrupt(data: dict[str, Any], choice: int, junk: str) -> None:
+    """One edit that makes a valid procedure file's data invalid."""
+    step = data["steps"][-1]
+    row = data["transitions"]["start"]
+    edits = [
+        lambda: data.pop(["id", "name", "steps", "transitions"][len(junk) % 4]),
+        lambda: data.update({"x_" + junk: 1}),
+        lambda: step.update({"colour": junk}),
+        lambda: step["duration"].update({"mean": -1.0 - len(junk)}),
+        lambda: step["duration"].update({"std": junk or "x"}),
+        lambda: step.update({"name": [junk]}),
+        lambda: step.update({"name": " " * len(junk)}),
+        lambda: step.update({"repeatable": junk + "!"}),
+        lambda: row.update({next(iter(row)): 1.5}),
+        lambda: row.update({next(iter(row)): junk + "?"}),
+        lambda: data["transitions"].update({"no_such_step_" + str(len(junk)): {"end": 1.0}}),
+        lambda: row.update({"start": 0.5}),
+        lambda: data.update({"gap": {"probability": 1.0}}),
+        lambda: data.update({"precedence": [[step["id"], step["id"]]]}),
+        lambda: data.update({"format_version": 2}),
+        lambda: data.update({"steps": junk}),
+        lambda: data["steps"].append(dict(data["steps"][0])),  # a duplicate id
+    ]
+    edits[choice % len(edits)]()
+
+
+@settings(max_examples=200, deadline=None)
+@given(procedures(), st.integers(0, 100), st.text(max_size=8))
+def test_corrupted_files_give_issues_at_file_line_col(
+    procedure: Procedure, choice: int, junk: str
+) -> None:
+    data = yaml.safe_load(dump_procedure(procedure))
+    _corrupt(data, choice, junk)
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    with pytest.raises(ProcedureFileError) as info:
+        parse_procedure(text, filename="c.yaml")
+    lines = text.count("\n") + 1
+    for issue in info.value.issues:
+        assert issue.line is not None and 1 <= issue.line <= lines, str(issue)
+        assert issue.column is not None and issue.column >= 1
+        assert str(issue).startswith(f"c.yaml:{issue.line}:{issue.column}: ")
 
 
 # ------------------------------------------------------------------ the docs

@@ -133,8 +133,8 @@ def test_procedure_error_is_value_error_and_prism_error() -> None:
 BAD_PROCEDURES = [
     pytest.param(setting("steps", ()), r"needs at least one step", id="no-steps"),
     pytest.param(with_step(0, step("boil water")), r"invalid step id 'boil water'", id="id-space"),
-    pytest.param(with_step(0, step(START)), r"invalid step id 'start'", id="id-start"),
-    pytest.param(with_step(2, step(END)), r"invalid step id 'end'", id="id-end"),
+    pytest.param(with_step(0, step(START)), r"step id 'start' is reserved", id="id-start"),
+    pytest.param(with_step(2, step(END)), r"step id 'end' is reserved", id="id-end"),
     pytest.param(with_step(2, step("steep")), r"duplicate step id 'steep'", id="duplicate-id"),
     pytest.param(
         with_step(0, step("boil", duration=DurationStats(mean=-1.0, std=1.0))),
@@ -148,7 +148,7 @@ BAD_PROCEDURES = [
     ),
     pytest.param(
         with_transitions(stir={END: 1.0}),
-        r"transition from unknown step 'stir'",
+        r"transitions from unknown step 'stir'",
         id="unknown-source",
     ),
     pytest.param(
@@ -158,23 +158,21 @@ BAD_PROCEDURES = [
     ),
     pytest.param(
         with_transitions(steep={"milk": 1.5, END: -0.5}),
-        r"transition 'steep' -> 'milk': probability 1.5 not in \[0, 1\]",
+        r"probability of 'steep' -> 'milk' must be in \[0, 1\], got 1.5",
         id="probability-above-one",
     ),
     pytest.param(
         with_transitions(steep={"milk": math.nan, END: 1.0}),
-        r"probability nan not in \[0, 1\]",
+        r"must be in \[0, 1\], got nan",
         id="probability-nan",
     ),
     pytest.param(
         with_transitions(steep={"milk": 0.6, END: 0.3}),
-        r"outgoing probabilities of 'steep' sum to 0.9, not 1",
+        r"outgoing probabilities of 'steep' sum to 0.9, expected 1",
         id="row-sum",
     ),
     pytest.param(without_row("milk"), r"step 'milk' has no outgoing transitions", id="no-outgoing"),
-    pytest.param(
-        without_row(START), r"step 'start' has no outgoing transitions", id="no-start-row"
-    ),
+    pytest.param(without_row(START), r"'transitions' has no row for 'start'", id="no-start-row"),
     pytest.param(
         setting("precedence", (("boil", "stir"),)),
         r"precedence names unknown step 'stir'",

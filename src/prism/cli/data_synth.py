@@ -22,10 +22,9 @@ from rich.table import Table
 from prism.cli._common import console, error_console, fail, print_json
 from prism.cli.data import data_app
 from prism.data.annotations import AnnotatedSession
-from prism.data.captaincook4d import load_captaincook4d
+from prism.data.captaincook4d import learn_from_captaincook, load_captaincook4d
 from prism.errors import PrismError
 from prism.procedure.io import load_procedure
-from prism.procedure.learn import learn_from_captaincook
 
 if TYPE_CHECKING:  # the generator (librosa) loads when the command runs, not with the CLI
     from prism.data.synth.motion import MotionBank

@@ -20,11 +20,11 @@ from prism.cli._common import console, error_console, fail, print_json
 from prism.cli.procedure import procedure_app
 from prism.data.annotation_files import read_annotation_csv
 from prism.data.annotations import AnnotatedSession
-from prism.data.captaincook4d import read_captaincook4d
+from prism.data.captaincook4d import learn_from_captaincook, read_captaincook4d
 from prism.data.openpack import OPENPACK_TASK, operation_step_id, read_openpack_operations
 from prism.errors import PrismError
 from prism.procedure.io import load_procedure, save_procedure
-from prism.procedure.learn import learn_from_captaincook, learn_procedure
+from prism.procedure.learn import learn_procedure
 from prism.procedure.model import DurationStats, Procedure, Step
 
 __all__ = ["import_app", "import_captaincook4d", "import_openpack", "learn"]

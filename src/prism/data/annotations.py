@@ -1,61 +1,24 @@
 """Annotated sessions: which step happened when, and frame labels derived from them.
 
 An :class:`AnnotatedSession` is the common currency between data-set loaders
-(CaptainCook4D, OpenPack, recordings), procedure learning and evaluation.
+(CaptainCook4D, OpenPack, recordings), procedure learning and evaluation. It is defined
+in :mod:`prism.procedure.sessions` (learning takes it and must not depend on the loaders)
+and re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from prism.errors import DataError
+from prism.procedure.sessions import AnnotatedSession, StepSegment
 
 __all__ = ["FRAME_RATE_HZ", "AnnotatedSession", "StepSegment", "frame_labels"]
 
 FRAME_RATE_HZ = 5.0
 """Default tracking frame rate (frames per second)."""
-
-
-@dataclass(frozen=True)
-class StepSegment:
-    """One performed step: ``step`` from ``start`` to ``end`` seconds after session start."""
-
-    step: str
-    start: float
-    end: float
-
-
-@dataclass(frozen=True)
-class AnnotatedSession:
-    """A session annotated with the steps performed.
-
-    Parameters
-    ----------
-    session_id : str
-        Recording identifier, e.g. ``"1_7"``.
-    task : str
-        Procedure id the session performs.
-    segments : tuple of StepSegment
-        Performed steps sorted by start time (segments may overlap in real data).
-    duration : float
-        Session length in seconds (>= the last segment's end).
-    skipped : tuple of str
-        Steps of the procedure annotated as skipped in this session.
-    """
-
-    session_id: str
-    task: str
-    segments: tuple[StepSegment, ...]
-    duration: float
-    skipped: tuple[str, ...] = ()
-
-    @property
-    def step_order(self) -> tuple[str, ...]:
-        """Performed steps in order of start time."""
-        return tuple(segment.step for segment in self.segments)
 
 
 def frame_labels(

@@ -44,12 +44,15 @@ import warnings
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from prism.data.annotation_files import slugify
 from prism.data.annotations import AnnotatedSession, StepSegment
 from prism.errors import DataError
+from prism.procedure.learn import learn_procedure
+from prism.procedure.model import DurationStats, Procedure, Step, StepNotes
 
 __all__ = [
     "ANNOTATIONS_FILE",
@@ -59,6 +62,7 @@ __all__ = [
     "CaptainCookData",
     "CaptainCookRecipe",
     "CaptainCookWarning",
+    "learn_from_captaincook",
     "load_captaincook4d",
     "normalise_name",
     "read_captaincook4d",
@@ -275,24 +279,27 @@ def _is_number(value: object) -> TypeGuard[float]:
 def _topological_order(
     path: Path, nodes: Collection[int], edges: Sequence[tuple[int, int]]
 ) -> tuple[int, ...]:
-    successors: dict[int, list[int]] = {node: [] for node in nodes}
-    indegree = dict.fromkeys(nodes, 0)
+    """The nodes in topological order, ties by number: of the nodes whose predecessors are
+    all placed, the smallest comes next. ``graphlib`` orders and finds cycles; a heap of
+    its ready nodes breaks the ties (sorting each ready batch would not: a node made ready
+    by the one just placed may be smaller than the rest of the batch)."""
+    sorter: TopologicalSorter[int] = TopologicalSorter({node: () for node in nodes})
     for before, after in edges:
-        successors[before].append(after)
-        indegree[after] += 1
-    ready = [node for node, degree in indegree.items() if degree == 0]
+        sorter.add(after, before)
+    try:
+        sorter.prepare()
+    except CycleError as error:
+        cycle = " -> ".join(str(node) for node in error.args[1])
+        raise DataError(f"{path}: the edges form a cycle ({cycle})") from None
+    ready = list(sorter.get_ready())
     heapq.heapify(ready)
     order: list[int] = []
     while ready:
         node = heapq.heappop(ready)
         order.append(node)
-        for nxt in successors[node]:
-            indegree[nxt] -= 1
-            if indegree[nxt] == 0:
-                heapq.heappush(ready, nxt)
-    if len(order) != len(indegree):
-        stuck = sorted(node for node, degree in indegree.items() if degree > 0)
-        raise DataError(f"{path}: the edges form a cycle (nodes on or after it: {stuck})")
+        sorter.done(node)
+        for successor in sorter.get_ready():
+            heapq.heappush(ready, successor)
     return tuple(order)
 
 
@@ -685,3 +692,68 @@ def load_captaincook4d(
             stacklevel=2,
         )
     return data.recipes
+
+
+def learn_from_captaincook(
+    recipe: CaptainCookRecipe, *, exclude: Collection[str] = (), smoothing: float = 0.5
+) -> Procedure:
+    """Learn a CaptainCook4D recipe's procedure from its recordings.
+
+    Steps, names, descriptions and precedence come from the task graph; transitions,
+    durations and gaps from the recordings not in ``exclude``.
+
+    Parameters
+    ----------
+    recipe : CaptainCookRecipe
+        A recipe from :func:`load_captaincook4d`.
+    exclude : collection of str
+        Recording ids left out (e.g. the test recording in leave-one-recording-out
+        evaluation).
+    smoothing : float
+        Dirichlet pseudo-count per row (see :func:`prism.procedure.learn.learn_procedure`).
+
+    Returns
+    -------
+    Procedure
+        Id :attr:`CaptainCookRecipe.procedure_id` (e.g. ``"scrambled_eggs"``).
+
+    Raises
+    ------
+    DataError
+        If ``exclude`` names an unknown recording or leaves no recording.
+    """
+    known = set(recipe.recording_ids)
+    unknown = sorted(set(exclude) - known)
+    if unknown:
+        raise DataError(f"recipe {recipe.slug!r} has no recordings {unknown} to exclude")
+    sessions = [s for s in recipe.sessions if s.session_id not in set(exclude)]
+    if not sessions:
+        raise DataError(
+            f"recipe {recipe.slug!r}: no recording left to learn from "
+            f"({len(recipe.sessions)} recordings, {len(set(exclude))} excluded)"
+        )
+    # Every recipe step is required: CaptainCook4D annotates a skipped one as an error.
+    # The durations are placeholders that learning replaces.
+    placeholder = DurationStats(mean=1.0, std=0.0)
+    steps = [
+        Step(step_id, name, text, placeholder, notes=StepNotes(must_not_skip=True))
+        for step_id, name, text in zip(
+            recipe.step_ids, recipe.step_names, recipe.descriptions, strict=True
+        )
+    ]
+    return learn_procedure(
+        sessions,
+        procedure_id=recipe.procedure_id,
+        name=recipe.name,
+        steps=steps,
+        precedence=recipe.precedence,
+        smoothing=smoothing,
+        description=(
+            f"{recipe.name} (CaptainCook4D recipe): steps and precedence from its task graph, "
+            "step order, durations and gaps learned from annotated recordings."
+        ),
+        source=(
+            f"learned from {len(sessions)} CaptainCook4D recordings "
+            f"(task graph {recipe.slug}.json, smoothing {smoothing})"
+        ),
+    )

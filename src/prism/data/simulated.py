@@ -36,7 +36,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.signal import lfilter
 
-from prism.errors import PrismError
+from prism.errors import SimulationError
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -61,10 +61,6 @@ _STOP_WORDS = frozenset(
     {"a", "an", "and", "at", "by", "for", "from", "in", "into", "is", "it", "its", "of"}
     | {"on", "onto", "or", "over", "the", "then", "to", "until", "up", "with"}
 )
-
-
-class SimulationError(PrismError, ValueError):
-    """A simulated-classifier setting or input is invalid."""
 
 
 @dataclass(frozen=True)

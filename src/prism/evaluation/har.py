@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from prism.data.recording import Recording
+from prism.errors import EvaluationError
 from prism.evaluation.metrics import frame_accuracy, macro_f1, per_class_f1
 from prism.procedure.learn import learn_procedure
 from prism.procedure.model import Procedure
@@ -101,7 +102,10 @@ def _features(
 
 def _labels(features: SessionFeatures) -> np.ndarray:
     if features.labels is None:
-        raise ValueError(f"session {features.session_id!r} has no labels")
+        raise EvaluationError(
+            f"session {features.session_id!r} has no frame labels; evaluation needs labelled "
+            "sessions"
+        )
     return features.labels
 
 
@@ -230,10 +234,14 @@ def evaluate_har(
         Per-session predictions (for plots).
     """
     if len(recordings) < 2:
-        raise ValueError(f"leave-one-session-out needs at least 2 sessions, got {len(recordings)}")
+        raise EvaluationError(
+            f"leave-one-session-out needs at least 2 sessions, got {len(recordings)}"
+        )
     names = [c.name for c in configurations]
     if len(set(names)) != len(names) or BASELINE in names:
-        raise ValueError(f"configuration names must be distinct and not {BASELINE!r}: {names}")
+        raise EvaluationError(
+            f"configuration names must be distinct and not {BASELINE!r}, got {names}"
+        )
     config = config or HarEvaluationConfig()
     features = _features(recordings, procedure, configurations)
     folds = []

@@ -1,6 +1,12 @@
 """Frame and segment metrics for step recognition, as pure functions on label arrays;
-word error rates of speech recognition (jiwer, with the project's or Whisper's text
-normaliser)."""
+word error rates of speech recognition.
+
+The counting is the libraries': scikit-learn for frame accuracy and F1 (imported on first
+use, so that loading the CLI does not pay for it), rapidfuzz for the Levenshtein distance
+of the edit score, jiwer for the word alignment of a word error rate (with the project's
+or Whisper's text normaliser). These functions fix the conventions on top (which classes a macro
+average counts, what an empty input scores) and check the inputs once.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,9 @@ from functools import cache
 from typing import Literal
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
-from prism.errors import PrismError
+from prism.errors import MetricInputError
 from prism.text import spoken_words
 
 __all__ = [
@@ -25,10 +32,6 @@ __all__ = [
     "segments",
     "word_error_rate",
 ]
-
-
-class MetricInputError(PrismError, ValueError):
-    """Label arrays handed to a metric do not match."""
 
 
 def _check_pair(truth: np.ndarray, predicted: np.ndarray) -> None:
@@ -46,7 +49,11 @@ def frame_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
     0.6666666666666666
     """
     _check_pair(truth, predicted)
-    return float(np.mean(truth == predicted)) if truth.size else 0.0
+    if not truth.size:
+        return 0.0
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(truth, predicted))
 
 
 def per_class_f1(truth: np.ndarray, predicted: np.ndarray, *, n_classes: int) -> np.ndarray:
@@ -56,12 +63,14 @@ def per_class_f1(truth: np.ndarray, predicted: np.ndarray, *, n_classes: int) ->
     [0.667, 0.667, nan]
     """
     _check_pair(truth, predicted)
-    true_positive = np.bincount(truth[truth == predicted], minlength=n_classes).astype(float)
-    support = np.bincount(truth, minlength=n_classes).astype(float)
-    predicted_count = np.bincount(predicted, minlength=n_classes).astype(float)
-    denominator = support + predicted_count
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, 2 * true_positive / denominator, np.nan)
+    if not truth.size:
+        return np.full(n_classes, np.nan)
+    from sklearn.metrics import f1_score
+
+    scores = f1_score(
+        truth, predicted, labels=np.arange(n_classes), average=None, zero_division=np.nan
+    )
+    return np.asarray(scores, dtype=np.float64)
 
 
 def macro_f1(
@@ -77,11 +86,19 @@ def macro_f1(
     >>> macro_f1(np.array([0, 0, 2]), np.array([0, 0, 0]), n_classes=3, exclude=2)
     0.8
     """
-    f1 = per_class_f1(truth, predicted, n_classes=n_classes)
+    _check_pair(truth, predicted)
     present = np.bincount(truth, minlength=n_classes) > 0
     if exclude is not None:
         present[exclude] = False
-    return float(np.mean(np.nan_to_num(f1[present]))) if present.any() else 0.0
+    if not present.any():
+        return 0.0
+    from sklearn.metrics import f1_score
+
+    # Only classes with support are averaged, so no F1 divides by zero.
+    score = f1_score(
+        truth, predicted, labels=np.flatnonzero(present), average="macro", zero_division=0.0
+    )
+    return float(score)
 
 
 def segments(labels: np.ndarray) -> np.ndarray:
@@ -111,17 +128,8 @@ def edit_score(truth: np.ndarray, predicted: np.ndarray, *, ignore: int | None =
     a, b = segments(truth), segments(predicted)
     if max(a.size, b.size) == 0:
         return 1.0
-    previous = np.arange(b.size + 1, dtype=np.int64)
-    for i in range(1, a.size + 1):
-        current = np.empty_like(previous)
-        current[0] = i
-        substitution = previous[:-1] + (a[i - 1] != b)
-        deletion = previous[1:] + 1
-        best = np.minimum(substitution, deletion)
-        for j in range(1, b.size + 1):
-            current[j] = min(best[j - 1], current[j - 1] + 1)
-        previous = current
-    return 1.0 - float(previous[-1]) / max(a.size, b.size)
+    distance = Levenshtein.distance(a.tolist(), b.tolist())
+    return 1.0 - float(distance) / max(a.size, b.size)
 
 
 # ---------------------------------------------------------------- word error rate

@@ -21,7 +21,7 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from prism.errors import PrismError
+from prism.errors import PlotError
 
 __all__ = [
     "OTHER_COLOR",
@@ -39,10 +39,6 @@ OTHER_COLOR = "#d9d9d9"
 _OTHER = "other"
 _PNG_DPI = 150
 _ANNOTATE_MAX_CLASSES = 30
-
-
-class PlotError(PrismError, ValueError):
-    """Arrays or an output path handed to a plotting helper are invalid."""
 
 
 def _check_out(out: Path | str) -> Path:

@@ -24,10 +24,13 @@ from typing import Any
 import numpy as np
 
 from prism.data.annotations import frame_labels
-from prism.data.captaincook4d import CaptainCookRecipe, load_captaincook4d
+from prism.data.captaincook4d import (
+    CaptainCookRecipe,
+    learn_from_captaincook,
+    load_captaincook4d,
+)
 from prism.data.simulated import SimulatedClassifierConfig, simulate_classifier
 from prism.evaluation.metrics import edit_score, frame_accuracy, macro_f1
-from prism.procedure.learn import learn_from_captaincook
 from prism.procedure.model import Procedure
 from prism.tracker import ConfirmationConfig, ConfirmationPolicy, StepTracker, TrackerConfig
 from prism.tracker.hmm import duration_free_hmm, forward_filter

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prism.errors import PrismError
+from prism.errors import ObserverError
 from prism.procedure.model import DurationStats
 from prism.tracker.beam import Beam, next_log_probabilities, normalised_weights
 from prism.tracker.durations import MIN_RELATIVE_STD, duration_pmf
@@ -95,20 +95,20 @@ class RemainingTimeConfig:
 
     def __post_init__(self) -> None:
         if self.bin_seconds is not None and not self.bin_seconds > 0:
-            raise PrismError(f"bin_seconds must be > 0 s, got {self.bin_seconds}")
+            raise ObserverError(f"bin_seconds must be > 0 s, got {self.bin_seconds}")
         if self.max_bins < 16 or self.max_bins & (self.max_bins - 1):
-            raise PrismError(f"max_bins must be a power of two >= 16, got {self.max_bins}")
+            raise ObserverError(f"max_bins must be a power of two >= 16, got {self.max_bins}")
         if not 0.0 <= self.move_floor < 1.0:
-            raise PrismError(f"move_floor must be in [0, 1), got {self.move_floor}")
+            raise ObserverError(f"move_floor must be in [0, 1), got {self.move_floor}")
         if not 0.0 <= self.frontier_mixing < 1.0:
-            raise PrismError(f"frontier_mixing must be in [0, 1), got {self.frontier_mixing}")
+            raise ObserverError(f"frontier_mixing must be in [0, 1), got {self.frontier_mixing}")
         for name in ("max_states_per_level", "cache_size"):
             if getattr(self, name) < 1:
-                raise PrismError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ObserverError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.end_penalty is not None and not 0.0 < self.end_penalty <= 1.0:
-            raise PrismError(f"end_penalty must be in (0, 1], got {self.end_penalty}")
+            raise ObserverError(f"end_penalty must be in (0, 1], got {self.end_penalty}")
         if self.extra_levels < 0:
-            raise PrismError(f"extra_levels must be >= 0, got {self.extra_levels}")
+            raise ObserverError(f"extra_levels must be >= 0, got {self.extra_levels}")
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ class TimeDistribution:
         Conditional on the event happening; NaN if it cannot. ``q`` in [0, 1].
         """
         if not 0.0 <= q <= 1.0:
-            raise PrismError(f"quantile level must be in [0, 1], got {q}")
+            raise ObserverError(f"quantile level must be in [0, 1], got {q}")
         total = self.pmf.sum()
         if total <= 0:
             return math.nan
@@ -202,7 +202,7 @@ class RemainingTime:
         try:
             return self.step_ids.index(step)
         except ValueError:
-            raise PrismError(
+            raise ObserverError(
                 f"unknown step {step!r}; known steps: {', '.join(self.step_ids)}"
             ) from None
 

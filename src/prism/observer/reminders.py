@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from prism.errors import PrismError
+from prism.errors import ReminderError
 from prism.observer.remaining import RemainingTime
 from prism.procedure.model import END, START, Procedure
 from prism.tracker.state import TrackerState
@@ -58,10 +58,6 @@ __all__ = [
     "transitive_closure",
     "usual_order",
 ]
-
-
-class ReminderError(PrismError, ValueError):
-    """A reminder operation that names an unknown reminder or step."""
 
 
 class ReminderKind(StrEnum):

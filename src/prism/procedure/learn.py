@@ -29,27 +29,18 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from prism.data.annotations import AnnotatedSession
-from prism.data.captaincook4d import CaptainCookRecipe
 from prism.errors import DataError, ProcedureError
-from prism.procedure.model import (
-    END,
-    START,
-    DurationStats,
-    GapModel,
-    Procedure,
-    Step,
-    StepNotes,
-)
+from prism.procedure.checks import precedence_cycle_problems, precedence_problems
+from prism.procedure.model import END, START, DurationStats, GapModel, Procedure, Step
+from prism.procedure.sessions import AnnotatedSession
 
 __all__ = [
     "MIN_DURATION_S",
     "SINGLE_OBSERVATION_STD_FRACTION",
-    "learn_from_captaincook",
     "learn_procedure",
     "plausible_transitions",
     "transition_counts",
@@ -70,22 +61,16 @@ def _sorted_segments(session: AnnotatedSession) -> list[tuple[str, float, float]
 
 def _predecessors(step_ids: Sequence[str], precedence: Sequence[tuple[str, str]]) -> np.ndarray:
     """``before[i, j]``: step ``i`` must come before step ``j`` (transitive closure)."""
+    problems = precedence_problems(precedence, step_ids) or precedence_cycle_problems(precedence)
+    if problems:
+        raise ProcedureError("; ".join(problem.message for problem in problems))
     index = {step: i for i, step in enumerate(step_ids)}
     n = len(step_ids)
     before = np.zeros((n, n), dtype=bool)
     for first, then in precedence:
-        for name in (first, then):
-            if name not in index:
-                raise ProcedureError(
-                    f"precedence ({first!r}, {then!r}) names unknown step {name!r}; known "
-                    "steps: " + ", ".join(step_ids)
-                )
         before[index[first], index[then]] = True
     for k in range(n):  # Floyd-Warshall style closure
         before |= before[:, [k]] & before[[k], :]
-    cyclic = [step_ids[i] for i in range(n) if before[i, i]]
-    if cyclic:
-        raise ProcedureError(f"precedence constraints form a cycle through {cyclic[0]!r}")
     return before
 
 
@@ -152,7 +137,7 @@ def transition_counts(sessions: Sequence[AnnotatedSession], step_ids: Sequence[s
 
     Examples
     --------
-    >>> from prism.data.annotations import StepSegment
+    >>> from prism.procedure.sessions import StepSegment
     >>> s = AnnotatedSession("s", "t", (StepSegment("a", 0, 1), StepSegment("b", 2, 3)), 3.0)
     >>> transition_counts([s], ["a", "b"]).astype(int).tolist()
     [[0, 1, 0], [0, 0, 1], [1, 0, 0]]
@@ -335,7 +320,7 @@ def learn_procedure(
 
     Examples
     --------
-    >>> from prism.data.annotations import StepSegment
+    >>> from prism.procedure.sessions import StepSegment
     >>> segments = (StepSegment("boil", 0, 60), StepSegment("steep", 60, 240))
     >>> s = AnnotatedSession("s", "tea", segments, 240.0)
     >>> p = learn_procedure([s], procedure_id="tea", name="Tea", smoothing=0.0)
@@ -394,66 +379,3 @@ def learn_procedure(
     except ProcedureError as error:
         hint = " (steps never performed need smoothing > 0)" if smoothing == 0 else ""
         raise ProcedureError(f"the learned procedure is invalid: {error}{hint}") from None
-
-
-def learn_from_captaincook(
-    recipe: CaptainCookRecipe, *, exclude: Collection[str] = (), smoothing: float = 0.5
-) -> Procedure:
-    """Learn a CaptainCook4D recipe's procedure from its recordings.
-
-    Steps, names, descriptions and precedence come from the task graph; transitions,
-    durations and gaps from the recordings not in ``exclude``.
-
-    Parameters
-    ----------
-    recipe : CaptainCookRecipe
-        A recipe from :func:`prism.data.captaincook4d.load_captaincook4d`.
-    exclude : collection of str
-        Recording ids left out (e.g. the test recording in leave-one-recording-out
-        evaluation).
-    smoothing : float
-        Dirichlet pseudo-count per row (see :func:`learn_procedure`).
-
-    Returns
-    -------
-    Procedure
-        Id :attr:`CaptainCookRecipe.procedure_id` (e.g. ``"scrambled_eggs"``).
-
-    Raises
-    ------
-    DataError
-        If ``exclude`` names an unknown recording or leaves no recording.
-    """
-    known = set(recipe.recording_ids)
-    unknown = sorted(set(exclude) - known)
-    if unknown:
-        raise DataError(f"recipe {recipe.slug!r} has no recordings {unknown} to exclude")
-    sessions = [s for s in recipe.sessions if s.session_id not in set(exclude)]
-    if not sessions:
-        raise DataError(
-            f"recipe {recipe.slug!r}: no recording left to learn from "
-            f"({len(recipe.sessions)} recordings, {len(set(exclude))} excluded)"
-        )
-    # Every recipe step is required: CaptainCook4D annotates a skipped one as an error.
-    steps = [
-        Step(step_id, name, text, _PLACEHOLDER, notes=StepNotes(must_not_skip=True))
-        for step_id, name, text in zip(
-            recipe.step_ids, recipe.step_names, recipe.descriptions, strict=True
-        )
-    ]
-    return learn_procedure(
-        sessions,
-        procedure_id=recipe.procedure_id,
-        name=recipe.name,
-        steps=steps,
-        precedence=recipe.precedence,
-        smoothing=smoothing,
-        description=(
-            f"{recipe.name} (CaptainCook4D recipe): steps and precedence from its task graph, "
-            "step order, durations and gaps learned from annotated recordings."
-        ),
-        source=(
-            f"learned from {len(sessions)} CaptainCook4D recordings "
-            f"(task graph {recipe.slug}.json, smoothing {smoothing})"
-        ),
-    )

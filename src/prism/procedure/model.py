@@ -17,14 +17,14 @@ Conventions
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from prism.errors import ProcedureError
+from prism.procedure import checks
+from prism.procedure.checks import END, PROBABILITY_TOLERANCE, START, STEP_ID_PATTERN
 
 __all__ = [
     "END",
@@ -36,16 +36,7 @@ __all__ = [
     "Procedure",
     "Step",
     "StepNotes",
-    "precedence_cycle_problems",
-    "reachability_problems",
 ]
-
-START = "start"
-END = "end"
-PROBABILITY_TOLERANCE = 1e-3
-"""Outgoing probabilities of a step must sum to 1 within this absolute tolerance."""
-
-STEP_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 @dataclass(frozen=True)
@@ -69,22 +60,7 @@ class DurationStats:
 
     def problems(self) -> list[str]:
         """Return human-readable problems with these statistics (empty if valid)."""
-        found: list[str] = []
-        for name in ("mean", "std", "min", "max"):
-            value = getattr(self, name)
-            if value is not None and not math.isfinite(value):
-                found.append(f"duration {name} must be a finite number of seconds, got {value}")
-        if found:
-            return found
-        if self.mean <= 0:
-            found.append(f"duration mean must be > 0 seconds, got {self.mean}")
-        if self.std < 0:
-            found.append(f"duration std must be >= 0 seconds, got {self.std}")
-        if self.min is not None and self.min < 0:
-            found.append(f"duration min must be >= 0 seconds, got {self.min}")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            found.append(f"duration min ({self.min}) is larger than max ({self.max})")
-        return found
+        return [problem.message for problem in checks.duration_problems(self)]
 
 
 @dataclass(frozen=True)
@@ -264,96 +240,21 @@ class Procedure:
     def problems(self) -> list[str]:
         """Return every consistency problem (empty if the procedure is valid).
 
-        File-level checks with line numbers live in :mod:`prism.procedure.io`; this is
-        the structural check shared by every way of building a procedure.
+        The rules are :mod:`prism.procedure.checks`'s, shared by every way of building a
+        procedure; reading a file (:mod:`prism.procedure.io`) adds line numbers and the
+        checks that only make sense for a file (types, unknown and duplicate keys). The
+        graph-wide checks (reachability, precedence cycles) wait for the rest to pass.
         """
-        found: list[str] = []
-        ids = [step.id for step in self.steps]
-        if not self.steps:
-            found.append("a procedure needs at least one step")
-        seen: set[str] = set()
-        for step in self.steps:
-            if not STEP_ID_PATTERN.match(step.id) or step.id in (START, END):
-                found.append(f"invalid step id {step.id!r}")
-            if step.id in seen:
-                found.append(f"duplicate step id {step.id!r}")
-            seen.add(step.id)
-            found.extend(f"step {step.id!r}: {p}" for p in step.duration.problems())
-        found.extend(_transition_problems(self.transitions, seen))
-        for before, after in self.precedence:
-            for name in (before, after):
-                if name not in seen:
-                    found.append(f"precedence names unknown step {name!r}")
-        if not 0.0 <= self.gap.probability < 1.0:
-            found.append(f"gap probability must be in [0, 1), got {self.gap.probability}")
-        found.extend(f"gap: {p}" for p in self.gap.duration.problems())
+        ids = self.step_ids
+        found = checks.step_id_problems(ids)
+        for index, step in enumerate(self.steps):
+            where = ("steps", index, "duration")
+            found += checks.duration_problems(step.duration, owner=f"step {step.id!r}", where=where)
+        found += checks.transition_problems(self.transitions, ids)
+        found += checks.precedence_problems(self.precedence, ids)
+        found += checks.gap_probability_problems(self.gap.probability)
+        found += checks.duration_problems(self.gap.duration, owner="gap", where=("gap", "duration"))
         if not found:
-            found.extend(reachability_problems(ids, self.transitions))
-            found.extend(precedence_cycle_problems(self.precedence))
-        return found
-
-
-def _transition_problems(
-    transitions: Mapping[str, Mapping[str, float]], step_ids: set[str]
-) -> list[str]:
-    found: list[str] = []
-    for src, row in transitions.items():
-        if src not in step_ids and src != START:
-            found.append(f"transition from unknown step {src!r}")
-            continue
-        for dst, probability in row.items():
-            if dst not in step_ids and dst != END:
-                found.append(f"transition {src!r} -> {dst!r}: unknown step {dst!r}")
-            if not (math.isfinite(probability) and 0.0 <= probability <= 1.0):
-                found.append(
-                    f"transition {src!r} -> {dst!r}: probability {probability} not in [0, 1]"
-                )
-        total = sum(row.values())
-        if abs(total - 1.0) > PROBABILITY_TOLERANCE:
-            found.append(f"outgoing probabilities of {src!r} sum to {total:.6g}, not 1")
-    for src in [START, *sorted(step_ids)]:
-        if src not in transitions:
-            found.append(f"step {src!r} has no outgoing transitions")
-    return found
-
-
-def _reachable(graph: Mapping[str, Sequence[str]], origin: str) -> set[str]:
-    seen = {origin}
-    stack = [origin]
-    while stack:
-        for nxt in graph.get(stack.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return seen
-
-
-def reachability_problems(
-    ids: Sequence[str], transitions: Mapping[str, Mapping[str, float]]
-) -> list[str]:
-    """Steps unreachable from start, and steps from which end is unreachable."""
-    forward = {src: [d for d, p in row.items() if p > 0] for src, row in transitions.items()}
-    reached = _reachable(forward, START)
-    found = [f"step {s!r} is unreachable from start" for s in ids if s not in reached]
-    if END not in reached:
-        found.append("end is unreachable from start")
-    backward: dict[str, list[str]] = {}
-    for src, dsts in forward.items():
-        for dst in dsts:
-            backward.setdefault(dst, []).append(src)
-    reaching_end = _reachable(backward, END)
-    found.extend(
-        f"end is unreachable from step {s!r}" for s in ids if s in reached and s not in reaching_end
-    )
-    return found
-
-
-def precedence_cycle_problems(precedence: Sequence[tuple[str, str]]) -> list[str]:
-    """A problem naming a step on a cycle of the precedence pairs, if there is one."""
-    graph: dict[str, list[str]] = {}
-    for before, after in precedence:
-        graph.setdefault(before, []).append(after)
-    for node in graph:
-        if any(node in _reachable(graph, nxt) for nxt in graph[node]):
-            return [f"precedence constraints form a cycle through {node!r}"]
-    return []
+            found += checks.reachability_problems(ids, self.transitions)
+            found += checks.precedence_cycle_problems(self.precedence)
+        return [problem.message for problem in found]

@@ -14,6 +14,14 @@ Layout
    probability ``>= min_probability``; start is layer 0 and end the last layer.
 3. Inside a layer, steps are ordered by a few barycentre sweeps (weighted by transition
    probability) to reduce crossings, and centred vertically.
+
+Why the layout is written here rather than taken from a graph library: Graphviz's
+``dot`` is a system program, not a Python package the project can pin; networkx's
+layouts are force-directed or take the layers as given. The
+layers here come from the procedure's own meaning (where a step is expected in the
+chain, so that the loops of repeatable steps and the rare backward transitions point
+backwards), which no general layout knows; and the function is pure numpy, so a test
+pins its positions.
 """
 
 from __future__ import annotations

@@ -16,11 +16,9 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from prism.procedure.model import START, DurationStats, Procedure, Step
+from prism.procedure.schema import FORMAT_VERSION
 
 __all__ = ["FORMAT_VERSION", "dump_procedure", "save_procedure"]
-
-FORMAT_VERSION = 1
-"""Version of the procedure file format written (and the only one read)."""
 
 _PROBABILITY_DECIMALS = 4
 _SECONDS_DECIMALS = 3

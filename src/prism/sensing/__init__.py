@@ -17,12 +17,7 @@ if TYPE_CHECKING:
         negative_log_likelihood,
         softmax,
     )
-    from prism.sensing.classifier import (
-        OTHER_CLASS,
-        ActivityClassifier,
-        ModelFileError,
-        read_confusion_matrix,
-    )
+    from prism.sensing.classifier import OTHER_CLASS, ActivityClassifier
     from prism.sensing.features import (
         PRIVACY_RATE_HZ,
         ChannelNormalizer,
@@ -32,6 +27,7 @@ if TYPE_CHECKING:
         audio_frames,
         imu_frames,
     )
+    from prism.sensing.model_folder import ModelFileError, read_confusion_matrix
     from prism.sensing.network import FusedActivityNet, NetworkConfig
     from prism.sensing.streaming import AudioFrameStream, ImuFrameStream, StreamingClassifier
     from prism.sensing.training import (
@@ -51,8 +47,8 @@ _EXPORTS = {
     "softmax": "calibration",
     "OTHER_CLASS": "classifier",
     "ActivityClassifier": "classifier",
-    "ModelFileError": "classifier",
-    "read_confusion_matrix": "classifier",
+    "ModelFileError": "model_folder",
+    "read_confusion_matrix": "model_folder",
     "PRIVACY_RATE_HZ": "features",
     "ChannelNormalizer": "features",
     "LogMelSpec": "features",

@@ -19,8 +19,9 @@ import math
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax
+from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-from prism.sensing.features import SensingError
+from prism.errors import SensingError
 
 __all__ = [
     "confusion_matrix",
@@ -182,7 +183,8 @@ def expected_calibration_error(
 def confusion_matrix(
     labels: np.ndarray, predicted: np.ndarray, *, n_classes: int, normalize: bool = False
 ) -> np.ndarray:
-    """Counts of (true class, predicted class) pairs.
+    """Counts of (true class, predicted class) pairs: ``sklearn.metrics.confusion_matrix``
+    over the classes ``0 .. n_classes - 1``, with PrISM's input checks and row fractions.
 
     Parameters
     ----------
@@ -212,8 +214,11 @@ def confusion_matrix(
             raise SensingError(f"{name} must be in [0, {n_classes - 1}]")
     if truth.shape != guess.shape:
         raise SensingError(f"labels {truth.shape} and predicted {guess.shape} differ in shape")
-    flat = truth.astype(np.int64) * n_classes + guess.astype(np.int64)
-    counts = np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    counts: np.ndarray
+    if truth.size and n_classes > 1:
+        counts = np.asarray(sklearn_confusion_matrix(truth, guess, labels=np.arange(n_classes)))
+    else:  # scikit-learn refuses empty arrays and warns about a 1 x 1 matrix
+        counts = np.full((n_classes, n_classes), truth.size, dtype=np.int64)
     if not normalize:
         return counts
     totals = counts.sum(axis=1, keepdims=True)

@@ -4,30 +4,16 @@
 settings, :meth:`~ActivityClassifier.fit` learns and returns ``self``, learned state ends
 in ``_``. It ties together the features (:mod:`prism.sensing.features`), the network
 (:mod:`prism.sensing.network`), training (:mod:`prism.sensing.training`) and temperature
-scaling (:mod:`prism.sensing.calibration`), and saves itself as a model directory::
-
-    models/<task>/
-      config.json             settings, feature and network sizes, format version
-      weights.pt              torch state_dict of the FusedActivityNet
-      normalizer.json         per-channel mean/std of each modality's windows
-      calibration.json        temperature, NLL and ECE before/after calibration
-      confusion_matrix.json   classes and counts (rows true, columns predicted) ...
-      confusion_matrix.csv    ... the same as CSV, for the tracker and for people
-      model_card.json         data, splits, metrics, confusion matrix, date, size
-      MODEL_CARD.md           the same for people
+scaling (:mod:`prism.sensing.calibration`), and saves itself as a model folder
+(:mod:`prism.sensing.model_folder`) with a model card (:mod:`prism.sensing.model_card`).
 
 Probabilities are ``(T, S + 1)`` with "other" last, ``T = ceil(duration * 5)`` frames.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +22,8 @@ import torch
 from scipy.special import log_softmax
 
 from prism.data.annotations import frame_labels
-from prism.data.json_files import read_json_object
 from prism.data.recording import AUDIO_RATE_HZ, Recording
-from prism.errors import DataError
-from prism.evaluation.metrics import frame_accuracy, macro_f1
+from prism.errors import DataError, ModelFileError
 from prism.procedure.model import Procedure
 from prism.sensing.calibration import (
     confusion_matrix,
@@ -50,7 +34,6 @@ from prism.sensing.calibration import (
     softmax,
 )
 from prism.sensing.features import (
-    N_MELS,
     ChannelNormalizer,
     LogMelSpec,
     SensingError,
@@ -59,7 +42,15 @@ from prism.sensing.features import (
     imu_frames,
     imu_window_channels,
 )
-from prism.sensing.framing import FRAME_RATE_HZ, IMU_RESAMPLE_HZ, IMU_WINDOW_S, frame_count
+from prism.sensing.framing import IMU_WINDOW_S, frame_count
+from prism.sensing.model_card import render_model_card
+from prism.sensing.model_folder import (
+    CLASSIFIER_FORMAT,
+    CLASSIFIER_FORMAT_VERSION,
+    read_confusion_matrix,
+    read_model_folder,
+    write_model_folder,
+)
 from prism.sensing.network import (
     BranchOutputs,
     FusedActivityNet,
@@ -68,6 +59,7 @@ from prism.sensing.network import (
     concatenate_branch_outputs,
     session_logits,
 )
+from prism.sensing.scores import frame_accuracy, macro_f1
 from prism.sensing.training import (
     EpochRecord,
     ProgressCallback,
@@ -88,31 +80,9 @@ __all__ = [
     "render_model_card",
 ]
 
-MODEL_CARD_FORMAT = "prism-model-card"
-CLASSIFIER_FORMAT = "prism-activity-classifier"
-CLASSIFIER_FORMAT_VERSION = 3
-"""Bumped whenever saved files change meaning; :meth:`ActivityClassifier.load` checks it.
-Older versions are still read. Version 1 (before late fusion): early-fusion networks,
-the one branch's layers at the top level of ``weights.pt``. Version 2 (before fitted
-branch weights): late-fusion products have every branch's weight 1."""
 OTHER_CLASS = "other"
 COVERAGE_TOLERANCE_S = IMU_WINDOW_S
 """A modality may leave at most this much of a session uncovered at either end (s)."""
-
-_FILES = {
-    "config": "config.json",
-    "weights": "weights.pt",
-    "normalizer": "normalizer.json",
-    "calibration": "calibration.json",
-    "confusion": "confusion_matrix.json",
-    "confusion_csv": "confusion_matrix.csv",
-    "card": "model_card.json",
-    "card_md": "MODEL_CARD.md",
-}
-
-
-class ModelFileError(DataError):
-    """A saved model directory is missing a file, or a file is malformed or incompatible."""
 
 
 class ActivityClassifier:
@@ -350,7 +320,7 @@ class ActivityClassifier:
         self.temperature_ = fit_temperature(logits, labels) if validation_ids else 1.0
         self.confusion_ = confusion_matrix(labels, logits.argmax(axis=1), n_classes=self.n_classes)
         self.validation_metrics_ = _calibration_metrics(
-            logits, labels, self.temperature_, self.n_classes, self.confusion_source_
+            logits, labels, self.temperature_, self.confusion_source_
         )
         return self
 
@@ -420,7 +390,7 @@ class ActivityClassifier:
         data: Mapping[str, Any] | str | None = None,
         metrics: Mapping[str, Any] | None = None,
     ) -> Path:
-        """Write the model directory (see the module docstring); returns its path.
+        """Write the model folder (:mod:`prism.sensing.model_folder`); returns its path.
 
         Parameters
         ----------
@@ -433,107 +403,19 @@ class ActivityClassifier:
         metrics : mapping or None
             Further metrics computed by the caller (e.g. a test split), JSON-ready.
         """
-        self.check_fitted()
-        root = Path(directory)
-        root.mkdir(parents=True, exist_ok=True)
-        torch.save(self.network_.state_dict(), root / _FILES["weights"])
-        config = {
-            "format": CLASSIFIER_FORMAT,
-            "format_version": CLASSIFIER_FORMAT_VERSION,
-            "torch_version": torch.__version__.split("+")[0],
-            "step_ids": list(self.step_ids),
-            "class_names": list(self.class_names),
-            "modalities": list(self.modalities),
-            "privacy_rate": self.privacy_rate,
-            "imu_magnitude": self.imu_magnitude,
-            "imu_channels": list(imu_window_channels(magnitude=self.imu_magnitude)),
-            "audio_features": self.audio_spec.to_dict(),
-            "training": self.config.to_dict(),
-        }
-        _write_json(root / _FILES["config"], config)
-        _write_json(
-            root / _FILES["normalizer"],
-            {name: normalizer.to_dict() for name, normalizer in self.normalizers_.items()},
-        )
-        _write_json(
-            root / _FILES["calibration"],
-            {"temperature": self.temperature_, **self.validation_metrics_},
-        )
-        confusion = {
-            "classes": list(self.class_names),
-            "counts": self.confusion_.tolist(),
-            "source": self.confusion_source_,
-            "rows": "true class",
-            "columns": "predicted class",
-        }
-        _write_json(root / _FILES["confusion"], confusion)
-        (root / _FILES["confusion_csv"]).write_text(
-            _confusion_csv(self.class_names, self.confusion_), encoding="utf-8"
-        )
-        card = _model_card(
-            self,
-            task=task,
-            data=data,
-            metrics=metrics,
-            size_bytes=(root / _FILES["weights"]).stat().st_size,
-        )
-        _write_json(root / _FILES["card"], card)
-        (root / _FILES["card_md"]).write_text(render_model_card(card), encoding="utf-8")
-        return root
+        return write_model_folder(self, directory, task=task, data=data, metrics=metrics)
 
     @classmethod
     def load(cls, directory: Path | str) -> ActivityClassifier:
-        """Read a model directory written by :meth:`save`.
+        """Read a model folder written by :meth:`save`.
 
         Raises
         ------
         ModelFileError
-            Naming the file: missing, not valid JSON, another format or a newer format
-            version, weights that do not match the configuration, malformed normalizer,
-            calibration or confusion matrix.
+            Naming the file that is missing, malformed or incompatible (see
+            :func:`~prism.sensing.model_folder.read_model_folder`).
         """
-        root = Path(directory)
-        if not root.is_dir():
-            raise ModelFileError(f"{root}: not a model directory (it does not exist)")
-        config_path = root / _FILES["config"]
-        config = _read_json(config_path)
-        if config.get("format") != CLASSIFIER_FORMAT:
-            raise ModelFileError(
-                f"{config_path}: format must be {CLASSIFIER_FORMAT!r}, got {config.get('format')!r}"
-            )
-        version = config.get("format_version")
-        if type(version) is not int or version not in range(1, CLASSIFIER_FORMAT_VERSION + 1):
-            raise ModelFileError(
-                f"{config_path}: format_version {version!r} is not supported "
-                f"(this PrISM reads versions 1 to {CLASSIFIER_FORMAT_VERSION})"
-            )
-        try:
-            training = dict(config["training"])
-            if version == 1:
-                training["network"] = {"fusion": "early", **training.get("network", {})}
-            model = cls(
-                config["step_ids"],
-                modalities=config["modalities"],
-                privacy_rate=config["privacy_rate"],
-                imu_magnitude=config["imu_magnitude"],
-                config=TrainingConfig.from_dict(training),
-            )
-        except (KeyError, TypeError, SensingError) as error:
-            raise ModelFileError(f"{config_path}: invalid settings ({error!r})") from None
-        model.network_ = _read_weights(root / _FILES["weights"], model, version=version)
-        model.normalizers_ = _read_normalizers(root / _FILES["normalizer"], model)
-        calibration_path = root / _FILES["calibration"]
-        calibration = _read_json(calibration_path)
-        temperature = calibration.get("temperature")
-        if not isinstance(temperature, int | float) or not temperature > 0:
-            raise ModelFileError(f"{calibration_path}: 'temperature' must be a number > 0")
-        model.temperature_ = float(temperature)
-        model.validation_metrics_ = {k: v for k, v in calibration.items() if k != "temperature"}
-        model.confusion_, model.confusion_source_ = read_confusion_matrix(
-            root / _FILES["confusion"], classes=model.class_names
-        )
-        _read_card(root / _FILES["card"], model)
-        return model
+        return read_model_folder(cls, directory)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -577,7 +459,7 @@ def _data_summary(
 
 
 def _calibration_metrics(
-    logits: np.ndarray, labels: np.ndarray, temperature: float, n_classes: int, source: str
+    logits: np.ndarray, labels: np.ndarray, temperature: float, source: str
 ) -> dict[str, Any]:
     predicted = logits.argmax(axis=1)
     before, after = softmax(logits), softmax(logits, temperature=temperature)
@@ -585,31 +467,12 @@ def _calibration_metrics(
         "source": source,
         "frames": int(labels.size),
         "accuracy": frame_accuracy(labels, predicted),
-        "macro_f1": macro_f1(labels, predicted, n_classes=n_classes),
+        "macro_f1": macro_f1(labels, predicted),
         "nll_before": negative_log_likelihood(logits, labels),
         "nll_after": negative_log_likelihood(logits, labels, temperature=temperature),
         "ece_before": expected_calibration_error(before, labels),
         "ece_after": expected_calibration_error(after, labels),
     }
-
-
-def _confusion_csv(classes: Sequence[str], counts: np.ndarray) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["true\\predicted", *classes])
-    for name, row in zip(classes, counts.tolist(), strict=True):
-        writer.writerow([name, *row])
-    return buffer.getvalue()
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    return read_json_object(
-        path, missing_hint="was the model saved completely?", error=ModelFileError
-    )
 
 
 def _fit_late_fusion(
@@ -632,275 +495,3 @@ def _fit_late_fusion(
     with torch.no_grad():
         network.branch_temperatures.copy_(torch.tensor(temperatures))
         network.branch_weights.copy_(torch.from_numpy(weights))
-
-
-_FORMAT_1_LAYERS = ("fuse", "context_stack", "head")
-
-
-def _upgrade_weights(state: Mapping[str, Any], version: int) -> dict[str, Any]:
-    """Weights of an older format in this version's layout (see
-    :data:`CLASSIFIER_FORMAT_VERSION`): format 1 had the one (early-fusion) branch's layers
-    at the top level (``fuse.*``, ``context_stack.*``, ``head.*``) and no branch
-    temperatures; formats 1 and 2 had no branch weights (all 1)."""
-    upgraded = dict(state)
-    if version == 1:
-        upgraded = {
-            (f"branches.fused.{key}" if key.split(".")[0] in _FORMAT_1_LAYERS else key): value
-            for key, value in state.items()
-        }
-        upgraded.setdefault("branch_temperatures", torch.ones(1))
-    if version <= 2 and isinstance(upgraded.get("branch_temperatures"), torch.Tensor):
-        upgraded.setdefault("branch_weights", torch.ones_like(upgraded["branch_temperatures"]))
-    return upgraded
-
-
-def _read_weights(path: Path, model: ActivityClassifier, *, version: int) -> FusedActivityNet:
-    if not path.exists():
-        raise ModelFileError(f"{path}: missing; was the model saved completely?")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a corrupt file
-        raise ModelFileError(f"{path}: cannot read the weights ({error})") from None
-    network = FusedActivityNet(
-        model.n_classes, modalities=model.modalities, config=model.config.network
-    )
-    try:
-        network.load_state_dict(_upgrade_weights(state, version))
-    except (RuntimeError, TypeError, AttributeError) as error:
-        raise ModelFileError(f"{path}: weights do not match config.json ({error})") from None
-    network.eval()
-    return network
-
-
-def _read_normalizers(path: Path, model: ActivityClassifier) -> dict[str, ChannelNormalizer]:
-    data = _read_json(path)
-    expected = {"imu": model.config.network.imu_channels, "audio": N_MELS}
-    normalizers = {}
-    for name in model.modalities:
-        if name not in data:
-            raise ModelFileError(f"{path}: no normalizer for {name!r}")
-        try:
-            normalizer = ChannelNormalizer.from_dict(data[name])
-        except SensingError as error:
-            raise ModelFileError(f"{path}: {name}: {error}") from None
-        if normalizer.n_channels != expected[name]:
-            raise ModelFileError(
-                f"{path}: {name} normalizer has {normalizer.n_channels} channels, "
-                f"expected {expected[name]}"
-            )
-        normalizers[name] = normalizer
-    return normalizers
-
-
-def read_confusion_matrix(
-    path: Path | str, *, classes: Sequence[str] | None = None
-) -> tuple[np.ndarray, str]:
-    """Read ``confusion_matrix.json`` of a model directory.
-
-    Parameters
-    ----------
-    path : path
-        The JSON file.
-    classes : sequence of str or None
-        If given, the file's classes must equal these (in order).
-
-    Returns
-    -------
-    (counts, source) : np.ndarray [shape=(C, C), int64], str
-        Rows are true classes; ``source`` is "validation" or "training".
-    """
-    path = Path(path)
-    data = _read_json(path)
-    try:
-        names = [str(c) for c in data["classes"]]
-        counts = np.asarray(data["counts"], dtype=np.int64)
-        source = str(data.get("source", "validation"))
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: needs 'classes' and integer 'counts' ({error})") from None
-    if counts.shape != (len(names), len(names)) or (counts < 0).any():
-        raise ModelFileError(
-            f"{path}: counts must be a non-negative {len(names)} x {len(names)} matrix, "
-            f"got shape {counts.shape}"
-        )
-    if classes is not None and tuple(names) != tuple(classes):
-        raise ModelFileError(f"{path}: classes {names} differ from the model's {list(classes)}")
-    return counts, source
-
-
-# ---------------------------------------------------------------------- model card
-def _model_card(
-    model: ActivityClassifier,
-    *,
-    task: str | None,
-    data: Mapping[str, Any] | str | None,
-    metrics: Mapping[str, Any] | None,
-    size_bytes: int,
-) -> dict[str, Any]:
-    import librosa
-
-    network = model.network_
-    description = {"description": data} if isinstance(data, str) else dict(data or {})
-    config = model.config
-    if config.validation_sessions:
-        method = "explicit validation sessions"
-    else:
-        method = (
-            f"random {config.validation_fraction:.0%} of sessions held out "
-            f"(seed {config.seed}); sessions are never split"
-        )
-    return {
-        "format": MODEL_CARD_FORMAT,
-        "format_version": CLASSIFIER_FORMAT_VERSION,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "model": {
-            "type": "FusedActivityNet",
-            "task": task,
-            "classes": list(model.class_names),
-            "modalities": list(model.modalities),
-            "privacy_rate_hz": model.privacy_rate,
-            "parameters": network.parameter_count(),
-            "size_bytes": size_bytes,
-            "receptive_field_frames": network.receptive_field,
-            "receptive_field_s": network.receptive_field / FRAME_RATE_HZ,
-            "frame_rate_hz": FRAME_RATE_HZ,
-            "latency_s": IMU_WINDOW_S / 2 if "imu" in model.modalities else 0.5,
-            "network": config.network.to_dict(),
-        },
-        "features": {
-            "audio": model.audio_spec.to_dict() if "audio" in model.modalities else None,
-            "imu": {
-                "channels": list(imu_window_channels(magnitude=model.imu_magnitude)),
-                "window_s": IMU_WINDOW_S,
-                "rate_hz": IMU_RESAMPLE_HZ,
-            }
-            if "imu" in model.modalities
-            else None,
-        },
-        "data": {"caller": description, "summary": model.training_data_},
-        "splits": {**model.split_, "method": method},
-        "training": {
-            **model.training_summary_,
-            "config": config.to_dict(),
-            "history": [record.to_dict() for record in model.history_],
-        },
-        "validation": {"temperature": model.temperature_, **model.validation_metrics_},
-        "metrics": dict(metrics or {}),
-        "confusion_matrix": {
-            "classes": list(model.class_names),
-            "counts": model.confusion_.tolist(),
-            "source": model.confusion_source_,
-        },
-        "software": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "librosa": str(getattr(librosa, "__version__", "unknown")),
-        },
-    }
-
-
-def _read_card(path: Path, model: ActivityClassifier) -> None:
-    card = _read_json(path)
-    try:
-        training = dict(card["training"])
-        model.history_ = [EpochRecord(**record) for record in training.pop("history")]
-        training.pop("config", None)
-        model.training_summary_ = training
-        model.split_ = {
-            "train": list(card["splits"]["train"]),
-            "validation": list(card["splits"]["validation"]),
-        }
-        model.training_data_ = dict(card["data"]["summary"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"{path}: malformed model card ({error!r})") from None
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def render_model_card(card: Mapping[str, Any]) -> str:
-    """Markdown version of a ``model_card.json`` dictionary (``MODEL_CARD.md``)."""
-    model, validation = card["model"], card["validation"]
-    summary = card["data"]["summary"]
-    lines = [
-        f"# Model card: {model.get('task') or 'activity'} classifier",
-        "",
-        f"Created {card['created']}. Format {card['format']} v{card['format_version']}.",
-        "",
-        "## Model",
-        "",
-        f"- Fused activity network over {', '.join(model['modalities'])}"
-        + (
-            f" (audio at {model['privacy_rate_hz']} Hz, privacy mode)"
-            if model["privacy_rate_hz"]
-            else ""
-        ),
-        f"- {len(model['classes'])} classes (steps + other), one frame every "
-        f"{1 / model['frame_rate_hz']:.1f} s, latency {model['latency_s']} s",
-        f"- {model['parameters']:,} parameters, {model['size_bytes'] / 1e6:.2f} MB of weights",
-        f"- Causal temporal context of {model['receptive_field_frames']} frames "
-        f"({model['receptive_field_s']} s)",
-        "",
-        "## Data",
-        "",
-    ]
-    for key, value in card["data"]["caller"].items():
-        lines.append(f"- {key}: {value}")
-    for role in ("train", "validation"):
-        part = summary.get(role, {})
-        lines.append(
-            f"- {role}: {part.get('sessions', 0)} sessions "
-            f"({part.get('real_sessions', 0)} real, {part.get('synthetic_sessions', 0)} "
-            f"semi-synthetic), {part.get('frames', 0)} frames"
-        )
-    lines += ["", "## Splits", "", f"- {card['splits']['method']}"]
-    lines += [
-        f"- {role}: {', '.join(card['splits'][role]) or '(none)'}"
-        for role in ("train", "validation")
-    ]
-    training = card["training"]
-    branches = training.get("branch_best_epochs") or {}
-    per_branch = ", ".join(f"{name} {epoch}" for name, epoch in branches.items())
-    best = f"{training.get('best_epoch')}" + (f" ({per_branch})" if len(branches) > 1 else "")
-    lines += [
-        "",
-        "## Training",
-        "",
-        f"- {training.get('epochs_run')} epochs, best {best}, "
-        f"stopped by {training.get('stop_reason')}, {training.get('seconds')} s",
-        f"- seed {training['config']['seed']}, weighted cross-entropy, AdamW "
-        f"lr {training['config']['learning_rate']}, modality dropout "
-        f"{training['config']['modality_dropout']}",
-        "",
-        f"## Metrics ({validation.get('source')} sessions, {validation.get('frames')} frames)",
-        "",
-        "| metric | value |",
-        "|---|---|",
-    ]
-    for key, value in validation.items():
-        if key not in ("source", "frames"):
-            lines.append(f"| {key} | {_number(value)} |")
-    for key, value in card["metrics"].items():
-        lines.append(f"| {key} (caller) | {_number(value)} |")
-    classes, counts = card["confusion_matrix"]["classes"], card["confusion_matrix"]["counts"]
-    lines += [
-        "",
-        f"## Confusion matrix ({card['confusion_matrix']['source']}; rows true, columns predicted)",
-        "",
-        "| | " + " | ".join(str(i) for i in range(len(classes))) + " |",
-        "|---" * (len(classes) + 1) + "|",
-    ]
-    for i, (name, row) in enumerate(zip(classes, counts, strict=True)):
-        lines.append(f"| {i} {name} | " + " | ".join(str(c) for c in row) + " |")
-    lines += [
-        "",
-        "## Use and limits",
-        "",
-        "Frame-level step probabilities for the PrISM tracker. Metrics from semi-synthetic "
-        "sessions do not transfer to real sessions; see the data summary above.",
-        "",
-    ]
-    return "\n".join(lines)

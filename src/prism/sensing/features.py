@@ -40,7 +40,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from prism.data.recording import AUDIO_RATE_HZ, IMU_CHANNELS, ImuSamples
-from prism.errors import DataError, PrismError
+from prism.errors import DataError, SensingError
 from prism.sensing.framing import AUDIO_WINDOW_S, FRAME_RATE_HZ, IMU_RESAMPLE_HZ, IMU_WINDOW_S
 
 __all__ = [
@@ -77,10 +77,6 @@ IMU_WINDOW_SAMPLES = round(IMU_WINDOW_S * IMU_RESAMPLE_HZ)
 
 _BLOCK = 2048
 """Rows per block in the column and decimation cores (bounds memory)."""
-
-
-class SensingError(PrismError, ValueError):
-    """A sensing setting, feature array or model input is invalid."""
 
 
 def _frame_hop(rate: float, hop: int) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from prism.errors import PrismError
+from prism.errors import BaselineError
 from prism.sensing.framing import IMU_RESAMPLE_HZ
 
 __all__ = [
@@ -25,10 +25,6 @@ __all__ = [
     "imu_window_features",
     "window_features",
 ]
-
-
-class BaselineError(PrismError, ValueError):
-    """The baseline was given inconsistent inputs."""
 
 
 def imu_window_features(windows: np.ndarray, *, rate: float = IMU_RESAMPLE_HZ) -> np.ndarray:

@@ -35,7 +35,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from prism.evaluation.metrics import frame_accuracy, macro_f1
 from prism.sensing.calibration import negative_log_likelihood
 from prism.sensing.features import SensingError, SessionFeatures
 from prism.sensing.network import (
@@ -47,6 +46,7 @@ from prism.sensing.network import (
     concatenate_branch_outputs,
     session_branch_logits,
 )
+from prism.sensing.scores import frame_accuracy, macro_f1
 
 __all__ = [
     "EpochRecord",
@@ -451,13 +451,13 @@ def _validate(
         own, labels = logits[present], truth[present]
         keys.append(
             (
-                macro_f1(labels, own.argmax(axis=1), n_classes=network.n_classes),
+                macro_f1(labels, own.argmax(axis=1)),
                 -negative_log_likelihood(own, labels),
             )
         )
     return (
         negative_log_likelihood(scores, truth),
-        macro_f1(truth, predicted, n_classes=network.n_classes),
+        macro_f1(truth, predicted),
         frame_accuracy(truth, predicted),
         keys,
     )
