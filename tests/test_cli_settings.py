@@ -143,3 +143,10 @@ def test_serve_demo(elsewhere: Elsewhere) -> None:
     assert code == 0, stdout + stderr
     assert "step: grind_beans" in stdout
     assert not (elsewhere.cwd / ".prism").exists()  # the demo keeps its sessions in memory
+
+
+def test_a_bad_variable_stops_any_command_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISM_SERVER_MAX_OUTBOX", "0")
+    code, stdout, stderr = _invoke("procedure", "validate", REPOSITORY / "tasks" / "abc")
+    assert code == 1 and not stdout
+    assert "PRISM_SERVER_MAX_OUTBOX: Input should be greater than 0" in " ".join(stderr.split())

@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prism.errors import PrismError
-from prism.server.errors import SettingError
+from prism.errors import PrismError, SettingsError
 from prism.server.limits import TokenBucket
 
 
@@ -80,6 +79,6 @@ def test_token_bucket_rejects_bad_settings() -> None:
     ids=["zero", "negative", "nan", "no-burst"],
 )
 def test_refused_settings_are_setting_errors(rate: float, burst: int) -> None:
-    with pytest.raises(SettingError, match=r"need rate > 0 and burst >= 1") as caught:
+    with pytest.raises(SettingsError, match=r"need rate > 0 and burst >= 1") as caught:
         TokenBucket(rate, burst)
     assert isinstance(caught.value, PrismError)

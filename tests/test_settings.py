@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from prism.settings import AsrSettings, LLMSettings, ServerSettings, Settings
+from prism.errors import SettingsError
+from prism.settings import AsrSettings, LLMSettings, ServerSettings, Settings, get_settings
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -107,3 +108,14 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValidationError, match="frozen"):
         settings.server.max_sessions = 3  # type: ignore[misc]
+
+
+def test_the_process_settings_name_each_bad_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PRISM_SERVER_MAX_SESSIONS", "many")
+    monkeypatch.setenv("PRISM_LLM_TIMEOUT_S", "-1")
+    with pytest.raises(SettingsError) as raised:
+        get_settings()
+    message = str(raised.value)
+    assert "PRISM_SERVER_MAX_SESSIONS: Input should be a valid integer" in message
+    assert "(got 'many')" in message
+    assert "PRISM_LLM_TIMEOUT_S: Input should be greater than 0 (got '-1')" in message

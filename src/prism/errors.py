@@ -28,6 +28,7 @@ __all__ = [
     "ProcedureError",
     "ReminderError",
     "SensingError",
+    "SettingsError",
     "SimulationError",
     "TrackerInputError",
 ]
@@ -88,3 +89,7 @@ class PlotError(PrismError, ValueError):
 
 class LocalLLMError(PrismError, RuntimeError):
     """The local LLM server or its model is missing, or the server did not come up."""
+
+
+class SettingsError(PrismError, ValueError):
+    """A setting (a ``PRISM_*`` variable or an option) has a value that is not allowed."""

@@ -16,8 +16,10 @@ environment                     field                       default
 ``PRISM_ASR_<FIELD>``           ``asr.<field>``             see :class:`AsrSettings`
 ==============================  ==========================  =============================
 
-A value that does not parse fails at start-up with the key and what was expected
-(pydantic's message, e.g. ``server.max_sessions: Input should be a valid integer``).
+A value that does not parse, or a variable of a section that names no setting of it,
+fails at start-up (:func:`get_settings`) with a :class:`~prism.errors.SettingsError`
+naming the variable, what was expected and what came in, e.g.
+``PRISM_SERVER_MAX_SESSIONS: Input should be a valid integer (got 'many')``.
 
 >>> Settings(tasks_dir=Path("/srv/prism/tasks")).tasks_dir
 PosixPath('/srv/prism/tasks')
@@ -31,8 +33,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from prism.errors import SettingsError
 
 __all__ = [
     "AsrSettings",
@@ -224,5 +228,24 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process, read from the environment on first use."""
-    return Settings()
+    """The settings of this process, read from the environment on first use.
+
+    Raises
+    ------
+    SettingsError
+        Naming each ``PRISM_*`` variable whose value is not allowed.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [
+            f"{_variable(problem['loc'])}: {problem['msg']} (got {problem['input']!r})"
+            for problem in error.errors()
+        ]
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None
+
+
+def _variable(location: tuple[int | str, ...]) -> str:
+    """The environment variable of a setting's location (``("server", "max_sessions")``
+    -> ``PRISM_SERVER_MAX_SESSIONS``)."""
+    return "PRISM_" + "_".join(str(part).upper() for part in location)

@@ -18,7 +18,6 @@ __all__ = [
     "ServiceError",
     "SessionElsewhereError",
     "SessionNotFoundError",
-    "SettingError",
     "TooManySessionsError",
     "UnauthorizedError",
 ]
@@ -62,7 +61,3 @@ class ConnectionStateError(PrismError, RuntimeError):
 
 class ServerStartError(PrismError, RuntimeError):
     """The service did not start listening (the port in use, ...)."""
-
-
-class SettingError(PrismError, ValueError):
-    """A server setting out of its range (names it, what is allowed and what came in)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prism.server.errors import SettingError
+from prism.errors import SettingsError
 
 __all__ = ["TokenBucket"]
 
@@ -20,7 +20,7 @@ class TokenBucket:
 
     Raises
     ------
-    SettingError
+    SettingsError
         If ``rate`` <= 0 or ``burst`` < 1.
 
     Examples
@@ -37,7 +37,7 @@ class TokenBucket:
 
     def __post_init__(self) -> None:
         if not self.rate > 0 or self.burst < 1:
-            raise SettingError(f"need rate > 0 and burst >= 1, got {self.rate}, {self.burst}")
+            raise SettingsError(f"need rate > 0 and burst >= 1, got {self.rate}, {self.burst}")
         self._tokens = float(self.burst)
 
     def delay(self, *, now: float) -> float:

@@ -13,7 +13,7 @@ import ctypes
 import ctypes.util
 import os
 
-from prism.server.errors import SettingError
+from prism.errors import SettingsError
 
 __all__ = ["ARENA_ENVIRONMENT", "limit_malloc_arenas"]
 
@@ -43,11 +43,11 @@ def limit_malloc_arenas(arenas: int) -> bool:
 
     Raises
     ------
-    SettingError
+    SettingsError
         If ``arenas`` < 1.
     """
     if arenas < 1:
-        raise SettingError(f"arenas must be >= 1, got {arenas}")
+        raise SettingsError(f"arenas must be >= 1, got {arenas}")
     name = ctypes.util.find_library("c")
     if name is None:
         return False

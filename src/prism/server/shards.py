@@ -22,10 +22,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from prism.errors import PrismError
+from prism.errors import PrismError, SettingsError
 from prism.protocol import ControlMessage
 from prism.server.checkpoint import CheckpointError
-from prism.server.errors import SettingError
 from prism.server.pipeline import LocalPipeline, Pipeline, StepResult, UnknownSessionError
 from prism.server.runtime import RuntimeEvent
 from prism.storage import StoredInput
@@ -99,7 +98,7 @@ class ShardedPipeline(Pipeline):
         checkpoint_every_s: float | None = None,
     ) -> None:
         if workers < 1:
-            raise SettingError(f"a sharded pipeline needs at least one worker, got {workers}")
+            raise SettingsError(f"a sharded pipeline needs at least one worker, got {workers}")
         context = multiprocessing.get_context("spawn")
         self._shards: list[_Shard] = []
         for index in range(workers):
