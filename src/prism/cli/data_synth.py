@@ -19,17 +19,15 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from prism.cli._common import console, error_console, fail, print_json
+from prism.cli._common import console, error_console, fail, print_json, task_procedure
 from prism.cli.data import data_app
 from prism.data.annotations import AnnotatedSession
 from prism.data.captaincook4d import learn_from_captaincook, load_captaincook4d
 from prism.errors import PrismError
-from prism.procedure.io import load_procedure
 
 if TYPE_CHECKING:  # the generator (librosa) loads when the command runs, not with the CLI
     from prism.data.synth.motion import MotionBank
 from prism.procedure.model import Procedure
-from prism.settings import get_settings
 
 __all__ = ["MotionSource", "synth"]
 
@@ -40,19 +38,6 @@ class MotionSource(StrEnum):
     auto = "auto"
     openpack = "openpack"
     parametric = "parametric"
-
-
-def _task_procedure(task: str | None, tasks_dir: Path) -> Procedure:
-    if not task:
-        fail("give --task NAME (a folder of tasks/) or --from-captaincook DIR --recipe SLUG")
-    path = tasks_dir / task / "procedure.yaml"
-    if not path.is_file():
-        known = sorted(p.parent.name for p in tasks_dir.glob("*/procedure.yaml"))
-        fail(
-            f"unknown task {task!r}: no {path}; available tasks in {tasks_dir}: "
-            + (", ".join(known) if known else "none")
-        )
-    return load_procedure(path)
 
 
 def _captaincook(
@@ -155,8 +140,10 @@ def synth(
         sources: Sequence[AnnotatedSession] | None = None
         if from_captaincook is not None:
             procedure, sources = _captaincook(from_captaincook, recipe, task)
+        elif not task:
+            fail("give --task NAME (a folder of tasks/) or --from-captaincook DIR --recipe SLUG")
         else:
-            procedure = _task_procedure(task, tasks_dir or get_settings().tasks_dir)
+            procedure = task_procedure(task, tasks_dir)
         bank = _motion_bank(motion, openpack)
         columns = (
             TextColumn("{task.description}"),

@@ -11,15 +11,12 @@ import typer
 
 from prism.assistant import SessionAssistant
 from prism.cli import app
-from prism.cli._common import console, fail
+from prism.cli._common import console, fail, task_procedure
 from prism.data.annotations import frame_labels
 from prism.data.sampling import sample_session
 from prism.data.simulated import SimulatedClassifierConfig, simulate_classifier
-from prism.errors import PrismError
 from prism.evaluation.metrics import frame_accuracy
 from prism.observer import Observer
-from prism.procedure.io import load_procedure
-from prism.settings import get_settings
 from prism.tracker import ConfirmationConfig, ConfirmationPolicy, StepTracker, TrackerState
 
 __all__ = ["demo"]
@@ -72,12 +69,7 @@ def demo(
     classifier turns it into noisy per-frame probabilities (5 frames/s), and the
     streaming tracker follows it. The simulated user answers confirmation questions.
     """
-    try:
-        procedure = load_procedure(
-            (tasks_dir or get_settings().tasks_dir) / task / "procedure.yaml"
-        )
-    except PrismError as error:
-        fail(str(error))
+    procedure = task_procedure(task, tasks_dir)
     if not 0.0 < raw_accuracy < 1.0:
         fail(f"--raw-accuracy must be in (0, 1), got {raw_accuracy}")
     rng = np.random.default_rng(seed)

@@ -11,11 +11,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from prism.cli import eval_app
-from prism.cli._common import console, fail, print_json
+from prism.cli._common import console, fail, print_json, task_procedure
 from prism.data.openpack_imu import OPENPACK_WRISTS, load_openpack_recordings, trim_to_imu
 from prism.data.recording import read_recording
 from prism.errors import PrismError
-from prism.procedure.io import load_procedure
 from prism.settings import get_settings
 from prism.tracker import TrackerConfig
 
@@ -128,13 +127,13 @@ def eval_har(
         fail(f"--wrist must be among {sorted(OPENPACK_WRISTS)}, got {unknown}")
     if task is None:
         fail("--task is required with --dataset synth (e.g. --task latte_making)")
+    procedure = task_procedure(task, settings.tasks_dir)
     try:
         from prism.data.synth import synthesize_dataset
         from prism.evaluation.har import HarEvaluationConfig, evaluate_har
         from prism.sensing.network import NetworkConfig
         from prism.sensing.training import TrainingConfig
 
-        procedure = load_procedure(settings.tasks_dir / task / "procedure.yaml")
         network = NetworkConfig(fusion=fusion) if fusion else NetworkConfig()
         config = HarEvaluationConfig(
             training=TrainingConfig(seed=seed, max_epochs=max_epochs, network=network),

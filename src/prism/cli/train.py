@@ -20,12 +20,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from prism.cli import app
-from prism.cli._common import console, error_console, fail, print_json
+from prism.cli._common import console, error_console, fail, print_json, task_procedure
 from prism.data.openpack_imu import load_openpack_recordings, trim_to_imu
 from prism.data.recording import Recording, read_recording
 from prism.errors import PrismError
-from prism.procedure.io import load_procedure
-from prism.procedure.model import Procedure
 from prism.settings import get_settings
 
 if TYPE_CHECKING:
@@ -49,20 +47,6 @@ def parse_modalities(text: str) -> tuple[str, ...]:
             f"without repeats, got {text!r}"
         )
     return names
-
-
-def _procedure(task: str, tasks_dir: Path) -> Procedure:
-    path = tasks_dir / task / "procedure.yaml"
-    if not path.is_file():
-        known = sorted(p.parent.name for p in tasks_dir.glob("*/procedure.yaml"))
-        fail(
-            f"unknown task {task!r}: no {path}; available tasks in {tasks_dir}: "
-            + (", ".join(known) if known else "none")
-        )
-    try:
-        return load_procedure(path)
-    except PrismError as error:
-        fail(str(error))
 
 
 def _recording_dirs(root: Path) -> list[Path]:
@@ -279,7 +263,7 @@ def train(
     if privacy_rate is not None and "audio" not in chosen:
         fail(f"--privacy-rate {privacy_rate} needs the audio modality (--modalities {modalities})")
     settings = get_settings()
-    procedure = _procedure(task, tasks_dir or settings.tasks_dir)
+    procedure = task_procedure(task, tasks_dir)
     target = _out_dir(out if out is not None else settings.models_dir / task)
     started = time.perf_counter()
     try:
