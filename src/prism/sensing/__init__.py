@@ -27,9 +27,10 @@ if TYPE_CHECKING:
         audio_frames,
         imu_frames,
     )
+    from prism.sensing.frame_streams import AudioFrameStream, ImuFrameStream
     from prism.sensing.model_folder import ModelFileError, read_confusion_matrix
     from prism.sensing.network import FusedActivityNet, NetworkConfig
-    from prism.sensing.streaming import AudioFrameStream, ImuFrameStream, StreamingClassifier
+    from prism.sensing.streaming import StreamingClassifier
     from prism.sensing.training import (
         EpochRecord,
         TrainingConfig,
@@ -58,8 +59,8 @@ _EXPORTS = {
     "imu_frames": "features",
     "FusedActivityNet": "network",
     "NetworkConfig": "network",
-    "AudioFrameStream": "streaming",
-    "ImuFrameStream": "streaming",
+    "AudioFrameStream": "frame_streams",
+    "ImuFrameStream": "frame_streams",
     "StreamingClassifier": "streaming",
     "EpochRecord": "training",
     "TrainingConfig": "training",
