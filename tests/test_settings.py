@@ -28,8 +28,6 @@ def test_the_folders_default_to_the_repository_as_absolute_paths() -> None:
     assert settings.models_dir == REPOSITORY / "models"
     assert settings.datasets_dir == REPOSITORY / "datasets"
     assert (settings.tasks_dir / "latte_making" / "procedure.yaml").is_file()
-    assert "latte_making" in settings.procedure_ids()
-    assert settings.procedure_path("wound_care").is_file()
 
 
 def test_folders_come_from_the_environment_resolved_once(

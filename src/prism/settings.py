@@ -217,14 +217,6 @@ class Settings(BaseSettings):
         """Resolved once, against the working directory at start-up."""
         return path.expanduser().resolve()
 
-    def procedure_path(self, procedure_id: str) -> Path:
-        """Where the procedure ``procedure_id`` is (it may not exist)."""
-        return self.tasks_dir / procedure_id / "procedure.yaml"
-
-    def procedure_ids(self) -> list[str]:
-        """The procedures of ``tasks_dir``, sorted."""
-        return sorted(path.parent.name for path in self.tasks_dir.glob("*/procedure.yaml"))
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
