@@ -5,7 +5,7 @@ from __future__ import annotations
 import doctest
 import pickle
 
-import prism.procedure.issues as issues_module
+import prism.errors as issues_module  # FileIssue's examples live with its definition
 from prism.errors import PrismError, ProcedureError
 from prism.procedure.issues import FileIssue, ProcedureFileError
 

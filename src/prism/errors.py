@@ -8,29 +8,62 @@ also derive from the matching builtin so callers can catch either, as scikit-lea
     except ValueError as error:  # ProcedureError is a ValueError too
         print(error)
 
+Some refusals of the service match no builtin (:class:`ServiceError` itself,
+:class:`NoUsableModelError`, :class:`SessionElsewhereError`, :class:`TooManySessionsError`);
+the app maps each to an HTTP status and a close code.
+
 The classes are defined here, in one place; the modules that raise them re-export the
 ones their users catch (``prism.sensing.SensingError``, ``prism.evaluation.metrics.
-MetricInputError``, ...). Messages name the thing, what was expected and what was found.
+MetricInputError``, ``prism.server.errors.ForbiddenError``, ...). Messages name the thing,
+what was expected and what was found. :class:`FileIssue`, one problem at
+``file:line:column``, is here too: it is what a :class:`ProcedureFileError` carries.
+
+The one exception is ``prism.protocol.ProtocolError``: a protocol error carries its wire
+code (``prism.protocol.ErrorCode``, the close codes of the watch protocol) and builds the
+``error`` message sent to the watch, so it is defined with the protocol, which this
+module does not import (it imports nothing from ``prism``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 __all__ = [
     "BaselineError",
+    "CheckpointError",
+    "ConnectionStateError",
     "DataError",
     "EvaluationError",
+    "FileIssue",
+    "ForbiddenError",
     "LocalLLMError",
     "MetricInputError",
     "ModelFileError",
+    "NoUsableModelError",
     "ObserverError",
     "PlotError",
     "PrismError",
     "ProcedureError",
+    "ProcedureFileError",
+    "ProcedureNotFoundError",
     "ReminderError",
+    "ReplayError",
     "SensingError",
+    "ServerStartError",
+    "ServiceError",
+    "SessionElsewhereError",
+    "SessionNotFoundError",
+    "SessionRequestError",
     "SettingsError",
     "SimulationError",
+    "SpeechBackendError",
+    "SpeechInputError",
+    "StoreError",
+    "TooManySessionsError",
     "TrackerInputError",
+    "UnauthorizedError",
+    "UnknownSessionError",
 ]
 
 
@@ -40,6 +73,59 @@ class PrismError(Exception):
 
 class ProcedureError(PrismError, ValueError):
     """A procedure (transition graph) is malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class FileIssue:
+    """One problem in a procedure file.
+
+    Parameters
+    ----------
+    file : str
+        The file as named by the caller (``"<string>"`` for text).
+    line, column : int or None
+        1-based position of the offending YAML node, or None when the problem concerns
+        the whole file (missing, unreadable, empty).
+    message : str
+        What is wrong, naming the thing, what was expected and what was found.
+
+    Examples
+    --------
+    >>> str(FileIssue("tea.yaml", 7, 22, "step 'boil': duration mean must be > 0 seconds"))
+    "tea.yaml:7:22: step 'boil': duration mean must be > 0 seconds"
+    """
+
+    file: str
+    line: int | None
+    column: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.message}"
+
+
+class ProcedureFileError(ProcedureError):
+    """A procedure file cannot be read; ``issues`` lists every problem found, by line.
+
+    ``str(error)`` is one ``path:line:col: message`` per issue.
+    """
+
+    def __init__(self, issues: Iterable[FileIssue]) -> None:
+        self.issues: tuple[FileIssue, ...] = tuple(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+    def __reduce__(self) -> tuple[type[ProcedureFileError], tuple[tuple[FileIssue, ...]]]:
+        return type(self), (self.issues,)
+
+    @classmethod
+    def sorted(cls, issues: Iterable[FileIssue]) -> ProcedureFileError:
+        """The error with ``issues`` sorted by line and column (stable for ties)."""
+        return cls(sorted(issues, key=lambda issue: (issue.line or 0, issue.column or 0)))
 
 
 class TrackerInputError(PrismError, ValueError):
@@ -93,3 +179,71 @@ class LocalLLMError(PrismError, RuntimeError):
 
 class SettingsError(PrismError, ValueError):
     """A setting (a ``PRISM_*`` variable or an option) has a value that is not allowed."""
+
+
+class SpeechInputError(PrismError, ValueError):
+    """Audio, text or a setting handed to the speech package is invalid."""
+
+
+class SpeechBackendError(PrismError, RuntimeError):
+    """A package, model file or program the speech package needs is missing or failed."""
+
+
+class StoreError(PrismError, RuntimeError):
+    """The store cannot be reached or holds something unusable (names which)."""
+
+
+class ServiceError(PrismError):
+    """A request the service refuses (the message says why)."""
+
+
+class UnauthorizedError(ServiceError, PermissionError):
+    """A device or admin token is missing or unknown."""
+
+
+class ForbiddenError(ServiceError, PermissionError):
+    """The session belongs to another device."""
+
+
+class SessionNotFoundError(ServiceError, LookupError):
+    """No session of that id."""
+
+
+class ProcedureNotFoundError(ServiceError, LookupError):
+    """No procedure of that id in the tasks folder."""
+
+
+class NoUsableModelError(ServiceError):
+    """A session cannot start: its procedure has no model the pipeline can use."""
+
+
+class SessionElsewhereError(ServiceError):
+    """Another service process serves (and writes) the session now."""
+
+
+class TooManySessionsError(ServiceError):
+    """The service holds ``max_sessions`` live sessions already."""
+
+
+class ConnectionStateError(PrismError, RuntimeError):
+    """A watch connection was asked for a transition its state does not allow."""
+
+
+class ServerStartError(PrismError, RuntimeError):
+    """The service did not start listening (the port in use, ...)."""
+
+
+class CheckpointError(PrismError, ValueError):
+    """A checkpoint that cannot be restored (another version, damaged)."""
+
+
+class UnknownSessionError(PrismError, KeyError):
+    """The pipeline holds no session of that id."""
+
+
+class ReplayError(PrismError, RuntimeError):
+    """The server could not be reached, refused the connection or closed it with an error."""
+
+
+class SessionRequestError(PrismError, RuntimeError):
+    """The service refused a request or could not be reached (the message says which)."""

@@ -1,4 +1,9 @@
-"""The protocol's error codes and the one exception every protocol rule raises."""
+"""The protocol's error codes and the one exception every protocol rule raises.
+
+:class:`ProtocolError` is the one PrISM error class not defined in :mod:`prism.errors`:
+it carries its wire code (:class:`ErrorCode`) and builds the ``error`` message for the
+watch, and :mod:`prism.errors` imports nothing from ``prism``.
+"""
 
 from __future__ import annotations
 

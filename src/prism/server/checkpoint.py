@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from prism.errors import PrismError
+from prism.errors import CheckpointError
 from prism.server.runtime import SessionRuntime
 
 __all__ = ["CheckpointError", "dump_runtime", "load_runtime"]
@@ -37,10 +37,6 @@ _HEADER = f"prism-checkpoint/1 prism={version('prism')} python={platform.python_
 _HEADER += f"torch={torch.__version__}\n"
 MAGIC = _HEADER.encode()
 """The first bytes of every checkpoint: format and the versions it depends on."""
-
-
-class CheckpointError(PrismError, ValueError):
-    """A checkpoint that cannot be restored (another version, damaged)."""
 
 
 def _shared_parts(runtime: SessionRuntime) -> dict[str, object]:

@@ -32,7 +32,7 @@ from prism.data.annotations import frame_labels
 from prism.data.recording import AUDIO_RATE_HZ
 from prism.data.sampling import sample_session
 from prism.data.simulated import simulate_classifier
-from prism.errors import DataError, PrismError
+from prism.errors import DataError, PrismError, UnknownSessionError
 from prism.observer import FutureModel, RemainingTimeConfig
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
@@ -58,10 +58,6 @@ SHARED_KERNELS = 2048
 making: 84 MB at most); sessions in many different states share them."""
 
 __all__ = ["FrameError", "LocalPipeline", "Pipeline", "StepResult", "UnknownSessionError"]
-
-
-class UnknownSessionError(PrismError, KeyError):
-    """The pipeline holds no session of that id."""
 
 
 @dataclass(frozen=True)

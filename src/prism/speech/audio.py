@@ -2,14 +2,15 @@
 
 Audio is a 1-D floating-point array of mono samples in [-1, 1] at
 :data:`SAMPLE_RATE_HZ` (:func:`check_audio`). :class:`SpeechInputError`: bad audio, text
-or settings; :class:`SpeechBackendError`: a model package or program is missing or failed.
+or settings; :class:`SpeechBackendError`: a model package or program is missing or failed
+(both defined in :mod:`prism.errors`, re-exported here).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from prism.errors import PrismError
+from prism.errors import SpeechBackendError, SpeechInputError
 
 __all__ = [
     "SAMPLE_RATE_HZ",
@@ -21,14 +22,6 @@ __all__ = [
 
 SAMPLE_RATE_HZ = 16_000
 """The only sample rate the speech package accepts (Hz): what the watch sends."""
-
-
-class SpeechInputError(PrismError, ValueError):
-    """Audio, text or a setting handed to the speech package is invalid."""
-
-
-class SpeechBackendError(PrismError, RuntimeError):
-    """A package, model file or program the speech package needs is missing or failed."""
 
 
 def missing_package(package: str, what: str) -> SpeechBackendError:

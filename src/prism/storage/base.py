@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prism.errors import PrismError
+from prism.errors import StoreError
 
 __all__ = [
     "Checkpoint",
@@ -36,10 +36,6 @@ __all__ = [
 InputKind = Literal["frame", "control", "question"]
 """``frame``: binary frame bytes; ``control``: a JSON control message; ``question``: the
 transcript of a spoken question, answered at that point."""
-
-
-class StoreError(PrismError, RuntimeError):
-    """The store cannot be reached or holds something unusable (names which)."""
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,10 @@ import numpy as np
 import websockets
 
 from prism.data.recording import AUDIO_RATE_HZ, Recording
-from prism.errors import PrismError
+from prism.errors import ReplayError
 from prism.protocol import FrameKind, SensorFrame, encode_frame
 
 __all__ = ["ReplayError", "ReplayQuestion", "ReplayResult", "replay", "sensor_frames"]
-
-
-class ReplayError(PrismError, RuntimeError):
-    """The server could not be reached, refused the connection or closed it with an error."""
 
 
 @dataclass(frozen=True)

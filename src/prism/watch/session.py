@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from prism.errors import PrismError
+from prism.errors import SessionRequestError
 
 __all__ = ["SessionRequestError", "open_session"]
-
-
-class SessionRequestError(PrismError, RuntimeError):
-    """The service refused a request or could not be reached (the message says which)."""
 
 
 def open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
