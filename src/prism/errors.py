@@ -8,9 +8,8 @@ also derive from the matching builtin so callers can catch either, as scikit-lea
     except ValueError as error:  # ProcedureError is a ValueError too
         print(error)
 
-Some refusals of the service match no builtin (:class:`ServiceError` itself,
-:class:`NoUsableModelError`, :class:`SessionElsewhereError`, :class:`TooManySessionsError`);
-the app maps each to an HTTP status and a close code.
+:class:`ServiceError` is the category of what the service refuses (each refusal also
+subclasses a builtin); the app maps each refusal to an HTTP status and a close code.
 
 The classes are defined here, in one place; the modules that raise them re-export the
 ones their users catch (``prism.sensing.SensingError``, ``prism.evaluation.metrics.
@@ -213,15 +212,15 @@ class ProcedureNotFoundError(ServiceError, LookupError):
     """No procedure of that id in the tasks folder."""
 
 
-class NoUsableModelError(ServiceError):
+class NoUsableModelError(ServiceError, RuntimeError):
     """A session cannot start: its procedure has no model the pipeline can use."""
 
 
-class SessionElsewhereError(ServiceError):
+class SessionElsewhereError(ServiceError, RuntimeError):
     """Another service process serves (and writes) the session now."""
 
 
-class TooManySessionsError(ServiceError):
+class TooManySessionsError(ServiceError, RuntimeError):
     """The service holds ``max_sessions`` live sessions already."""
 
 
