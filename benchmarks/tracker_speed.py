@@ -5,8 +5,10 @@ Usage::
     python benchmarks/tracker_speed.py [--json] [--minutes 30]
 
 Streams a simulated classifier (raw accuracy 0.55) for a slow latte-making session
-stretched to the requested length through :class:`prism.tracker.StepTracker` and, in the
-same run, through two baselines on the same frames:
+stretched to the requested length through :class:`prism.tracker.StepTracker` as the
+service runs it (with the latte model's classifier profile: the run model of
+:mod:`prism.tracker.evidence`) and, in the same run, without a profile
+(``without_profile``) and through two baselines on the same frames:
 
 - ``history_beam``: the published PrISM-Tracker design, a beam of up to 50 hypotheses
   each carrying its whole step history (a list that grows by one entry per frame);
@@ -35,7 +37,8 @@ from prism.data.annotations import frame_labels  # noqa: E402
 from prism.data.sampling import sample_session  # noqa: E402
 from prism.data.simulated import simulate_classifier  # noqa: E402
 from prism.procedure.io import load_procedure  # noqa: E402
-from prism.tracker import StepTracker  # noqa: E402
+from prism.tracker import StepTracker, TrackerConfig  # noqa: E402
+from prism.tracker.evidence import ClassifierProfile  # noqa: E402
 from prism.tracker.hmm import duration_free_hmm  # noqa: E402
 
 FRAME_RATE = 5.0
@@ -84,11 +87,15 @@ def main() -> None:
     args = parser.parse_args()
     procedure, frames = _stream(args.minutes, args.seed)
 
-    warm_up = StepTracker(procedure)  # type: ignore[arg-type]
+    confusion = json.loads((ROOT / "models" / "latte_making" / "confusion_matrix.json").read_text())
+    config = TrackerConfig(classifier_profile=ClassifierProfile.from_confusion(confusion["counts"]))
+    warm_up = StepTracker(procedure, config)  # type: ignore[arg-type]
     for frame in frames[:200]:
         warm_up.update(frame)
-    tracker = StepTracker(procedure)  # type: ignore[arg-type]
+    tracker = StepTracker(procedure, config)  # type: ignore[arg-type]
     ours = _summary(_time_per_frame(tracker.update, frames))
+    plain = StepTracker(procedure)  # type: ignore[arg-type]
+    without_profile = _summary(_time_per_frame(plain.update, frames))
 
     history_beam = HistoryBeamTracker(procedure, beam_width=50)  # type: ignore[arg-type]
     published = _summary(_time_per_frame(history_beam.update, frames))
@@ -107,6 +114,7 @@ def main() -> None:
         "n_frames": int(frames.shape[0]),
         "beam_width": tracker.config.beam_width,
         **ours,
+        "without_profile": without_profile,
         "baselines": {"history_beam": published, "hmm": hmm},
         "speedup_vs_history_beam_median": published["ms_per_frame_median"]
         / ours["ms_per_frame_median"],
@@ -116,7 +124,8 @@ def main() -> None:
         return
     print(f"latte_making, {report['n_frames']} frames ({args.minutes:g} min at 5 Hz)")
     for name, row in (
-        ("StepTracker", ours),
+        ("StepTracker (classifier profile)", ours),
+        ("StepTracker (no profile)", without_profile),
         ("history beam (published design)", published),
         ("duration-free HMM", hmm),
     ):

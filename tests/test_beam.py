@@ -90,7 +90,7 @@ def reference_filter(
     states: dict[tuple[int, bool, int, int], float] = {(n, False, 0, 0): 1.0}
     classes, done_out = [], []
     for t, frame in enumerate(frames):
-        likelihood = np.maximum(frame, 1e-6) ** config.emission_weight
+        likelihood = np.maximum(frame, 1e-6) ** (config.evidence_rate / config.frame_rate)
         new: dict[tuple[int, bool, int, int], float] = defaultdict(float)
         for (node, gap, done, entry), p in states.items():
             in_step = node < n and not gap
@@ -124,10 +124,12 @@ def reference_filter(
 def make_memoryless(model: TrackingModel) -> np.ndarray:
     """Make every hazard row constant in ``d >= 1`` (in place); return the hazard table.
 
-    The start keeps its own first-frame hazard (column 0 of the gap row).
+    The start keeps its own first-frame hazard (column 0 of the gap row); the end never
+    leaves (the reference filter below does not resume after the end).
     """
     leave = np.exp(model.hazard_log_leave)
     leave[:, 1:] = leave[:, 2:3]
+    leave[-1] = 0.0
     with np.errstate(divide="ignore"):
         model.hazard_log_leave[:] = np.log(leave)
         model.hazard_log_stay[:] = np.log1p(-leave)
@@ -169,7 +171,7 @@ MEMORYLESS = memoryless_procedure()
     "config",
     [
         TrackerConfig(beam_width=100_000),
-        TrackerConfig(beam_width=100_000, emission_weight=1.0, frontier_mixing=0.0),
+        TrackerConfig(beam_width=100_000, evidence_rate=5.0, frontier_mixing=0.0),
         TrackerConfig(beam_width=100_000, precedence_penalty=1.0, frontier_mixing=0.5),
     ],
     ids=["default", "no-mixing", "no-precedence"],
@@ -195,7 +197,7 @@ def test_beam_is_an_exact_forward_filter_for_memoryless_durations(
 
 def test_reference_filter_agrees_on_a_hand_computed_first_frame() -> None:
     """Frame 0 from the start: stay (h = 0.5, emits other) or enter a step (0.5 * q)."""
-    config = TrackerConfig(emission_weight=1.0)
+    config = TrackerConfig(evidence_rate=5.0)
     leave = make_memoryless(compile_procedure(MEMORYLESS))
     frame = np.array([0.1, 0.2, 0.3, 0.1, 0.3])
     classes, _ = reference_filter(MEMORYLESS, config, leave, frame[None, :])
@@ -208,7 +210,7 @@ def test_time_in_the_first_step_follows_its_duration_distribution(
     small_procedure: Procedure,
 ) -> None:
     """Sure of ``a`` at frame 0, then no evidence: P(still in a after frame t) = P(D > t)."""
-    config = TrackerConfig(emission_weight=1.0)
+    config = TrackerConfig(evidence_rate=5.0)
     tracker = StepTracker(small_procedure, config)
     frames = np.full((16, 4), 0.25)
     frames[0] = [1.0, 0.0, 0.0, 0.0]
@@ -311,9 +313,7 @@ def test_beam_invariants_on_the_small_procedure(
     model = compile_procedure(procedure)
     beam = initial_beam(procedure.n_steps)
     for frame in frames:
-        new = advance_beam(
-            beam, np.log(np.maximum(frame, 1e-6)), model, width=width, emission_weight=0.3
-        )
+        new = advance_beam(beam, np.log(np.maximum(frame, 1e-6)), model, width=width)
         check_beam(new, model, width=width)
         check_step(beam, new, model)
         beam = new
@@ -326,9 +326,7 @@ def test_beam_invariants_on_latte(latte: Procedure, data: st.DataObject) -> None
     model = compile_procedure(latte)
     beam = initial_beam(latte.n_steps)
     for frame in frames:
-        new = advance_beam(
-            beam, np.log(np.maximum(frame, 1e-6)), model, width=48, emission_weight=0.3
-        )
+        new = advance_beam(beam, np.log(np.maximum(frame, 1e-6)), model, width=48)
         check_beam(new, model, width=48)
         check_step(beam, new, model)
         beam = new
@@ -340,7 +338,7 @@ def test_advance_beam_does_not_modify_its_input(latte: Procedure, rng: np.random
     frames = np.log(rng.dirichlet(np.ones(20), size=30))
     for frame in frames:
         copy = Beam(*(np.copy(field) if isinstance(field, np.ndarray) else field for field in beam))
-        new = advance_beam(beam, frame, model, width=16, emission_weight=0.3)
+        new = advance_beam(beam, 0.3 * frame, model, width=16)
         for before, after in zip(copy, beam, strict=True):
             np.testing.assert_array_equal(before, after)
         beam = new
@@ -357,6 +355,7 @@ def test_initial_beam() -> None:
     assert beam.step_start.tolist() == [[-1, -1, -1]]
     assert beam.step_end.tolist() == [[-1, -1, -1]]
     assert beam.log_score.tolist() == [0.0]
+    assert beam.path_score.tolist() == [0.0]
     assert beam.frame == 0
 
 
@@ -369,6 +368,7 @@ def test_emitted_class_is_the_step_or_other() -> None:
         step_start=np.full((5, 3), -1),
         step_end=np.full((5, 3), -1),
         log_score=np.zeros(5),
+        path_score=np.zeros(5),
         frame=0,
     )
     # step 0, gap after 1, step 2, start, end
@@ -393,20 +393,22 @@ def test_hypothesis_keys_are_distinct_for_distinct_hypotheses(rng: np.random.Gen
     assert np.unique(keys).size == len(triples)
 
 
-def test_merge_groups_sums_equal_keys_and_keeps_the_best_member() -> None:
+def test_merge_groups_sums_equal_keys_and_keeps_the_best_path() -> None:
     keys = np.array([5, 3, 5, 7, 3], dtype=np.uint64)
-    scores = np.log(np.array([0.4, 0.2, 0.2, 0.1, 0.1]))  # descending
-    first, merged = merge_groups(keys, scores, width=10)
+    scores = np.log(np.array([0.4, 0.2, 0.2, 0.1, 0.1]))
+    paths = np.log(np.array([0.1, 0.05, 0.2, 0.1, 0.01]))  # key 5: member 2's path is best
+    first, merged, best = merge_groups(keys, scores, paths, width=10)
     by_key = {int(keys[f]): (int(f), float(m)) for f, m in zip(first, merged, strict=True)}
-    assert by_key[5][0] == 0 and by_key[5][1] == pytest.approx(np.log(0.6))
+    assert by_key[5][0] == 2 and by_key[5][1] == pytest.approx(np.log(0.6))
     assert by_key[3][0] == 1 and by_key[3][1] == pytest.approx(np.log(0.3))
     assert by_key[7][0] == 3 and by_key[7][1] == pytest.approx(np.log(0.1))
+    np.testing.assert_allclose(best, paths[first])
 
 
 def test_merge_groups_keeps_the_width_best_groups() -> None:
     keys = np.array([1, 2, 3, 2, 3, 3], dtype=np.uint64)
     scores = np.log(np.array([0.3, 0.2, 0.15, 0.15, 0.1, 0.1]))
-    first, merged = merge_groups(keys, scores, width=2)
+    first, merged, _ = merge_groups(keys, scores, scores, width=2)
     assert sorted(int(keys[f]) for f in first) == [2, 3]  # 0.35 and 0.35 beat 0.3
     np.testing.assert_allclose(np.sort(np.exp(merged)), [0.35, 0.35])
 
@@ -481,9 +483,7 @@ def test_next_step_distribution_sums_to_one_on_every_beam(
     model = compile_procedure(latte)
     beam = initial_beam(latte.n_steps)
     for frame in frames:
-        beam = advance_beam(
-            beam, np.log(np.maximum(frame, 1e-6)), model, width=48, emission_weight=0.3
-        )
+        beam = advance_beam(beam, np.log(np.maximum(frame, 1e-6)), model, width=48)
         active = normalised_weights(beam)[beam.node <= latte.n_steps].sum()
         assert next_step_distribution(model, beam).sum() == pytest.approx(active, abs=1e-9)
 

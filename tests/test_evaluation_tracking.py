@@ -10,8 +10,12 @@ import pytest
 from prism.data.captaincook4d import load_captaincook4d
 from prism.evaluation.tracking import (
     TrackerEvaluationConfig,
+    cross_fitted_confidence,
     evaluate_recording,
     evaluate_tracker,
+    held_out_profile,
+    recipe_streams,
+    simulated_recording,
     track_with_confirmations,
 )
 from prism.procedure.model import Procedure
@@ -73,8 +77,9 @@ def test_same_seed_same_report_and_jobs_do_not_matter(report: dict[str, object])
 def test_simulated_user_answers_questions_with_the_true_step(latte: Procedure) -> None:
     labels = np.repeat([latte.step_index("attach_filter"), latte.step_index("grind_beans")], 300)
     uniform = np.full((labels.size, latte.n_steps + 1), 1.0 / (latte.n_steps + 1))
-    classes, asked = track_with_confirmations(StepTracker(latte), uniform, labels, 2)
+    classes, confidence, asked = track_with_confirmations(StepTracker(latte), uniform, labels, 2)
     assert asked == 2
+    assert confidence.shape == labels.shape and np.all((confidence > 0) & (confidence <= 1))
     # after the first answer the tracker is at attach_filter, as the user said
     assert (classes == latte.step_index("attach_filter")).any()
     assert classes.shape == labels.shape
@@ -91,3 +96,45 @@ def test_tracker_beats_baselines_on_a_real_recipe() -> None:
     assert report["tracked_accuracy"] >= 0.85
     assert report["tracked_accuracy"] > report["baselines"]["hmm"]["accuracy"]
     assert report["edit_score"] > report["baselines"]["hmm"]["edit_score"]
+
+
+def test_report_counts_recordings_worse_than_raw_and_calibration(
+    report: dict[str, object],
+) -> None:
+    per_recipe = report["per_recipe"]
+    assert isinstance(per_recipe, dict)
+    assert report["worse_than_raw"] == sum(s["worse_than_raw"] for s in per_recipe.values())
+    assert 0.0 <= report["worse_than_raw_share"] <= 1.0
+    assert 0.0 <= report["ece"] <= 1.0 and 0.0 <= report["ece_uncalibrated"] <= 1.0
+    table = report["reliability"]
+    assert isinstance(table, list) and len(table) == 10
+    assert sum(row["frames"] for row in table) == sum(s["n_frames"] for s in per_recipe.values())
+
+
+def test_each_recording_gets_a_profile_from_the_others_only() -> None:
+    with pytest.warns(UserWarning):
+        recipe = load_captaincook4d(MINI)["greentea"]
+    config = TrackerEvaluationConfig()
+    streams = {rid: simulated_recording(recipe, rid, config) for rid in recipe.recording_ids}
+    first = recipe.recording_ids[0]
+    profile = held_out_profile(streams, first, frame_rate=5.0)
+    assert profile is not None
+    others = sum(labels.size for rid, (_, labels, _) in streams.items() if rid != first)
+    assert profile.frames == others
+    configs = {rid: tracker for rid, _, tracker in recipe_streams(recipe, config)}
+    assert configs[first].classifier_profile is not None
+    assert configs[first].classifier_profile.frames == others
+
+
+def test_cross_fitting_never_uses_a_recipes_own_frames(rng: np.random.Generator) -> None:
+    """Recipe b is calibrated only from a: its own (here inverted) outcomes cannot help."""
+    confidence = {"a": rng.uniform(0.5, 1.0, 20_000), "b": rng.uniform(0.5, 1.0, 20_000)}
+    correct = {"a": rng.random(20_000) < 0.5, "b": rng.random(20_000) < confidence["b"]}
+    calibrated = cross_fitted_confidence(confidence, correct)
+    # a's frames are right half of the time whatever their confidence: b gets about 0.5
+    assert np.mean(calibrated["b"]) == pytest.approx(0.5, abs=0.05)
+    assert set(calibrated) == {"a", "b"}
+    alone = {"a": confidence["a"]}
+    np.testing.assert_array_equal(
+        cross_fitted_confidence(alone, {"a": correct["a"]})["a"], alone["a"]
+    )

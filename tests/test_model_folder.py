@@ -25,6 +25,7 @@ from prism.sensing.model_folder import (
 )
 from prism.sensing.network import FusedActivityNet, NetworkConfig
 from prism.sensing.training import EpochRecord, TrainingConfig
+from prism.tracker.evidence import DEFAULT_ERROR_RUN_S, ClassifierProfile
 
 STEPS = ("grind", "steam")
 
@@ -45,6 +46,7 @@ def assembled(fusion: str = "late") -> ActivityClassifier:
     model.temperature_ = 1.5
     model.confusion_ = np.array([[5, 1, 0], [0, 4, 2], [1, 0, 7]])
     model.confusion_source_ = "validation"
+    model.error_profile_ = ClassifierProfile(model.confusion_, 6.0, 2.5, 0.75, frames=20)
     model.history_ = [EpochRecord(1, 1.2, 1.1, 0.5, 0.6, 0.25)]
     model.split_ = {"train": ["a", "b"], "validation": ["c"]}
     model.validation_metrics_ = {"source": "validation", "frames": 20, "accuracy": 0.8}
@@ -65,6 +67,13 @@ def test_a_folder_gives_the_model_back(tmp_path: Path, fusion: str) -> None:
     for name in ("imu", "audio"):
         assert loaded.normalizers_[name].to_dict() == model.normalizers_[name].to_dict()
     np.testing.assert_array_equal(loaded.confusion_, model.confusion_)
+    profile = loaded.error_profile_
+    np.testing.assert_array_equal(profile.confusion, model.confusion_)
+    assert (profile.mean_correct_run_s, profile.mean_error_run_s, profile.return_share) == (
+        6.0,
+        2.5,
+        0.75,
+    )
     for attribute in (
         "temperature_",
         "confusion_source_",
@@ -91,6 +100,30 @@ def test_the_confusion_matrix_files(tmp_path: Path) -> None:
         root / "confusion_matrix.json", classes=(*STEPS, "other")
     )
     assert counts.tolist() == [[5, 1, 0], [0, 4, 2], [1, 0, 7]] and source == "validation"
+
+
+def test_a_folder_without_error_runs_assumes_them(tmp_path: Path) -> None:
+    root = write_model_folder(assembled(), tmp_path / "m")
+    path = root / "confusion_matrix.json"
+    content = json.loads(path.read_text())
+    del content["error_runs"]
+    path.write_text(json.dumps(content))
+    profile = read_model_folder(ActivityClassifier, root).error_profile_
+    accuracy = 16 / 20
+    assert profile.mean_error_run_s == DEFAULT_ERROR_RUN_S
+    assert profile.mean_correct_run_s == pytest.approx(
+        DEFAULT_ERROR_RUN_S * accuracy / (1 - accuracy)
+    )
+
+
+def test_bad_error_runs_are_named(tmp_path: Path) -> None:
+    root = write_model_folder(assembled(), tmp_path / "m")
+    path = root / "confusion_matrix.json"
+    content = json.loads(path.read_text())
+    content["error_runs"]["return_share"] = 3
+    path.write_text(json.dumps(content))
+    with pytest.raises(ModelFileError, match=r"confusion_matrix\.json: 'error_runs': return_share"):
+        read_model_folder(ActivityClassifier, root)
 
 
 @pytest.mark.parametrize(

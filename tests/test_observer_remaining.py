@@ -66,6 +66,7 @@ def _beam(n_steps: int, *, node: int, gap: bool = False, done: int = 0, elapsed:
         step_start=np.full((1, n_steps), -1),
         step_end=np.full((1, n_steps), -1),
         log_score=np.zeros(1),
+        path_score=np.zeros(1),
         frame=frame,
     )
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
 
 from prism.data.simulated import (
     DEFAULT_CONFIG,
@@ -77,11 +78,30 @@ def test_default_error_runs_are_long(long_labels: np.ndarray, default_stream) ->
     assert runs.mean() == pytest.approx(DEFAULT_CONFIG.mean_error_run_frames, rel=0.1)
 
 
-@pytest.mark.parametrize("mean_run", [1.0, 3.0, 20.0])
-def test_mean_error_run_follows_config(long_labels: np.ndarray, mean_run: float) -> None:
-    config = SimulatedClassifierConfig(mean_error_run_frames=mean_run)
+@pytest.mark.parametrize(("run_s", "rate"), [(0.2, 5.0), (0.6, 5.0), (4.0, 5.0), (5.0, 1.0)])
+def test_mean_error_run_follows_config_in_seconds(
+    long_labels: np.ndarray, run_s: float, rate: float
+) -> None:
+    config = SimulatedClassifierConfig(mean_error_run_s=run_s, frame_rate=rate)
     stream = simulate_stream(long_labels, n_classes=N_CLASSES, config=config, seed=2)
-    assert error_runs(long_labels, stream.predictions).mean() == pytest.approx(mean_run, rel=0.1)
+    runs_s = error_runs(long_labels, stream.predictions).mean() / rate
+    assert runs_s == pytest.approx(run_s, rel=0.1)
+
+
+def test_the_same_classifier_errs_as_long_at_any_frame_rate() -> None:
+    one_hz = SimulatedClassifierConfig(mean_error_run_s=5.0, frame_rate=1.0)
+    five_hz = SimulatedClassifierConfig(mean_error_run_s=5.0, frame_rate=5.0)
+    assert one_hz.mean_error_run_frames == 5.0 and five_hz.mean_error_run_frames == 25.0
+    # consecutive frames 0.2 s apart are more alike than frames 1 s apart
+    assert five_hz.noise_correlation == pytest.approx(0.9)
+    assert one_hz.noise_correlation == pytest.approx(0.9**5)
+
+
+def test_confidence_does_not_reveal_errors(long_labels: np.ndarray, default_stream) -> None:  # type: ignore[no-untyped-def]
+    top = default_stream.probabilities.max(axis=1)
+    wrong = default_stream.predictions != long_labels
+    # as a detector of errors, low confidence is no better than chance
+    assert roc_auc_score(wrong, -top) == pytest.approx(0.5, abs=0.05)
 
 
 @pytest.mark.parametrize("mass", [0.0, 0.5, 0.8, 1.0])
@@ -181,7 +201,7 @@ def test_stream_is_pinned_for_this_simulator_version() -> None:
         2, 2, 2, 2, 2, 2, 2, 2, 2, 0,
         0, 0, 0, 3, 3, 3, 3, 3, 3, 3,
     ]  # fmt: skip
-    np.testing.assert_allclose(stream.probabilities[0], [0.1234, 0.7001, 0.1432, 0.0333], atol=1e-4)
+    np.testing.assert_allclose(stream.probabilities[0], [0.0212, 0.9484, 0.0246, 0.0057], atol=1e-4)
 
 
 def test_empty_labels_give_empty_stream() -> None:
@@ -200,17 +220,18 @@ def test_two_classes_work() -> None:
 def test_default_config_is_documented_and_frozen() -> None:
     assert dataclasses.asdict(DEFAULT_CONFIG) == {
         "raw_accuracy": 0.55,
-        "mean_error_run_frames": 8.0,
+        "mean_error_run_s": 1.6,
+        "frame_rate": 5.0,
         "n_confusable": 3,
         "confusable_mass": 0.8,
         "other_similarity": 0.2,
         "correct_margin": 1.5,
-        "error_margin": 0.5,
+        "error_margin": 1.15,
         "margin_spread": 0.5,
         "true_class_boost": 2.0,
         "confusable_boost": 0.75,
         "noise_std": 0.75,
-        "noise_correlation": 0.9,
+        "noise_memory_s": pytest.approx(1.898, abs=1e-3),
     }
     with pytest.raises(dataclasses.FrozenInstanceError):
         DEFAULT_CONFIG.raw_accuracy = 0.9  # type: ignore[misc]
@@ -230,7 +251,7 @@ def test_any_labels_give_valid_rows(
     labels = np.array(
         data.draw(st.lists(st.integers(0, n_classes - 1), max_size=300)), dtype=np.int64
     )
-    config = SimulatedClassifierConfig(raw_accuracy=accuracy, mean_error_run_frames=mean_run)
+    config = SimulatedClassifierConfig(raw_accuracy=accuracy, mean_error_run_s=mean_run / 5.0)
     stream = simulate_stream(labels, n_classes=n_classes, config=config, seed=seed)
     p = stream.probabilities
     assert p.shape == (labels.size, n_classes)
@@ -314,8 +335,10 @@ def test_confusable_error_share_known_answer() -> None:
         ({"raw_accuracy": 1.0}, r"raw_accuracy must be in \(0, 1\)"),
         ({"raw_accuracy": float("nan")}, "raw_accuracy must be finite"),
         ({"raw_accuracy": "0.5"}, "raw_accuracy must be a number"),
-        ({"mean_error_run_frames": 0.5}, r"mean_error_run_frames must be >= 1 frame, got 0.5"),
-        ({"mean_error_run_frames": float("inf")}, "mean_error_run_frames must be finite"),
+        ({"mean_error_run_s": 0.1}, r"mean_error_run_s must be at least one frame .*got 0.1"),
+        ({"mean_error_run_s": 0.5, "frame_rate": 1.0}, r"\(>= 1 s at 1 Hz\), got 0.5"),
+        ({"mean_error_run_s": float("inf")}, "mean_error_run_s must be finite"),
+        ({"frame_rate": 0.0}, r"frame_rate must be > 0 Hz"),
         ({"n_confusable": 0}, "n_confusable must be >= 1, got 0"),
         ({"n_confusable": 2.0}, "n_confusable must be an int"),
         ({"n_confusable": True}, "n_confusable must be an int"),
@@ -327,7 +350,7 @@ def test_confusable_error_share_known_answer() -> None:
         ({"true_class_boost": -1.0}, "true_class_boost must be >= 0"),
         ({"confusable_boost": -1.0}, "confusable_boost must be >= 0"),
         ({"noise_std": -0.5}, "noise_std must be >= 0"),
-        ({"noise_correlation": 1.0}, r"noise_correlation must be in \[0, 1\)"),
+        ({"noise_memory_s": -1.0}, r"noise_memory_s must be >= 0 s"),
     ],
     ids=lambda value: str(value) if isinstance(value, dict) else "",
 )

@@ -172,7 +172,7 @@ def test_the_end_of_the_procedure(small_procedure: Procedure, one_hot: OneHot) -
     assert all(entry.end is not None for entry in final.history)
     assert final.last_step == "c"
     (candidate,) = final.next_steps(1)
-    assert candidate.step is None and candidate.probability == pytest.approx(1.0, abs=0.01)
+    assert candidate.step is None and candidate.probability > 0.95
 
 
 def test_tracking_beats_the_raw_classifier_on_a_simulated_latte_session(latte: Procedure) -> None:
@@ -424,9 +424,12 @@ def test_track_of_no_frames(small_procedure: Procedure) -> None:
         pytest.param(
             {"beam_width": -3}, "beam_width must be an integer >= 1, got -3", id="width-neg"
         ),
-        pytest.param({"emission_weight": 0.0}, r"emission_weight .*got 0\.0", id="weight-zero"),
-        pytest.param({"emission_weight": 1.5}, r"emission_weight .*got 1\.5", id="weight-big"),
-        pytest.param({"emission_weight": math.nan}, "emission_weight .*got nan", id="weight-nan"),
+        pytest.param({"evidence_rate": 0.0}, r"evidence_rate .*got 0\.0", id="rate-zero"),
+        pytest.param({"evidence_rate": math.inf}, r"evidence_rate .*got inf", id="rate-inf"),
+        pytest.param({"evidence_rate": math.nan}, "evidence_rate .*got nan", id="rate-nan"),
+        pytest.param(
+            {"evidence_per_error_run": -1.0}, r"evidence_per_error_run .*got -1", id="per-run"
+        ),
     ],
 )
 def test_bad_config_is_rejected(options: dict[str, Any], message: str) -> None:

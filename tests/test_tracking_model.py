@@ -81,22 +81,40 @@ def test_no_precedence_means_no_predecessor_bits(small_procedure: Procedure) -> 
 
 
 def test_hazard_tables(procedure: Procedure) -> None:
-    """Rows 0..S-1 are the steps, S the gap (and start), S+1 the end, which never leaves."""
+    """Rows 0..S-1 are the steps, S the gap (and start) with its long-pause tail, S+1 the
+    end, which is left at the long pause's constant rate."""
     model = compile_procedure(procedure, frame_rate=5.0)
     n, d_max = procedure.n_steps, model.max_duration_frames
     assert model.hazard_log_stay.shape == model.hazard_log_leave.shape == (n + 2, d_max + 1)
     longest = max(s.duration.mean + 4 * s.duration.std for s in procedure.steps)
     assert d_max >= max(10, math.ceil(longest * 5.0))
     leave, stay = np.exp(model.hazard_log_leave), np.exp(model.hazard_log_stay)
-    np.testing.assert_allclose(leave[: n + 1] + stay[: n + 1], 1.0, atol=1e-12)
+    np.testing.assert_allclose(leave + stay, 1.0, atol=1e-12)
     for i, step in enumerate(procedure.steps):
         expected = hazard_from_stats(step.duration, frame_rate=5.0, max_frames=d_max)
         np.testing.assert_allclose(leave[i], expected, rtol=1e-12)
-    gap = hazard_from_stats(procedure.gap.duration, frame_rate=5.0, max_frames=d_max)
+    gap = hazard_from_stats(
+        procedure.gap.duration,
+        frame_rate=5.0,
+        max_frames=d_max,
+        pause_share=0.05,
+        pause_mean_s=600.0,
+    )
     np.testing.assert_allclose(leave[n, 1:], gap[1:], rtol=1e-12)
     assert leave[n, 0] == pytest.approx(0.5)  # a session may begin with a step at once
-    assert np.all(model.hazard_log_leave[n + 1] == -np.inf)
-    assert np.all(model.hazard_log_stay[n + 1] == 0.0)
+    np.testing.assert_allclose(leave[n + 1], 1.0 - np.exp(-1.0 / (600.0 * 5.0)))
+
+
+def test_long_idle_hazard_falls_to_the_pause_rate() -> None:
+    """Gap mean 4 s: after a minute the hazard is the 10-minute pause's, not the gamma's."""
+    gap = DurationStats(mean=4.0, std=3.0)
+    with_pause = hazard_from_stats(
+        gap, frame_rate=1.0, max_frames=120, pause_share=0.05, pause_mean_s=600.0
+    )
+    without = hazard_from_stats(gap, frame_rate=1.0, max_frames=120)
+    assert with_pause[120] == pytest.approx(1.0 - np.exp(-1.0 / 600.0), rel=0.01)
+    assert without[120] > 0.1
+    np.testing.assert_allclose(with_pause[1:4], without[1:4], rtol=0.1)  # short gaps as before
 
 
 def test_gap_probabilities(small_procedure: Procedure) -> None:

@@ -100,9 +100,10 @@ def eval_har(
         str | None,
         typer.Option(help="How the fused models combine IMU and audio: late (default) or early."),
     ] = None,
-    emission_weight: Annotated[
-        float, typer.Option(help="Tracker: exponent on the classifier probabilities.")
-    ] = TrackerConfig.emission_weight,
+    evidence_rate: Annotated[
+        float,
+        typer.Option(help="Tracker: weight per second on the classifier's log probabilities."),
+    ] = TrackerConfig.evidence_rate,
     wrist: Annotated[
         list[str] | None,
         typer.Option(help="openpack: atr01 (right) and/or atr02 (left); default both."),
@@ -137,7 +138,7 @@ def eval_har(
         network = NetworkConfig(fusion=fusion) if fusion else NetworkConfig()
         config = HarEvaluationConfig(
             training=TrainingConfig(seed=seed, max_epochs=max_epochs, network=network),
-            tracker=TrackerConfig(emission_weight=emission_weight),
+            tracker=TrackerConfig(evidence_rate=evidence_rate),
             seed=seed,
             macro_f1_without_other=dataset == "openpack",
         )

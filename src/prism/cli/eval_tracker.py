@@ -21,7 +21,11 @@ from prism.cli._simulated import (
     worker_count,
 )
 from prism.errors import PrismError
-from prism.evaluation.tracking import TrackerEvaluationConfig, evaluate_tracker
+from prism.evaluation.tracking import (
+    TrackerEvaluationConfig,
+    evaluate_tracker,
+    simulator_config,
+)
 from prism.tracker import TrackerConfig
 
 __all__ = ["eval_tracker"]
@@ -56,6 +60,16 @@ def eval_tracker(
     raw_accuracy: RawAccuracyOption = 0.55,
     seed: SeedOption = 0,
     recipe: RecipeOption = None,
+    error_run_s: Annotated[
+        float,
+        typer.Option(
+            help="Mean error-run length of the simulated classifier in seconds (1.6: the "
+            "first simulator's; real windowed classifiers err for about 2-10 s)."
+        ),
+    ] = 1.6,
+    frame_rate: Annotated[
+        float, typer.Option(help="Frames per second of the streams and the tracker.")
+    ] = TrackerConfig.frame_rate,
     confirmations: Annotated[
         int, typer.Option(help="Questions the simulated user answers per session.")
     ] = 0,
@@ -73,10 +87,12 @@ def eval_tracker(
     try:
         config = TrackerEvaluationConfig(
             raw_accuracy=raw_accuracy,
+            error_run_s=error_run_s,
             seed=seed,
             confirmations=confirmations,
-            tracker=TrackerConfig(beam_width=beam_width),
+            tracker=TrackerConfig(frame_rate=frame_rate, beam_width=beam_width),
         )
+        simulator_config(config)
         with Progress(console=console, transient=True, disable=json_output) as progress:
             task = progress.add_task("tracking recipes", total=None)
             report = evaluate_tracker(

@@ -10,13 +10,16 @@ The model, in three layers (details and measured statistics in
 ``docs/simulated-classifier.md``):
 
 1. **Error process.** A two-state (correct/error) Markov chain over frames: error runs
-   are geometric with mean ``mean_error_run_frames``; correct runs are geometric with the
-   mean that makes the stationary error rate ``1 - raw_accuracy``.
+   are geometric with mean ``mean_error_run_s`` seconds (``mean_error_run_s *
+   frame_rate`` frames); correct runs are geometric with the mean that makes the
+   stationary error rate ``1 - raw_accuracy``. Times are in seconds, so the same
+   classifier sampled at 1 Hz or 5 Hz errs for the same time.
 2. **Confusions.** Each error run picks one wrong class, kept for the whole run (a new
    one is picked where the true label changes inside the run): with probability
    ``confusable_mass`` one of the label's ``n_confusable`` most similar classes
    (:func:`confusion_neighbours`), else uniformly one of the remaining classes.
-3. **Probabilities.** Logits are temporally correlated AR(1) noise, raised on the
+3. **Probabilities.** Logits are temporally correlated AR(1) noise (memory
+   ``noise_memory_s`` seconds, as a classifier's overlapping windows give), raised on the
    label's confusable classes and, during errors, on the true class; the predicted class
    is then set a positive margin above all others, so the argmax is exactly the
    prediction. A softmax gives rows that sum to 1 with every entry > 0.
@@ -51,8 +54,11 @@ __all__ = [
     "simulate_stream",
 ]
 
-SIMULATOR_VERSION = 1
+SIMULATOR_VERSION = 2
 """Bumped whenever the same labels, config and seed would give a different stream."""
+
+_DEFAULT_NOISE_MEMORY_S = 0.2 / math.log(1.0 / 0.9)
+"""1.898 s: a lag-1 noise correlation of exactly 0.9 at 5 Hz (the first version's)."""
 
 _MIN_MARGIN = 1e-6
 """Floor on the top logit's lead so the argmax never ties (logit units)."""
@@ -71,8 +77,12 @@ class SimulatedClassifierConfig:
     ----------
     raw_accuracy : float
         Target fraction of frames whose argmax equals the label, in (0, 1).
-    mean_error_run_frames : float
-        Mean length of an error run in frames, >= 1 (runs are geometric).
+    mean_error_run_s : float
+        Mean length of an error run in seconds (runs are geometric); at least one frame.
+        1.6 s is the first version's (8 frames at 5 Hz); real windowed classifiers err
+        for several seconds at a time (see ``docs/simulated-classifier.md``).
+    frame_rate : float
+        Frames per second (Hz) of the simulated stream, > 0.
     n_confusable : int
         How many similar classes each class is mostly confused with, >= 1 (capped at
         ``n_classes - 1``).
@@ -86,8 +96,11 @@ class SimulatedClassifierConfig:
     correct_margin : float
         Median logit lead of the top class over the runner-up on correct frames, > 0.
     error_margin : float
-        Median logit lead of the (wrong) top class on error frames, > 0; smaller than
-        ``correct_margin`` because a real classifier is less sure when it is wrong.
+        Median logit lead of the (wrong) top class on error frames, > 0. The default
+        makes the top probability as high on wrong frames as on right ones (as a
+        detector of errors it has an area under the ROC curve of 0.50): the classifier's
+        confidence does not reveal an error, the harsh case a tracker must survive.
+        Version 1 used 0.5, which gave errors away.
     margin_spread : float
         Log-scale standard deviation of the margins (log-normal), >= 0.
     true_class_boost : float
@@ -96,22 +109,25 @@ class SimulatedClassifierConfig:
         Logit added to the label's confusable classes on every frame, >= 0.
     noise_std : float
         Standard deviation of the logit noise, >= 0.
-    noise_correlation : float
-        Frame-to-frame correlation of the AR(1) logit and margin noise, in [0, 1).
+    noise_memory_s : float
+        Time constant in seconds of the AR(1) logit and margin noise, >= 0: consecutive
+        frames ``1 / frame_rate`` apart correlate ``exp(-1 / (frame_rate *
+        noise_memory_s))`` (0.9 at 5 Hz by default; 0 s: independent frames).
     """
 
     raw_accuracy: float = 0.55
-    mean_error_run_frames: float = 8.0
+    mean_error_run_s: float = 1.6
+    frame_rate: float = 5.0
     n_confusable: int = 3
     confusable_mass: float = 0.8
     other_similarity: float = 0.2
     correct_margin: float = 1.5
-    error_margin: float = 0.5
+    error_margin: float = 1.15
     margin_spread: float = 0.5
     true_class_boost: float = 2.0
     confusable_boost: float = 0.75
     noise_std: float = 0.75
-    noise_correlation: float = 0.9
+    noise_memory_s: float = _DEFAULT_NOISE_MEMORY_S
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -126,7 +142,14 @@ class SimulatedClassifierConfig:
                 raise SimulationError(f"{field.name} must be finite, got {value}")
         checks: list[tuple[str, bool, str]] = [
             ("raw_accuracy", 0.0 < self.raw_accuracy < 1.0, "in (0, 1)"),
-            ("mean_error_run_frames", self.mean_error_run_frames >= 1.0, ">= 1 frame"),
+            ("frame_rate", self.frame_rate > 0.0, "> 0 Hz"),
+            (
+                "mean_error_run_s",
+                self.mean_error_run_s * self.frame_rate >= 1.0 - 1e-9,
+                f"at least one frame (>= {1.0 / self.frame_rate:g} s at {self.frame_rate:g} Hz)"
+                if self.frame_rate > 0.0
+                else "> 0",
+            ),
             ("n_confusable", self.n_confusable >= 1, ">= 1"),
             ("confusable_mass", 0.0 <= self.confusable_mass <= 1.0, "in [0, 1]"),
             ("other_similarity", 0.0 <= self.other_similarity <= 1.0, "in [0, 1]"),
@@ -136,11 +159,23 @@ class SimulatedClassifierConfig:
             ("true_class_boost", self.true_class_boost >= 0.0, ">= 0"),
             ("confusable_boost", self.confusable_boost >= 0.0, ">= 0"),
             ("noise_std", self.noise_std >= 0.0, ">= 0"),
-            ("noise_correlation", 0.0 <= self.noise_correlation < 1.0, "in [0, 1)"),
+            ("noise_memory_s", self.noise_memory_s >= 0.0, ">= 0 s"),
         ]
         for name, ok, expected in checks:
             if not ok:
                 raise SimulationError(f"{name} must be {expected}, got {getattr(self, name)}")
+
+    @property
+    def mean_error_run_frames(self) -> float:
+        """Mean error-run length in frames at :attr:`frame_rate` (at least 1)."""
+        return max(1.0, self.mean_error_run_s * self.frame_rate)
+
+    @property
+    def noise_correlation(self) -> float:
+        """Lag-1 (one frame) correlation of the logit and margin noise, in [0, 1)."""
+        if self.noise_memory_s == 0.0:
+            return 0.0
+        return math.exp(-1.0 / (self.frame_rate * self.noise_memory_s))
 
 
 DEFAULT_CONFIG = SimulatedClassifierConfig()

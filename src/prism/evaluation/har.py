@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -144,9 +144,9 @@ def _run_fold(
         probabilities = classifier.predict_proba_features(table[test.session_id])
         labels = _labels(table[test.session_id])
         raw[configuration.name] = probabilities.argmax(axis=1)
-        tracked[configuration.name] = (
-            StepTracker(learned, config.tracker).track(probabilities).classes
-        )
+        # the tracker models the classifier's errors as measured on its validation split
+        profiled = replace(config.tracker, classifier_profile=classifier.error_profile_)
+        tracked[configuration.name] = StepTracker(learned, profiled).track(probabilities).classes
     full = features[None] if None in features else next(iter(features.values()))
     baseline_modalities = max((c.modalities for c in configurations), key=len)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,13 @@ import numpy as np
 
 from prism.data.annotations import AnnotatedSession
 from prism.data.captaincook4d import CaptainCookRecipe, load_captaincook4d
-from prism.evaluation.tracking import TrackerEvaluationConfig, simulated_recording
+from prism.evaluation.tracking import (
+    SimulatedRecording,
+    TrackerEvaluationConfig,
+    recipe_streams,
+    simulated_recording,
+    tracker_settings,
+)
 from prism.observer import (
     Observer,
     ObserverConfig,
@@ -157,10 +163,20 @@ def _baseline(expected_start: np.ndarray, state_done: np.ndarray, now: float) ->
 
 
 def reminders_for_recording(
-    recipe: CaptainCookRecipe, recording_id: str, config: ReminderEvaluationConfig
+    recipe: CaptainCookRecipe,
+    recording_id: str,
+    config: ReminderEvaluationConfig,
+    *,
+    stream: SimulatedRecording | None = None,
 ) -> RecordingReminders:
-    """Track one recording with the observer and the baseline policy; score both."""
-    procedure, labels, probabilities = simulated_recording(recipe, recording_id, config.tracking)
+    """Track one recording with the observer and the baseline policy; score both.
+
+    ``stream`` (from :func:`~prism.evaluation.tracking.simulated_recording`) is reused
+    when given.
+    """
+    procedure, labels, probabilities = stream or simulated_recording(
+        recipe, recording_id, config.tracking
+    )
     tracker = StepTracker(procedure, config.tracking.tracker)
     observer = Observer(tracker, config.observer)
     initial = observer.future.predict(tracker.state().beam)
@@ -220,7 +236,15 @@ def reminders_for_recording(
 def _evaluate_recipe(
     recipe: CaptainCookRecipe, config: ReminderEvaluationConfig
 ) -> list[RecordingReminders]:
-    return [reminders_for_recording(recipe, rid, config) for rid in recipe.recording_ids]
+    return [
+        reminders_for_recording(
+            recipe,
+            rid,
+            replace(config, tracking=replace(config.tracking, tracker=tracker)),
+            stream=stream,
+        )
+        for rid, stream, tracker in recipe_streams(recipe, config.tracking)
+    ]
 
 
 def _summary(results: Sequence[RecordingReminders], method: str) -> dict[str, Any]:
@@ -305,7 +329,7 @@ def evaluate_reminders(
             "raw_accuracy_target": config.tracking.raw_accuracy,
             "seed": config.tracking.seed,
             "observe_every_frames": config.observe_every,
-            "tracker": asdict(config.tracking.tracker),
+            "tracker": tracker_settings(config.tracking.tracker),
             "reminders": config.observer.reminders.to_dict(),
             "remaining_time": asdict(config.observer.remaining),
             "baseline": "remind each required step at its initially expected start time "

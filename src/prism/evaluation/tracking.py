@@ -14,10 +14,11 @@ Every decoder is causal: the class reported at frame ``t`` uses frames ``0..t`` 
 
 from __future__ import annotations
 
+import math
 import zlib
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +33,35 @@ from prism.data.captaincook4d import (
 from prism.data.simulated import SimulatedClassifierConfig, simulate_classifier
 from prism.evaluation.metrics import edit_score, frame_accuracy, macro_f1
 from prism.procedure.model import Procedure
+from prism.reliability import (
+    expected_calibration_error,
+    fit_confidence_map,
+    reliability_table,
+)
 from prism.tracker import ConfirmationConfig, ConfirmationPolicy, StepTracker, TrackerConfig
+from prism.tracker.evidence import ClassifierProfile, fit_classifier_profile
 from prism.tracker.hmm import duration_free_hmm, forward_filter
 
 __all__ = [
+    "HMM_EVIDENCE_RATE",
     "METHODS",
     "RecordingResult",
+    "SimulatedRecording",
     "TrackerEvaluationConfig",
+    "cross_fitted_confidence",
     "evaluate_recording",
     "evaluate_tracker",
+    "held_out_profile",
+    "recipe_streams",
     "simulated_recording",
     "track_with_confirmations",
+    "tracker_settings",
 ]
 
 METHODS = ("tracker", "hmm", "argmax")
+
+HMM_EVIDENCE_RATE = 1.5
+"""Weight per second on the log probabilities in the HMM baseline (0.3 per frame at 5 Hz)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,10 @@ class TrackerEvaluationConfig:
     ----------
     raw_accuracy : float
         Target frame accuracy of the simulated classifier, in (0, 1).
+    error_run_s : float
+        Mean length in seconds of the simulated classifier's error runs (1.6 s: the
+        first simulator's 8 frames at 5 Hz; real windowed classifiers err for about
+        2-10 s at a time). The stream's frame rate is the tracker's.
     seed : int
         Base seed; each recording's stream is seeded by ``(seed, crc32(recording id))``,
         so results do not depend on the order or parallelism of the run.
@@ -64,14 +84,24 @@ class TrackerEvaluationConfig:
     confirmations : int
         Questions the simulated user may answer per session (0: none). The user answers
         truthfully when in a step; asked between steps, they give no answer.
+    calibrate : bool
+        Report the tracker's probabilities through a confidence map fitted on other
+        recipes (:func:`cross_fitted_confidence`); only without confirmations, whose
+        policy reads the probability.
+    model_errors : bool
+        Give each recording's tracker the classifier's profile (confusions, error runs)
+        measured on the recipe's other recordings (:func:`held_out_profile`).
     tracker : TrackerConfig
         Tracker options.
     """
 
     raw_accuracy: float = 0.55
+    error_run_s: float = 1.6
     seed: int = 0
     smoothing: float = 0.5
     confirmations: int = 0
+    model_errors: bool = True
+    calibrate: bool = True
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
@@ -84,7 +114,37 @@ class RecordingResult:
     n_classes: int
     labels: np.ndarray
     predictions: dict[str, np.ndarray]
+    confidence: np.ndarray
     questions_asked: int
+
+    @property
+    def worse_than_raw(self) -> bool:
+        """Whether the tracker's frame accuracy is below the raw argmax's."""
+        tracked = frame_accuracy(self.labels, self.predictions["tracker"])
+        return tracked < frame_accuracy(self.labels, self.predictions["argmax"])
+
+
+def simulator_config(config: TrackerEvaluationConfig) -> SimulatedClassifierConfig:
+    """The simulated classifier of an evaluation: its accuracy, error runs and frame rate."""
+    return SimulatedClassifierConfig(
+        raw_accuracy=config.raw_accuracy,
+        mean_error_run_s=config.error_run_s,
+        frame_rate=config.tracker.frame_rate,
+    )
+
+
+def tracker_settings(config: TrackerConfig) -> dict[str, Any]:
+    """JSON-ready tracker options of a report (the profile and confidence map summarised)."""
+    settings = {
+        item.name: getattr(config, item.name)
+        for item in fields(config)
+        if item.name not in ("classifier_profile", "calibration")
+    }
+    settings["classifier_profile"] = (
+        None if config.classifier_profile is None else "measured on the recipe's other recordings"
+    )
+    settings["calibration"] = None if config.calibration is None else config.calibration.to_dict()
+    return settings
 
 
 def _recording_rng(seed: int, recording_id: str) -> np.random.Generator:
@@ -111,7 +171,7 @@ def simulated_recording(
     probabilities = simulate_classifier(
         labels,
         n_classes=procedure.n_steps + 1,
-        config=SimulatedClassifierConfig(raw_accuracy=config.raw_accuracy),
+        config=simulator_config(config),
         names=[step.name for step in procedure.steps],
         seed=_recording_rng(config.seed, recording_id),
     )
@@ -120,7 +180,7 @@ def simulated_recording(
 
 def track_with_confirmations(
     tracker: StepTracker, probabilities: np.ndarray, labels: np.ndarray, max_questions: int
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Track frame by frame with a simulated user who answers confirmation questions.
 
     The tracker asks under :class:`~prism.tracker.ConfirmationPolicy` (at most
@@ -131,37 +191,76 @@ def track_with_confirmations(
     -------
     classes : np.ndarray [shape=(n_frames,), int64]
         The online decision after each frame (and answer).
+    confidence : np.ndarray [shape=(n_frames,)]
+        Its reported probability.
     asked : int
         Questions asked.
     """
     policy = ConfirmationPolicy(ConfirmationConfig(max_requests=max_questions))
     step_ids = tracker.procedure.step_ids
     classes = np.empty(labels.size, dtype=np.int64)
+    confidence = np.empty(labels.size)
     for t, frame in enumerate(probabilities):
         state = tracker.update(frame)
         if policy.observe(state) is not None and labels[t] < len(step_ids):
             state = tracker.correct("at", step_ids[labels[t]])
         classes[t] = state.current_class
-    return classes, policy.asked
+        confidence[t] = state.current_probability
+    return classes, confidence, policy.asked
+
+
+SimulatedRecording = tuple[Procedure, np.ndarray, np.ndarray]
+"""A recording's leave-one-out procedure, frame labels and simulated stream."""
+
+
+def held_out_profile(
+    streams: Mapping[str, SimulatedRecording], recording_id: str, *, frame_rate: float
+) -> ClassifierProfile | None:
+    """The simulated classifier's profile measured on the recipe's *other* recordings.
+
+    The evaluation's analogue of a sensing model's validation split: the tracker of a
+    recording learns how the classifier errs from recordings it is not tested on.
+    ``None`` when the recipe has no other recording.
+    """
+    others = [stream for rid, stream in streams.items() if rid != recording_id]
+    if not others:
+        return None
+    return fit_classifier_profile(
+        [labels for _, labels, _ in others],
+        [probabilities.argmax(axis=1) for _, _, probabilities in others],
+        n_classes=others[0][0].n_steps + 1,
+        frame_rate=frame_rate,
+    )
 
 
 def evaluate_recording(
-    recipe: CaptainCookRecipe, recording_id: str, config: TrackerEvaluationConfig
+    recipe: CaptainCookRecipe,
+    recording_id: str,
+    config: TrackerEvaluationConfig,
+    *,
+    stream: SimulatedRecording | None = None,
 ) -> RecordingResult:
-    """Learn without ``recording_id``, simulate its classifier stream and decode it."""
-    procedure, labels, probabilities = simulated_recording(recipe, recording_id, config)
+    """Learn without ``recording_id``, simulate its classifier stream and decode it.
+
+    ``stream`` (from :func:`simulated_recording`) is reused when given.
+    """
+    procedure, labels, probabilities = stream or simulated_recording(recipe, recording_id, config)
     frame_rate = config.tracker.frame_rate
     n_classes = procedure.n_steps + 1
     tracker = StepTracker(procedure, config.tracker)
     if config.confirmations > 0:
-        tracked, asked = track_with_confirmations(
+        tracked, confidence, asked = track_with_confirmations(
             tracker, probabilities, labels, config.confirmations
         )
     else:
-        tracked, asked = tracker.track(probabilities).classes, 0
+        result = tracker.track(probabilities)
+        tracked, confidence, asked = result.classes, result.confidence, 0
     transition, initial = duration_free_hmm(procedure, frame_rate=frame_rate)
     hmm = forward_filter(
-        probabilities, transition, initial, emission_weight=config.tracker.emission_weight
+        probabilities,
+        transition,
+        initial,
+        emission_weight=HMM_EVIDENCE_RATE / frame_rate,
     )
     return RecordingResult(
         recipe=recipe.procedure_id,
@@ -173,14 +272,36 @@ def evaluate_recording(
             "hmm": hmm.argmax(axis=1),
             "argmax": probabilities.argmax(axis=1),
         },
+        confidence=confidence,
         questions_asked=asked,
     )
+
+
+def recipe_streams(
+    recipe: CaptainCookRecipe, config: TrackerEvaluationConfig
+) -> Iterator[tuple[str, SimulatedRecording, TrackerConfig]]:
+    """Each recording's simulated stream and the tracker settings to decode it with.
+
+    The settings carry the classifier's profile measured on the recipe's other
+    recordings when ``config.model_errors`` (see :func:`held_out_profile`).
+    """
+    streams = {rid: simulated_recording(recipe, rid, config) for rid in recipe.recording_ids}
+    for rid, stream in streams.items():
+        profile = (
+            held_out_profile(streams, rid, frame_rate=config.tracker.frame_rate)
+            if config.model_errors
+            else None
+        )
+        yield rid, stream, replace(config.tracker, classifier_profile=profile)
 
 
 def _evaluate_recipe(
     recipe: CaptainCookRecipe, config: TrackerEvaluationConfig
 ) -> list[RecordingResult]:
-    return [evaluate_recording(recipe, rid, config) for rid in recipe.recording_ids]
+    return [
+        evaluate_recording(recipe, rid, replace(config, tracker=tracker), stream=stream)
+        for rid, stream, tracker in recipe_streams(recipe, config)
+    ]
 
 
 def _scores(results: Sequence[RecordingResult], method: str) -> dict[str, float]:
@@ -204,9 +325,52 @@ def _recipe_summary(results: Sequence[RecordingResult]) -> dict[str, Any]:
         "edit_score": scores["tracker"]["edit_score"],
         "n_recordings": len(results),
         "n_frames": int(sum(r.labels.size for r in results)),
+        "worse_than_raw": int(sum(r.worse_than_raw for r in results)),
         "questions_asked": int(sum(r.questions_asked for r in results)),
         "methods": scores,
     }
+
+
+CALIBRATION_FOLDS = 2
+"""Recipes are split in this many folds; each fold's map is fitted on the others."""
+
+
+def cross_fitted_confidence(
+    confidence: Mapping[str, np.ndarray], correct: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Each recipe's reported probabilities through a map fitted on other recipes only.
+
+    Recipes (in name order) are dealt into :data:`CALIBRATION_FOLDS` folds; a fold's
+    frames go through the :class:`~prism.reliability.ConfidenceMap` fitted on the other
+    folds' frames, so no recording is calibrated with its own outcomes. The map changes
+    only the reported probability, never a decision, so this equals running each
+    tracker with that map (``TrackerConfig.calibration``).
+
+    Parameters
+    ----------
+    confidence, correct : mapping of recipe -> np.ndarray [shape=(n_frames,)]
+        The tracker's reported probability and whether its class was right, per frame.
+
+    Returns
+    -------
+    dict of recipe -> np.ndarray [shape=(n_frames,)]
+        The calibrated probabilities (unchanged when there is only one recipe).
+    """
+    recipes = sorted(confidence)
+    if len(recipes) < 2:
+        return dict(confidence)
+    fold = {recipe: i % CALIBRATION_FOLDS for i, recipe in enumerate(recipes)}
+    calibrated: dict[str, np.ndarray] = {}
+    for held_out in range(CALIBRATION_FOLDS):
+        fitting = [r for r in recipes if fold[r] != held_out]
+        mapping = fit_confidence_map(
+            np.concatenate([confidence[r] for r in fitting]),
+            np.concatenate([correct[r] for r in fitting]),
+        )
+        for recipe in recipes:
+            if fold[recipe] == held_out:
+                calibrated[recipe] = np.interp(confidence[recipe], mapping.knots, mapping.values)
+    return calibrated
 
 
 def _mean_over(per_recipe: dict[str, dict[str, Any]], key: str) -> float:
@@ -249,10 +413,17 @@ def evaluate_tracker(
     loaded = load_captaincook4d(Path(data_dir), recipes=recipes)
     ordered = sorted(loaded.values(), key=lambda recipe: recipe.procedure_id)
     per_recipe: dict[str, dict[str, Any]] = {}
+    confidence: dict[str, np.ndarray] = {}
+    correct: dict[str, np.ndarray] = {}
 
     def collect(results: list[RecordingResult]) -> None:
         if results:
-            per_recipe[results[0].recipe] = _recipe_summary(results)
+            recipe = results[0].recipe
+            per_recipe[recipe] = _recipe_summary(results)
+            confidence[recipe] = np.concatenate([r.confidence for r in results])
+            correct[recipe] = np.concatenate(
+                [r.predictions["tracker"] == r.labels for r in results]
+            )
             if on_recipe_done is not None:
                 on_recipe_done(results[0].recipe)
 
@@ -271,10 +442,28 @@ def evaluate_tracker(
         }
         for name in ("hmm", "argmax")
     }
+    reported = (
+        cross_fitted_confidence(confidence, correct)
+        if config.calibrate and config.confirmations == 0
+        else confidence
+    )
+    all_confidence = np.concatenate(list(reported.values())) if reported else np.empty(0)
+    raw_confidence = np.concatenate(list(confidence.values())) if confidence else np.empty(0)
+    all_correct = np.concatenate(list(correct.values())) if correct else np.empty(0, bool)
+    n_recordings = int(sum(s["n_recordings"] for s in per_recipe.values()))
+    worse = int(sum(s["worse_than_raw"] for s in per_recipe.values()))
     return {
         "data_dir": str(data_dir),
         "n_recipes": len(per_recipe),
-        "n_recordings": int(sum(s["n_recordings"] for s in per_recipe.values())),
+        "n_recordings": n_recordings,
+        "worse_than_raw": worse,
+        "worse_than_raw_share": worse / n_recordings if n_recordings else 0.0,
+        "ece": expected_calibration_error(all_confidence, all_correct),
+        "ece_uncalibrated": expected_calibration_error(raw_confidence, all_correct),
+        "mean_confidence": float(all_confidence.mean()) if all_confidence.size else math.nan,
+        "reliability": [
+            row.as_dict() for row in reliability_table(all_confidence, all_correct, n_bins=10)
+        ],
         "raw_accuracy": _mean_over(per_recipe, "raw_accuracy"),
         "tracked_accuracy": _mean_over(per_recipe, "tracked_accuracy"),
         "macro_f1": _mean_over(per_recipe, "macro_f1"),
@@ -286,9 +475,16 @@ def evaluate_tracker(
             "seed": config.seed,
             "smoothing": config.smoothing,
             "confirmations": config.confirmations,
-            "tracker": asdict(config.tracker),
-            "simulator": asdict(SimulatedClassifierConfig(raw_accuracy=config.raw_accuracy)),
+            "model_errors": config.model_errors,
+            "calibrate": config.calibrate,
+            "tracker": tracker_settings(config.tracker),
+            "simulator": asdict(simulator_config(config)),
             "decoding": "online (causal): class at frame t uses frames 0..t",
             "edit_score": "segment order of steps, 'other' frames ignored",
+            "ece": "tracker's reported probability against its accuracy, all frames "
+            "pooled, 15 equal-width bins (reliability: 10 bins); calibrated by a "
+            "confidence map fitted on the other half of the recipes"
+            if config.calibrate and config.confirmations == 0
+            else "tracker's reported probability against its accuracy, all frames pooled",
         },
     }

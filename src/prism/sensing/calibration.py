@@ -21,6 +21,7 @@ from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax
 from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
+from prism import reliability
 from prism.errors import SensingError
 
 __all__ = [
@@ -140,7 +141,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 def expected_calibration_error(
     probabilities: np.ndarray, labels: np.ndarray, *, n_bins: int = 15
 ) -> float:
-    """Top-label expected calibration error.
+    """Top-label expected calibration error (:func:`prism.reliability.expected_calibration_error`).
 
     Frames are put into ``n_bins`` equal-width bins of confidence (the largest
     probability; bin ``b`` holds ``(b / n_bins, (b + 1) / n_bins]``). The ECE is
@@ -170,14 +171,9 @@ def expected_calibration_error(
     scores, truth = _check_logits(probabilities, labels, name="probabilities")
     if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
         raise SensingError(f"n_bins must be an integer >= 1, got {n_bins!r}")
-    if truth.size == 0:
-        return 0.0
-    confidence = scores.max(axis=1)
-    correct = (scores.argmax(axis=1) == truth).astype(np.float64)
-    bins = np.clip(np.ceil(confidence * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
-    counts = np.bincount(bins, minlength=n_bins)
-    gap = np.bincount(bins, weights=correct - confidence, minlength=n_bins)
-    return float(np.abs(gap).sum() / truth.size) if counts.any() else 0.0
+    correct = scores.argmax(axis=1) == truth if truth.size else np.zeros(0, dtype=bool)
+    confidence = scores.max(axis=1) if truth.size else np.zeros(0)
+    return reliability.expected_calibration_error(confidence, correct, n_bins=n_bins)
 
 
 def confusion_matrix(

@@ -42,7 +42,7 @@ from prism.sensing.features import (
     imu_frames,
     imu_window_channels,
 )
-from prism.sensing.framing import IMU_WINDOW_S, frame_count
+from prism.sensing.framing import FRAME_RATE_HZ, IMU_WINDOW_S, frame_count
 from prism.sensing.model_card import render_model_card
 from prism.sensing.model_folder import (
     CLASSIFIER_FORMAT,
@@ -68,6 +68,7 @@ from prism.sensing.training import (
     split_sessions,
     train_network,
 )
+from prism.tracker.evidence import ClassifierProfile, fit_classifier_profile
 
 __all__ = [
     "CLASSIFIER_FORMAT",
@@ -111,6 +112,11 @@ class ActivityClassifier:
     confusion_ : np.ndarray [shape=(S + 1, S + 1), int64]
         Validation confusion counts (rows true), or training counts without validation
         sessions (``confusion_source_`` says which).
+    error_profile_ : ClassifierProfile
+        How the classifier errs on the same sessions: its confusions and the mean
+        lengths of its right and wrong runs, for the tracker
+        (:mod:`prism.tracker.evidence`). Model folders written before it was measured
+        give the confusions with assumed run lengths.
     history_ : list of EpochRecord
     split_ : dict
         ``{"train": [...], "validation": [...]}`` session ids.
@@ -127,6 +133,7 @@ class ActivityClassifier:
     temperature_: float
     confusion_: np.ndarray
     confusion_source_: str
+    error_profile_: ClassifierProfile
     history_: list[EpochRecord]
     split_: dict[str, list[str]]
     validation_metrics_: dict[str, Any]
@@ -302,23 +309,29 @@ class ActivityClassifier:
         }
         self.training_data_ = _data_summary(sessions, train_ids, validation_ids, self.class_names)
         if validation_ids:
-            labels = np.concatenate([_labels(by_id[i]) for i in validation_ids])
+            session_labels = [_labels(by_id[i]) for i in validation_ids]
+            labels = np.concatenate(session_labels)
             outputs = result.validation_outputs
             if self.network_.late:
                 _fit_late_fusion(self.network_, outputs, labels)
-            logits = np.concatenate([combine_session(self.network_, *o) for o in outputs])
+            session_outputs = [combine_session(self.network_, *o) for o in outputs]
             self.confusion_source_ = "validation"
         else:
-            logits = np.concatenate(
-                [
-                    session_logits(self.network_, s.imu, s.audio)
-                    for s in (ready[i] for i in train_ids)
-                ]
-            )
-            labels = np.concatenate([_labels(by_id[i]) for i in train_ids])
+            session_outputs = [
+                session_logits(self.network_, s.imu, s.audio) for s in (ready[i] for i in train_ids)
+            ]
+            session_labels = [_labels(by_id[i]) for i in train_ids]
+            labels = np.concatenate(session_labels)
             self.confusion_source_ = "training"
+        logits = np.concatenate(session_outputs)
         self.temperature_ = fit_temperature(logits, labels) if validation_ids else 1.0
         self.confusion_ = confusion_matrix(labels, logits.argmax(axis=1), n_classes=self.n_classes)
+        self.error_profile_ = fit_classifier_profile(
+            session_labels,
+            [output.argmax(axis=1) for output in session_outputs],
+            n_classes=self.n_classes,
+            frame_rate=FRAME_RATE_HZ,
+        )
         self.validation_metrics_ = _calibration_metrics(
             logits, labels, self.temperature_, self.confusion_source_
         )

@@ -6,8 +6,9 @@
       weights.pt              torch state_dict of the FusedActivityNet
       normalizer.json         per-channel mean/std of each modality's windows
       calibration.json        temperature, NLL and ECE before/after calibration
-      confusion_matrix.json   classes and counts (rows true, columns predicted) ...
-      confusion_matrix.csv    ... the same as CSV, for the tracker and for people
+      confusion_matrix.json   classes, counts (rows true, columns predicted) and the
+                              classifier's error runs: the tracker's evidence model
+      confusion_matrix.csv    the counts as CSV, for people
       model_card.json         data, splits, metrics, confusion matrix, date, size
       MODEL_CARD.md           the same for people (:mod:`prism.sensing.model_card`)
 
@@ -28,11 +29,12 @@ import numpy as np
 import torch
 
 from prism.data.json_files import read_json_object
-from prism.errors import ModelFileError, SensingError
+from prism.errors import ModelFileError, SensingError, TrackerInputError
 from prism.sensing.features import N_MELS, ChannelNormalizer, imu_window_channels
 from prism.sensing.model_card import model_card, render_model_card, restore_from_card
 from prism.sensing.network import FusedActivityNet
 from prism.sensing.training import TrainingConfig
+from prism.tracker.evidence import ClassifierProfile
 
 if TYPE_CHECKING:
     from prism.sensing.classifier import ActivityClassifier
@@ -43,6 +45,7 @@ __all__ = [
     "FILES",
     "ModelFileError",
     "read_confusion_matrix",
+    "read_error_profile",
     "read_model_folder",
     "write_model_folder",
 ]
@@ -108,12 +111,18 @@ def write_model_folder(
         root / FILES["calibration"],
         {"temperature": model.temperature_, **model.validation_metrics_},
     )
+    profile = model.error_profile_
     confusion = {
         "classes": list(model.class_names),
         "counts": model.confusion_.tolist(),
         "source": model.confusion_source_,
         "rows": "true class",
         "columns": "predicted class",
+        "error_runs": {
+            "mean_correct_run_s": round(profile.mean_correct_run_s, 4),
+            "mean_error_run_s": round(profile.mean_error_run_s, 4),
+            "return_share": round(profile.return_share, 4),
+        },
     }
     _write_json(root / FILES["confusion"], confusion)
     (root / FILES["confusion_csv"]).write_text(
@@ -182,9 +191,30 @@ def read_model_folder(estimator: type[Classifier], directory: Path | str) -> Cla
     model.confusion_, model.confusion_source_ = read_confusion_matrix(
         root / FILES["confusion"], classes=model.class_names
     )
+    model.error_profile_ = read_error_profile(root / FILES["confusion"], model.confusion_)
     card_path = root / FILES["card"]
     restore_from_card(_read_json(card_path), model, path=card_path)
     return model
+
+
+def read_error_profile(path: Path | str, confusion: np.ndarray) -> ClassifierProfile:
+    """The classifier's error profile from ``confusion_matrix.json`` (its ``error_runs``).
+
+    Folders written before run lengths were measured have no ``error_runs``: the
+    profile then assumes them (:meth:`ClassifierProfile.from_confusion`).
+    """
+    path = Path(path)
+    runs = _read_json(path).get("error_runs")
+    if runs is None:
+        return ClassifierProfile.from_confusion(confusion)
+    if not isinstance(runs, dict):
+        raise ModelFileError(f"{path}: 'error_runs' must be an object")
+    try:
+        return ClassifierProfile.from_dict(
+            {**runs, "confusion": confusion.tolist(), "frames": int(confusion.sum())}
+        )
+    except TrackerInputError as error:
+        raise ModelFileError(f"{path}: 'error_runs': {error}") from None
 
 
 def _confusion_csv(classes: Sequence[str], counts: np.ndarray) -> str:

@@ -33,7 +33,7 @@ from prism.server.runtime import SessionRuntime
 
 __all__ = ["CheckpointError", "dump_runtime", "load_runtime"]
 
-_HEADER = f"prism-checkpoint/1 prism={version('prism')} python={platform.python_version()} "
+_HEADER = f"prism-checkpoint/2 prism={version('prism')} python={platform.python_version()} "
 _HEADER += f"torch={torch.__version__}\n"
 MAGIC = _HEADER.encode()
 """The first bytes of every checkpoint: format and the versions it depends on."""
@@ -44,9 +44,12 @@ def _shared_parts(runtime: SessionRuntime) -> dict[str, object]:
     parts: dict[str, object] = {
         "procedure": runtime.procedure,
         "tracking_model": runtime.tracker.model,
+        "tracker_config": runtime.tracker.config,
         "answerer": runtime.assistant.assistant,
         **{f"stream.{name}": part for name, part in runtime.stream.model_parts().items()},
     }
+    if runtime.tracker.run_tables is not None:
+        parts["tracker_runs"] = runtime.tracker.run_tables
     if runtime.observer.future is not None:
         parts["future"] = runtime.observer.future
     return parts

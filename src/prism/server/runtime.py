@@ -42,7 +42,7 @@ from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.features import SensingError
 from prism.sensing.streaming import StreamingClassifier
 from prism.speech import SpeechDetector, SpeechRecognizer
-from prism.tracker import StepTracker, TrackerState
+from prism.tracker import StepTracker, TrackerConfig, TrackerState
 from prism.tracker.model import TrackingModel
 
 __all__ = [
@@ -192,7 +192,11 @@ class SessionRuntime:
         self.config = config or RuntimeConfig()
         self.observe_phase = observe_phase
         self.stream = StreamingClassifier(classifier, late_imu="drop")
-        self.tracker = StepTracker(procedure, model=tracking_model)
+        self.tracker = StepTracker(
+            procedure,
+            TrackerConfig(classifier_profile=classifier.error_profile_),
+            model=tracking_model,
+        )
         self.observer = Observer(self.tracker, future=future)
         self.assistant = SessionAssistant(
             self.tracker, assistant or Assistant(procedure), observer=self.observer

@@ -6,7 +6,11 @@ frame, every hypothesis may stay (duration hazard), end its step into a gap ("ot
 or move to a next step allowed by the transition graph (done steps are never revisited
 unless repeatable; precedence is a soft penalty). Candidates that agree on
 ``(node, gap, done set)`` are merged (log-sum-exp of their scores: a forward filter over
-the beam) keeping the best one's times, and the ``width`` best survive. Everything is a
+the beam) keeping the times of the member with the best single path (its Viterbi score,
+carried beside the summed one), and the ``width`` best survive. The path score matters
+for the times: a group's summed mass may come mostly from recent entries while its
+oldest member is a path that has long been contradicted; that member's durations would
+make the group leave its step at once. Everything is a
 handful of vectorised numpy operations on arrays of shape ``(width,)`` and
 ``(width, S + 1)``; the cost per frame does not grow with the session.
 
@@ -50,7 +54,11 @@ class Beam(NamedTuple):
     step_start, step_end : np.ndarray [shape=(B, S), int64]
         Frame each step was (last) entered / left; -1 for never / not yet.
     log_score : np.ndarray [shape=(B,), float64]
-        Unnormalised log probability; the maximum is 0.
+        Unnormalised log probability of the group (summed over the merged paths); the
+        maximum is 0.
+    path_score : np.ndarray [shape=(B,), float64]
+        Log probability of the group's best single path (whose times the hypothesis
+        keeps), on the same scale as ``log_score``.
     frame : int
         Number of frames processed so far.
     """
@@ -62,6 +70,7 @@ class Beam(NamedTuple):
     step_start: np.ndarray
     step_end: np.ndarray
     log_score: np.ndarray
+    path_score: np.ndarray
     frame: int
 
 
@@ -75,6 +84,7 @@ def initial_beam(n_steps: int) -> Beam:
         step_start=np.full((1, n_steps), -1, dtype=np.int64),
         step_end=np.full((1, n_steps), -1, dtype=np.int64),
         log_score=np.zeros(1),
+        path_score=np.zeros(1),
         frame=0,
     )
 
@@ -158,26 +168,34 @@ def hypothesis_keys(node: np.ndarray, gap: np.ndarray, done: np.ndarray) -> np.n
 
 
 def merge_groups(
-    keys: np.ndarray, sorted_scores: np.ndarray, *, width: int
-) -> tuple[np.ndarray, np.ndarray]:
+    keys: np.ndarray, log_scores: np.ndarray, path_scores: np.ndarray, *, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge hypotheses with equal keys and keep the ``width`` best groups.
 
-    ``sorted_scores`` must be in descending order, so each group's first member is its
-    best one and becomes the representative. Returns the representatives' indices and
-    the groups' merged (log-sum-exp) scores.
+    Each group's representative is its member with the best ``path_scores``; its
+    merged score is the log-sum-exp of the members' ``log_scores``.
+
+    Returns
+    -------
+    first : np.ndarray [shape=(G,), int64]
+        The representatives' indices.
+    merged : np.ndarray [shape=(G,)]
+        The groups' summed log scores.
+    best_path : np.ndarray [shape=(G,)]
+        The representatives' path scores.
     """
-    order = np.argsort(keys, kind="stable")
+    order = np.lexsort((-path_scores, keys))
     ordered_keys = keys[order]
     group_start = np.empty(keys.size, dtype=bool)
     group_start[0] = True
     np.not_equal(ordered_keys[1:], ordered_keys[:-1], out=group_start[1:])
     starts = np.flatnonzero(group_start)
     first = order[starts]
-    merged = np.logaddexp.reduceat(sorted_scores[order], starts)
+    merged = np.logaddexp.reduceat(log_scores[order], starts)
     if first.size > width:
         top = np.argpartition(merged, first.size - width)[-width:]
         first, merged = first[top], merged[top]
-    return first, merged
+    return first, merged, path_scores[first]
 
 
 def next_step_distribution(model: TrackingModel, beam: Beam) -> np.ndarray:
@@ -196,11 +214,10 @@ def next_step_distribution(model: TrackingModel, beam: Beam) -> np.ndarray:
 
 def advance_beam(
     beam: Beam,
-    log_probabilities: np.ndarray,
+    log_likelihood: np.ndarray,
     model: TrackingModel,
     *,
     width: int,
-    emission_weight: float,
 ) -> Beam:
     """Advance the belief by one frame.
 
@@ -208,14 +225,13 @@ def advance_beam(
     ----------
     beam : Beam
         Belief after ``beam.frame`` frames.
-    log_probabilities : np.ndarray [shape=(S + 1,), finite]
-        Log of the classifier's class probabilities for this frame (``S`` = other).
+    log_likelihood : np.ndarray [shape=(S + 1,), finite]
+        Log likelihood of this frame's classifier output under each class (``S`` =
+        other), as weighed by :mod:`prism.tracker.evidence`.
     model : TrackingModel
         The compiled procedure.
     width : int
         Maximum number of hypotheses kept.
-    emission_weight : float
-        Exponent on the classifier probabilities (< 1 for correlated frame errors).
 
     Returns
     -------
@@ -225,37 +241,38 @@ def advance_beam(
     n = model.n_steps
     t = beam.frame
     stay_column, gap_column = n + 2, n + 1
-    emission = emission_weight * log_probabilities
+    emission = log_likelihood
     duration = np.minimum(t - beam.entry, model.max_duration_frames)
     hazard_row = np.where(beam.gap, n, beam.node)
     in_step = hazard_row < n
-    leave = beam.log_score + model.hazard_log_leave[hazard_row, duration]
     # Candidate (i, c): hypothesis i moves to next step c < S, to the end (c = S),
     # into the gap after its step (c = S + 1) or stays (c = S + 2).
-    scores = np.empty((beam.node.shape[0], n + 3))
-    scores[:, : n + 1] = next_log_probabilities(model, beam.node, beam.done)
-    scores[:, : n + 1] += (leave + np.where(in_step, model.log_no_gap, 0.0))[:, None]
-    scores[:, : n + 1] += emission
-    scores[:, gap_column] = np.where(in_step, leave + (model.log_gap + emission[n]), -np.inf)
-    scores[:, stay_column] = (
-        beam.log_score
-        + model.hazard_log_stay[hazard_row, duration]
-        + emission[np.where(in_step, beam.node, n)]
+    leave = model.hazard_log_leave[hazard_row, duration]
+    # The log probability each candidate adds to its parent's scores (both kinds).
+    steps = np.empty((beam.node.shape[0], n + 3))
+    steps[:, : n + 1] = next_log_probabilities(model, beam.node, beam.done)
+    steps[:, : n + 1] += (leave + np.where(in_step, model.log_no_gap, 0.0))[:, None]
+    steps[:, : n + 1] += emission
+    steps[:, gap_column] = np.where(in_step, leave + (model.log_gap + emission[n]), -np.inf)
+    steps[:, stay_column] = (
+        model.hazard_log_stay[hazard_row, duration] + emission[np.where(in_step, beam.node, n)]
     )
-    flat = scores.ravel()
+    flat = (steps + beam.log_score[:, None]).ravel()
+    flat_path = (steps + beam.path_score[:, None]).ravel()
     # Drop impossible moves first: selection among many equal -inf values is slow.
     candidates = np.flatnonzero(flat > -np.inf)
     keep = 4 * width
     if candidates.size > keep:
         candidates = candidates[np.argpartition(flat[candidates], candidates.size - keep)[-keep:]]
-    candidates = candidates[np.argsort(-flat[candidates])]
 
     parent, column = np.divmod(candidates, n + 3)
     stays = column == stay_column
     node = np.where(column <= n, model.column_node[np.minimum(column, n)], beam.node[parent])
     gap = np.where(stays, beam.gap[parent], column == gap_column)
     done = beam.done[parent] | model.column_bit[column]
-    first, merged = merge_groups(hypothesis_keys(node, gap, done), flat[candidates], width=width)
+    first, merged, best_path = merge_groups(
+        hypothesis_keys(node, gap, done), flat[candidates], flat_path[candidates], width=width
+    )
 
     chosen_parent = parent[first]
     chosen_column = column[first]
@@ -274,5 +291,6 @@ def advance_beam(
         step_start=step_start,
         step_end=step_end,
         log_score=merged - merged.max(),
+        path_score=best_path - merged.max(),
         frame=t + 1,
     )

@@ -85,10 +85,10 @@ def apply_correction(beam: Beam, kind: CorrectionKind, step: int, *, n_steps: in
         done &= ~bit
         step_start[:, step] = -1
         step_end[:, step] = -1
-    order = np.argsort(-beam.log_score, kind="stable")
-    keys = hypothesis_keys(node[order], gap[order], done[order])
-    first, merged = merge_groups(keys, beam.log_score[order], width=order.size)
-    keep = order[first]
+    keys = hypothesis_keys(node, gap, done)
+    keep, merged, best_path = merge_groups(
+        keys, beam.log_score, beam.path_score, width=beam.log_score.size
+    )
     return Beam(
         node=node[keep],
         gap=gap[keep],
@@ -97,5 +97,6 @@ def apply_correction(beam: Beam, kind: CorrectionKind, step: int, *, n_steps: in
         step_start=step_start[keep],
         step_end=step_end[keep],
         log_score=merged - merged.max(),
+        path_score=best_path - merged.max(),
         frame=t,
     )

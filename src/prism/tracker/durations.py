@@ -66,6 +66,8 @@ def hazard_from_stats(
     frame_rate: float,
     max_frames: int,
     floor: float = 1e-4,
+    pause_share: float = 0.0,
+    pause_mean_s: float = 600.0,
 ) -> np.ndarray:
     """Per-frame leaving probability of a step after ``d`` frames in it.
 
@@ -77,6 +79,13 @@ def hazard_from_stats(
     than expected can still be left. ``floor`` keeps every hazard in
     ``[floor, 1 - floor]``: a step can always end (or go on) if the evidence insists.
 
+    With ``pause_share > 0`` the duration is a mixture: with that probability a long
+    pause, exponential with mean ``pause_mean_s``, instead of the gamma. Idle time needs
+    it: people start a session and wait for the kettle, or stop for ten minutes in the
+    middle. The mixture's hazard falls to ``1 / pause_mean_s`` per second once the gamma
+    part is spent, so a long idle costs little per frame and ends as soon as the evidence
+    says so, instead of growing ever more certain that nothing will follow.
+
     Parameters
     ----------
     duration : DurationStats
@@ -87,6 +96,10 @@ def hazard_from_stats(
         Last tabulated duration in frames (>= 1).
     floor : float
         Bound on the hazard away from 0 and 1.
+    pause_share : float
+        Weight in [0, 1) of the long-pause component.
+    pause_mean_s : float
+        Mean of the long pause in seconds (> 0).
 
     Returns
     -------
@@ -96,8 +109,19 @@ def hazard_from_stats(
     shape, scale = _gamma_frames(duration, frame_rate)
     d = np.arange(max_frames + 1, dtype=np.float64)
     # D = 1 covers (0, 1.5], so P(D >= 1) = P(X > 0) = 1, not P(X > 0.5).
-    log_survival_before = stats.gamma.logsf(np.where(d > 1, d - 0.5, 0.0), shape, scale=scale)
-    log_survival_after = stats.gamma.logsf(d + 0.5, shape, scale=scale)
+    before = np.where(d > 1, d - 0.5, 0.0)
+    after = d + 0.5
+    log_survival_before = stats.gamma.logsf(before, shape, scale=scale)
+    log_survival_after = stats.gamma.logsf(after, shape, scale=scale)
+    if pause_share > 0.0:
+        pause_frames = pause_mean_s * frame_rate
+        log_share, log_rest = np.log(pause_share), np.log1p(-pause_share)
+        log_survival_before = np.logaddexp(
+            log_rest + log_survival_before, log_share - before / pause_frames
+        )
+        log_survival_after = np.logaddexp(
+            log_rest + log_survival_after, log_share - after / pause_frames
+        )
     with np.errstate(divide="ignore", invalid="ignore"):
         hazard = -np.expm1(log_survival_after - log_survival_before)
     hazard = np.nan_to_num(hazard, nan=1.0 - floor)

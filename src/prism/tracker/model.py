@@ -34,7 +34,9 @@ class TrackingModel:
         Row ``c`` (``S`` = start) to column ``n`` (``S`` = end); rows sum to 1.
     hazard_log_stay, hazard_log_leave : np.ndarray [shape=(S + 2, D + 1)]
         ``log(1 - h[d])`` and ``log h[d]`` after ``d`` frames; row ``S`` is the gap (and
-        start) hazard, row ``S + 1`` (end) never leaves.
+        start) hazard, with its long-pause tail; row ``S + 1`` (end) leaves at the long
+        pause's constant rate: an apparent end is never certain, and a user who comes
+        back to the task after it resumes it (at the steps not done yet).
     log_gap, log_no_gap : float
         Log probability that a gap does / does not follow a step.
     always_allowed : np.ndarray [shape=(S + 1,), bool]
@@ -93,6 +95,8 @@ def compile_procedure(
     frontier_mixing: float = 0.1,
     end_penalty: float = 1.0,
     hazard_floor: float = 1e-4,
+    pause_share: float = 0.05,
+    pause_mean_s: float = 600.0,
 ) -> TrackingModel:
     """Compile ``procedure`` for tracking at ``frame_rate`` frames per second.
 
@@ -117,6 +121,10 @@ def compile_procedure(
         from the procedure, not a normal way to end).
     hazard_floor : float
         Hazards are kept in ``[floor, 1 - floor]`` (see :func:`hazard_from_stats`).
+    pause_share, pause_mean_s : float
+        Idle time ("other" before, between and after steps) is the procedure's gap
+        duration or, with probability ``pause_share`` in [0, 1), a long pause of mean
+        ``pause_mean_s`` seconds (> 0); see :func:`hazard_from_stats`.
 
     Returns
     -------
@@ -134,6 +142,11 @@ def compile_procedure(
     for name, value in (("precedence_penalty", precedence_penalty), ("end_penalty", end_penalty)):
         if not 0.0 < value <= 1.0:
             raise ProcedureError(f"{name} must be in (0, 1], got {value}")
+    if not 0.0 <= pause_share < 1.0 or not pause_mean_s > 0.0:
+        raise ProcedureError(
+            f"pause_share must be in [0, 1) and pause_mean_s > 0 s, got {pause_share} and "
+            f"{pause_mean_s}"
+        )
     n = procedure.n_steps
     longest = max(
         [s.duration.mean + 4 * s.duration.std for s in procedure.steps]
@@ -146,10 +159,16 @@ def compile_procedure(
             step.duration, frame_rate=frame_rate, max_frames=max_frames, floor=hazard_floor
         )
     hazards[n] = hazard_from_stats(
-        procedure.gap.duration, frame_rate=frame_rate, max_frames=max_frames, floor=hazard_floor
+        procedure.gap.duration,
+        frame_rate=frame_rate,
+        max_frames=max_frames,
+        floor=hazard_floor,
+        pause_share=pause_share,
+        pause_mean_s=pause_mean_s,
     )
     # The start may end at once (a session can begin with a step).
     hazards[n, 0] = 0.5
+    hazards[n + 1] = max(-np.expm1(-1.0 / (pause_mean_s * frame_rate)), hazard_floor)
     with np.errstate(divide="ignore"):
         log_leave = np.log(hazards)
         log_stay = np.log1p(-hazards)

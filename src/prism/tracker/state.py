@@ -7,6 +7,7 @@ from functools import cached_property
 
 import numpy as np
 
+from prism.reliability import ConfidenceMap
 from prism.tracker.beam import Beam, emitted_class, next_step_distribution, normalised_weights
 from prism.tracker.model import TrackingModel
 
@@ -49,10 +50,14 @@ class TrackerState:
     current_step : str or None
         Most probable class now; ``None`` when that is "other".
     current_probability : float
-        Its probability.
+        Its probability: calibrated when the tracker has a confidence map (then it is
+        right that often on held-out data, while ``class_probabilities`` stay the
+        model's posterior).
     """
 
-    def __init__(self, model: TrackingModel, beam: Beam) -> None:
+    def __init__(
+        self, model: TrackingModel, beam: Beam, calibration: ConfidenceMap | None = None
+    ) -> None:
         self._model = model
         self._beam = beam
         self._weights = normalised_weights(beam)
@@ -65,7 +70,8 @@ class TrackerState:
         best = int(np.argmax(self.class_probabilities))
         self.current_class = best
         self.current_step = model.procedure.steps[best].id if best < n else None
-        self.current_probability = float(self.class_probabilities[best])
+        raw = float(self.class_probabilities[best])
+        self.current_probability = raw if calibration is None else calibration(raw)
 
     @property
     def step_ids(self) -> tuple[str, ...]:

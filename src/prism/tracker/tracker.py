@@ -9,15 +9,21 @@ import numpy as np
 
 from prism.errors import TrackerInputError
 from prism.procedure.model import Procedure
+from prism.reliability import ConfidenceMap
 from prism.tracker.beam import Beam, advance_beam, initial_beam
 from prism.tracker.corrections import CorrectionKind, apply_correction
+from prism.tracker.evidence import (
+    ClassifierProfile,
+    RunTables,
+    run_log_likelihood,
+    tempered_log_likelihood,
+)
 from prism.tracker.model import TrackingModel, compile_procedure
 from prism.tracker.state import TrackerState
 
 __all__ = ["StepTracker", "TrackResult", "TrackerConfig", "track"]
 
 PROBABILITY_SUM_TOLERANCE = 1e-3
-_LOG_FLOOR = 1e-6
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,24 @@ class TrackerConfig:
         Frames per second (Hz) of the probability stream, > 0.
     beam_width : int
         Maximum number of hypotheses kept, >= 1.
-    emission_weight : float
-        Exponent on the classifier probabilities, in (0, 1]: below 1 because a real
-        classifier's frame errors come in runs, so frames are not independent evidence.
+    evidence_rate : float
+        Weight per second (1/s, > 0) on the classifier's log probabilities when the
+        tracker knows nothing of how the classifier errs: each frame counts
+        ``evidence_rate / frame_rate``, so the same stream at 1 or 5 frames/s carries the
+        same evidence (see :mod:`prism.tracker.evidence`).
+    classifier_profile : ClassifierProfile, optional
+        How the classifier errs (confusions, error runs), measured on held-out data.
+        When given, the run model of :mod:`prism.tracker.evidence` weighs the argmax
+        sequence, and the probabilities count ``evidence_per_error_run`` per mean
+        error run of the classifier instead of ``evidence_rate`` per second.
+    calibration : ConfidenceMap, optional
+        Maps the posterior probability of the current class to the accuracy it had on
+        held-out recordings (:func:`prism.reliability.fit_confidence_map`); the state's
+        ``current_probability`` is then calibrated.
+    evidence_per_error_run : float
+        Weight (> 0) on the log probabilities per ``mean_error_run_s`` of the profile,
+        beside the run model: a classifier's outputs within one of its error runs are
+        one observation at most, however many frames they span.
     precedence_penalty : float
         Factor in (0, 1] on starting a step before its precedence predecessors are done.
     frontier_mixing : float
@@ -42,7 +63,10 @@ class TrackerConfig:
 
     frame_rate: float = 5.0
     beam_width: int = 48
-    emission_weight: float = 0.3
+    evidence_rate: float = 1.5
+    classifier_profile: ClassifierProfile | None = None
+    evidence_per_error_run: float = 0.3
+    calibration: ConfidenceMap | None = None
     precedence_penalty: float = 0.1
     frontier_mixing: float = 0.1
 
@@ -51,7 +75,12 @@ class TrackerConfig:
             raise TrackerInputError(f"beam_width must be an integer >= 1, got {self.beam_width!r}")
         ranges = {
             "frame_rate": (self.frame_rate, 0.0 < self.frame_rate < math.inf, "(0, inf) Hz"),
-            "emission_weight": (self.emission_weight, 0.0 < self.emission_weight <= 1.0, "(0, 1]"),
+            "evidence_rate": (self.evidence_rate, 0.0 < self.evidence_rate < math.inf, "(0, inf)"),
+            "evidence_per_error_run": (
+                self.evidence_per_error_run,
+                0.0 < self.evidence_per_error_run < math.inf,
+                "(0, inf)",
+            ),
             "precedence_penalty": (
                 self.precedence_penalty,
                 0.0 < self.precedence_penalty <= 1.0,
@@ -118,13 +147,26 @@ class StepTracker:
                 f"{model.frame_rate} frames/s, not of {procedure.id!r} at "
                 f"{self.config.frame_rate} frames/s"
             )
+        profile = self.config.classifier_profile
+        if profile is not None and profile.n_classes != procedure.n_steps + 1:
+            raise TrackerInputError(
+                f"the classifier profile has {profile.n_classes} classes; procedure "
+                f"{procedure.id!r} needs {procedure.n_steps + 1} (its steps + other)"
+            )
         self.model: TrackingModel = model
+        self._runs = None if profile is None else profile.tables(self.config.frame_rate)
         self._beam: Beam = initial_beam(procedure.n_steps)
+        self._previous_argmax = -1
 
     @property
     def n_classes(self) -> int:
         """Length ``S + 1`` of the probability vectors the tracker expects."""
         return self.procedure.n_steps + 1
+
+    @property
+    def run_tables(self) -> RunTables | None:
+        """The classifier profile's run model at this frame rate (shared), if any."""
+        return self._runs
 
     @property
     def frame(self) -> int:
@@ -134,6 +176,7 @@ class StepTracker:
     def reset(self) -> None:
         """Forget everything: back to the start of the procedure."""
         self._beam = initial_beam(self.procedure.n_steps)
+        self._previous_argmax = -1
 
     def update(self, probabilities: np.ndarray | list[float]) -> TrackerState:
         """Take one frame of class probabilities and return the new state.
@@ -150,12 +193,12 @@ class StepTracker:
             equal to 1; the tracker's state is left unchanged.
         """
         frame = self._validated(probabilities, expected_ndim=1)
-        self._advance(np.log(np.maximum(frame, _LOG_FLOOR)))
+        self._advance(self._evidence(frame[None, :])[0], int(np.argmax(frame)))
         return self.state()
 
     def state(self) -> TrackerState:
         """The current state without consuming a frame."""
-        return TrackerState(self.model, self._beam)
+        return TrackerState(self.model, self._beam, self.config.calibration)
 
     def correct(self, kind: CorrectionKind | str, step: str) -> TrackerState:
         """Apply a user correction at once and return the new state.
@@ -183,25 +226,31 @@ class StepTracker:
         self._beam = apply_correction(self._beam, correction, index, n_steps=self.procedure.n_steps)
         return self.state()
 
-    def _advance(self, log_probabilities: np.ndarray) -> None:
+    def _evidence(self, frames: np.ndarray) -> np.ndarray:
+        """Tempered log probabilities of ``(n_frames, S + 1)`` frames (the per-frame part)."""
+        config, profile = self.config, self.config.classifier_profile
+        rate = (
+            config.evidence_rate
+            if profile is None
+            else config.evidence_per_error_run / profile.mean_error_run_s
+        )
+        return tempered_log_likelihood(frames, evidence_rate=rate, frame_rate=config.frame_rate)
+
+    def _advance(self, log_likelihood: np.ndarray, argmax: int) -> None:
+        if self._runs is not None:
+            log_likelihood = log_likelihood + run_log_likelihood(
+                self._runs, self._previous_argmax, argmax
+            )
+        self._previous_argmax = argmax
         self._beam = advance_beam(
-            self._beam,
-            log_probabilities,
-            self.model,
-            width=self.config.beam_width,
-            emission_weight=self.config.emission_weight,
+            self._beam, log_likelihood, self.model, width=self.config.beam_width
         )
 
     def _validated(
         self, probabilities: np.ndarray | list[float], *, expected_ndim: int
     ) -> np.ndarray:
         shape = "(S + 1,)" if expected_ndim == 1 else "(n_frames, S + 1)"
-        try:
-            array = np.asarray(probabilities, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise TrackerInputError(
-                f"probabilities must be an array of numbers of shape {shape}: {error}"
-            ) from None
+        array = _numeric_array(probabilities, shape)
 
         def at(bad: np.ndarray | np.bool_) -> str:
             return "" if expected_ndim == 1 else f" at frame {int(np.argmax(bad))}"
@@ -233,17 +282,58 @@ class StepTracker:
         The whole array is validated first; on error nothing is consumed.
         """
         frames = self._validated(probabilities, expected_ndim=2)
-        log_frames = np.log(np.maximum(frames, _LOG_FLOOR))
+        log_frames = self._evidence(frames)
+        argmax = frames.argmax(axis=1).tolist()
         n_frames = frames.shape[0]
         classes = np.empty(n_frames, dtype=np.int64)
         class_probabilities = np.empty_like(frames)
+        confidence = np.empty(n_frames)
         state = self.state()
         for t in range(n_frames):
-            self._advance(log_frames[t])
+            self._advance(log_frames[t], argmax[t])
             state = self.state()
             classes[t] = state.current_class
             class_probabilities[t] = state.class_probabilities
-        return TrackResult(classes=classes, class_probabilities=class_probabilities, final=state)
+            confidence[t] = state.current_probability
+        return TrackResult(
+            classes=classes,
+            class_probabilities=class_probabilities,
+            confidence=confidence,
+            final=state,
+        )
+
+
+def _numeric_array(probabilities: object, shape: str) -> np.ndarray:
+    """``probabilities`` as float64, refusing booleans, strings and other non-numbers.
+
+    ``numpy.asarray`` alone would turn ``True`` into 1.0 and ``"0.5"`` into 0.5 (with a
+    float dtype): a buggy client's frame would then be tracked as if it were evidence.
+    """
+    problem = f"probabilities must be an array of numbers of shape {shape}"
+    try:
+        raw = np.asarray(probabilities)
+    except (TypeError, ValueError) as error:
+        raise TrackerInputError(f"{problem}: {error}") from None
+    if raw.dtype.kind == "O":
+        items = raw.ravel().tolist()
+        if any(isinstance(x, bool | np.bool_) or not isinstance(x, int | float) for x in items):
+            raise TrackerInputError(f"{problem}, got {raw.dtype} values")
+    elif raw.dtype.kind not in "iuf":
+        raise TrackerInputError(f"{problem}, got {raw.dtype} values")
+    if isinstance(probabilities, list | tuple) and _holds_bool(probabilities):
+        raise TrackerInputError(f"{problem}, got booleans")
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TrackerInputError(f"{problem}: {error}") from None
+
+
+def _holds_bool(values: list[object] | tuple[object, ...]) -> bool:
+    """Whether a (nested) list holds a boolean that numpy would silently make a number."""
+    return any(
+        isinstance(x, bool | np.bool_) or (isinstance(x, list | tuple) and _holds_bool(x))
+        for x in values
+    )
 
 
 @dataclass(frozen=True)
@@ -256,12 +346,16 @@ class TrackResult:
         Most probable class after each frame (``S`` = other): the online decision.
     class_probabilities : np.ndarray [shape=(n_frames, S + 1)]
         The tracker's class probabilities after each frame.
+    confidence : np.ndarray [shape=(n_frames,), values in [0, 1]]
+        The reported (calibrated) probability of ``classes`` after each frame:
+        :attr:`TrackerState.current_probability`.
     final : TrackerState
         The state after the last frame (history, next steps, ...).
     """
 
     classes: np.ndarray
     class_probabilities: np.ndarray
+    confidence: np.ndarray
     final: TrackerState
 
 
