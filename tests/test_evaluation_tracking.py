@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from prism.evaluation.tracking import (
     track_with_confirmations,
 )
 from prism.procedure.model import Procedure
+from prism.reliability import expected_calibration_error
 from prism.tracker import StepTracker
 
 MINI = Path(__file__).parent / "fixtures" / "captaincook4d_mini"
@@ -133,8 +135,40 @@ def test_cross_fitting_never_uses_a_recipes_own_frames(rng: np.random.Generator)
     calibrated = cross_fitted_confidence(confidence, correct)
     # a's frames are right half of the time whatever their confidence: b gets about 0.5
     assert np.mean(calibrated["b"]) == pytest.approx(0.5, abs=0.05)
-    assert set(calibrated) == {"a", "b"}
+    assert list(calibrated) == ["a", "b"]
+    three = {"c": confidence["a"], "a": confidence["b"], "b": confidence["a"]}
+    outcomes = {"c": correct["a"], "a": correct["b"], "b": correct["a"]}
+    assert list(cross_fitted_confidence(three, outcomes)) == ["c", "a", "b"]
     alone = {"a": confidence["a"]}
     np.testing.assert_array_equal(
         cross_fitted_confidence(alone, {"a": correct["a"]})["a"], alone["a"]
+    )
+
+
+def test_the_reported_ece_pairs_each_frame_with_its_own_outcome(
+    report: dict[str, object],
+) -> None:
+    """Recomputed recording by recording, the report's calibration figures agree."""
+    with pytest.warns(UserWarning):
+        recipes = load_captaincook4d(MINI)
+    config = TrackerEvaluationConfig(seed=0)
+    confidence: dict[str, np.ndarray] = {}
+    correct: dict[str, np.ndarray] = {}
+    for recipe in recipes.values():
+        results = [
+            evaluate_recording(recipe, rid, replace(config, tracker=tracker), stream=stream)
+            for rid, stream, tracker in recipe_streams(recipe, config)
+        ]
+        confidence[recipe.procedure_id] = np.concatenate([r.confidence for r in results])
+        correct[recipe.procedure_id] = np.concatenate(
+            [r.predictions["tracker"] == r.labels for r in results]
+        )
+    order = sorted(confidence)
+    calibrated = cross_fitted_confidence(confidence, correct)
+    hits = np.concatenate([correct[r] for r in order])
+    assert report["ece"] == pytest.approx(
+        expected_calibration_error(np.concatenate([calibrated[r] for r in order]), hits)
+    )
+    assert report["ece_uncalibrated"] == pytest.approx(
+        expected_calibration_error(np.concatenate([confidence[r] for r in order]), hits)
     )

@@ -425,6 +425,10 @@ def test_track_of_no_frames(small_procedure: Procedure) -> None:
             {"beam_width": -3}, "beam_width must be an integer >= 1, got -3", id="width-neg"
         ),
         pytest.param({"evidence_rate": 0.0}, r"evidence_rate .*got 0\.0", id="rate-zero"),
+        pytest.param(
+            {"classifier_profile": {"confusion": []}}, "must be a ClassifierProfile", id="profile"
+        ),
+        pytest.param({"calibration": 0.5}, "must be a ConfidenceMap", id="calibration"),
         pytest.param({"evidence_rate": math.inf}, r"evidence_rate .*got inf", id="rate-inf"),
         pytest.param({"evidence_rate": math.nan}, "evidence_rate .*got nan", id="rate-nan"),
         pytest.param(

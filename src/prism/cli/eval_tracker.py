@@ -70,6 +70,13 @@ def eval_tracker(
     frame_rate: Annotated[
         float, typer.Option(help="Frames per second of the streams and the tracker.")
     ] = TrackerConfig.frame_rate,
+    model_errors: Annotated[
+        bool,
+        typer.Option(
+            help="Give the tracker the classifier's error profile measured on the "
+            "recipe's other recordings (its confusions and error runs)."
+        ),
+    ] = True,
     confirmations: Annotated[
         int, typer.Option(help="Questions the simulated user answers per session.")
     ] = 0,
@@ -90,6 +97,7 @@ def eval_tracker(
             error_run_s=error_run_s,
             seed=seed,
             confirmations=confirmations,
+            model_errors=model_errors,
             tracker=TrackerConfig(frame_rate=frame_rate, beam_width=beam_width),
         )
         simulator_config(config)

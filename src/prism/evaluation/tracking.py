@@ -354,7 +354,8 @@ def cross_fitted_confidence(
     Returns
     -------
     dict of recipe -> np.ndarray [shape=(n_frames,)]
-        The calibrated probabilities (unchanged when there is only one recipe).
+        The calibrated probabilities, in the order of ``confidence`` (unchanged when
+        there is only one recipe).
     """
     recipes = sorted(confidence)
     if len(recipes) < 2:
@@ -370,7 +371,7 @@ def cross_fitted_confidence(
         for recipe in recipes:
             if fold[recipe] == held_out:
                 calibrated[recipe] = np.interp(confidence[recipe], mapping.knots, mapping.values)
-    return calibrated
+    return {recipe: calibrated[recipe] for recipe in confidence}
 
 
 def _mean_over(per_recipe: dict[str, dict[str, Any]], key: str) -> float:
@@ -447,9 +448,10 @@ def evaluate_tracker(
         if config.calibrate and config.confirmations == 0
         else confidence
     )
-    all_confidence = np.concatenate(list(reported.values())) if reported else np.empty(0)
-    raw_confidence = np.concatenate(list(confidence.values())) if confidence else np.empty(0)
-    all_correct = np.concatenate(list(correct.values())) if correct else np.empty(0, bool)
+    order = sorted(confidence)
+    all_confidence = np.concatenate([reported[r] for r in order]) if order else np.empty(0)
+    raw_confidence = np.concatenate([confidence[r] for r in order]) if order else np.empty(0)
+    all_correct = np.concatenate([correct[r] for r in order]) if order else np.empty(0, bool)
     n_recordings = int(sum(s["n_recordings"] for s in per_recipe.values()))
     worse = int(sum(s["worse_than_raw"] for s in per_recipe.values()))
     return {

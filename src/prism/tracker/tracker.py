@@ -46,14 +46,14 @@ class TrackerConfig:
         When given, the run model of :mod:`prism.tracker.evidence` weighs the argmax
         sequence, and the probabilities count ``evidence_per_error_run`` per mean
         error run of the classifier instead of ``evidence_rate`` per second.
-    calibration : ConfidenceMap, optional
-        Maps the posterior probability of the current class to the accuracy it had on
-        held-out recordings (:func:`prism.reliability.fit_confidence_map`); the state's
-        ``current_probability`` is then calibrated.
     evidence_per_error_run : float
         Weight (> 0) on the log probabilities per ``mean_error_run_s`` of the profile,
         beside the run model: a classifier's outputs within one of its error runs are
         one observation at most, however many frames they span.
+    calibration : ConfidenceMap, optional
+        Maps the posterior probability of the current class to the accuracy it had on
+        held-out recordings (:func:`prism.reliability.fit_confidence_map`); the state's
+        ``current_probability`` is then calibrated.
     precedence_penalty : float
         Factor in (0, 1] on starting a step before its precedence predecessors are done.
     frontier_mixing : float
@@ -71,6 +71,16 @@ class TrackerConfig:
     frontier_mixing: float = 0.1
 
     def __post_init__(self) -> None:
+        if self.classifier_profile is not None and not isinstance(
+            self.classifier_profile, ClassifierProfile
+        ):
+            raise TrackerInputError(
+                f"classifier_profile must be a ClassifierProfile, got {self.classifier_profile!r}"
+            )
+        if self.calibration is not None and not isinstance(self.calibration, ConfidenceMap):
+            raise TrackerInputError(
+                f"calibration must be a ConfidenceMap, got {self.calibration!r}"
+            )
         if not isinstance(self.beam_width, int | np.integer) or self.beam_width < 1:
             raise TrackerInputError(f"beam_width must be an integer >= 1, got {self.beam_width!r}")
         ranges = {
