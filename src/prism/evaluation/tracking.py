@@ -6,7 +6,8 @@ at the tracker's frame rate, the simulated classifier turns them into probabilit
 streams with a chosen raw accuracy, and three online decoders run on the same stream:
 
 - ``tracker``: :class:`~prism.tracker.StepTracker` (durations, done sets, precedence);
-- ``hmm``: the duration-free HMM baseline (:mod:`prism.tracker.hmm`), same emission weight;
+- ``hmm``: the duration-free HMM baseline (:mod:`prism.tracker.hmm`), log probabilities
+  weighted :data:`HMM_EVIDENCE_RATE` per second;
 - ``argmax``: the classifier's per-frame argmax (the raw accuracy).
 
 Every decoder is causal: the class reported at frame ``t`` uses frames ``0..t`` only.
