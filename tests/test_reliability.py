@@ -58,6 +58,11 @@ def test_fitted_map_calibrates_held_out_frames(rng: np.random.Generator) -> None
     assert expected_calibration_error(calibrated, test[1]) < 0.02
 
 
+def test_a_constant_fit_gives_a_constant_map() -> None:
+    mapping = fit_confidence_map(np.array([0.0, 0.5]), np.array([True, False]))
+    assert mapping(0.0) == mapping(1.0) == pytest.approx(0.5)
+
+
 def test_map_round_trips_and_is_checked() -> None:
     mapping = ConfidenceMap(np.array([0.2, 0.6, 1.0]), np.array([0.1, 0.5, 0.9]), frames=10)
     again = ConfidenceMap.from_dict(mapping.to_dict())

@@ -258,4 +258,6 @@ def fit_confidence_map(confidence: np.ndarray, correct: np.ndarray) -> Confidenc
     regression.fit(values, hits)
     knots = np.asarray(regression.X_thresholds_, dtype=np.float64)
     fitted = np.maximum.accumulate(np.clip(regression.y_thresholds_, 0.0, 1.0))
+    if knots.size < 2:  # a constant fit keeps one point: the map is that constant
+        knots, fitted = np.array([0.0, 1.0]), np.repeat(fitted[:1], 2)
     return ConfidenceMap(knots, fitted, int(values.size))
