@@ -53,7 +53,7 @@ def test_fitted_map_calibrates_held_out_frames(rng: np.random.Generator) -> None
 
     train, test = sample(50_000), sample(50_000)
     mapping = fit_confidence_map(*train)
-    calibrated = np.array([mapping(c) for c in test[0]])
+    calibrated = mapping.calibrate(test[0])
     assert expected_calibration_error(test[0], test[1]) > 0.1
     assert expected_calibration_error(calibrated, test[1]) < 0.02
 
@@ -67,6 +67,7 @@ def test_map_round_trips_and_is_checked() -> None:
     mapping = ConfidenceMap(np.array([0.2, 0.6, 1.0]), np.array([0.1, 0.5, 0.9]), frames=10)
     again = ConfidenceMap.from_dict(mapping.to_dict())
     assert again(0.4) == pytest.approx(0.3) and again(0.0) == 0.1 and again.frames == 10
+    np.testing.assert_allclose(again.calibrate(np.array([0.0, 0.4, 1.0])), [0.1, 0.3, 0.9])
     assert ConfidenceMap.identity()(0.37) == pytest.approx(0.37)
     with pytest.raises(MetricInputError, match="must not decrease"):
         ConfidenceMap(np.array([0.0, 1.0]), np.array([0.9, 0.1]))

@@ -199,7 +199,11 @@ class ConfidenceMap:
 
     def __call__(self, confidence: float) -> float:
         """The calibrated confidence of one raw confidence in [0, 1]."""
-        return float(np.interp(confidence, self.knots, self.values))
+        return float(self.calibrate(np.asarray(confidence)))
+
+    def calibrate(self, confidence: np.ndarray) -> np.ndarray:
+        """The calibrated confidences of an array of raw ones (same shape)."""
+        return np.asarray(np.interp(confidence, self.knots, self.values))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (read back by :meth:`from_dict`)."""

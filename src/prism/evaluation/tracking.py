@@ -371,7 +371,7 @@ def cross_fitted_confidence(
         )
         for recipe in recipes:
             if fold[recipe] == held_out:
-                calibrated[recipe] = np.interp(confidence[recipe], mapping.knots, mapping.values)
+                calibrated[recipe] = mapping.calibrate(confidence[recipe])
     return {recipe: calibrated[recipe] for recipe in confidence}
 
 
