@@ -111,18 +111,13 @@ def write_model_folder(
         root / FILES["calibration"],
         {"temperature": model.temperature_, **model.validation_metrics_},
     )
-    profile = model.error_profile_
     confusion = {
         "classes": list(model.class_names),
         "counts": model.confusion_.tolist(),
         "source": model.confusion_source_,
         "rows": "true class",
         "columns": "predicted class",
-        "error_runs": {
-            "mean_correct_run_s": round(profile.mean_correct_run_s, 4),
-            "mean_error_run_s": round(profile.mean_error_run_s, 4),
-            "return_share": round(profile.return_share, 4),
-        },
+        "error_runs": model.error_profile_.run_lengths(),
     }
     _write_json(root / FILES["confusion"], confusion)
     (root / FILES["confusion_csv"]).write_text(

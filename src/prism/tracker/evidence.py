@@ -166,15 +166,18 @@ class ClassifierProfile:
             frames=int(total),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (read back by :meth:`from_dict`)."""
+    def run_lengths(self) -> dict[str, float]:
+        """The run statistics alone, JSON-ready (what a model folder stores beside its
+        confusion matrix)."""
         return {
             "mean_correct_run_s": round(self.mean_correct_run_s, 4),
             "mean_error_run_s": round(self.mean_error_run_s, 4),
             "return_share": round(self.return_share, 4),
-            "frames": self.frames,
-            "confusion": self.confusion.tolist(),
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (read back by :meth:`from_dict`)."""
+        return {**self.run_lengths(), "frames": self.frames, "confusion": self.confusion.tolist()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ClassifierProfile:
