@@ -141,11 +141,10 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 def expected_calibration_error(
     probabilities: np.ndarray, labels: np.ndarray, *, n_bins: int = 15
 ) -> float:
-    """Top-label expected calibration error (:func:`prism.reliability.expected_calibration_error`).
+    """Top-label expected calibration error of class probabilities against labels.
 
-    Frames are put into ``n_bins`` equal-width bins of confidence (the largest
-    probability; bin ``b`` holds ``(b / n_bins, (b + 1) / n_bins]``). The ECE is
-    ``sum_b (n_b / N) * |accuracy_b - mean confidence_b|``.
+    The confidence is each frame's largest probability and it is right when its argmax
+    is the label; bins and formula are :func:`prism.reliability.expected_calibration_error`'s.
 
     Parameters
     ----------
@@ -153,11 +152,6 @@ def expected_calibration_error(
     labels : np.ndarray [shape=(N,), int in [0, C)]
     n_bins : int
         >= 1.
-
-    Returns
-    -------
-    float
-        In [0, 1]; 0.0 when ``N == 0``.
 
     Examples
     --------

@@ -241,7 +241,6 @@ def advance_beam(
     n = model.n_steps
     t = beam.frame
     stay_column, gap_column = n + 2, n + 1
-    emission = log_likelihood
     duration = np.minimum(t - beam.entry, model.max_duration_frames)
     hazard_row = np.where(beam.gap, n, beam.node)
     in_step = hazard_row < n
@@ -252,11 +251,10 @@ def advance_beam(
     steps = np.empty((beam.node.shape[0], n + 3))
     steps[:, : n + 1] = next_log_probabilities(model, beam.node, beam.done)
     steps[:, : n + 1] += (leave + np.where(in_step, model.log_no_gap, 0.0))[:, None]
-    steps[:, : n + 1] += emission
-    steps[:, gap_column] = np.where(in_step, leave + (model.log_gap + emission[n]), -np.inf)
-    steps[:, stay_column] = (
-        model.hazard_log_stay[hazard_row, duration] + emission[np.where(in_step, beam.node, n)]
-    )
+    steps[:, : n + 1] += log_likelihood
+    steps[:, gap_column] = np.where(in_step, leave + (model.log_gap + log_likelihood[n]), -np.inf)
+    emitted = np.where(in_step, beam.node, n)
+    steps[:, stay_column] = model.hazard_log_stay[hazard_row, duration] + log_likelihood[emitted]
     flat = (steps + beam.log_score[:, None]).ravel()
     flat_path = (steps + beam.path_score[:, None]).ravel()
     # Drop impossible moves first: selection among many equal -inf values is slow.
