@@ -41,13 +41,22 @@ def seconds_until(tracker: StepTracker, frame: np.ndarray, step: str, limit_s: f
     return float("inf")
 
 
-@pytest.mark.parametrize("rate", [1.0, 5.0])
-@pytest.mark.parametrize("with_profile", [False, True], ids=["tempered", "run-model"])
+RATES = pytest.mark.parametrize("rate", [1.0, 5.0])
+EVIDENCE = pytest.mark.parametrize("with_profile", [False, True], ids=["tempered", "run-model"])
+
+
+def service_tracker(procedure: Procedure, rate: float, with_profile: bool) -> StepTracker:
+    """A tracker at ``rate`` Hz, with the shipped latte model's profile or without one."""
+    profile = latte_profile() if with_profile else None
+    return StepTracker(procedure, TrackerConfig(frame_rate=rate, classifier_profile=profile))
+
+
+@RATES
+@EVIDENCE
 def test_a_step_after_half_an_hour_of_idle_is_tracked_within_5_s(
     latte: Procedure, rate: float, with_profile: bool
 ) -> None:
-    profile = latte_profile() if with_profile else None
-    tracker = StepTracker(latte, TrackerConfig(frame_rate=rate, classifier_profile=profile))
+    tracker = service_tracker(latte, rate, with_profile)
     idle = clear(latte, None)
     for _ in range(int(30 * 60 * rate)):
         state = tracker.update(idle)
@@ -55,13 +64,12 @@ def test_a_step_after_half_an_hour_of_idle_is_tracked_within_5_s(
     assert seconds_until(tracker, clear(latte, 0), latte.step_ids[0], 30.0) <= 5.0
 
 
-@pytest.mark.parametrize("rate", [1.0, 5.0])
-@pytest.mark.parametrize("with_profile", [False, True], ids=["tempered", "run-model"])
+@RATES
+@EVIDENCE
 def test_the_next_step_after_a_10_minute_pause_is_tracked_within_5_s(
     latte: Procedure, rate: float, with_profile: bool
 ) -> None:
-    profile = latte_profile() if with_profile else None
-    tracker = StepTracker(latte, TrackerConfig(frame_rate=rate, classifier_profile=profile))
+    tracker = service_tracker(latte, rate, with_profile)
     for i in range(5):
         for _ in range(round(latte.steps[i].duration.mean * rate)):
             tracker.update(clear(latte, i))
