@@ -168,6 +168,46 @@ class ServerSettings(BaseModel):
         gt=0,
         description="unsent messages after which a connection that does not read is closed",
     )
+    hello_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="a connection that has not sent hello this long after it opened is closed",
+    )
+    max_connections: int = Field(
+        default=2000, gt=0, description="open watch connections, all devices together"
+    )
+    max_connections_per_device: int = Field(
+        default=4, gt=0, description="open watch connections of one device"
+    )
+    max_unacked_kept: int = Field(
+        default=500,
+        gt=0,
+        description="messages a session keeps in memory that the watch has not acknowledged "
+        "(older ones are read back from the store for a resume)",
+    )
+    max_sessions_per_device: int = Field(
+        default=8, gt=0, description="live (not ended, not idle) sessions of one device"
+    )
+    session_idle_timeout_s: float | None = Field(
+        default=3600.0,
+        gt=0,
+        description="a session that received nothing this long is ended; none: never",
+    )
+    retention_days: float | None = Field(
+        default=30.0,
+        gt=0,
+        description="ended sessions (their messages and checkpoints) are deleted this long "
+        "after they ended; none: kept",
+    )
+    checkpoint_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        description="key that signs checkpoints (every process sharing a store needs the "
+        "same); none: a random key kept in a file beside the SQLite database",
+    )
+    metrics_admin_only: bool = Field(
+        default=False, description="/metrics needs the admin token too"
+    )
 
     def environment(self) -> dict[str, str]:
         """These settings as ``PRISM_SERVER_*`` variables (for worker processes that read
