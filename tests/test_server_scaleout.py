@@ -116,7 +116,7 @@ def test_a_restart_replays_only_the_inputs_after_the_checkpoint(tmp_path: Path) 
 def test_a_checkpoint_that_cannot_be_used_falls_back_to_all_inputs(tmp_path: Path) -> None:
     settings, auth, _, session_id, before = _streamed_session(tmp_path, 200)
     store = SqliteStore(settings.server.database)
-    with store._transaction() as db:  # as if written by another version of PrISM
+    with store._transaction("damaging") as db:  # as if written by another version of PrISM
         db.execute("UPDATE checkpoints SET state = ?", (b"prism-checkpoint/0\n",))
     store.close()
     with TestClient(create_app(settings)) as client:

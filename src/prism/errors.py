@@ -59,10 +59,12 @@ __all__ = [
     "SpeechBackendError",
     "SpeechInputError",
     "StoreError",
+    "StoreUnavailableError",
     "TooManySessionsError",
     "TrackerInputError",
     "UnauthorizedError",
     "UnknownSessionError",
+    "WorkerLostError",
 ]
 
 
@@ -192,6 +194,12 @@ class StoreError(PrismError, RuntimeError):
     """The store cannot be reached or holds something unusable (names which)."""
 
 
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached or cannot write now (connection refused or reset, disk
+    full, read-only): a passing fault, the same operation can be tried again later. The
+    message names the store and the operation."""
+
+
 class ServiceError(PrismError):
     """A request the service refuses (the message says why)."""
 
@@ -238,6 +246,18 @@ class CheckpointError(PrismError, ValueError):
 
 class UnknownSessionError(PrismError, KeyError):
     """The pipeline holds no session of that id."""
+
+
+class WorkerLostError(PrismError, RuntimeError):
+    """A pipeline worker process died (or was restarted and its sessions are not rebuilt
+    yet); ``lane`` is its lane of the pipeline. The call did not happen."""
+
+    def __init__(self, message: str, lane: int) -> None:
+        super().__init__(message)
+        self.lane = lane
+
+    def __reduce__(self) -> tuple[type[WorkerLostError], tuple[str, int]]:
+        return type(self), (str(self), self.lane)
 
 
 class ReplayError(PrismError, RuntimeError):

@@ -8,6 +8,7 @@ from prism.storage.base import (
     SessionStore,
     StoredInput,
     StoreError,
+    StoreUnavailableError,
 )
 from prism.storage.sqlite import SqliteStore
 
@@ -19,5 +20,6 @@ __all__ = [
     "SessionStore",
     "SqliteStore",
     "StoreError",
+    "StoreUnavailableError",
     "StoredInput",
 ]

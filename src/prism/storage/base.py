@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prism.errors import StoreError
+from prism.errors import StoreError, StoreUnavailableError
 
 __all__ = [
     "Checkpoint",
@@ -30,6 +30,7 @@ __all__ = [
     "SessionRow",
     "SessionStore",
     "StoreError",
+    "StoreUnavailableError",
     "StoredInput",
 ]
 
@@ -113,7 +114,9 @@ class SessionStore(ABC):
 
     Implementations: :class:`~prism.storage.sqlite.SqliteStore` (one service process)
     and :class:`~prism.storage.redis_store.RedisStore` (several processes or machines).
-    All methods are thread-safe.
+    All methods are thread-safe. A method that fails raises :class:`StoreError` naming
+    the store and the operation; :class:`StoreUnavailableError` when the fault passes
+    (server unreachable, disk full, read-only): the same call can be tried again.
     """
 
     @abstractmethod

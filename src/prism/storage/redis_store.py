@@ -22,6 +22,10 @@ key                            type        content
 the sessions' hashes, so a claim by another process between the epoch check and the
 write makes it retry (and then reject that session's records). A checkpoint's position
 is the length of the session's input list once the inputs written with it are in.
+A command that fails raises :class:`~prism.storage.base.StoreError` naming the server and
+the operation: :class:`~prism.storage.base.StoreUnavailableError` when it passes (the
+connection refused, reset or timed out, the server loading its data, read-only, out of
+memory, unable to persist), so the caller may try again.
 Durability is Redis's: with its default snapshots a crash of Redis itself may lose the
 last seconds; run it with ``appendonly yes`` (and ``appendfsync everysec``) to keep them.
 """
@@ -32,7 +36,9 @@ import json
 import struct
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import redis
 from redis.typing import EncodableT, FieldT
@@ -45,6 +51,7 @@ from prism.storage.base import (
     SessionStore,
     StoredInput,
     StoreError,
+    StoreUnavailableError,
 )
 
 __all__ = ["RedisStore"]
@@ -55,6 +62,9 @@ _INPUT_HEADER = struct.Struct(">qB")
 
 _MAX_RETRIES = 16
 """Attempts of a transaction whose watched sessions changed under it."""
+
+_PASSING_REPLIES = ("READONLY", "OOM", "MISCONF", "LOADING", "MASTERDOWN", "BUSY")
+"""Error replies of a server that cannot write now (the first word of the reply)."""
 
 
 def _pack_input(stored: StoredInput) -> bytes:
@@ -84,19 +94,35 @@ class RedisStore(SessionStore):
 
     Raises
     ------
-    StoreError
+    StoreUnavailableError
         If the server cannot be reached.
     """
 
     def __init__(self, url: str, *, prefix: str = "prism", timeout_s: float = 5.0) -> None:
         self.url, self.prefix = url, prefix
+        parts = urlsplit(url)
+        self.where = f"{parts.hostname}:{parts.port or 6379}{parts.path}"
+        """The server in messages (without a password)."""
         self._redis = redis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
         )
-        try:
+        self._unsure = False
+        """A write's connection broke: it may have been applied, the next write checks."""
+        with self._commands("connecting"):
             self._redis.ping()
-        except redis.RedisError as error:
-            raise StoreError(f"cannot reach Redis at {url}: {error}") from None
+
+    @contextmanager
+    def _commands(self, operation: str) -> Iterator[None]:
+        """Redis's errors in the block as :class:`StoreError` naming ``operation``."""
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            raise StoreUnavailableError(
+                f"Redis store {self.where}: {operation} failed: cannot reach the server ({error})"
+            ) from None
+        except redis.ResponseError as error:
+            kind = StoreUnavailableError if str(error).startswith(_PASSING_REPLIES) else StoreError
+            raise kind(f"Redis store {self.where}: {operation} failed: {error}") from None
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -105,34 +131,37 @@ class RedisStore(SessionStore):
         self._redis.close()
 
     def add_device(self, device_id: str, token_hash: str, name: str) -> None:
-        with self._redis.pipeline() as pipe:
+        with self._commands("adding a device"), self._redis.pipeline() as pipe:
             pipe.hset(self._key("devices"), device_id, token_hash)
             pipe.hset(self._key("device_names"), device_id, name)
             pipe.hset(self._key("device_by_hash"), token_hash, device_id)
             pipe.execute()
 
     def devices(self) -> dict[str, str]:
-        stored = cast(dict[bytes, bytes], self._redis.hgetall(self._key("devices")))
-        return {device.decode(): hashed.decode() for device, hashed in stored.items()}
+        with self._commands("reading the devices"):
+            stored = cast(dict[bytes, bytes], self._redis.hgetall(self._key("devices")))
+            return {device.decode(): hashed.decode() for device, hashed in stored.items()}
 
     def device_for(self, token_hash: str) -> str | None:
-        device = cast(bytes | None, self._redis.hget(self._key("device_by_hash"), token_hash))
-        return device.decode() if device is not None else None
+        with self._commands("looking up a device"):
+            device = cast(bytes | None, self._redis.hget(self._key("device_by_hash"), token_hash))
+            return device.decode() if device is not None else None
 
     def add_session(self, session_id: str, device_id: str, procedure: str) -> None:
-        created = time.time()
-        fields: dict[FieldT, EncodableT] = {
-            "device": device_id,
-            "procedure": procedure,
-            "created": created,
-            "ended": 0,
-            "acked": 0,
-            "epoch": 0,
-        }
-        with self._redis.pipeline() as pipe:
-            pipe.hset(self._key("session", session_id), mapping=fields)
-            pipe.zadd(self._key("sessions"), {session_id: created})
-            pipe.execute()
+        with self._commands("adding a session"):
+            created = time.time()
+            fields: dict[FieldT, EncodableT] = {
+                "device": device_id,
+                "procedure": procedure,
+                "created": created,
+                "ended": 0,
+                "acked": 0,
+                "epoch": 0,
+            }
+            with self._redis.pipeline() as pipe:
+                pipe.hset(self._key("session", session_id), mapping=fields)
+                pipe.zadd(self._key("sessions"), {session_id: created})
+                pipe.execute()
 
     def _row(self, session_id: str, fields: Mapping[bytes, bytes]) -> SessionRow:
         try:
@@ -150,24 +179,27 @@ class RedisStore(SessionStore):
             ) from None
 
     def sessions(self) -> list[SessionRow]:
-        ids = [
-            i.decode() for i in cast(list[bytes], self._redis.zrange(self._key("sessions"), 0, -1))
-        ]
-        with self._redis.pipeline(transaction=False) as pipe:
-            for session_id in ids:
-                pipe.hgetall(self._key("session", session_id))
-            hashes = cast(list[dict[bytes, bytes]], pipe.execute())
+        with self._commands("reading the sessions"):
+            found = cast(list[bytes], self._redis.zrange(self._key("sessions"), 0, -1))
+            ids = [i.decode() for i in found]
+            with self._redis.pipeline(transaction=False) as pipe:
+                for session_id in ids:
+                    pipe.hgetall(self._key("session", session_id))
+                hashes = cast(list[dict[bytes, bytes]], pipe.execute())
         return [self._row(i, fields) for i, fields in zip(ids, hashes, strict=True) if fields]
 
     def session(self, session_id: str) -> SessionRow | None:
-        fields = cast(dict[bytes, bytes], self._redis.hgetall(self._key("session", session_id)))
+        key = self._key("session", session_id)
+        with self._commands("reading a session"):
+            fields = cast(dict[bytes, bytes], self._redis.hgetall(key))
         return self._row(session_id, fields) if fields else None
 
     def claim(self, session_id: str) -> int:
-        key = self._key("session", session_id)
-        if not self._redis.exists(key):
-            raise StoreError(f"cannot claim unknown session {session_id!r}")
-        return int(self._redis.hincrby(key, "epoch", 1))
+        with self._commands("claiming a session"):
+            key = self._key("session", session_id)
+            if not self._redis.exists(key):
+                raise StoreError(f"cannot claim unknown session {session_id!r}")
+            return int(self._redis.hincrby(key, "epoch", 1))
 
     def record_many(
         self, records: Sequence[Record], *, epochs: Mapping[str, int] | None = None
@@ -176,15 +208,22 @@ class RedisStore(SessionStore):
             return set()
         sessions = sorted({r.session_id for r in records})
         keys = [self._key("session", s) for s in sessions]
+        operation = f"storing {len(records)} records"
         for _ in range(_MAX_RETRIES):
-            with self._redis.pipeline() as pipe:
+            with self._commands(operation), self._redis.pipeline() as pipe:
                 try:
                     pipe.watch(*keys)  # type: ignore[no-untyped-call]
-                    return self._write(pipe, records, sessions, epochs or {})
+                    rejected = self._write(pipe, records, sessions, epochs or {})
                 except redis.WatchError:
                     continue
+                except (redis.ConnectionError, redis.TimeoutError):
+                    self._unsure = True  # EXEC may have been applied: check on the next write
+                    raise
+            self._unsure = False
+            return rejected
         raise StoreError(
-            f"storing {len(records)} records: the sessions kept changing ({_MAX_RETRIES} attempts)"
+            f"Redis store {self.where}: {operation}: the sessions kept changing "
+            f"({_MAX_RETRIES} attempts)"
         )
 
     def _write(
@@ -218,10 +257,19 @@ class RedisStore(SessionStore):
             for session_id, values in current.items()
             if session_id not in rejected
         }
+        written = {  # a write retried after its connection broke: its inputs are in already
+            record.session_id
+            for record in records
+            if self._unsure
+            and record.inputs
+            and record.session_id not in rejected
+            and pipe.lindex(self._key("inputs", record.session_id), -1)
+            == _pack_input(record.inputs[-1])
+        }
         pipe.multi()
         for record in records:
             session_id = record.session_id
-            if session_id in rejected:
+            if session_id in rejected or session_id in written:
                 continue
             if record.inputs:
                 pipe.rpush(self._key("inputs", session_id), *map(_pack_input, record.inputs))
@@ -250,18 +298,21 @@ class RedisStore(SessionStore):
 
     def inputs(self, session_id: str, *, after: int = 0) -> Iterator[StoredInput]:
         key = self._key("inputs", session_id)
-        entries = cast(list[bytes], self._redis.lrange(key, after, -1))
+        with self._commands("reading a session's inputs"):
+            entries = cast(list[bytes], self._redis.lrange(key, after, -1))
         for offset, entry in enumerate(entries):
             yield _unpack_input(entry, f"{key}[{after + offset}]")
 
     def outputs(self, session_id: str, *, after: int = 0) -> list[dict[str, Any]]:
-        key = self._key("outputs", session_id)
-        found = cast(list[bytes], self._redis.zrangebyscore(key, f"({after}", "+inf"))
-        return [json.loads(entry) for entry in found]
+        with self._commands("reading a session's messages"):
+            key = self._key("outputs", session_id)
+            found = cast(list[bytes], self._redis.zrangebyscore(key, f"({after}", "+inf"))
+            return [json.loads(entry) for entry in found]
 
     def checkpoint(self, session_id: str) -> Checkpoint | None:
         key = self._key("checkpoint", session_id)
-        fields = cast(dict[bytes, bytes], self._redis.hgetall(key))
+        with self._commands("reading a checkpoint"):
+            fields = cast(dict[bytes, bytes], self._redis.hgetall(key))
         if not fields:
             return None
         try:

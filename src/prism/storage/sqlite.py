@@ -1,7 +1,12 @@
 """Session persistence in SQLite (embedded, one service process): see
 :mod:`prism.storage.base` for what is stored and why.
 
-WAL journal: a killed process loses nothing committed. Commits only append to the
+WAL journal: a killed process loses nothing committed.
+
+A failing operation raises :class:`~prism.storage.base.StoreError` naming the file and
+the operation: :class:`~prism.storage.base.StoreUnavailableError` for what passes (disk
+full, read-only, I/O error, locked by another process: the caller may try again), the
+plain class for the rest (a constraint broken: a bug). Commits only append to the
 write-ahead log; a background connection copies it into the database file and then
 rewinds the log, so the log file (and its index, which every connection maps into
 memory) stays bounded however long the service writes.
@@ -25,9 +30,20 @@ from prism.storage.base import (
     SessionStore,
     StoredInput,
     StoreError,
+    StoreUnavailableError,
 )
 
 __all__ = ["SqliteStore"]
+
+_PASSING: dict[int, str] = {
+    sqlite3.SQLITE_FULL: "disk full",
+    sqlite3.SQLITE_READONLY: "read-only",
+    sqlite3.SQLITE_IOERR: "I/O error",
+    sqlite3.SQLITE_CANTOPEN: "cannot open the file",
+    sqlite3.SQLITE_BUSY: "locked by another connection",
+    sqlite3.SQLITE_LOCKED: "locked by another connection",
+}
+"""Primary SQLite result codes of faults that pass (the store is unavailable meanwhile)."""
 
 _WAL_KEPT_BYTES = 64 * 1024 * 1024
 """A rewound write-ahead log file larger than this is truncated to it."""
@@ -67,6 +83,7 @@ class SqliteStore(SessionStore):
 
     def __init__(self, path: Path | str, *, wal_copy_every_s: float = 2.0) -> None:
         on_disk = str(path) != ":memory:"
+        self.path = str(path)
         if on_disk:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -125,36 +142,57 @@ class SqliteStore(SessionStore):
         with self._lock:
             self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection inside one write transaction (rolled back on any error)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _failed(self, operation: str, error: sqlite3.Error) -> StoreError:
+        """``error`` of ``operation`` as a :class:`StoreError` naming the file."""
+        reason = _PASSING.get(getattr(error, "sqlite_errorcode", 0) & 0xFF)
+        if reason is not None:
+            return StoreUnavailableError(
+                f"SQLite store {self.path}: {operation} failed: {reason} ({error})"
+            )
+        return StoreError(f"SQLite store {self.path}: {operation} failed: {error}")
 
-    def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+    @contextmanager
+    def _transaction(self, operation: str) -> Iterator[sqlite3.Connection]:
+        """The connection inside one write transaction (rolled back on any error);
+        SQLite's errors come out as :class:`StoreError` naming ``operation``."""
         with self._lock:
-            return self._db.execute(sql, parameters).fetchall()
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # a failed statement may have ended it
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as error:
+                raise self._failed(operation, error) from error
+
+    def _query(self, operation: str, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, parameters).fetchall()
+            except sqlite3.Error as error:
+                raise self._failed(operation, error) from error
 
     def add_device(self, device_id: str, token_hash: str, name: str) -> None:
-        with self._transaction() as db:
+        with self._transaction("adding a device") as db:
             db.execute("INSERT INTO devices VALUES (?, ?, ?)", (device_id, token_hash, name))
 
     def devices(self) -> dict[str, str]:
-        rows = self._query("SELECT device_id, token_hash FROM devices")
+        rows = self._query("reading the devices", "SELECT device_id, token_hash FROM devices")
         return {device_id: token_hash for device_id, token_hash in rows}
 
     def device_for(self, token_hash: str) -> str | None:
-        rows = self._query("SELECT device_id FROM devices WHERE token_hash = ?", (token_hash,))
+        rows = self._query(
+            "looking up a device",
+            "SELECT device_id FROM devices WHERE token_hash = ?",
+            (token_hash,),
+        )
         return str(rows[0][0]) if rows else None
 
     def add_session(self, session_id: str, device_id: str, procedure: str) -> None:
-        with self._transaction() as db:
+        with self._transaction("adding a session") as db:
             db.execute(
                 "INSERT INTO sessions (session_id, device_id, procedure, created) "
                 "VALUES (?, ?, ?, ?)",
@@ -164,17 +202,21 @@ class SqliteStore(SessionStore):
     _SESSION_COLUMNS = "session_id, device_id, procedure, ended, acked, epoch"
 
     def sessions(self) -> list[SessionRow]:
-        rows = self._query(f"SELECT {self._SESSION_COLUMNS} FROM sessions ORDER BY created")
+        rows = self._query(
+            "reading the sessions", f"SELECT {self._SESSION_COLUMNS} FROM sessions ORDER BY created"
+        )
         return [_session_row(row) for row in rows]
 
     def session(self, session_id: str) -> SessionRow | None:
         rows = self._query(
-            f"SELECT {self._SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)
+            "reading a session",
+            f"SELECT {self._SESSION_COLUMNS} FROM sessions WHERE session_id = ?",
+            (session_id,),
         )
         return _session_row(rows[0]) if rows else None
 
     def claim(self, session_id: str) -> int:
-        with self._transaction() as db:
+        with self._transaction("claiming a session") as db:
             row = db.execute(
                 "UPDATE sessions SET epoch = epoch + 1 WHERE session_id = ? RETURNING epoch",
                 (session_id,),
@@ -186,7 +228,7 @@ class SqliteStore(SessionStore):
     def record_many(
         self, records: Sequence[Record], *, epochs: Mapping[str, int] | None = None
     ) -> set[str]:
-        with self._transaction() as db:
+        with self._transaction(f"storing {len(records)} records") as db:
             rejected: set[str] = set()
             for session_id, epoch in (epochs or {}).items():
                 row = db.execute(
@@ -224,6 +266,7 @@ class SqliteStore(SessionStore):
 
     def inputs(self, session_id: str, *, after: int = 0) -> Iterator[StoredInput]:
         rows = self._query(
+            "reading a session's inputs",
             "SELECT seq, kind, body FROM inputs WHERE session_id = ? AND id > ? ORDER BY id",
             (session_id, after),
         )
@@ -232,6 +275,7 @@ class SqliteStore(SessionStore):
 
     def outputs(self, session_id: str, *, after: int = 0) -> list[dict[str, Any]]:
         rows = self._query(
+            "reading a session's messages",
             "SELECT message FROM outputs WHERE session_id = ? AND seq > ? ORDER BY seq",
             (session_id, after),
         )
@@ -239,7 +283,9 @@ class SqliteStore(SessionStore):
 
     def checkpoint(self, session_id: str) -> Checkpoint | None:
         rows = self._query(
-            "SELECT position, front, state FROM checkpoints WHERE session_id = ?", (session_id,)
+            "reading a checkpoint",
+            "SELECT position, front, state FROM checkpoints WHERE session_id = ?",
+            (session_id,),
         )
         if not rows:
             return None
