@@ -14,6 +14,13 @@ frame bytes, control messages) and which returns :class:`RuntimeEvent` s:
   extraction use every core (they hold Python's GIL; the network and SQLite do not).
 
 Sessions of a procedure share its model and its remaining-time kernels.
+
+Failures: a call that fails on its input raises a :class:`~prism.errors.PrismError`
+(frames that cannot be used come back in :attr:`StepResult.errors` instead). A sharded
+pipeline whose worker process died raises :class:`~prism.errors.WorkerLostError` (its
+``lane``): the call did not happen, the worker is restarted without sessions, and the
+front replays them from the store (:meth:`Pipeline.replay`) and then calls
+:meth:`Pipeline.restored`; see :mod:`prism.server.batches`.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from prism.data.annotations import frame_labels
 from prism.data.recording import AUDIO_RATE_HZ
 from prism.data.sampling import sample_session
 from prism.data.simulated import simulate_classifier
-from prism.errors import DataError, PrismError, UnknownSessionError
+from prism.errors import DataError, PrismError, UnknownSessionError, WorkerLostError
 from prism.observer import FutureModel, RemainingTimeConfig
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
@@ -57,7 +64,14 @@ SHARED_KERNELS = 2048
 """Waiting-time kernels kept per procedure for all its sessions (41 KB each for latte
 making: 84 MB at most); sessions in many different states share them."""
 
-__all__ = ["FrameError", "LocalPipeline", "Pipeline", "StepResult", "UnknownSessionError"]
+__all__ = [
+    "FrameError",
+    "LocalPipeline",
+    "Pipeline",
+    "StepResult",
+    "UnknownSessionError",
+    "WorkerLostError",
+]
 
 
 @dataclass(frozen=True)
@@ -97,7 +111,14 @@ class Pipeline(ABC):
     @abstractmethod
     def step(self, frames: Mapping[str, Sequence[bytes]]) -> dict[str, StepResult]:
         """Push each session's binary sensor frames (valid, in order), classify and
-        track: per session, the events and the frames that could not be used."""
+        track: per session, the events and the frames that could not be used.
+
+        Raises
+        ------
+        WorkerLostError
+            If the worker process of a lane died (its sessions' frames were not stepped:
+            step them again once the lane is restored).
+        """
 
     @abstractmethod
     def control(self, session_id: str, message: ControlMessage) -> list[RuntimeEvent]:
@@ -139,6 +160,10 @@ class Pipeline(ABC):
     def lane(self, session_id: str) -> int:
         """The lane of a session, in ``range(lanes)``."""
         return 0
+
+    def restored(self, lane: int) -> None:  # noqa: B027 (only worker processes are lost)
+        """The sessions of ``lane``, whose worker was lost (:class:`WorkerLostError`), are
+        replayed: the lane takes every call again."""
 
     def close(self) -> None:  # noqa: B027 (a pipeline without resources needs nothing)
         """Release processes or other resources."""

@@ -7,6 +7,13 @@ on one of ``workers`` processes (by a hash of its id) and forwards the calls ove
 collects the answers, so the shards work at the same time. Worker processes are started
 with ``spawn`` (no inherited event loop or threads) and end when the service does: a
 closed pipe (also after a ``kill -9`` of the service) stops them.
+
+A worker that dies (killed, out of memory) is noticed by the call that finds its pipe
+broken or closed: the worker is started again at once and the call raises
+:class:`~prism.errors.WorkerLostError` naming the lane. The new worker holds no
+sessions, so until the front has rebuilt them (:meth:`Pipeline.replay`) and says so
+(:meth:`ShardedPipeline.restored`), every call to that lane but ``open``, ``replay`` and
+``drop`` raises the same error without reaching the worker.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from prism.errors import PrismError, SettingsError
+from prism.errors import PrismError, SettingsError, WorkerLostError
 from prism.protocol import ControlMessage
 from prism.server.checkpoint import CheckpointError
 from prism.server.pipeline import LocalPipeline, Pipeline, StepResult, UnknownSessionError
@@ -36,11 +43,17 @@ GC_THRESHOLDS = (50_000, 20, 20)
 arrays per frame and few cycles, so young collections can be rarer (fewer pauses)."""
 
 
+_REBUILDING = frozenset({"open", "replay", "drop"})
+"""Calls a restarted worker takes before its sessions are rebuilt."""
+
+
 @dataclass
 class _Shard:
     process: BaseProcess
     connection: Connection
     lock: threading.Lock
+    lost: bool = False
+    """The worker was restarted and its sessions are not rebuilt yet."""
 
 
 def _serve(
@@ -99,25 +112,43 @@ class ShardedPipeline(Pipeline):
     ) -> None:
         if workers < 1:
             raise SettingsError(f"a sharded pipeline needs at least one worker, got {workers}")
+        self._start = (str(tasks_dir), str(models_dir), warm_up_sessions, checkpoint_every_s)
+        self._shards = [_Shard(*self._spawn(index), threading.Lock()) for index in range(workers)]
+
+    def _spawn(self, index: int) -> tuple[BaseProcess, Connection]:
+        """Start the worker of lane ``index``: its process and the front's end of its pipe."""
         context = multiprocessing.get_context("spawn")
-        self._shards: list[_Shard] = []
-        for index in range(workers):
-            parent, child = context.Pipe()
-            process = context.Process(
-                target=_serve,
-                args=(
-                    child,
-                    str(tasks_dir),
-                    str(models_dir),
-                    warm_up_sessions,
-                    checkpoint_every_s,
-                ),
-                name=f"prism-pipeline-{index}",
-                daemon=True,
-            )
-            process.start()
-            child.close()
-            self._shards.append(_Shard(process, parent, threading.Lock()))
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(child, *self._start), name=f"prism-pipeline-{index}", daemon=True
+        )
+        process.start()
+        child.close()
+        return process, parent
+
+    def _lost(self, index: int, problem: BaseException) -> WorkerLostError:
+        """The worker of lane ``index`` is gone (its pipe ``problem``): start a new one
+        (the shard's lock is held); the error for the caller."""
+        shard = self._shards[index]
+        name, pid = shard.process.name, shard.process.pid
+        shard.connection.close()
+        shard.process.join(timeout=1)
+        if shard.process.is_alive():  # the pipe broke but the process lives on: end it
+            shard.process.kill()
+            shard.process.join(timeout=5)
+        code = shard.process.exitcode
+        shard.process, shard.connection = self._spawn(index)
+        shard.lost = True
+        return WorkerLostError(
+            f"pipeline worker {name} (pid {pid}) died (exit code {code}; "
+            f"{type(problem).__name__}): restarted as pid {shard.process.pid}",
+            index,
+        )
+
+    def restored(self, lane: int) -> None:
+        """The front rebuilt the sessions of ``lane``'s restarted worker: calls go to it
+        again."""
+        self._shards[lane].lost = False
 
     @property
     def pids(self) -> list[int]:
@@ -148,10 +179,24 @@ class ShardedPipeline(Pipeline):
         raise RuntimeError(f"pipeline worker {shard.process.name} failed: {value}")
 
     def _call(self, session_id: str, method: str, *args: Any) -> Any:
-        shard = self._shards[self._index(session_id)]
+        index = self._index(session_id)
+        shard = self._shards[index]
         with shard.lock:
-            shard.connection.send((method, args))
-            return self._answer(shard)
+            self._check(index, method)
+            try:
+                shard.connection.send((method, args))
+                return self._answer(shard)
+            except (EOFError, OSError) as problem:
+                raise self._lost(index, problem) from None
+
+    def _check(self, index: int, method: str) -> None:
+        """Refuse ``method`` on a restarted worker whose sessions are not rebuilt yet."""
+        if self._shards[index].lost and method not in _REBUILDING:
+            raise WorkerLostError(
+                f"pipeline lane {index}: its worker was restarted, its sessions are not "
+                "rebuilt yet",
+                index,
+            )
 
     def open(self, session_id: str, procedure_id: str) -> None:
         self._call(session_id, "open", session_id, procedure_id)
@@ -160,24 +205,33 @@ class ShardedPipeline(Pipeline):
         by_shard: dict[int, dict[str, Sequence[bytes]]] = {}
         for session_id, bodies in frames.items():
             by_shard.setdefault(self._index(session_id), {})[session_id] = bodies
-        shards = [(self._shards[i], part) for i, part in sorted(by_shard.items())]
-        for shard, _ in shards:  # in index order: no two callers wait on each other
+        shards = [(i, self._shards[i], part) for i, part in sorted(by_shard.items())]
+        for _, shard, _ in shards:  # in index order: no two callers wait on each other
             shard.lock.acquire()
         try:
-            for shard, part in shards:
-                shard.connection.send(("step", (part,)))
+            failures: dict[int, Exception] = {}
+            for index, shard, part in shards:
+                try:
+                    self._check(index, "step")
+                    shard.connection.send(("step", (part,)))
+                except (WorkerLostError, OSError) as problem:
+                    failures[index] = problem
             results: dict[str, StepResult] = {}
-            failure: Exception | None = None
-            for shard, _ in shards:  # read every answer, even after a failure
+            for index, shard, _ in shards:  # read every answer, even after a failure
+                if index in failures:
+                    continue
                 try:
                     results.update(self._answer(shard))
                 except Exception as error:
-                    failure = failure or error
-            if failure is not None:
-                raise failure
+                    failures[index] = error
+            for index, problem in failures.items():
+                if isinstance(problem, EOFError | OSError):
+                    failures[index] = self._lost(index, problem)
+            if failures:
+                raise next(iter(failures.values()))
             return results
         finally:
-            for shard, _ in shards:
+            for _, shard, _ in shards:
                 shard.lock.release()
 
     def control(self, session_id: str, message: ControlMessage) -> list[RuntimeEvent]:
