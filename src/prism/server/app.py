@@ -127,8 +127,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise UnauthorizedError("admin token required")
 
     @app.get("/v1/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "sessions": len(registry.sessions)}
+    def health() -> JSONResponse:
+        """200 ``ok``, or 503 ``degraded`` while the store fails or a pipeline worker is
+        restarted (``store``, ``pipeline`` say which)."""
+        body = {**registry.health.report(), "sessions": len(registry.sessions)}
+        return JSONResponse(body, status_code=200 if registry.health.ok else 503)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics() -> str:
@@ -136,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lines = [
             "# TYPE prism_sessions_active gauge",
             f"prism_sessions_active {active}",
+            "# TYPE prism_store_available gauge",
+            f"prism_store_available {int(registry.health.store_fault is None)}",
         ]
         for name, value in sorted(registry.counters.items()):
             lines += [f"# TYPE prism_{name}_total counter", f"prism_{name}_total {value}"]

@@ -13,6 +13,26 @@ one batch ran make up the next). The app's lifespan runs the loops
 Order is kept per session: before a control message (question, correction, ...) is
 handled, the session's queued frames are processed (:meth:`Batcher.flush`), so the
 stored inputs, replayed in order after a restart, rebuild the same state.
+
+Faults that pass lose nothing:
+
+- **The store fails** (:class:`~prism.errors.StoreUnavailableError`: unreachable, disk
+  full, read-only). The writer keeps the batch and tries it again, with a backoff from
+  0.05 s to 2 s, and nothing after it is written or delivered meanwhile (its messages
+  are numbered, not sent: persistence before sending holds). The batch loops stop taking
+  frames, so they wait in the sessions' ``pending`` and the connections are not read
+  (the backpressure of ``max_pending_frames``). Every connected watch gets error 4503
+  ``unavailable`` once per fault; :class:`~prism.server.health.Health` logs the fault
+  once when it starts and once when it ends. When a write goes through, what was held
+  is written and delivered in order.
+- **A pipeline worker dies** (:class:`~prism.errors.WorkerLostError`; the sharded
+  pipeline has started a new one). :meth:`Batcher.call` waits until the batches stepped
+  before are stored, replays every session of the lane from the store
+  (:func:`~prism.server.restore.replay`: checkpoint and inputs after it), and makes the
+  call again: the frames of the batch that failed are stepped then, not dropped. Its
+  sessions' watches get 4503 once.
+
+Any other failure is a bug: logged with its traceback, counted in ``internal_errors``.
 """
 
 from __future__ import annotations
@@ -20,11 +40,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
+from prism.errors import StoreUnavailableError, WorkerLostError
 from prism.protocol import ErrorCode, ProtocolError, SensorFrame
+from prism.server.health import Health
 from prism.server.pipeline import Pipeline, StepResult
+from prism.server.restore import replay
 from prism.server.runtime import RuntimeEvent
 from prism.server.session import LiveSession
 from prism.storage import Checkpoint, Record, SessionStore, StoredInput
@@ -32,6 +55,25 @@ from prism.storage import Checkpoint, Record, SessionStore, StoredInput
 __all__ = ["Batcher"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RETRY_FIRST_S = 0.05
+"""First pause before a failed store operation is tried again (s); it doubles each time."""
+
+RETRY_MAX_S = 2.0
+"""Longest pause between two attempts of a failed store operation (s)."""
+
+CALL_ATTEMPTS = 3
+"""Attempts of a pipeline call whose worker died (each after its sessions are rebuilt)."""
+
+STORE_UNAVAILABLE = (
+    "the server cannot store messages right now: they are kept and sent in order once it "
+    "can; nothing is lost"
+)
+WORKER_RESTARTED = (
+    "the server restarts this session's processing: updates are late, nothing is lost"
+)
 
 _Write = tuple[list[LiveSession], list[Record], dict[str, StepResult]]
 """A stepped batch waiting for the writer: its sessions, their records, the results."""
@@ -56,6 +98,11 @@ class Batcher:
         ``deliver(session, messages)``: queue stored messages for the session's watch.
     lost : callable
         ``lost(session)``: another process claimed the session (its records were refused).
+    health : Health
+        Where store and worker faults are reported.
+    sessions : mapping
+        The live sessions by id (those to tell about a fault, those to rebuild on a lane
+        whose worker died).
     """
 
     def __init__(
@@ -68,11 +115,16 @@ class Batcher:
         counters: Counter[str],
         deliver: Callable[[LiveSession, list[dict[str, Any]]], None],
         lost: Callable[[LiveSession], None],
+        health: Health,
+        sessions: Mapping[str, LiveSession],
     ) -> None:
         self.pipeline, self.store = pipeline, store
+        self.health, self._sessions = health, sessions
         self.max_pending_frames = max_pending_frames
         self.batch_interval_s = batch_interval_s
         self.counters = counters
+        for fault in ("store_errors", "pipeline_workers_restarted"):  # shown from the start
+            counters[fault] += 0
         self.batch_sizes: Counter[int] = Counter()
         """How many sessions each processed batch held (histogram)."""
         self._deliver, self._lost = deliver, lost
@@ -84,6 +136,15 @@ class Batcher:
         self._in_flight: Counter[str] = Counter()
         """Sessions in batches not yet written (a session can be in two)."""
         self._writes: asyncio.Queue[_Write] = asyncio.Queue()
+        self._queued = self._written = 0
+        """Writes queued and writes done (stored or given up) in this lifespan."""
+        self._store_up = asyncio.Event()
+        self._store_up.set()
+        self._told: set[str] = set()
+        """Sessions told (4503) about the store fault in progress."""
+        self._generations = [0] * lanes
+        """Per lane: how many times its sessions were rebuilt after its worker died."""
+        self._rebuilding = [asyncio.Lock() for _ in range(lanes)]
 
     # ----------------------------------------------------------------- inputs
     def push_frame(self, session: LiveSession, frame: SensorFrame, body: bytes) -> None:
@@ -145,6 +206,10 @@ class Batcher:
         self._wakes = [asyncio.Event() for _ in self._dirty]
         self._progress = asyncio.Event()
         self._writes = asyncio.Queue()
+        self._queued = self._written = 0
+        self._store_up = asyncio.Event()
+        self._store_up.set()
+        self._rebuilding = [asyncio.Lock() for _ in self._dirty]
         for wake, dirty in zip(self._wakes, self._dirty, strict=True):
             if dirty:
                 wake.set()
@@ -155,11 +220,14 @@ class Batcher:
         batch (lanes run side by side, none waits for another).
 
         After each batch it waits ``batch_interval_s`` so the next one collects the
-        frames of many sessions (bigger batches cost less per frame)."""
+        frames of many sessions (bigger batches cost less per frame). While the store
+        fails it takes nothing (the frames wait in the sessions, which slows their
+        connections)."""
         wake = self._wakes[lane]
         while True:
             await wake.wait()
             wake.clear()
+            await self._store_up.wait()
             sessions = list(self._dirty[lane].values())
             if sessions:
                 try:
@@ -171,35 +239,146 @@ class Batcher:
 
     async def _step(self, sessions: list[LiveSession]) -> None:
         """The first half of :meth:`process` for the loops: the pipeline call on a
-        worker thread; storing and delivering are queued for the writer loop, so the
-        next batch can start meanwhile. The sessions count as in flight until written."""
+        worker thread (:meth:`call`); storing and delivering are queued for the writer
+        loop, so the next batch can start meanwhile. The sessions count as in flight
+        until written. ``sessions`` are of one lane."""
         taken, fronts = self._take(sessions)
         self._in_flight.update(session.id for session in sessions)
         frames = _frames(sessions, taken)
         try:
-            results = await asyncio.to_thread(self.pipeline.step, frames)
-        except Exception:  # keep the inputs (their seq numbers are taken), report
+            results = await self.call(sessions[0].id, self.pipeline.step, frames)
+        except Exception:  # a bug: keep the inputs (their seq numbers are taken), report
             log.exception("a pipeline step of %d sessions failed", len(sessions))
             self.counters["internal_errors"] += 1
             results = {}
         records = self._number(sessions, taken, fronts, results)
-        self._writes.put_nowait((sessions, records, results))
+        self._queue_write((sessions, records, results))
+
+    def _queue_write(self, write: _Write) -> None:
+        self._queued += 1
+        self._writes.put_nowait(write)
+
+    def hold(self, session: LiveSession, record: Record, fault: StoreUnavailableError) -> None:
+        """``record`` of ``session`` (a control message's) could not be stored
+        (``fault``): the writer stores it after what it holds, then delivers its messages."""
+        self._store_failed(fault)
+        self._in_flight[session.id] += 1
+        self._queue_write(([session], [record], {}))
 
     async def _run_writes(self) -> None:
-        """Store and deliver the stepped batches, in order."""
+        """Store and deliver the stepped batches, in order; a batch the store cannot
+        take now is kept and tried again (the module docstring)."""
         while True:
             sessions, records, results = await self._writes.get()
             try:
-                rejected = await asyncio.to_thread(self._store, sessions, records)
+                rejected = await self._stored(sessions, records)
                 self._deliver_stored(sessions, records, results, rejected)
             except Exception:
                 log.exception("storing a batch of %d sessions failed", len(sessions))
                 self.counters["internal_errors"] += 1
             finally:
+                self._written += 1
                 self._in_flight.subtract(session.id for session in sessions)
                 self._in_flight += Counter()  # drop the zero counts
                 progress, self._progress = self._progress, asyncio.Event()
                 progress.set()
+
+    async def _stored(self, sessions: list[LiveSession], records: list[Record]) -> set[str]:
+        """:meth:`_store` on a worker thread, again and again while the store is
+        unavailable (pauses from :data:`RETRY_FIRST_S` to :data:`RETRY_MAX_S`)."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                rejected = await asyncio.to_thread(self._store, sessions, records)
+            except StoreUnavailableError as fault:
+                self._store_failed(fault)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, RETRY_MAX_S)
+                continue
+            if self.health.store_fault is not None:
+                self.health.store_back()
+                self._store_up.set()
+            return rejected
+
+    def _store_failed(self, fault: StoreUnavailableError) -> None:
+        """Count a failed store operation; the batch loops pause and the watches not
+        told yet about this fault are told (4503)."""
+        self.counters["store_errors"] += 1
+        if self.health.store_failed(str(fault)):
+            self._told = set()
+            self._store_up.clear()
+        self._tell(self._sessions.values(), self._told, STORE_UNAVAILABLE)
+
+    def _tell(self, sessions: Iterable[LiveSession], told: set[str], why: str) -> None:
+        """Error 4503 (``why``) to the connected watches of ``sessions`` not in ``told``."""
+        for session in sessions:
+            if session.outbox is not None and session.id not in told:
+                told.add(session.id)
+                self._deliver(session, [ProtocolError(ErrorCode.UNAVAILABLE, why).to_message()])
+
+    # ----------------------------------------------------------------- workers
+    async def call(self, session_id: str, method: Callable[..., T], *args: Any) -> T:
+        """``method(*args)``, a call of the pipeline for ``session_id``'s lane, on a
+        worker thread; if the lane's worker died, its sessions are rebuilt and the call
+        made again (at most :data:`CALL_ATTEMPTS` times).
+
+        Raises
+        ------
+        WorkerLostError
+            If the worker died at every attempt.
+        """
+        lane = self.pipeline.lane(session_id)
+        for attempt in range(1, CALL_ATTEMPTS + 1):
+            generation = self._generations[lane]
+            try:
+                return await asyncio.to_thread(method, *args)
+            except WorkerLostError as lost:
+                if attempt == CALL_ATTEMPTS:
+                    raise
+                await self._rebuild_lane(lost, generation)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _rebuild_lane(self, lost: WorkerLostError, generation: int) -> None:
+        """Rebuild the sessions of ``lost.lane``'s restarted worker, unless that was done
+        since ``generation``: after the batches stepped before are stored, each session
+        replayed from the store (again while the store fails or the worker dies)."""
+        lane = lost.lane
+        async with self._rebuilding[lane]:
+            if self._generations[lane] != generation:  # another call rebuilt it meanwhile
+                return
+            self.counters["pipeline_workers_restarted"] += 1
+            self.health.worker_lost(lane, str(lost))
+            self._tell(self._of_lane(lane), set(), WORKER_RESTARTED)
+            target = self._queued
+            while self._written < target:  # the lane's earlier batches are in the store
+                await self._progress.wait()
+            delay = RETRY_FIRST_S
+            while True:
+                replayed: Counter[str] = Counter()
+                try:
+                    await asyncio.to_thread(self._replay, self._of_lane(lane), replayed)
+                    break
+                except (WorkerLostError, StoreUnavailableError):  # died again, store down
+                    await asyncio.sleep(delay)
+                    delay = min(2 * delay, RETRY_MAX_S)
+            self.counters.update(replayed)
+            self.pipeline.restored(lane)
+            self._generations[lane] += 1
+            self.health.worker_back(lane)
+
+    def _of_lane(self, lane: int) -> list[LiveSession]:
+        return [s for s in self._sessions.values() if self.pipeline.lane(s.id) == lane]
+
+    def _replay(self, sessions: list[LiveSession], counters: Counter[str]) -> None:
+        """Restore the pipelines of ``sessions`` from the store (any thread)."""
+        for session in sessions:
+            replay(
+                session.id,
+                session.procedure_id,
+                store=self.store,
+                pipeline=self.pipeline,
+                counters=counters,
+            )
 
     # ----------------------------------------------------------------- helpers
     def _take(
@@ -267,7 +446,8 @@ class Batcher:
         self, sessions: list[LiveSession], records: list[Record], results: dict[str, StepResult]
     ) -> None:
         self.counters["frames_classified"] += sum(r.frames for r in results.values())
-        self.batch_sizes[len(sessions)] += 1
+        if results:  # a pipeline batch (not a held control message's record)
+            self.batch_sizes[len(sessions)] += 1
         for session, record in zip(sessions, records, strict=True):
             errors = results[session.id].errors if session.id in results else []
             for problem in errors:

@@ -23,7 +23,7 @@ from collections import Counter
 from typing import Any
 
 from prism.assistant.llm import LLMPhraser
-from prism.errors import PrismError
+from prism.errors import PrismError, StoreUnavailableError
 from prism.protocol import (
     ControlMessage,
     End,
@@ -38,6 +38,7 @@ from prism.server.errors import (
     SessionNotFoundError,
     TooManySessionsError,
 )
+from prism.server.health import Health
 from prism.server.memory import limit_malloc_arenas
 from prism.server.pipeline import LocalPipeline, Pipeline
 from prism.server.procedures import Procedures
@@ -46,7 +47,7 @@ from prism.server.runtime import RuntimeEvent
 from prism.server.session import CloseRequest, LiveSession
 from prism.server.shards import ShardedPipeline
 from prism.settings import Settings
-from prism.storage import SessionRow, SessionStore, SqliteStore, StoredInput
+from prism.storage import Record, SessionRow, SessionStore, SqliteStore, StoredInput
 from prism.storage.redis_store import RedisStore
 
 __all__ = ["SessionRegistry"]
@@ -99,6 +100,8 @@ class SessionRegistry:
             else SqliteStore(service.database)
         )
         self.devices = Devices(self.store, shared=self.shared)
+        self.health = Health()
+        """Faults in progress (the store, pipeline workers): ``/v1/health``."""
         self.batches = Batcher(
             self.pipeline,
             self.store,
@@ -107,6 +110,8 @@ class SessionRegistry:
             counters=self.counters,
             deliver=self.deliver,
             lost=self._lost,
+            health=self.health,
+            sessions=self.sessions,
         )
         if not self.shared:  # this process serves every stored session: restore them now
             for row in self.store.sessions():
@@ -262,10 +267,7 @@ class SessionRegistry:
         if not session.owner:
             raise SessionElsewhereError(f"session {session.id!r} is served by another server")
         await self.batches.flush(session)
-        events: list[RuntimeEvent] = await asyncio.to_thread(
-            self.pipeline.control, session.id, message
-        )
-        return events
+        return await self.batches.call(session.id, self.pipeline.control, session.id, message)
 
     async def end(self, session: LiveSession) -> None:
         """End the session (REST: the watch did not say ``end``), unless it is over."""
@@ -301,8 +303,7 @@ class SessionRegistry:
 
     async def snapshot(self, session: LiveSession) -> dict[str, Any]:
         """The session's pipeline state (see :func:`~prism.server.dashboard.runtime_view`)."""
-        view: dict[str, Any] = await asyncio.to_thread(self.pipeline.snapshot, session.id)
-        return view
+        return await self.batches.call(session.id, self.pipeline.snapshot, session.id)
 
     # ----------------------------------------------------------------- output
     def commit(
@@ -314,11 +315,21 @@ class SessionRegistry:
         ended: bool = False,
     ) -> list[dict[str, Any]]:
         """Number ``events`` and persist them with the input that produced them (one
-        transaction), before they are sent; returns the messages to send."""
+        transaction), before they are sent; returns the messages to send. While the
+        store is unavailable the frame batches' writer holds them, stores them when it
+        can and sends them then (nothing to send now)."""
         messages = session.number(events)
         if stored is not None:
             session.last_input_seq = max(session.last_input_seq, stored.seq)
-        if not self.store.record(session.id, stored, messages, ended=ended, epoch=session.epoch):
+        try:
+            kept = self.store.record(session.id, stored, messages, ended=ended, epoch=session.epoch)
+        except StoreUnavailableError as fault:
+            inputs = () if stored is None else (stored,)
+            record = Record(session.id, inputs, messages, ended=ended)
+            self.batches.hold(session, record, fault)
+            session.ended = session.ended or ended
+            return []
+        if not kept:
             self._lost(session)
             return []
         session.ended = session.ended or ended

@@ -214,8 +214,8 @@ class ShardedPipeline(Pipeline):
                 try:
                     self._check(index, "step")
                     shard.connection.send(("step", (part,)))
-                except (WorkerLostError, OSError) as problem:
-                    failures[index] = problem
+                except (WorkerLostError, OSError) as refused:
+                    failures[index] = refused
             results: dict[str, StepResult] = {}
             for index, shard, _ in shards:  # read every answer, even after a failure
                 if index in failures:
@@ -224,9 +224,9 @@ class ShardedPipeline(Pipeline):
                     results.update(self._answer(shard))
                 except Exception as error:
                     failures[index] = error
-            for index, problem in failures.items():
-                if isinstance(problem, EOFError | OSError):
-                    failures[index] = self._lost(index, problem)
+            for index, failure in failures.items():
+                if isinstance(failure, EOFError | OSError):  # the worker is gone
+                    failures[index] = self._lost(index, failure)
             if failures:
                 raise next(iter(failures.values()))
             return results
