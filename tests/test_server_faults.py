@@ -362,6 +362,8 @@ def test_a_watch_streams_through_a_redis_restart(restartable_redis: _Redis) -> N
             health = httpx.get(f"{base}/v1/health")
             assert health.status_code == 503
             assert health.json()["store"].startswith("unavailable: Redis store 127.0.0.1")
+            listed = httpx.get(f"{base}/v1/sessions", headers=auth)  # needs the store
+            assert listed.status_code == 503 and "try again" in listed.json()["detail"]
             restartable_redis.start()
             for seq in range(141, 161):
                 ws.send(_frame(seq))

@@ -28,6 +28,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from prism.errors import StoreUnavailableError, WorkerLostError
 from prism.protocol import ErrorCode
 from prism.server.connection import Connection, refuse
 from prism.server.dashboard import dashboard_view
@@ -116,6 +117,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def refused(_: Request, error: Exception) -> JSONResponse:
         status = next(code for kind, code in HTTP_STATUS.items() if isinstance(error, kind))
         return JSONResponse({"detail": str(error)}, status_code=status)
+
+    @app.exception_handler(StoreUnavailableError)
+    @app.exception_handler(WorkerLostError)
+    async def unavailable(_: Request, error: Exception) -> JSONResponse:
+        """A passing fault of the store or of a pipeline worker (``/v1/health`` says
+        which): 503, to be tried again; no traceback. Also refuses a session WebSocket
+        that cannot be attached meanwhile."""
+        detail = "the service is unavailable for a moment: try again"
+        return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
 
     def device(authorization: Annotated[str | None, Header()] = None) -> str:
         return registry.devices.authenticate(_bearer(authorization))

@@ -328,15 +328,16 @@ class Batcher:
             If the worker died at every attempt.
         """
         lane = self.pipeline.lane(session_id)
-        for attempt in range(1, CALL_ATTEMPTS + 1):
+        attempts = 1
+        while True:
             generation = self._generations[lane]
             try:
                 return await asyncio.to_thread(method, *args)
             except WorkerLostError as lost:
-                if attempt == CALL_ATTEMPTS:
+                if attempts == CALL_ATTEMPTS:
                     raise
                 await self._rebuild_lane(lost, generation)
-        raise AssertionError("unreachable")  # pragma: no cover
+            attempts += 1
 
     async def _rebuild_lane(self, lost: WorkerLostError, generation: int) -> None:
         """Rebuild the sessions of ``lost.lane``'s restarted worker, unless that was done
