@@ -194,13 +194,18 @@ def test_a_watch_streams_through_a_sqlite_fault(
         error = ws.receive_json()  # the held messages are not sent: the error comes first
         assert error["code"] == UNAVAILABLE and error["seq"] == 0
         received.append(error)
-        time.sleep(0.5)  # retries meanwhile: nothing is sent, nothing is logged
-        stored = len(store.outputs(session_id))
-        assert stored == before  # nothing of the fault's batches was stored (nor sent)
+        for seq in range(131, 201):  # more than the session may have waiting
+            ws.send_bytes(_frame(seq))
+        session = registry.sessions[session_id]
+        limit = settings.server.max_pending_frames
+        _until(lambda: session.pending_frames == limit, "the frames to wait")
+        time.sleep(0.5)  # retries meanwhile: nothing is sent, logged, taken or stored
+        assert session.pending_frames == limit  # the connection is not read further
+        assert len(store.outputs(session_id)) == before
         _poke(store, end)
-        ws.send_json({"type": "end", "seq": 131, "t": 30.0})
+        ws.send_json({"type": "end", "seq": 201, "t": 30.0})
         _receive_until(ws, "step", received)
-    _check_stream(received, 130)
+    _check_stream(received, 200)
     assert client.get("/v1/health").json()["status"] == "ok"
     metrics = client.get("/metrics").text
     assert "prism_store_available 1" in metrics
@@ -216,7 +221,7 @@ def test_a_watch_streams_through_a_sqlite_fault(
     events = client.get(f"/v1/sessions/{session_id}/events", headers=auth).json()
     assert events == _numbered(received)
     inputs = [i.seq for i in store.inputs(session_id)]
-    assert inputs == list(range(1, 132))
+    assert inputs == list(range(1, 202))
     with TestClient(create_app(settings)) as again:  # a restart finds the same session
         assert again.get(f"/v1/sessions/{session_id}/events", headers=auth).json() == events
         assert again.get(f"/v1/sessions/{session_id}", headers=auth).json()["ended"] is True
@@ -324,6 +329,20 @@ def restartable_redis(tmp_path: Path) -> Iterator[_Redis]:
         yield server
     finally:
         server.stop()
+
+
+def test_a_redis_write_retried_after_its_connection_broke_is_not_doubled(
+    restartable_redis: _Redis,
+) -> None:
+    store = RedisStore(restartable_redis.url, prefix="retried")
+    store.add_session("s", "d", "latte_making")
+    record = Record("s", [StoredInput(1, "frame", b"a"), StoredInput(2, "frame", b"b")])
+    store.record_many([record])
+    store._unsure = True  # as after a broken connection: the write may have been applied
+    store.record_many([record])  # the writer's retry
+    store.record_many([Record("s", [StoredInput(3, "frame", b"c")])])
+    assert [i.seq for i in store.inputs("s")] == [1, 2, 3]
+    store.close()
 
 
 def test_a_watch_streams_through_a_redis_restart(restartable_redis: _Redis) -> None:

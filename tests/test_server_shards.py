@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,7 @@ import pytest
 
 from conftest import assert_same_events, numbered_frames
 from prism.data.recording import read_recording
-from prism.errors import PrismError
+from prism.errors import PrismError, WorkerLostError
 from prism.protocol import Question
 from prism.server.pipeline import LocalPipeline, UnknownSessionError
 from prism.server.shards import ShardedPipeline
@@ -47,5 +49,26 @@ def test_sharded_pipeline_equals_the_local_one() -> None:
         with pytest.raises(PrismError):
             sharded.open("ses-x", "no_such_procedure")
         assert sharded.snapshot(names[2])["time_s"] > 0  # the worker went on after errors
+    finally:
+        sharded.close()
+
+
+def test_a_killed_worker_is_restarted_and_refuses_calls_until_its_sessions_are_back() -> None:
+    sharded = ShardedPipeline(Path("tasks"), Path("models"), workers=1)
+    try:
+        sharded.open("ses-a", "latte_making")
+        frames = [b for _, b in numbered_frames(sensor_frames(RECORDINGS[0], chunk_s=0.5)[:20])]
+        sharded.step({"ses-a": frames[:10]})
+        (killed,) = sharded.pids
+        os.kill(killed, signal.SIGKILL)
+        with pytest.raises(WorkerLostError, match=rf"pid {killed}\) died") as lost:
+            sharded.step({"ses-a": frames[10:]})
+        assert lost.value.lane == 0 and sharded.pids != [killed]
+        with pytest.raises(WorkerLostError, match="not rebuilt yet"):
+            sharded.snapshot("ses-a")
+        sharded.replay("ses-a", "latte_making", [])  # rebuilding goes through
+        sharded.restored(0)
+        sharded.step({"ses-a": frames[:10]})
+        assert sharded.snapshot("ses-a")["time_s"] > 0
     finally:
         sharded.close()
