@@ -383,6 +383,9 @@ def test_a_watch_streams_through_a_redis_restart(restartable_redis: _Redis) -> N
             assert health.json()["store"].startswith("unavailable: Redis store 127.0.0.1")
             listed = httpx.get(f"{base}/v1/sessions", headers=auth)  # needs the store
             assert listed.status_code == 503 and "try again" in listed.json()["detail"]
+            opened = httpx.post(f"{base}/v1/sessions", json={"procedure": "latte_making"},
+                                headers=auth)  # fmt: skip
+            assert opened.status_code == 503  # and not opened
             restartable_redis.start()
             for seq in range(141, 161):
                 ws.send(_frame(seq))
@@ -393,6 +396,8 @@ def test_a_watch_streams_through_a_redis_restart(restartable_redis: _Redis) -> N
         metrics = httpx.get(f"{base}/metrics").text
         assert "prism_store_available 1" in metrics
         assert "prism_store_errors_total 0" not in metrics
+        listed = httpx.get(f"{base}/v1/sessions", headers=auth).json()
+        assert [s["session_id"] for s in listed] == [session_id]
         stop_server(service)
         service = start_server(port, settings)  # a new process reads it all from Redis
         events = httpx.get(f"{base}/v1/sessions/{session_id}/events", headers=auth).json()

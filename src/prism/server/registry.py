@@ -23,7 +23,7 @@ from collections import Counter
 from typing import Any
 
 from prism.assistant.llm import LLMPhraser
-from prism.errors import PrismError, StoreUnavailableError
+from prism.errors import PrismError, StoreError, StoreUnavailableError, WorkerLostError
 from prism.protocol import (
     ControlMessage,
     End,
@@ -141,6 +141,8 @@ class SessionRegistry:
         NoUsableModelError
             If the pipeline cannot start it (no trained model, or one that does not
             match the procedure).
+        StoreUnavailableError, WorkerLostError
+            If the store or the session's pipeline worker fails now (nothing is opened).
         """
         if len(self.sessions) >= self.settings.server.max_sessions:
             raise TooManySessionsError("too many sessions")
@@ -148,11 +150,17 @@ class SessionRegistry:
         session_id = f"ses-{secrets.token_hex(8)}"
         try:
             self.pipeline.open(session_id, procedure.id)
+        except WorkerLostError:  # a passing fault, not the procedure's
+            raise
         except PrismError as error:
             raise NoUsableModelError(str(error)) from None
+        try:
+            self.store.add_session(session_id, device_id, procedure.id)
+        except StoreError:  # not stored: not opened
+            self.pipeline.drop(session_id)
+            raise
         session = LiveSession(session_id, device_id, procedure.id, owner=True)
         self.sessions[session_id] = session
-        self.store.add_session(session_id, device_id, procedure.id)
         return session
 
     def rows(self) -> list[SessionRow]:
