@@ -21,6 +21,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from conftest import free_port, service_settings, start_server, stop_server
@@ -386,6 +387,9 @@ def test_a_watch_streams_through_a_redis_restart(restartable_redis: _Redis) -> N
             opened = httpx.post(f"{base}/v1/sessions", json={"procedure": "latte_making"},
                                 headers=auth)  # fmt: skip
             assert opened.status_code == 503  # and not opened
+            with pytest.raises(InvalidStatus) as refused:  # another connection: not attached
+                connect(url, additional_headers=auth, open_timeout=10).close()
+            assert refused.value.response.status_code == 503
             restartable_redis.start()
             for seq in range(141, 161):
                 ws.send(_frame(seq))
