@@ -23,9 +23,14 @@ from pathlib import Path
 import httpx
 import psutil
 
-__all__ = ["ROOT", "Service", "free_port", "rss_mb_by_process", "tree"]
+__all__ = ["ROOT", "Service", "ServiceStartError", "free_port", "rss_mb_by_process", "tree"]
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class ServiceStartError(RuntimeError):
+    """The service exited at start-up or did not answer in time (the message ends with
+    the last lines of its log, when it has one)."""
 
 
 def free_port() -> int:
@@ -89,7 +94,7 @@ class Service:
 
         Raises
         ------
-        SystemExit
+        ServiceStartError
             If it exits or does not answer within ``timeout_s``.
         """
         env = {
@@ -116,13 +121,22 @@ class Service:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"the service exited with status {self.process.returncode}")
+                status, self.process = self.process.returncode, None
+                raise ServiceStartError(f"the service exited with status {status}{self._tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.base}/v1/health", timeout=1.0).status_code == 200:
                     return
             time.sleep(0.2)
         self.stop()
-        raise SystemExit(f"the service did not answer on {self.base} within {timeout_s} s")
+        raise ServiceStartError(
+            f"the service did not answer on {self.base} within {timeout_s} s{self._tail()}"
+        )
+
+    def _tail(self, lines: int = 5) -> str:
+        """The last ``lines`` of the log, after a colon (nothing without a log)."""
+        if self.log is None or not self.log.is_file():
+            return ""
+        return ": " + " | ".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, *, kill: bool = False) -> None:
         """Stop the service and its process tree, by pid: SIGTERM (then SIGKILL after
