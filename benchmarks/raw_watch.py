@@ -145,9 +145,13 @@ class RawWatch:
         self.seq = int(welcome["next_seq"])
         return welcome
 
-    async def stream(self, frames: Iterable[SensorFrame], *, ack_every: int = 0) -> None:
+    async def stream(
+        self, frames: Iterable[SensorFrame], *, ack_every: int = 0, ask_every: int = 0
+    ) -> int:
         """Send ``frames`` numbered from :attr:`seq` on; with ``ack_every``, after every
-        that many frames an ``ack`` of the newest message received."""
+        that many frames an ``ack`` of the newest message received; with ``ask_every``,
+        after every that many frames a typed question. Returns the questions asked."""
+        asked = 0
         for i, frame in enumerate(frames, start=1):
             seq = self.take_seq()
             await self.send(
@@ -156,6 +160,22 @@ class RawWatch:
             if ack_every and i % ack_every == 0:
                 newest = max((m.get("seq", 0) for m in self.received), default=0)
                 await self.send({"type": "ack", "seq": self.take_seq(), "up_to": newest})
+            if ask_every and i % ask_every == 0:
+                question = {"type": "question", "text": "what's next?", "t": frame.end_s}
+                await self.send({**question, "seq": self.take_seq()})
+                asked += 1
+        return asked
+
+    async def answers(self, count: int, *, timeout_s: float) -> int:
+        """Wait until ``count`` answers have come in all; how many did."""
+        deadline = time.monotonic() + timeout_s
+        while (
+            sum(m.get("type") == "answer" for m in self.received) < count
+            and time.monotonic() < deadline
+            and await self._receive(deadline - time.monotonic()) is not None
+        ):
+            pass
+        return sum(m.get("type") == "answer" for m in self.received)
 
     def take_seq(self) -> int:
         """The next ``seq`` (counted as used)."""
