@@ -89,12 +89,16 @@ class RawWatch:
         """How many of ``received`` the waiting methods have looked at."""
 
     @classmethod
-    async def open(cls, url: str, token: str | None, *, header: bool = True) -> RawWatch:
-        """Connect to ``url`` with the device ``token`` (in the ``Authorization`` header,
-        or with ``header`` False in ``?token=``; None: no token)."""
-        headers = {"Authorization": f"Bearer {token}"} if token and header else {}
-        if token and not header:
-            url = f"{url}?token={token}"
+    async def open(cls, url: str, token: str | None) -> RawWatch:
+        """Connect to ``url`` with the device ``token`` in the ``Authorization`` header
+        (None: no token).
+
+        Raises
+        ------
+        ProbeError
+            If the server refuses the WebSocket handshake itself (an HTTP status).
+        """
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             ws = await websockets.connect(
                 url, additional_headers=headers, max_size=2**22, compression=None, open_timeout=5
