@@ -40,9 +40,6 @@ import contextlib
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -54,18 +51,13 @@ import numpy as np
 import psutil
 import websockets
 
-ROOT = Path(__file__).resolve().parents[1]
+from service_process import ROOT, Service, free_port, rss_mb_by_process, tree
+
 RECORDINGS = ("latte_making-s000", "latte_making-s001")
 ADMIN_TOKEN = "load-benchmark-admin"
 WARMUP_S = 20.0
 LOAD_CPU_PERCENT = float("nan")
 STREAM_START = 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -198,16 +190,6 @@ async def _watch(
     return stats
 
 
-def _metrics(base: str) -> dict[str, float]:
-    text = httpx.get(f"{base}/metrics", timeout=10.0).text
-    values = {}
-    for line in text.splitlines():
-        found = re.match(r"^(prism_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$", line)
-        if found:
-            values[found.group(1)] = float(found.group(2))
-    return values
-
-
 async def _run_watches(
     base: str, args: argparse.Namespace, scripts: list[Script]
 ) -> tuple[list[WatchStats], float]:
@@ -242,60 +224,9 @@ async def _run_watches(
     return list(results), start
 
 
-def _start_service(port: int, database: Path, workers: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PRISM_SERVER_PIPELINE_WORKERS": str(workers),
-        "PRISM_SERVER_ADMIN_TOKEN": ADMIN_TOKEN,
-        "PRISM_SERVER_DATABASE": str(database),
-        "PRISM_TASKS_DIR": str(ROOT / "tasks"),
-        "PRISM_MODELS_DIR": str(ROOT / "models"),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "prism.server.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--ws",
-        "websockets-sansio",
-        "--ws-max-size",
-        str(1 << 20),
-        "--log-level",
-        "warning",
-    ]
-    return subprocess.Popen(command, env=env, cwd=ROOT)
-
-
-def _wait_healthy(base: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the service exited with status {process.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/v1/health", timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"the service did not answer on {base} within {timeout_s} s")
-
-
-def _tree(service: psutil.Process) -> list[psutil.Process]:
-    """The service process and its pipeline workers."""
-    return [service, *service.children(recursive=True)]
-
-
-def _rss_mb_by_process(service: psutil.Process) -> list[float]:
-    """Resident memory (MB) of each service process: the front, then its workers."""
-    return [p.memory_info().rss / 2**20 for p in _tree(service)]
-
-
 def _cpu_s(service: psutil.Process) -> dict[int, float]:
     """CPU seconds (user + system) per process of the service."""
-    return {p.pid: p.cpu_times().user + p.cpu_times().system for p in _tree(service)}
+    return {p.pid: p.cpu_times().user + p.cpu_times().system for p in tree(service)}
 
 
 async def _sample_memory(
@@ -305,7 +236,7 @@ async def _sample_memory(
     (the front first, then its pipeline workers)."""
     while True:
         await asyncio.sleep(max(0.0, start - time.perf_counter()) + 10.0)
-        samples.append((time.perf_counter() - start, _rss_mb_by_process(service)))
+        samples.append((time.perf_counter() - start, rss_mb_by_process(service)))
 
 
 async def _measure(
@@ -333,22 +264,21 @@ async def _measure(
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark; the report as a JSON-ready dict."""
     scripts = [_script(ROOT / "datasets" / "demo" / name, args.chunk_s) for name in RECORDINGS]
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
-        process = _start_service(port, Path(folder) / "load.sqlite3", args.pipeline_workers)
+        server = Service(
+            free_port(),
+            Path(folder) / "load.sqlite3",
+            ADMIN_TOKEN,
+            {"pipeline_workers": str(args.pipeline_workers)},
+        )
+        base = server.base
         try:
-            _wait_healthy(base, process)
-            service = psutil.Process(process.pid)
+            service = server.start()
             results, busy_s, wall_s, memory = asyncio.run(_measure(base, args, scripts, service))
-            rss_mb = sum(_rss_mb_by_process(service))
-            metrics = _metrics(base)
+            rss_mb = sum(rss_mb_by_process(service))
+            metrics = server.metrics()
         finally:
-            process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-            if process.poll() is None:
-                process.kill()
+            server.stop()
     latencies = np.concatenate([r.latencies_ms for r in results if r.latencies_ms] or [[np.nan]])
     lags = np.concatenate([r.send_lags_ms for r in results if r.send_lags_ms] or [[np.nan]])
     finals = [r.final_after_end_s for r in results]
