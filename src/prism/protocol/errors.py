@@ -28,6 +28,8 @@ class ErrorCode(IntEnum):
     RATE_LIMITED = 4008
     TOO_SLOW = 4009
     REPLACED = 4010
+    HELLO_TIMEOUT = 4011
+    TOO_MANY_CONNECTIONS = 4029
     UNAUTHORIZED = 4401
     FORBIDDEN = 4403
     UNKNOWN_SESSION = 4404
@@ -38,6 +40,8 @@ class ErrorCode(IntEnum):
         return self in (
             ErrorCode.TOO_SLOW,
             ErrorCode.REPLACED,
+            ErrorCode.HELLO_TIMEOUT,
+            ErrorCode.TOO_MANY_CONNECTIONS,
             ErrorCode.UNSUPPORTED_VERSION,
             ErrorCode.UNAUTHORIZED,
             ErrorCode.FORBIDDEN,

@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from pydantic import BaseModel, Field
 
 from prism.protocol import ErrorCode
+from prism.server.admission import Admission
 from prism.server.connection import Connection, refuse
 from prism.server.dashboard import dashboard_view
 from prism.server.errors import (
@@ -111,6 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="PrISM", version="1", lifespan=lifespan)
     app.state.registry = registry
+    admission = app.state.admission = Admission(
+        max_connections=settings.server.max_connections,
+        max_per_device=settings.server.max_connections_per_device,
+    )
 
     @app.exception_handler(ServiceError)
     async def refused(_: Request, error: Exception) -> JSONResponse:
@@ -269,13 +274,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.websocket("/v1/sessions/{session_id}/stream")
     async def stream(websocket: WebSocket, session_id: str, token: str | None = None) -> None:
-        """One watch connection (see ``watch_bridge/PROTOCOL.md``)."""
+        """One watch connection (see ``watch_bridge/PROTOCOL.md``): counted by the
+        admission from its opening until it closes; refused beyond its limits."""
         bearer = _bearer(websocket.headers.get("authorization")) or token
         try:
-            session = await registry.attach(session_id, registry.devices.authenticate(bearer))
-        except (UnauthorizedError, ForbiddenError, SessionNotFoundError) as refusal:
+            device_id = registry.devices.authenticate(bearer)
+        except UnauthorizedError as refusal:
             await refuse(websocket, CLOSE_CODES[type(refusal)], str(refusal))
             return
-        await Connection(registry, voice, websocket, session).serve()
+        if not admission.open(device_id):
+            limits = settings.server
+            await refuse(
+                websocket,
+                ErrorCode.TOO_MANY_CONNECTIONS,
+                f"too many connections (at most {limits.max_connections_per_device} per "
+                f"device, {limits.max_connections} in all)",
+            )
+            return
+        try:
+            try:
+                session = await registry.attach(session_id, device_id)
+            except (ForbiddenError, SessionNotFoundError) as refusal:
+                await refuse(websocket, CLOSE_CODES[type(refusal)], str(refusal))
+                return
+            await Connection(registry, voice, websocket, session).serve()
+        finally:
+            admission.close(device_id)
 
     return app
