@@ -109,8 +109,8 @@ class LiveSession:
                 self.last_step = message
             elif message.get("type") in ("reminder", "answer"):
                 self.notable.append(message)
-            if message.get("type") == "reminder":
-                self.reminder_ids.add(int(message["reminder_id"]))
+            if message.get("type") == "reminder" and isinstance(message.get("reminder_id"), int):
+                self.reminder_ids.add(message["reminder_id"])
 
     def acknowledge(self, up_to: int) -> None:
         """The watch has every message up to ``up_to``: forget them from memory."""
