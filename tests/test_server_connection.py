@@ -1,5 +1,7 @@
 """The watch connection's state machine: allowed and illegal transitions, messages before
-hello, a second hello, a fatal error closing it, what the message metrics count."""
+hello, a second hello, a fatal error closing it, what the message metrics count; refused
+messages keeping their seq, unnumbered errors, replacement on hello only, the hello
+deadline and the connection limits."""
 
 from __future__ import annotations
 

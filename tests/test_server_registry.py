@@ -1,5 +1,6 @@
 """The session registry: opening, looking up and attaching sessions (and what it refuses),
-numbered output kept in memory only while unacknowledged, outboxes of slow watches."""
+numbered output kept in memory only while unacknowledged (and at most
+``max_unacked_kept`` of it), error events unnumbered, outboxes of slow watches."""
 
 from __future__ import annotations
 

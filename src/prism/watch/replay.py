@@ -72,7 +72,7 @@ class Numbering:
     def refused(self, error: dict[str, Any]) -> None:
         """Read an ``error`` message: if it refuses a message already numbered (one of
         :data:`REFUSALS` with its ``ref_seq``), that number goes to the next message
-        (the server drops those sent after it as gaps)."""
+        (the server drops those sent after it as gaps; a replay does not resend them)."""
         ref = error.get("ref_seq")
         if (
             error.get("code") in REFUSALS
