@@ -50,8 +50,7 @@ def _unused(*_: Any) -> Any:
 def connection() -> Connection:
     """A connection object (its WebSocket unused: only its state is driven)."""
     registry = server_registry()
-    session = registry.open_session("dev", "latte_making")
-    return Connection(registry, Voice(_unused, _unused), None, session)  # type: ignore[arg-type]
+    return Connection(registry, Voice(_unused, _unused), None, _unused)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -70,9 +69,11 @@ def test_only_the_protocols_transitions_are_allowed(
         assert connection.state is start
 
 
-def test_a_new_connection_awaits_hello(connection: Connection) -> None:
-    fresh = Connection(connection.registry, connection.voice, None, connection.session)  # type: ignore[arg-type]
+def test_a_new_connection_awaits_hello_without_a_session(connection: Connection) -> None:
+    fresh = Connection(connection.registry, connection.voice, None, _unused)  # type: ignore[arg-type]
     assert fresh.state is ConnectionState.AWAITING_HELLO and not fresh.speech
+    with pytest.raises(ConnectionStateError, match="no session before its hello"):
+        _ = fresh.session
 
 
 @pytest.fixture

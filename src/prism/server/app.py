@@ -76,6 +76,23 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
+def _check_access(registry: SessionRegistry, session_id: str, device_id: str) -> None:
+    """Refuse a connection to a session that does not exist or is another device's.
+
+    Read from the store without claiming the session: a connection attaches it
+    (:meth:`SessionRegistry.attach`, which checks again) only when it says hello.
+
+    Raises
+    ------
+    SessionNotFoundError, ForbiddenError
+    """
+    found = registry.row(session_id)
+    if found is None:
+        raise SessionNotFoundError("unknown session")
+    if found.device_id != device_id:
+        raise ForbiddenError("the session belongs to another device")
+
+
 class DeviceRequest(BaseModel):
     """Register a watch."""
 
@@ -279,7 +296,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bearer = _bearer(websocket.headers.get("authorization")) or token
         try:
             device_id = registry.devices.authenticate(bearer)
-        except UnauthorizedError as refusal:
+            _check_access(registry, session_id, device_id)
+        except (UnauthorizedError, ForbiddenError, SessionNotFoundError) as refusal:
             await refuse(websocket, CLOSE_CODES[type(refusal)], str(refusal))
             return
         if not admission.open(device_id):
@@ -292,12 +310,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             return
         try:
-            try:
-                session = await registry.attach(session_id, device_id)
-            except (ForbiddenError, SessionNotFoundError) as refusal:
-                await refuse(websocket, CLOSE_CODES[type(refusal)], str(refusal))
-                return
-            await Connection(registry, voice, websocket, session).serve()
+            attach = partial(registry.attach, session_id, device_id)  # at its hello
+            await Connection(registry, voice, websocket, attach).serve()
         finally:
             admission.close(device_id)
 

@@ -8,8 +8,10 @@ the transitions the protocol allows (as Starlette's ``WebSocket`` does)::
     AWAITING_HELLO, OPEN --disconnect, or the writer closed--> CLOSED
 
 A connection that has not said hello ``hello_timeout_s`` after it opened is closed
-(4011); it takes over its session from the session's live connection (which is closed,
-4010) only when it says hello.
+(4011). It attaches its session to this process (:meth:`SessionRegistry.attach
+<prism.server.registry.SessionRegistry.attach>`, which claims it in the store) and takes
+it over from the session's live connection (which is closed, 4010) only when it says
+hello: a connection that never does disturbs no one.
 
 Its receive loop reads a message, slows a watch that sends too fast (token bucket),
 and hands the message to the method of its kind (:meth:`Connection.on_hello`,
@@ -27,7 +29,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from enum import Enum, auto
 from typing import Any
 
@@ -50,7 +52,12 @@ from prism.protocol import (
     decode_frame,
     parse_control,
 )
-from prism.server.errors import ConnectionStateError, ServiceError
+from prism.server.errors import (
+    ConnectionStateError,
+    ForbiddenError,
+    ServiceError,
+    SessionNotFoundError,
+)
 from prism.server.limits import TokenBucket
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import RuntimeEvent
@@ -101,7 +108,7 @@ async def refuse(websocket: WebSocket, code: ErrorCode, message: str) -> None:
 
 
 class Connection:
-    """A watch's WebSocket to one session, already attached to this process.
+    """A watch's WebSocket to one session.
 
     Parameters
     ----------
@@ -110,15 +117,21 @@ class Connection:
         Hears spoken questions, speaks answers.
     websocket : WebSocket
         Not accepted yet (:meth:`serve` accepts it).
-    session : LiveSession
-        The session, attached (:meth:`SessionRegistry.attach`).
+    attach : callable
+        ``await attach()``: the session, attached to this process
+        (:meth:`SessionRegistry.attach`); called at the first hello.
     """
 
     def __init__(
-        self, registry: SessionRegistry, voice: Voice, websocket: WebSocket, session: LiveSession
+        self,
+        registry: SessionRegistry,
+        voice: Voice,
+        websocket: WebSocket,
+        attach: Callable[[], Awaitable[LiveSession]],
     ) -> None:
         self.registry, self.voice = registry, voice
-        self.websocket, self.session = websocket, session
+        self.websocket, self._attach = websocket, attach
+        self._session: LiveSession | None = None
         self.state = ConnectionState.AWAITING_HELLO
         self.outbox: Outbox = asyncio.Queue()
         self.speech = False
@@ -129,6 +142,19 @@ class Connection:
         """The watch was told (once) that it sends too fast."""
         self._background: set[asyncio.Task[None]] = set()
         self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def session(self) -> LiveSession:
+        """The session, attached at the first hello.
+
+        Raises
+        ------
+        ConnectionStateError
+            Before the first hello.
+        """
+        if self._session is None:
+            raise ConnectionStateError("a connection has no session before its hello")
+        return self._session
 
     # ----------------------------------------------------------------- state
     def transition(self, to: ConnectionState) -> None:
@@ -187,8 +213,8 @@ class Connection:
         except WebSocketDisconnect:
             pass
         finally:
-            if self.session.outbox is self.outbox:
-                self.session.outbox = None
+            if self._session is not None and self._session.outbox is self.outbox:
+                self._session.outbox = None
             # questions being answered are finished and stored (a resume sends the answers)
             if self.state is ConnectionState.CLOSING:  # the writer sends the error, the close
                 with contextlib.suppress(Exception):
@@ -275,7 +301,7 @@ class Connection:
     async def _text(self, text: str) -> bool:
         message = parse_control(text)
         if isinstance(message, Hello):
-            self.on_hello(message)
+            await self.on_hello(message)
             return False
         self._expect_open("send hello first", message.seq)
         self.session.incoming.check(message.seq)
@@ -322,10 +348,21 @@ class Connection:
             )
 
     # ----------------------------------------------------------------- messages
-    def on_hello(self, hello: Hello) -> None:
-        """Open (or reopen) the connection: take the session over from its live
-        connection (closed with ``REPLACED``), welcome, then every message after
-        ``resume_from``."""
+    async def on_hello(self, hello: Hello) -> None:
+        """Open (or reopen) the connection: attach the session (first hello), take it
+        over from its live connection (closed with ``REPLACED``), welcome, then every
+        message after ``resume_from``.
+
+        Raises
+        ------
+        ProtocolError
+            ``UNKNOWN_SESSION`` if the session is gone (or not the device's) by now.
+        """
+        if self._session is None:
+            try:
+                self._session = await self._attach()
+            except (SessionNotFoundError, ForbiddenError):
+                raise ProtocolError(ErrorCode.UNKNOWN_SESSION, "unknown session") from None
         self.transition(ConnectionState.OPEN)
         self.speech = hello.speech
         previous = self.session.outbox
@@ -436,7 +473,8 @@ class Connection:
         elif isinstance(problem, PrismError) and not isinstance(problem, _NOT_THE_WATCHS):
             self._error(ProtocolError(ErrorCode.BAD_FRAME, str(problem)))  # bad sensor data
         else:  # a bug must not take the session down: report, go on
-            log.error("session %s: message failed", self.session.id, exc_info=problem)
+            session_id = self._session.id if self._session is not None else "(no hello yet)"
+            log.error("session %s: message failed", session_id, exc_info=problem)
             self.registry.counters["internal_errors"] += 1
             self._error(ProtocolError(ErrorCode.BAD_FRAME, "internal error on this message"))
 
