@@ -195,22 +195,25 @@ async def _run_watches(
 ) -> tuple[list[WatchStats], float]:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as http:
-        device = (await http.post("/v1/devices", json={"name": "load"}, headers=admin)).json()
-        auth = {"Authorization": f"Bearer {device['token']}"}
-        sessions = []
-        for _ in range(args.sessions):
+        sessions = []  # (session id, device token): one device per watch, as in the field
+        for i in range(args.sessions):
+            device = await http.post("/v1/devices", json={"name": f"load-{i}"}, headers=admin)
+            device.raise_for_status()
+            token = device.json()["token"]
             reply = await http.post(
-                "/v1/sessions", json={"procedure": "latte_making"}, headers=auth
+                "/v1/sessions",
+                json={"procedure": "latte_making"},
+                headers={"Authorization": f"Bearer {token}"},
             )
             reply.raise_for_status()
-            sessions.append(reply.json()["session_id"])
+            sessions.append((reply.json()["session_id"], token))
     ws_base = base.replace("http", "ws", 1)
     start = time.perf_counter() + 2.0  # time for every watch to connect
     results = await asyncio.gather(
         *(
             _watch(
                 f"{ws_base}/v1/sessions/{session}/stream",
-                device["token"],
+                token,
                 scripts,
                 index=i,
                 chunk_s=args.chunk_s,
@@ -218,7 +221,7 @@ async def _run_watches(
                 seconds=args.seconds,
                 final_timeout=args.final_timeout,
             )
-            for i, session in enumerate(sessions)
+            for i, (session, token) in enumerate(sessions)
         )
     )
     return list(results), start

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from prism.errors import PrismError
 from prism.protocol import ErrorCode, ProtocolError
 
+SPEC = Path(__file__).resolve().parents[1] / "watch_bridge" / "PROTOCOL.md"
+
+
+def _spec_rows() -> dict[int, tuple[str, str]]:
+    """Code -> (name, *connection* column: ``open``/``closed``) of the spec's error table."""
+    rows = re.findall(r"^\| +(\d{4}) \| `(\w+)` \| (\w+) \|", SPEC.read_text(), re.MULTILINE)
+    return {int(code): (name, connection) for code, name, connection in rows}
+
+
 FATAL = {
-    ErrorCode.UNSUPPORTED_VERSION,
-    ErrorCode.TOO_SLOW,
-    ErrorCode.REPLACED,
-    ErrorCode.UNAUTHORIZED,
-    ErrorCode.FORBIDDEN,
-    ErrorCode.UNKNOWN_SESSION,
+    ErrorCode(code)
+    for code, (_, connection) in _spec_rows().items()
+    if connection == "closed" and code in {int(known) for known in ErrorCode}
 }
+
+
+def test_the_spec_documents_every_code_by_its_name() -> None:
+    rows = _spec_rows()
+    assert {code: rows[code][0] for code in ErrorCode if code in rows} == {
+        code: code.name.lower() for code in ErrorCode
+    }
 
 
 @pytest.mark.parametrize("code", list(ErrorCode), ids=lambda code: code.name.lower())

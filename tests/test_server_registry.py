@@ -1,5 +1,6 @@
 """The session registry: opening, looking up and attaching sessions (and what it refuses),
-numbered output kept in memory only while unacknowledged, outboxes of slow watches."""
+numbered output kept in memory only while unacknowledged (and at most
+``max_unacked_kept`` of it), error events unnumbered, outboxes of slow watches."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from prism.server.errors import (
     TooManySessionsError,
 )
 from prism.server.registry import SessionRegistry
+from prism.server.runtime import RuntimeEvent
 from prism.server.session import CloseRequest, LiveSession
 from prism.server.shards import ShardedPipeline
 from prism.watch.replay import sensor_frames
@@ -128,3 +130,56 @@ def test_ending_a_session_over_rest_stores_the_final_update_once() -> None:
     asyncio.run(registry.end(session))  # over already: nothing more
     assert [m for m in registry.store.outputs(session.id) if m.get("final")] == final
     assert registry.store.session(session.id).ended  # type: ignore[union-attr]
+
+
+def test_a_watch_that_never_acknowledges_does_not_grow_the_servers_memory() -> None:
+    registry = server_registry(max_unacked_kept=5)
+    session = registry.open_session("dev", "latte_making")
+    for t in range(40):
+        registry.commit(session, None, [RuntimeEvent("step", float(t), {"current": None})])
+        assert len(session.unacked) == min(t + 1, 5)
+    everything = registry.store.outputs(session.id)
+    assert [m["seq"] for m in everything] == list(range(1, 41))
+    assert [m["seq"] for m in session.unacked] == [36, 37, 38, 39, 40]
+    for after in (0, 20, 34, 35, 36, 39, 40):  # before, at and inside the window
+        assert registry.sent_after(session, after) == everything[after:]
+    session.acknowledge(38)
+    assert [m["seq"] for m in session.unacked] == [39, 40]
+    assert registry.sent_after(session, 10) == everything[10:]
+
+
+def test_a_rebuilt_session_keeps_at_most_max_unacked_kept(tmp_path: Path) -> None:
+    database = str(tmp_path / "sessions.sqlite3")
+    registry = server_registry(database=database)
+    session = registry.open_session("dev", "latte_making")
+    events = [RuntimeEvent("step", float(t), {"current": None}) for t in range(12)]
+    events.insert(3, RuntimeEvent("reminder", 3.0, {"reminder_id": 4, "step": "x"}))
+    stored = registry.commit(session, None, events)
+    registry.close()
+    restarted = server_registry(database=database, max_unacked_kept=3)
+    rebuilt = restarted.sessions[session.id]
+    assert [m["seq"] for m in rebuilt.unacked] == [11, 12, 13]
+    assert rebuilt.reminder_ids == {4}  # a reminder action may name it after a restart
+    assert restarted.sent_after(rebuilt, 0) == stored
+    restarted.close()
+
+
+def test_error_events_are_delivered_unnumbered_and_never_stored() -> None:
+    registry = server_registry()
+    session = registry.open_session("dev", "latte_making")
+    problem = {"code": 4006, "message": "unknown reminder id 7", "ref_seq": 5}
+    events = [
+        RuntimeEvent("error", 1.0, problem),
+        RuntimeEvent("step", 1.0, {"current": None}),
+    ]
+    sent = registry.commit(session, None, events)
+    assert sent[0] == {
+        "type": "error",
+        "seq": 0,
+        "code": 4006,
+        "message": "message 5: unknown reminder id 7",
+        "ref_seq": None,
+    }
+    assert sent[1]["type"] == "step" and sent[1]["seq"] == 1 and session.sent_count == 1
+    assert registry.store.outputs(session.id) == [sent[1]] == registry.sent_after(session, 0)
+    assert registry.counters["protocol_errors"] == 1

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from conftest import free_port, service_settings, start_server, stop_server
@@ -232,3 +233,32 @@ def test_two_uvicorn_workers_behind_one_address(redis_url: str) -> None:
         assert state["time_s"] == pytest.approx(watch.received[-2]["t"], abs=1.0)
     finally:
         stop_server(server)
+
+
+def test_a_connection_on_another_server_takes_over_only_when_it_says_hello(
+    redis_url: str,
+) -> None:
+    ports = [free_port(), free_port()]
+    servers = [_start(port, redis_url, "hello-takes-over") for port in ports]
+    try:
+        token, session_id = _device_and_session(f"http://127.0.0.1:{ports[0]}")
+        auth = {"Authorization": f"Bearer {token}"}
+        urls = [f"ws://127.0.0.1:{port}/v1/sessions/{session_id}/stream" for port in ports]
+        with connect(urls[0], additional_headers=auth) as live:
+            live.send(json.dumps({"type": "hello", "protocol": 1}))
+            assert json.loads(live.recv(timeout=60))["type"] == "welcome"
+            with connect(urls[1], additional_headers=auth) as silent:  # says nothing yet
+                for seq in range(1, 21):
+                    live.send(_frame(seq))
+                live.send(json.dumps({"type": "question", "seq": 21, "text": "hi?", "t": 1}))
+                _Watch(urls[0], token, session_id)._until_answer(live)  # served on
+                silent.send(json.dumps({"type": "hello", "protocol": 1, "resume_from": 10**6}))
+                assert json.loads(silent.recv(timeout=60))["next_seq"] == 22
+                live.send(_frame(22))
+                with pytest.raises(ConnectionClosed) as closed:
+                    while True:
+                        live.recv(timeout=60)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4010
+    finally:
+        for server in servers:
+            stop_server(server)

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from pathlib import Path
 
 import httpx
 import pytest
+import websockets
+from websockets.asyncio.server import ServerConnection
 
 from conftest import free_port
 from prism.data.recording import read_recording
-from prism.watch.replay import ReplayError, ReplayQuestion, replay, sensor_frames
+from prism.watch.replay import (
+    Numbering,
+    ReplayError,
+    ReplayQuestion,
+    ReplayResult,
+    replay,
+    sensor_frames,
+)
 from prism.watch.session import SessionRequestError, open_session
 
 ADMIN_TOKEN = "admin-secret"  # the live_server fixture's (conftest)
@@ -100,3 +110,56 @@ def test_an_unreachable_or_refusing_service_fails_clearly(live_server: str) -> N
     url = f"ws://{nowhere}/v1/sessions/ses-x/stream"
     with pytest.raises(ReplayError, match="cannot connect to"):
         asyncio.run(replay(url, "token", RECORDING, speed=None))
+
+
+def test_numbering_reuses_a_refused_seq_only() -> None:
+    numbers = Numbering(4)
+    assert [numbers.take(), numbers.take(), numbers.take()] == [4, 5, 6]
+    for ignored in (
+        {"type": "error", "code": 4004, "ref_seq": 5},  # a duplicate: that number is used
+        {"type": "error", "code": 4003, "ref_seq": 5},  # a gap: resent, numbered on
+        {"type": "error", "code": 4000, "ref_seq": None},  # about an accepted message
+        {"type": "error", "code": 4000, "ref_seq": 9},  # not sent yet
+        {"type": "error", "code": 4000, "ref_seq": True},
+    ):
+        numbers.refused(ignored)
+        assert numbers.next_seq == 7
+    numbers.refused({"type": "error", "code": 4005, "ref_seq": 5})
+    assert [numbers.take(), numbers.take()] == [5, 6]
+
+
+def test_replay_sends_the_next_message_with_a_refused_seq() -> None:
+    """Against a stand-in server whose welcome has a ``recording`` field and which refuses
+    the watch's first frame."""
+    received: list[int] = []
+    refused: list[int] = []
+
+    async def serve(ws: ServerConnection) -> None:
+        hello = json.loads(await ws.recv())
+        assert hello["type"] == "hello"
+        welcome = {"type": "welcome", "seq": 0, "session_id": "ses-x", "protocol": 1,
+                   "next_seq": 1, "resume_from": 0, "recording": True}  # fmt: skip
+        await ws.send(json.dumps(welcome))
+        async for raw in ws:
+            seq = int.from_bytes(raw[4:8], "little") if isinstance(raw, bytes) else None
+            message = {} if isinstance(raw, bytes) else json.loads(raw)
+            received.append(seq if seq is not None else message["seq"])
+            if seq is not None and not refused:
+                refused.append(seq)
+                error = {"type": "error", "seq": 0, "code": 4005, "ref_seq": seq, "message": "x"}
+                await ws.send(json.dumps(error))
+            if message.get("type") == "end":
+                await ws.send(json.dumps({"type": "step", "seq": 1, "final": True}))
+
+    async def run() -> ReplayResult:
+        async with websockets.serve(serve, "127.0.0.1", 0) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            url = f"ws://127.0.0.1:{port}/v1/sessions/ses-x/stream"
+            # paced (fast): the refusal arrives while frames are still to be sent
+            return await replay(url, "token", RECORDING, speed=200.0, final_timeout_s=5.0)
+
+    result = asyncio.run(run())
+    assert result.of_type("step")[-1]["final"]
+    assert refused == [1]
+    again = received.index(1, 1)  # the refused number comes again, then goes on by one
+    assert received[again:] == list(range(1, len(received) - again + 1))

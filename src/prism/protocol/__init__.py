@@ -25,6 +25,7 @@ from prism.protocol.frames import (
     encode_frame,
 )
 from prism.protocol.messages import (
+    MAX_NESTING,
     MAX_TEXT_BYTES,
     Ack,
     ControlMessage,
@@ -33,15 +34,25 @@ from prism.protocol.messages import (
     Hello,
     Question,
     ReminderAction,
+    nesting_depth,
     parse_control,
 )
-from prism.protocol.order import TIME_TOLERANCE_S, SequenceChecker, StreamClock
+from prism.protocol.order import (
+    MAX_LEAD_S,
+    MAX_T0_S,
+    TIME_TOLERANCE_S,
+    SequenceChecker,
+    StreamClock,
+)
 
 __all__ = [
     "AUDIO_RATE_HZ",
     "HEADER",
     "MAGIC",
+    "MAX_LEAD_S",
+    "MAX_NESTING",
     "MAX_SAMPLES",
+    "MAX_T0_S",
     "MAX_TEXT_BYTES",
     "PROTOCOL_VERSION",
     "TIME_TOLERANCE_S",
@@ -60,5 +71,6 @@ __all__ = [
     "StreamClock",
     "decode_frame",
     "encode_frame",
+    "nesting_depth",
     "parse_control",
 ]

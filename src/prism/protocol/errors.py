@@ -28,10 +28,12 @@ class ErrorCode(IntEnum):
     RATE_LIMITED = 4008
     TOO_SLOW = 4009
     REPLACED = 4010
-    UNAVAILABLE = 4503
+    HELLO_TIMEOUT = 4011
+    TOO_MANY_CONNECTIONS = 4029
     UNAUTHORIZED = 4401
     FORBIDDEN = 4403
     UNKNOWN_SESSION = 4404
+    UNAVAILABLE = 4503
 
     @property
     def fatal(self) -> bool:
@@ -39,6 +41,8 @@ class ErrorCode(IntEnum):
         return self in (
             ErrorCode.TOO_SLOW,
             ErrorCode.REPLACED,
+            ErrorCode.HELLO_TIMEOUT,
+            ErrorCode.TOO_MANY_CONNECTIONS,
             ErrorCode.UNSUPPORTED_VERSION,
             ErrorCode.UNAUTHORIZED,
             ErrorCode.FORBIDDEN,

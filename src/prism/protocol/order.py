@@ -8,10 +8,14 @@ from collections.abc import Mapping
 from prism.protocol.errors import ErrorCode, ProtocolError
 from prism.protocol.frames import FrameKind, SensorFrame
 
-__all__ = ["TIME_TOLERANCE_S", "SequenceChecker", "StreamClock"]
+__all__ = ["MAX_LEAD_S", "MAX_T0_S", "TIME_TOLERANCE_S", "SequenceChecker", "StreamClock"]
 
 TIME_TOLERANCE_S = 0.05
 """How far a stream may go back in time between frames (clock jitter), seconds."""
+MAX_T0_S = 86_400.0
+"""A sensor frame starts before this session time (one day), seconds."""
+MAX_LEAD_S = 3_600.0
+"""How far a sensor frame may start after the latest end of the session's streams, seconds."""
 
 
 class SequenceChecker:
@@ -28,13 +32,24 @@ class SequenceChecker:
         self.next_seq = next_seq
 
     def accept(self, seq: int) -> None:
-        """Accept ``seq`` if it is the next one.
+        """Accept ``seq`` if it is the next one (:meth:`check`), and expect the one after.
+
+        Raises
+        ------
+        ProtocolError
+            As :meth:`check` (nothing changes).
+        """
+        self.check(seq)
+        self.next_seq += 1
+
+    def check(self, seq: int) -> None:
+        """Check that ``seq`` is the next one, without taking it.
 
         Raises
         ------
         ProtocolError
             ``DUPLICATE`` for a number already accepted, ``SEQUENCE_GAP`` for one
-            beyond the next expected (nothing changes in either case).
+            beyond the next expected.
         """
         if seq < self.next_seq:
             raise ProtocolError(
@@ -46,11 +61,11 @@ class SequenceChecker:
                 f"seq {seq} skips ahead: resend from seq {self.next_seq}",
                 seq,
             )
-        self.next_seq += 1
 
 
 class StreamClock:
-    """Checks that each sensor stream moves forward in time (within jitter tolerance)."""
+    """Checks that each sensor stream moves forward in time (within jitter tolerance)
+    and that no frame starts implausibly late (:data:`MAX_T0_S`, :data:`MAX_LEAD_S`)."""
 
     def __init__(self) -> None:
         self._end: dict[FrameKind, float] = {}
@@ -69,13 +84,42 @@ class StreamClock:
         return clock
 
     def accept(self, frame: SensorFrame) -> None:
-        """Accept ``frame`` if it does not go back in time on its stream.
+        """Accept ``frame`` (:meth:`check`): its stream now ends where the frame does.
 
         Raises
         ------
         ProtocolError
-            ``TIME_BACKWARDS``, naming the stream and both times.
+            As :meth:`check` (nothing changes).
         """
+        self.check(frame)
+        self._end[frame.kind] = max(frame.end_s, self._end.get(frame.kind, 0.0))
+
+    def check(self, frame: SensorFrame) -> None:
+        """Check ``frame``'s time without accepting it.
+
+        Raises
+        ------
+        ProtocolError
+            ``BAD_FRAME`` naming ``t0`` if the frame starts at or after
+            :data:`MAX_T0_S`, or more than :data:`MAX_LEAD_S` after the latest end of
+            the session's streams; ``TIME_BACKWARDS``, naming the stream and both times,
+            if it starts before the previous frame of its stream ended (less
+            :data:`TIME_TOLERANCE_S`).
+        """
+        if not frame.t0 < MAX_T0_S:
+            raise ProtocolError(
+                ErrorCode.BAD_FRAME,
+                f"t0 must be < {MAX_T0_S:.0f} s (one day), got {frame.t0:.3f} s",
+                frame.seq,
+            )
+        latest = max(self._end.values(), default=0.0)
+        if self._end and frame.t0 > latest + MAX_LEAD_S:
+            raise ProtocolError(
+                ErrorCode.BAD_FRAME,
+                f"t0 {frame.t0:.3f} s is more than {MAX_LEAD_S:.0f} s after the session's "
+                f"streams ended ({latest:.3f} s)",
+                frame.seq,
+            )
         end = self._end.get(frame.kind)
         if end is not None and frame.t0 < end - TIME_TOLERANCE_S:
             raise ProtocolError(
@@ -84,4 +128,3 @@ class StreamClock:
                 f"previous one ended ({end:.3f} s)",
                 frame.seq,
             )
-        self._end[frame.kind] = max(frame.end_s, end or 0.0)

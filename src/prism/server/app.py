@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from prism.errors import StoreUnavailableError, WorkerLostError
 from prism.protocol import ErrorCode
+from prism.server.admission import Admission
 from prism.server.connection import Connection, refuse
 from prism.server.dashboard import dashboard_view
 from prism.server.errors import (
@@ -76,6 +77,23 @@ def _bearer(authorization: str | None) -> str | None:
     return None
 
 
+def _check_access(registry: SessionRegistry, session_id: str, device_id: str) -> None:
+    """Refuse a connection to a session that does not exist or is another device's.
+
+    Read from the store without claiming the session: a connection attaches it
+    (:meth:`SessionRegistry.attach`, which checks again) only when it says hello.
+
+    Raises
+    ------
+    SessionNotFoundError, ForbiddenError
+    """
+    found = registry.row(session_id)
+    if found is None:
+        raise SessionNotFoundError("unknown session")
+    if found.device_id != device_id:
+        raise ForbiddenError("the session belongs to another device")
+
+
 class DeviceRequest(BaseModel):
     """Register a watch."""
 
@@ -112,6 +130,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="PrISM", version="1", lifespan=lifespan)
     app.state.registry = registry
+    admission = app.state.admission = Admission(
+        max_connections=settings.server.max_connections,
+        max_per_device=settings.server.max_connections_per_device,
+    )
 
     @app.exception_handler(ServiceError)
     async def refused(_: Request, error: Exception) -> JSONResponse:
@@ -284,13 +306,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.websocket("/v1/sessions/{session_id}/stream")
     async def stream(websocket: WebSocket, session_id: str, token: str | None = None) -> None:
-        """One watch connection (see ``watch_bridge/PROTOCOL.md``)."""
+        """One watch connection (see ``watch_bridge/PROTOCOL.md``): counted by the
+        admission from its opening until it closes; refused beyond its limits."""
         bearer = _bearer(websocket.headers.get("authorization")) or token
         try:
-            session = await registry.attach(session_id, registry.devices.authenticate(bearer))
+            device_id = registry.devices.authenticate(bearer)
+            _check_access(registry, session_id, device_id)
         except (UnauthorizedError, ForbiddenError, SessionNotFoundError) as refusal:
             await refuse(websocket, CLOSE_CODES[type(refusal)], str(refusal))
             return
-        await Connection(registry, voice, websocket, session).serve()
+        if not admission.open(device_id):
+            limits = settings.server
+            await refuse(
+                websocket,
+                ErrorCode.TOO_MANY_CONNECTIONS,
+                f"too many connections (at most {limits.max_connections_per_device} per "
+                f"device, {limits.max_connections} in all)",
+            )
+            return
+        try:
+            attach = partial(registry.attach, session_id, device_id)  # at its hello
+            await Connection(registry, voice, websocket, attach).serve()
+        finally:
+            admission.close(device_id)
 
     return app

@@ -49,7 +49,7 @@ from prism.server.health import Health
 from prism.server.pipeline import Pipeline, StepResult
 from prism.server.restore import replay
 from prism.server.runtime import RuntimeEvent
-from prism.server.session import LiveSession
+from prism.server.session import LiveSession, error_messages
 from prism.storage import Checkpoint, Record, SessionStore, StoredInput
 
 __all__ = ["Batcher"]
@@ -148,13 +148,11 @@ class Batcher:
 
     # ----------------------------------------------------------------- inputs
     def push_frame(self, session: LiveSession, frame: SensorFrame, body: bytes) -> None:
-        """Take a sensor frame (already sequence-checked) for the next batch.
+        """Take a sensor frame for the next batch: its stream's clock moves on to its end.
 
-        Raises
-        ------
-        ProtocolError
-            If the frame goes back in time on its stream (nothing is kept).
-        """
+        The caller checked the frame (its time with :meth:`StreamClock.check
+        <prism.protocol.StreamClock.check>`) and then took its ``seq``: a refused frame
+        does not use up its sequence number."""
         session.clock.accept(frame)
         session.pending.append(StoredInput(frame.seq, "frame", body))
         session.last_input_seq = frame.seq
@@ -450,12 +448,15 @@ class Batcher:
         if results:  # a pipeline batch (not a held control message's record)
             self.batch_sizes[len(sessions)] += 1
         for session, record in zip(sessions, records, strict=True):
-            errors = results[session.id].errors if session.id in results else []
-            for problem in errors:
-                self.counters["protocol_errors"] += 1
-                error = ProtocolError(ErrorCode.BAD_FRAME, problem.message, problem.seq)
-                self._deliver(session, [error.to_message()])
-            self._deliver(session, list(record.messages))
+            result = results.get(session.id, StepResult())
+            # about frames already accepted: named in the text, no ref_seq (PROTOCOL.md)
+            errors = [
+                ProtocolError(ErrorCode.BAD_FRAME, f"frame {p.seq}: {p.message}").to_message()
+                for p in result.errors
+            ]
+            errors += error_messages(result.events)  # unnumbered, unstored (none expected)
+            self.counters["protocol_errors"] += len(errors)
+            self._deliver(session, [*errors, *record.messages])
 
 
 def _frames(

@@ -7,10 +7,19 @@ the transitions the protocol allows (as Starlette's ``WebSocket`` does)::
     AWAITING_HELLO, OPEN --fatal error--> CLOSING --> CLOSED
     AWAITING_HELLO, OPEN --disconnect, or the writer closed--> CLOSED
 
+A connection that has not said hello ``hello_timeout_s`` after it opened is closed
+(4011). It attaches its session to this process (:meth:`SessionRegistry.attach
+<prism.server.registry.SessionRegistry.attach>`, which claims it in the store) and takes
+it over from the session's live connection (which is closed, 4010) only when it says
+hello: a connection that never does disturbs no one.
+
 Its receive loop reads a message, slows a watch that sends too fast (token bucket),
 and hands the message to the method of its kind (:meth:`Connection.on_hello`,
-:meth:`~Connection.on_sensor_frame`, ...). Everything the connection sends goes through
-its outbox, written by one writer task in order.
+:meth:`~Connection.on_sensor_frame`, ...). Every message is checked before its ``seq``
+is taken, in the order the protocol gives (decoding, hello first, the ``seq``, its
+content: kind, time, the step or reminder it names): a refused message does not use up
+its sequence number. Everything the connection sends goes through its outbox, written
+by one writer task in order.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from enum import Enum, auto
 from typing import Any
 
@@ -31,17 +40,24 @@ from prism.errors import PrismError
 from prism.protocol import (
     Ack,
     ControlMessage,
+    CorrectionMessage,
     End,
     ErrorCode,
     FrameKind,
     Hello,
     ProtocolError,
     Question,
+    ReminderAction,
     SensorFrame,
     decode_frame,
     parse_control,
 )
-from prism.server.errors import ConnectionStateError, ServiceError
+from prism.server.errors import (
+    ConnectionStateError,
+    ForbiddenError,
+    ServiceError,
+    SessionNotFoundError,
+)
 from prism.server.limits import TokenBucket
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import RuntimeEvent
@@ -92,7 +108,7 @@ async def refuse(websocket: WebSocket, code: ErrorCode, message: str) -> None:
 
 
 class Connection:
-    """A watch's WebSocket to one session, already attached to this process.
+    """A watch's WebSocket to one session.
 
     Parameters
     ----------
@@ -101,15 +117,21 @@ class Connection:
         Hears spoken questions, speaks answers.
     websocket : WebSocket
         Not accepted yet (:meth:`serve` accepts it).
-    session : LiveSession
-        The session, attached (:meth:`SessionRegistry.attach`).
+    attach : callable
+        ``await attach()``: the session, attached to this process
+        (:meth:`SessionRegistry.attach`); called at the first hello.
     """
 
     def __init__(
-        self, registry: SessionRegistry, voice: Voice, websocket: WebSocket, session: LiveSession
+        self,
+        registry: SessionRegistry,
+        voice: Voice,
+        websocket: WebSocket,
+        attach: Callable[[], Awaitable[LiveSession]],
     ) -> None:
         self.registry, self.voice = registry, voice
-        self.websocket, self.session = websocket, session
+        self.websocket, self._attach = websocket, attach
+        self._session: LiveSession | None = None
         self.state = ConnectionState.AWAITING_HELLO
         self.outbox: Outbox = asyncio.Queue()
         self.speech = False
@@ -120,6 +142,19 @@ class Connection:
         """The watch was told (once) that it sends too fast."""
         self._background: set[asyncio.Task[None]] = set()
         self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def session(self) -> LiveSession:
+        """The session, attached at the first hello.
+
+        Raises
+        ------
+        ConnectionStateError
+            Before the first hello.
+        """
+        if self._session is None:
+            raise ConnectionStateError("a connection has no session before its hello")
+        return self._session
 
     # ----------------------------------------------------------------- state
     def transition(self, to: ConnectionState) -> None:
@@ -147,13 +182,15 @@ class Connection:
     async def serve(self) -> None:
         """Accept the WebSocket and serve it until either side ends it."""
         await self.websocket.accept()
-        if self.session.outbox is not None:  # a newer connection of the same watch takes over
-            reason = "another connection took over this session"
-            self.session.outbox.put_nowait(CloseRequest(int(ErrorCode.REPLACED), reason))
+        hello_due = time.monotonic() + self.registry.settings.server.hello_timeout_s
         writer = self._writer = asyncio.create_task(self._write())
         try:
             while not writer.done():
-                received = await self.websocket.receive()
+                try:
+                    received = await self._receive(hello_due)
+                except ProtocolError as late:
+                    self._close(late)
+                    break
                 if received["type"] == "websocket.disconnect":
                     break
                 await self._throttle()
@@ -161,11 +198,10 @@ class Connection:
                 try:
                     counted = await self._dispatch(received)
                 except ProtocolError as problem:
-                    self._error(problem)
                     if problem.code.fatal:
-                        self.transition(ConnectionState.CLOSING)
-                        self.outbox.put_nowait(CloseRequest(int(problem.code), str(problem)))
+                        self._close(problem)
                         break
+                    self._error(problem)
                     counted = True
                 except Exception as problem:
                     self._failed(problem)
@@ -177,14 +213,40 @@ class Connection:
         except WebSocketDisconnect:
             pass
         finally:
-            if self.session.outbox is self.outbox:
-                self.session.outbox = None
+            if self._session is not None and self._session.outbox is self.outbox:
+                self._session.outbox = None
             # questions being answered are finished and stored (a resume sends the answers)
             if self.state is ConnectionState.CLOSING:  # the writer sends the error, the close
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(writer, timeout=CLOSE_TIMEOUT_S)
             writer.cancel()
             self.transition(ConnectionState.CLOSED)
+
+    async def _receive(self, hello_due: float) -> Mapping[str, Any]:
+        """The next WebSocket message; before hello, only until ``hello_due`` (monotonic s).
+
+        Raises
+        ------
+        ProtocolError
+            ``HELLO_TIMEOUT`` if the connection awaits hello past ``hello_due``.
+        """
+        if self.state is not ConnectionState.AWAITING_HELLO:
+            return await self.websocket.receive()
+        try:
+            return await asyncio.wait_for(
+                self.websocket.receive(), timeout=max(0.0, hello_due - time.monotonic())
+            )
+        except TimeoutError:
+            limit = self.registry.settings.server.hello_timeout_s
+            raise ProtocolError(
+                ErrorCode.HELLO_TIMEOUT, f"no hello within {limit:g} s of opening"
+            ) from None
+
+    def _close(self, problem: ProtocolError) -> None:
+        """Send the fatal ``problem`` as an error, then close with its code."""
+        self._error(problem)
+        self.transition(ConnectionState.CLOSING)
+        self.outbox.put_nowait(CloseRequest(int(problem.code), str(problem)))
 
     async def _throttle(self) -> None:
         """Wait as long as the token bucket says (backpressure); say so once."""
@@ -218,14 +280,18 @@ class Connection:
     async def _binary(self, body: bytes) -> bool:
         self._expect_open("send hello before any frame")
         frame = decode_frame(body)
-        self.session.incoming.accept(frame.seq)
-        self.registry.counters["frames"] += 1
+        session = self.session
+        session.incoming.check(frame.seq)
         if frame.kind == FrameKind.ANSWER_AUDIO:
             raise ProtocolError(
-                ErrorCode.BAD_FRAME,
-                "answer audio (kind 4) goes from the server to the watch",
+                ErrorCode.TOO_LARGE,
+                "answer audio (kind 4) goes from the server to the watch only",
                 frame.seq,
             )
+        if frame.kind != FrameKind.QUESTION_AUDIO:
+            session.clock.check(frame)
+        session.incoming.accept(frame.seq)  # checked: the seq is taken
+        self.registry.counters["frames"] += 1
         if frame.kind == FrameKind.QUESTION_AUDIO:
             self.on_question_audio(frame)
             return False
@@ -235,10 +301,12 @@ class Connection:
     async def _text(self, text: str) -> bool:
         message = parse_control(text)
         if isinstance(message, Hello):
-            self.on_hello(message)
+            await self.on_hello(message)
             return False
         self._expect_open("send hello first", message.seq)
-        self.session.incoming.accept(message.seq)
+        self.session.incoming.check(message.seq)
+        self._check_names(message)
+        self.session.incoming.accept(message.seq)  # checked: the seq is taken
         stored = StoredInput(message.seq, "control", text.encode())
         if isinstance(message, Ack):
             self.on_ack(message, stored)
@@ -252,12 +320,55 @@ class Connection:
             await self.on_control(message, stored)
         return True
 
+    def _check_names(self, message: ControlMessage) -> None:
+        """Refuse a correction naming a step the procedure lacks, or a reminder action
+        naming a reminder this session never sent.
+
+        Raises
+        ------
+        ProtocolError
+            ``UNKNOWN_STEP``, naming the step or the reminder id.
+        """
+        if isinstance(message, CorrectionMessage):
+            procedure = self.registry.procedures.get(self.session.procedure_id)
+            if all(step.id != message.step for step in procedure.steps):
+                raise ProtocolError(
+                    ErrorCode.UNKNOWN_STEP,
+                    f"step {message.step[:64]!r} is not a step of {procedure.id!r}",
+                    message.seq,
+                )
+        elif (
+            isinstance(message, ReminderAction)
+            and message.reminder_id not in self.session.reminder_ids
+        ):
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_STEP,
+                f"reminder {message.reminder_id} was never sent in this session",
+                message.seq,
+            )
+
     # ----------------------------------------------------------------- messages
-    def on_hello(self, hello: Hello) -> None:
-        """Open (or reopen) the connection: welcome, then every message after
-        ``resume_from``."""
+    async def on_hello(self, hello: Hello) -> None:
+        """Open (or reopen) the connection: attach the session (first hello), take it
+        over from its live connection (closed with ``REPLACED``), welcome, then every
+        message after ``resume_from``.
+
+        Raises
+        ------
+        ProtocolError
+            ``UNKNOWN_SESSION`` if the session is gone (or not the device's) by now.
+        """
+        if self._session is None:
+            try:
+                self._session = await self._attach()
+            except (SessionNotFoundError, ForbiddenError):
+                raise ProtocolError(ErrorCode.UNKNOWN_SESSION, "unknown session") from None
         self.transition(ConnectionState.OPEN)
         self.speech = hello.speech
+        previous = self.session.outbox
+        if previous is not None and previous is not self.outbox:
+            reason = "another connection took over this session"
+            previous.put_nowait(CloseRequest(int(ErrorCode.REPLACED), reason))
         self.session.outbox = self.outbox
         self._reply(
             {
@@ -362,7 +473,8 @@ class Connection:
         elif isinstance(problem, PrismError) and not isinstance(problem, _NOT_THE_WATCHS):
             self._error(ProtocolError(ErrorCode.BAD_FRAME, str(problem)))  # bad sensor data
         else:  # a bug must not take the session down: report, go on
-            log.error("session %s: message failed", self.session.id, exc_info=problem)
+            session_id = self._session.id if self._session is not None else "(no hello yet)"
+            log.error("session %s: message failed", session_id, exc_info=problem)
             self.registry.counters["internal_errors"] += 1
             self._error(ProtocolError(ErrorCode.BAD_FRAME, "internal error on this message"))
 

@@ -44,7 +44,7 @@ from prism.server.pipeline import LocalPipeline, Pipeline
 from prism.server.procedures import Procedures
 from prism.server.restore import rebuild
 from prism.server.runtime import RuntimeEvent
-from prism.server.session import CloseRequest, LiveSession
+from prism.server.session import CloseRequest, LiveSession, error_messages
 from prism.server.shards import ShardedPipeline
 from prism.settings import Settings
 from prism.storage import Record, SessionRow, SessionStore, SqliteStore, StoredInput
@@ -159,7 +159,13 @@ class SessionRegistry:
         except StoreError:  # not stored: not opened
             self.pipeline.drop(session_id)
             raise
-        session = LiveSession(session_id, device_id, procedure.id, owner=True)
+        session = LiveSession(
+            session_id,
+            device_id,
+            procedure.id,
+            owner=True,
+            max_unacked=self.settings.server.max_unacked_kept,
+        )
         self.sessions[session_id] = session
         return session
 
@@ -260,8 +266,12 @@ class SessionRegistry:
             session.outbox = None
 
     def _rebuild(self, row: SessionRow) -> LiveSession:
-        """The stored session of ``row``, rebuilt (:func:`~prism.server.restore.rebuild`)."""
-        return rebuild(row, store=self.store, pipeline=self.pipeline, counters=self.counters)
+        """The stored session of ``row``, rebuilt (:func:`~prism.server.restore.rebuild`),
+        keeping at most ``max_unacked_kept`` unacknowledged messages in memory."""
+        session = rebuild(row, store=self.store, pipeline=self.pipeline, counters=self.counters)
+        session.max_unacked = self.settings.server.max_unacked_kept
+        session.keep([])  # drop what the new bound leaves out
+        return session
 
     # ----------------------------------------------------------------- control
     async def control(self, session: LiveSession, message: ControlMessage) -> list[RuntimeEvent]:
@@ -323,9 +333,11 @@ class SessionRegistry:
         ended: bool = False,
     ) -> list[dict[str, Any]]:
         """Number ``events`` and persist them with the input that produced them (one
-        transaction), before they are sent; returns the messages to send. While the
-        store is unavailable the frame batches' writer holds them, stores them when it
-        can and sends them then (nothing to send now)."""
+        transaction), before they are sent; returns the messages to send: the ``error``
+        messages among ``events`` (unnumbered, not stored), then the numbered ones. While
+        the store is unavailable the frame batches' writer holds the numbered ones,
+        stores them when it can and sends them then (only the errors go now)."""
+        errors = error_messages(events)
         messages = session.number(events)
         if stored is not None:
             session.last_input_seq = max(session.last_input_seq, stored.seq)
@@ -336,16 +348,20 @@ class SessionRegistry:
             record = Record(session.id, inputs, messages, ended=ended)
             self.batches.hold(session, record, fault)
             session.ended = session.ended or ended
-            return []
+            return errors
         if not kept:
             self._lost(session)
             return []
         session.ended = session.ended or ended
-        return messages
+        self.counters["protocol_errors"] += len(errors)
+        return [*errors, *messages]
 
     def sent_after(self, session: LiveSession, after: int) -> list[dict[str, Any]]:
         """The session's messages with ``seq > after`` (from memory when it has them all,
-        else from the database; those still waiting for the writer come from memory)."""
+        else from the database; those still waiting for the writer come from memory).
+
+        Memory holds only the newest ``max_unacked_kept`` unacknowledged messages, so a
+        resume from further back reads the store."""
         if session.unacked and session.unacked[0]["seq"] <= after + 1:
             return [m for m in session.unacked if m["seq"] > after]
         if not session.unacked and after >= session.sent_count:

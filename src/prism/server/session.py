@@ -11,7 +11,7 @@ from prism.protocol import SequenceChecker, StreamClock
 from prism.server.runtime import RuntimeEvent
 from prism.storage import StoredInput
 
-__all__ = ["NOTABLE_KEPT", "CloseRequest", "LiveSession", "Outbox"]
+__all__ = ["NOTABLE_KEPT", "CloseRequest", "LiveSession", "Outbox", "error_messages"]
 
 
 @dataclass(frozen=True)
@@ -34,16 +34,22 @@ NOTABLE_KEPT = 200
 class LiveSession:
     """What the front keeps of a session: sequence state, recent messages, connection.
 
-    Memory stays bounded however long a session runs: of the messages sent (all in the
-    database) it keeps those the watch has not acknowledged, the last step message and
-    the last :data:`NOTABLE_KEPT` reminders and answers.
+    Memory stays bounded however long a session runs, whether or not its watch
+    acknowledges: of the messages sent (all in the database) it keeps the newest
+    ``max_unacked`` the watch has not acknowledged, the last step message, the last
+    :data:`NOTABLE_KEPT` reminders and answers, and the ids of the reminders sent.
 
     Attributes
     ----------
     sent_count : int
         Messages numbered so far (the last one's ``seq``).
     unacked : list of dict
-        Messages after ``acked``, in order.
+        The newest messages after ``acked`` (at most ``max_unacked``), in order; older
+        unacknowledged ones are read back from the store.
+    max_unacked : int
+        Unacknowledged messages kept in memory (``max_unacked_kept``).
+    reminder_ids : set of int
+        The ``reminder_id`` of every reminder sent (a reminder action names one).
     pending : list of StoredInput
         Inputs taken but not yet processed and stored (sensor frames, acknowledgements),
         in arrival order.
@@ -67,6 +73,8 @@ class LiveSession:
     clock: StreamClock = field(default_factory=StreamClock)
     sent_count: int = 0
     unacked: list[dict[str, Any]] = field(default_factory=list)
+    max_unacked: int = 500
+    reminder_ids: set[int] = field(default_factory=set)
     notable: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=NOTABLE_KEPT))
     last_step: dict[str, Any] = field(default_factory=dict)
     """The last step message sent ({} before the first)."""
@@ -80,8 +88,13 @@ class LiveSession:
     last_input_seq: int = 0
 
     def number(self, events: list[RuntimeEvent]) -> list[dict[str, Any]]:
-        """The messages of ``events``, numbered after those sent (and kept as sent)."""
-        messages = [event.message(self.sent_count + i + 1) for i, event in enumerate(events)]
+        """The messages of ``events``, numbered after those sent (and kept as sent).
+
+        Error events are left out: an ``error`` is outside the sequence, never numbered
+        or stored (:func:`error_messages`).
+        """
+        numbered = [event for event in events if event.kind != "error"]
+        messages = [event.message(self.sent_count + i + 1) for i, event in enumerate(numbered)]
         self.sent_count += len(messages)
         self.keep(messages)
         return messages
@@ -89,14 +102,38 @@ class LiveSession:
     def keep(self, messages: list[dict[str, Any]]) -> None:
         """Remember sent ``messages`` (in order) as :class:`LiveSession` says."""
         self.unacked.extend(m for m in messages if m["seq"] > self.acked)
+        if len(self.unacked) > self.max_unacked:
+            del self.unacked[: len(self.unacked) - self.max_unacked]
         for message in messages:
             if message.get("type") == "step":
                 self.last_step = message
             elif message.get("type") in ("reminder", "answer"):
                 self.notable.append(message)
+            if message.get("type") == "reminder" and isinstance(message.get("reminder_id"), int):
+                self.reminder_ids.add(message["reminder_id"])
 
     def acknowledge(self, up_to: int) -> None:
         """The watch has every message up to ``up_to``: forget them from memory."""
         self.acked = max(self.acked, min(up_to, self.sent_count))
         if self.unacked and self.unacked[0]["seq"] <= self.acked:
             self.unacked = [m for m in self.unacked if m["seq"] > self.acked]
+
+
+def error_messages(events: list[RuntimeEvent]) -> list[dict[str, Any]]:
+    """The ``error`` messages among ``events``: unnumbered (``seq`` 0), for the watch only.
+
+    They are about messages the service already accepted (their ``seq`` is used), so
+    their ``ref_seq`` is null (only a refused message's error names its ``seq`` there,
+    for the watch to use again) and their text names the message instead.
+    """
+    return [
+        {
+            "type": "error",
+            "seq": 0,
+            "code": event.data["code"],
+            "message": f"message {event.data.get('ref_seq')}: {event.data['message']}",
+            "ref_seq": None,
+        }
+        for event in events
+        if event.kind == "error"
+    ]

@@ -5,6 +5,9 @@ the recording's IMU and audio as binary frames in time order (``chunk_s`` per fr
 paced by ``speed`` (1 = real time, ``None`` = as fast as the server takes them), can ask
 a question at a given time (text, or spoken audio as a push-to-talk clip), acknowledges
 what it receives and ends the session. Every server message goes to ``on_message``.
+
+It numbers its messages as the protocol says (:class:`Numbering`): a message the server
+refuses does not use up its ``seq``, so the next message is sent with that number.
 """
 
 from __future__ import annotations
@@ -22,9 +25,62 @@ import websockets
 
 from prism.data.recording import AUDIO_RATE_HZ, Recording
 from prism.errors import ReplayError
-from prism.protocol import FrameKind, SensorFrame, encode_frame
+from prism.protocol import ErrorCode, FrameKind, SensorFrame, encode_frame
 
-__all__ = ["ReplayError", "ReplayQuestion", "ReplayResult", "replay", "sensor_frames"]
+__all__ = [
+    "REFUSALS",
+    "Numbering",
+    "ReplayError",
+    "ReplayQuestion",
+    "ReplayResult",
+    "replay",
+    "sensor_frames",
+]
+
+REFUSALS = frozenset(
+    {ErrorCode.BAD_FRAME, ErrorCode.TOO_LARGE, ErrorCode.TIME_BACKWARDS, ErrorCode.UNKNOWN_STEP}
+)
+"""Error codes that, with a ``ref_seq``, refuse that message: its ``seq`` is not used."""
+
+
+class Numbering:
+    """A watch's sequence numbers: one per message sent, a refused one used again.
+
+    Parameters
+    ----------
+    next_seq : int
+        The first number to send (``welcome.next_seq``).
+
+    Examples
+    --------
+    >>> numbers = Numbering(5)
+    >>> [numbers.take(), numbers.take()]
+    [5, 6]
+    >>> numbers.refused({"type": "error", "code": 4005, "ref_seq": 6}); numbers.take()
+    6
+    """
+
+    def __init__(self, next_seq: int) -> None:
+        self.next_seq = next_seq
+
+    def take(self) -> int:
+        """The number of the message about to be sent."""
+        seq = self.next_seq
+        self.next_seq += 1
+        return seq
+
+    def refused(self, error: dict[str, Any]) -> None:
+        """Read an ``error`` message: if it refuses a message already numbered (one of
+        :data:`REFUSALS` with its ``ref_seq``), that number goes to the next message
+        (the server drops those sent after it as gaps; a replay does not resend them)."""
+        ref = error.get("ref_seq")
+        if (
+            error.get("code") in REFUSALS
+            and isinstance(ref, int)
+            and not isinstance(ref, bool)
+            and 0 < ref < self.next_seq
+        ):
+            self.next_seq = ref
 
 
 @dataclass(frozen=True)
@@ -132,7 +188,7 @@ async def replay(
             raise ReplayError(f"the server refused the session: {reason}") from None
         if welcome.get("type") != "welcome":
             raise ReplayError(f"the server refused the session: {welcome}")
-        numbers = iter(range(int(welcome["next_seq"]), 2**32))
+        numbers = Numbering(int(welcome["next_seq"]))
         ended = asyncio.Event()
         finished = asyncio.Event()
         answered = 0
@@ -149,6 +205,8 @@ async def replay(
                 kind = message.get("type")
                 if kind == "error" and message.get("code", 0) >= 4400:
                     raise ReplayError(f"the server closed the session: {message['message']}")
+                if kind == "error":
+                    numbers.refused(message)
                 if kind == "answer" or (kind == "step" and message.get("final")):
                     answered += 1
                 received_up_to = max(received[0], int(message.get("seq") or 0))
@@ -164,7 +222,7 @@ async def replay(
                 if question.audio is not None:
                     clip = SensorFrame(
                         FrameKind.QUESTION_AUDIO,
-                        next(numbers),
+                        numbers.take(),
                         question.at_s,
                         16000.0,
                         question.audio,
@@ -173,7 +231,7 @@ async def replay(
                 else:
                     text = {
                         "type": "question",
-                        "seq": next(numbers),
+                        "seq": numbers.take(),
                         "text": question.text,
                         "t": question.at_s,
                     }
@@ -184,13 +242,13 @@ async def replay(
                     await asyncio.sleep(delay)
             if received[0] - acked >= 20:  # acks go out from this one task: in seq order
                 acked = received[0]
-                await ws.send(json.dumps({"type": "ack", "seq": next(numbers), "up_to": acked}))
-            numbered = SensorFrame(frame.kind, next(numbers), frame.t0, frame.rate, frame.samples)
+                await ws.send(json.dumps({"type": "ack", "seq": numbers.take(), "up_to": acked}))
+            numbered = SensorFrame(frame.kind, numbers.take(), frame.t0, frame.rate, frame.samples)
             await ws.send(encode_frame(numbered))
             result.frames_sent += 1
             if receiver.done():
                 receiver.result()  # re-raise a fatal error
-        end = {"type": "end", "seq": next(numbers), "t": recording.annotation.duration}
+        end = {"type": "end", "seq": numbers.take(), "t": recording.annotation.duration}
         await ws.send(json.dumps(end))
         ended.set()
         if answered >= answers_expected:
