@@ -276,3 +276,38 @@ def test_every_refusal_has_one_http_status_and_stream_refusals_close_fatally() -
     assert sorted(HTTP_STATUS.values()) == [401, 403, 404, 404, 409, 409, 503]
     assert all(code.fatal for code in CLOSE_CODES.values())
     assert {HTTP_STATUS[kind] for kind in CLOSE_CODES} == {401, 403, 404}
+
+
+def test_a_session_that_never_streamed_ends_over_rest(client: TestClient) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    auth = {"Authorization": f"Bearer {device['token']}"}
+    ended = client.post(f"/v1/sessions/{session_id}/end", headers=auth)
+    assert ended.status_code == 200 and ended.json() == {"session_id": session_id, "ended": True}
+    events = client.get(f"/v1/sessions/{session_id}/events", headers=auth).json()
+    assert [m["final"] for m in events if m["type"] == "step"] == [True]
+    assert client.get(f"/v1/sessions/{session_id}", headers=auth).json()["ended"]
+
+
+@pytest.mark.parametrize("kind", [FrameKind.IMU, FrameKind.AUDIO], ids=["imu-only", "audio-only"])
+def test_a_session_streaming_one_modality_ends_over_the_websocket(
+    client: TestClient, kind: FrameKind
+) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    frames = [f for f in sensor_frames(RECORDING, chunk_s=0.5) if f.kind == kind and f.t0 < 8.0]
+    with client.websocket_connect(
+        f"/v1/sessions/{session_id}/stream?token={device['token']}"
+    ) as ws:
+        ws.send_json({"type": "hello", "seq": 1, "protocol": 1})
+        ws.receive_json()
+        for seq, f in enumerate(frames, start=1):
+            ws.send_bytes(encode_frame(SensorFrame(f.kind, seq, f.t0, f.rate, f.samples)))
+        ws.send_json({"type": "end", "seq": len(frames) + 1, "t": 8.0})
+        final = _read_until(ws, "step")
+        while not final[-1].get("final"):
+            final = _read_until(ws, "step")
+    state = client.get(
+        f"/v1/sessions/{session_id}", headers={"Authorization": f"Bearer {device['token']}"}
+    ).json()
+    assert state["ended"]
