@@ -94,7 +94,18 @@ def test_rest_endpoints_and_security(client: TestClient) -> None:
     first, second = _device(client), _device(client)
     session_id = _session(client, first["token"])
     other = {"Authorization": f"Bearer {second['token']}"}
-    assert client.get(f"/v1/sessions/{session_id}", headers=other).status_code == 403
+    # another device's session is answered as an unknown one (no existence oracle)
+    for path in (f"/v1/sessions/{session_id}", "/v1/sessions/ses-nope"):
+        refused = client.get(path, headers=other)
+        assert refused.status_code == 404 and refused.json() == {"detail": refused.json()["detail"]}
+    assert client.get(f"/v1/sessions/{session_id}", headers=other).json() == {
+        "detail": f"unknown session '{session_id}'"
+    }
+    assert client.post(f"/v1/sessions/{session_id}/end", headers=other).status_code == 404
+    long_id = "s" * 65
+    assert client.get(f"/v1/sessions/{long_id}", headers=other).json() == {
+        "detail": "unknown session"
+    }
     assert client.get("/v1/sessions", headers=other).json() == []
     assert client.post("/v1/sessions", json={"procedure": "latte_making"}).status_code == 401
     missing_model = client.post(
@@ -151,15 +162,24 @@ def test_a_watch_streams_asks_and_resumes(client: TestClient) -> None:
 def test_stream_refuses_bad_tokens_and_unknown_sessions(client: TestClient) -> None:
     device = _device(client)
     session_id = _session(client, device["token"])
+    other = _device(client)
+    refusals = []
     for url, code in [
         (f"/v1/sessions/{session_id}/stream?token=wrong", ErrorCode.UNAUTHORIZED),
         (f"/v1/sessions/ses-nope/stream?token={device['token']}", ErrorCode.UNKNOWN_SESSION),
+        (f"/v1/sessions/{session_id}/stream?token={other['token']}", ErrorCode.UNKNOWN_SESSION),
+        (f"/v1/sessions/{'s' * 65}/stream?token={device['token']}", ErrorCode.UNKNOWN_SESSION),
     ]:
         with client.websocket_connect(url) as ws:
-            assert ws.receive_json()["code"] == code
+            refusal = ws.receive_json()
+            assert refusal["code"] == code
+            refusals.append(refusal["message"])
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == code
+    # another device's session: the same words as an unknown one; a long id not echoed
+    assert refusals[1:] == ["unknown session 'ses-nope'", f"unknown session {session_id!r}",
+                            "unknown session"]  # fmt: skip
 
 
 def test_a_failing_message_is_reported_and_the_connection_goes_on(client: TestClient) -> None:
@@ -273,9 +293,9 @@ def test_a_watch_that_asks_for_speech_gets_each_answer_spoken(client: TestClient
 
 def test_every_refusal_has_one_http_status_and_stream_refusals_close_fatally() -> None:
     assert set(HTTP_STATUS) == set(ServiceError.__subclasses__())
-    assert sorted(HTTP_STATUS.values()) == [401, 403, 404, 404, 409, 409, 503]
+    assert sorted(HTTP_STATUS.values()) == [401, 404, 404, 409, 409, 429, 500, 503]
     assert all(code.fatal for code in CLOSE_CODES.values())
-    assert {HTTP_STATUS[kind] for kind in CLOSE_CODES} == {401, 403, 404}
+    assert {HTTP_STATUS[kind] for kind in CLOSE_CODES} == {401, 404}
 
 
 def test_a_session_that_never_streamed_ends_over_rest(client: TestClient) -> None:

@@ -7,7 +7,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 import uvicorn
@@ -23,6 +23,9 @@ from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
 
 if TYPE_CHECKING:  # the service (torch, the models) loads when the command runs
+    from fastapi import FastAPI
+
+    from prism.server.access import AdminAccess
     from prism.settings import Settings
 
 __all__ = ["serve"]
@@ -64,7 +67,7 @@ def _serve_workers(settings: Settings, *, host: str, port: int, workers: int, de
     os.environ.update(service.environment())
     base = f"http://{host}:{port}"
     console.print(f"PrISM service on {base} ({workers} workers, sessions in {service.redis_url})")
-    console.print(f"dashboard: {base}/dashboard?token={service.admin_token}")
+    console.print(f"dashboard: {base}/dashboard (log in with the admin token)")
     uvicorn.run(
         "prism.server.app:create_app",
         factory=True,
@@ -118,6 +121,7 @@ def serve(
 ) -> None:
     """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite;
     folders from PRISM_TASKS_DIR, PRISM_MODELS_DIR, the service from PRISM_SERVER_*)."""
+    from prism.server.access import LINK_LIFETIME_S
     from prism.server.threaded import serve_in_thread
 
     settings = get_settings()
@@ -142,7 +146,12 @@ def serve(
         fail(str(error))
     base = f"http://{host}:{port}"
     console.print(f"PrISM service on {base} (API docs: {base}/docs, metrics: {base}/metrics)")
-    console.print(f"dashboard: {base}/dashboard?token={admin_token}")
+    access: AdminAccess = cast("FastAPI", server.config.app).state.access
+    console.print(
+        f"dashboard: {base}/dashboard/login?link={access.link()}\n"
+        f"  (a one-time link, valid {LINK_LIFETIME_S // 60} minutes; "
+        f"later: {base}/dashboard, log in with the admin token)"
+    )
     try:
         if demo:
             _demo(
