@@ -17,6 +17,7 @@ from prism.data.recording import read_recording
 from prism.protocol import ErrorCode, FrameKind, SensorFrame, decode_frame, encode_frame
 from prism.server.app import CLOSE_CODES, HTTP_STATUS, create_app
 from prism.server.errors import ServiceError
+from prism.settings import ServerSettings, Settings
 from prism.speech import espeak_available
 from prism.watch.replay import sensor_frames
 
@@ -331,3 +332,61 @@ def test_a_session_streaming_one_modality_ends_over_the_websocket(
         f"/v1/sessions/{session_id}", headers={"Authorization": f"Bearer {device['token']}"}
     ).json()
     assert state["ended"]
+
+
+def test_procedure_ids_with_path_parts_are_unknown(client: TestClient) -> None:
+    auth = {"Authorization": f"Bearer {_device(client)['token']}"}
+    for procedure in ("../tasks/latte_making", "/etc", "latte_making/..", "."):
+        refused = client.post("/v1/sessions", json={"procedure": procedure}, headers=auth)
+        assert refused.status_code == 404 and "unknown procedure" in refused.json()["detail"]
+
+
+def test_a_broken_procedure_file_is_a_json_error_naming_it(tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks"
+    (tasks / "broken").mkdir(parents=True)
+    (tasks / "broken" / "procedure.yaml").write_text("id: broken\nsteps: [\n")
+    settings = Settings(
+        tasks_dir=tasks,
+        server=ServerSettings(admin_token="admin-secret", database=":memory:", warm_up_sessions=0),
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        auth = {"Authorization": f"Bearer {_device(client)['token']}"}
+        refused = client.post("/v1/sessions", json={"procedure": "broken"}, headers=auth)
+        assert client.get("/v1/procedures").json() == []  # not offered
+    assert refused.status_code == 500
+    assert refused.json()["detail"].startswith(
+        "procedure 'broken' is broken: broken/procedure.yaml:"
+    )
+
+
+def test_one_device_cannot_lock_the_others_out() -> None:
+    with _client(max_sessions_per_device=2) as client:
+        first, second = _device(client), _device(client)
+        _session(client, first["token"])
+        _session(client, first["token"])
+        auth = {"Authorization": f"Bearer {first['token']}"}
+        refused = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
+        assert refused.status_code == 429
+        assert "max_sessions_per_device" in refused.json()["detail"]
+        _session(client, second["token"])
+
+
+def test_the_app_ends_idle_sessions_by_itself() -> None:
+    with _client(session_idle_timeout_s=0.4) as client:
+        device = _device(client)
+        auth = {"Authorization": f"Bearer {device['token']}"}
+        session_id = _session(client, device["token"])
+        deadline = time.monotonic() + 20.0
+        while not client.get(f"/v1/sessions/{session_id}", headers=auth).json()["ended"]:
+            assert time.monotonic() < deadline, "the idle session was not ended"
+            time.sleep(0.1)
+        assert "prism_sessions_idle_ended_total 1" in client.get("/metrics").text
+
+
+def test_metrics_can_be_for_the_admin_only() -> None:
+    with _client(metrics_admin_only=True) as client:
+        assert client.get("/metrics").status_code == 401
+        admin = client.get("/metrics", headers={"Authorization": "Bearer admin-secret"})
+        assert admin.status_code == 200 and "prism_sessions_active" in admin.text
+        client.post("/v1/dashboard/login", json={"token": "admin-secret"})
+        assert client.get("/metrics").status_code == 200  # the dashboard's login

@@ -40,7 +40,7 @@ class AdminAccess:
     Parameters
     ----------
     admin_token : str or None
-        The service's admin token (None: nothing is accepted, nothing issued).
+        The service's admin token (None or empty: nothing is accepted, nothing issued).
     secret : str or None
         A secret every process of the service shares (``checkpoint_secret``); None: a
         random key of this process.
@@ -96,14 +96,14 @@ class AdminAccess:
         return True
 
     def _sign(self, purpose: str, lifetime_s: float) -> str:
-        if self._token is None:  # no admin: nothing to log in to
+        if not self._token:  # no admin: nothing to log in to
             return ""
         body = f"{int(self._clock() + lifetime_s)}.{secrets.token_urlsafe(12)}"
         return f"{body}.{self._mac(purpose, body)}"
 
     def _nonce(self, purpose: str, value: str | None) -> str | None:
         """The nonce of a valid, unexpired signed ``value`` of ``purpose``; else None."""
-        if self._token is None or not value or len(value) > _LONGEST:
+        if not self._token or not value or len(value) > _LONGEST:
             return None
         parts = value.split(".")
         if len(parts) != 3:
