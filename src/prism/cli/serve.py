@@ -7,7 +7,7 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -23,9 +23,6 @@ from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
 
 if TYPE_CHECKING:  # the service (torch, the models) loads when the command runs
-    from fastapi import FastAPI
-
-    from prism.server.access import AdminAccess
     from prism.settings import Settings
 
 __all__ = ["serve"]
@@ -122,6 +119,7 @@ def serve(
     """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite;
     folders from PRISM_TASKS_DIR, PRISM_MODELS_DIR, the service from PRISM_SERVER_*)."""
     from prism.server.access import LINK_LIFETIME_S
+    from prism.server.app import admin_access
     from prism.server.threaded import serve_in_thread
 
     settings = get_settings()
@@ -146,11 +144,11 @@ def serve(
         fail(str(error))
     base = f"http://{host}:{port}"
     console.print(f"PrISM service on {base} (API docs: {base}/docs, metrics: {base}/metrics)")
-    access: AdminAccess = cast("FastAPI", server.config.app).state.access
     console.print(
-        f"dashboard: {base}/dashboard/login?link={access.link()}\n"
+        f"dashboard: {base}/dashboard/login?link={admin_access(server).link()}\n"
         f"  (a one-time link, valid {LINK_LIFETIME_S // 60} minutes; "
-        f"later: {base}/dashboard, log in with the admin token)"
+        f"later: {base}/dashboard, log in with the admin token)",
+        soft_wrap=True,  # the link stays one line, to copy
     )
     try:
         if demo:

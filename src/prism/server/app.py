@@ -24,7 +24,7 @@ import re
 from collections.abc import AsyncIterator
 from functools import partial
 from importlib import resources
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import Cookie, Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.responses import (
@@ -58,7 +58,10 @@ from prism.settings import Settings, get_settings
 from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, synthesize
 from prism.speech.models import shipped_adapter
 
-__all__ = ["CLOSE_CODES", "HTTP_STATUS", "create_app"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["CLOSE_CODES", "HTTP_STATUS", "admin_access", "create_app"]
 
 HTTP_STATUS: dict[type[ServiceError], int] = {
     UnauthorizedError: 401,
@@ -124,6 +127,13 @@ def _log_in(request: Request, response: Response, access: AdminAccess) -> None:
         secure=request.url.scheme == "https",
         path="/",
     )
+
+
+def admin_access(server: "uvicorn.Server") -> AdminAccess:
+    """The admin access (issuer of one-time dashboard links) of a server running an
+    app of :func:`create_app` (:func:`~prism.server.threaded.serve_in_thread`)."""
+    access: AdminAccess = cast("FastAPI", server.config.app).state.access
+    return access
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
