@@ -17,6 +17,7 @@ from prism.data.recording import read_recording
 from prism.protocol import ErrorCode, FrameKind, SensorFrame, decode_frame, encode_frame
 from prism.server.app import CLOSE_CODES, HTTP_STATUS, create_app
 from prism.server.errors import ServiceError
+from prism.settings import ServerSettings, Settings
 from prism.speech import espeak_available
 from prism.watch.replay import sensor_frames
 
@@ -94,7 +95,18 @@ def test_rest_endpoints_and_security(client: TestClient) -> None:
     first, second = _device(client), _device(client)
     session_id = _session(client, first["token"])
     other = {"Authorization": f"Bearer {second['token']}"}
-    assert client.get(f"/v1/sessions/{session_id}", headers=other).status_code == 403
+    # another device's session is answered as an unknown one (no existence oracle)
+    for path in (f"/v1/sessions/{session_id}", "/v1/sessions/ses-nope"):
+        refused = client.get(path, headers=other)
+        assert refused.status_code == 404 and refused.json() == {"detail": refused.json()["detail"]}
+    assert client.get(f"/v1/sessions/{session_id}", headers=other).json() == {
+        "detail": f"unknown session '{session_id}'"
+    }
+    assert client.post(f"/v1/sessions/{session_id}/end", headers=other).status_code == 404
+    long_id = "s" * 65
+    assert client.get(f"/v1/sessions/{long_id}", headers=other).json() == {
+        "detail": "unknown session"
+    }
     assert client.get("/v1/sessions", headers=other).json() == []
     assert client.post("/v1/sessions", json={"procedure": "latte_making"}).status_code == 401
     missing_model = client.post(
@@ -151,15 +163,24 @@ def test_a_watch_streams_asks_and_resumes(client: TestClient) -> None:
 def test_stream_refuses_bad_tokens_and_unknown_sessions(client: TestClient) -> None:
     device = _device(client)
     session_id = _session(client, device["token"])
+    other = _device(client)
+    refusals = []
     for url, code in [
         (f"/v1/sessions/{session_id}/stream?token=wrong", ErrorCode.UNAUTHORIZED),
         (f"/v1/sessions/ses-nope/stream?token={device['token']}", ErrorCode.UNKNOWN_SESSION),
+        (f"/v1/sessions/{session_id}/stream?token={other['token']}", ErrorCode.UNKNOWN_SESSION),
+        (f"/v1/sessions/{'s' * 65}/stream?token={device['token']}", ErrorCode.UNKNOWN_SESSION),
     ]:
         with client.websocket_connect(url) as ws:
-            assert ws.receive_json()["code"] == code
+            refusal = ws.receive_json()
+            assert refusal["code"] == code
+            refusals.append(refusal["message"])
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == code
+    # another device's session: the same words as an unknown one; a long id not echoed
+    assert refusals[1:] == ["unknown session 'ses-nope'", f"unknown session {session_id!r}",
+                            "unknown session"]  # fmt: skip
 
 
 def test_a_failing_message_is_reported_and_the_connection_goes_on(client: TestClient) -> None:
@@ -273,6 +294,99 @@ def test_a_watch_that_asks_for_speech_gets_each_answer_spoken(client: TestClient
 
 def test_every_refusal_has_one_http_status_and_stream_refusals_close_fatally() -> None:
     assert set(HTTP_STATUS) == set(ServiceError.__subclasses__())
-    assert sorted(HTTP_STATUS.values()) == [401, 403, 404, 404, 409, 409, 503]
+    assert sorted(HTTP_STATUS.values()) == [401, 404, 404, 409, 409, 429, 500, 503]
     assert all(code.fatal for code in CLOSE_CODES.values())
-    assert {HTTP_STATUS[kind] for kind in CLOSE_CODES} == {401, 403, 404}
+    assert {HTTP_STATUS[kind] for kind in CLOSE_CODES} == {401, 404}
+
+
+def test_a_session_that_never_streamed_ends_over_rest(client: TestClient) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    auth = {"Authorization": f"Bearer {device['token']}"}
+    ended = client.post(f"/v1/sessions/{session_id}/end", headers=auth)
+    assert ended.status_code == 200 and ended.json() == {"session_id": session_id, "ended": True}
+    events = client.get(f"/v1/sessions/{session_id}/events", headers=auth).json()
+    assert [m["final"] for m in events if m["type"] == "step"] == [True]
+    assert client.get(f"/v1/sessions/{session_id}", headers=auth).json()["ended"]
+
+
+@pytest.mark.parametrize("kind", [FrameKind.IMU, FrameKind.AUDIO], ids=["imu-only", "audio-only"])
+def test_a_session_streaming_one_modality_ends_over_the_websocket(
+    client: TestClient, kind: FrameKind
+) -> None:
+    device = _device(client)
+    session_id = _session(client, device["token"])
+    frames = [f for f in sensor_frames(RECORDING, chunk_s=0.5) if f.kind == kind and f.t0 < 8.0]
+    with client.websocket_connect(
+        f"/v1/sessions/{session_id}/stream?token={device['token']}"
+    ) as ws:
+        ws.send_json({"type": "hello", "seq": 1, "protocol": 1})
+        ws.receive_json()
+        for seq, f in enumerate(frames, start=1):
+            ws.send_bytes(encode_frame(SensorFrame(f.kind, seq, f.t0, f.rate, f.samples)))
+        ws.send_json({"type": "end", "seq": len(frames) + 1, "t": 8.0})
+        final = _read_until(ws, "step")
+        while not final[-1].get("final"):
+            final = _read_until(ws, "step")
+    state = client.get(
+        f"/v1/sessions/{session_id}", headers={"Authorization": f"Bearer {device['token']}"}
+    ).json()
+    assert state["ended"]
+
+
+def test_procedure_ids_with_path_parts_are_unknown(client: TestClient) -> None:
+    auth = {"Authorization": f"Bearer {_device(client)['token']}"}
+    for procedure in ("../tasks/latte_making", "/etc", "latte_making/..", "."):
+        refused = client.post("/v1/sessions", json={"procedure": procedure}, headers=auth)
+        assert refused.status_code == 404 and "unknown procedure" in refused.json()["detail"]
+
+
+def test_a_broken_procedure_file_is_a_json_error_naming_it(tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks"
+    (tasks / "broken").mkdir(parents=True)
+    (tasks / "broken" / "procedure.yaml").write_text("id: broken\nsteps: [\n")
+    settings = Settings(
+        tasks_dir=tasks,
+        server=ServerSettings(admin_token="admin-secret", database=":memory:", warm_up_sessions=0),
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        auth = {"Authorization": f"Bearer {_device(client)['token']}"}
+        refused = client.post("/v1/sessions", json={"procedure": "broken"}, headers=auth)
+        assert client.get("/v1/procedures").json() == []  # not offered
+    assert refused.status_code == 500
+    assert refused.json()["detail"].startswith(
+        "procedure 'broken' is broken: broken/procedure.yaml:"
+    )
+
+
+def test_one_device_cannot_lock_the_others_out() -> None:
+    with _client(max_sessions_per_device=2) as client:
+        first, second = _device(client), _device(client)
+        _session(client, first["token"])
+        _session(client, first["token"])
+        auth = {"Authorization": f"Bearer {first['token']}"}
+        refused = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
+        assert refused.status_code == 429
+        assert "max_sessions_per_device" in refused.json()["detail"]
+        _session(client, second["token"])
+
+
+def test_the_app_ends_idle_sessions_by_itself() -> None:
+    with _client(session_idle_timeout_s=0.4) as client:
+        device = _device(client)
+        auth = {"Authorization": f"Bearer {device['token']}"}
+        session_id = _session(client, device["token"])
+        deadline = time.monotonic() + 20.0
+        while not client.get(f"/v1/sessions/{session_id}", headers=auth).json()["ended"]:
+            assert time.monotonic() < deadline, "the idle session was not ended"
+            time.sleep(0.1)
+        assert "prism_sessions_idle_ended_total 1" in client.get("/metrics").text
+
+
+def test_metrics_can_be_for_the_admin_only() -> None:
+    with _client(metrics_admin_only=True) as client:
+        assert client.get("/metrics").status_code == 401
+        admin = client.get("/metrics", headers={"Authorization": "Bearer admin-secret"})
+        assert admin.status_code == 200 and "prism_sessions_active" in admin.text
+        client.post("/v1/dashboard/login", json={"token": "admin-secret"})
+        assert client.get("/metrics").status_code == 200  # the dashboard's login

@@ -1,36 +1,62 @@
-"""The live dashboard: its data endpoints, and the page rendered by a real headless Chromium."""
+"""The live dashboard: its data endpoints, and the login and the page in a real headless
+Chromium (a one-time link, and the login form driven over the DevTools protocol)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import ClientConnection, connect
 
+from conftest import service_settings
 from prism.data.recording import read_recording
+from prism.server.access import AdminAccess
+from prism.server.app import admin_access
+from prism.server.threaded import serve_in_thread
 from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
 
-ADMIN_TOKEN = "admin-secret"  # the live_server fixture's (conftest)
+ADMIN_TOKEN = "admin-secret"
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
+needs_chromium = pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="chromium is not installed"
+)
+CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(scope="module")
-def streamed(live_server: str) -> tuple[str, str]:
-    server = live_server
-    token, session = open_session(f"http://{server}", ADMIN_TOKEN, "latte_making")
-    url = f"ws://{server}/v1/sessions/{session}/stream"
+def streamed() -> Iterator[tuple[str, str, AdminAccess]]:
+    """A service (on a thread) with one replayed session: its address, the session and
+    the service's admin access (to issue one-time links)."""
+    settings = service_settings(
+        admin_token=ADMIN_TOKEN,
+        database=":memory:",
+        max_messages_per_s=1e9,
+        message_burst=10**9,
+        warm_up_sessions=0,
+    )
+    server, port = serve_in_thread(settings)
+    address = f"127.0.0.1:{port}"
+    token, session = open_session(f"http://{address}", ADMIN_TOKEN, "latte_making")
+    url = f"ws://{address}/v1/sessions/{session}/stream"
     question = ReplayQuestion(at_s=20.0, text="what's next?")
     asyncio.run(replay(url, token, RECORDING, speed=None, questions=(question,)))
-    return server, session
+    yield address, session, admin_access(server)
+    server.should_exit = True
 
 
-def test_dashboard_data(streamed: tuple[str, str]) -> None:
-    address, session = streamed
-    admin = {"Authorization": "Bearer admin-secret"}
+def test_dashboard_data(streamed: tuple[str, str, AdminAccess]) -> None:
+    address, session, _ = streamed
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     with httpx.Client(base_url=f"http://{address}") as http:
         assert http.get("/v1/dashboard/sessions").status_code == 401
         listed = {
@@ -44,24 +70,95 @@ def test_dashboard_data(streamed: tuple[str, str]) -> None:
     series = detail["probabilities"]["series"]
     assert len(series) == 5 and len(series[0]["values"]) == len(detail["probabilities"]["times"])
     assert detail["qa"][0]["question"] == "what's next?"
-    assert page.status_code == 200 and "PrISM dashboard" in page.text
+    assert page.status_code == 200 and 'id="login"' in page.text  # not logged in
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
-def test_dashboard_renders_in_headless_chromium(streamed: tuple[str, str], tmp_path: Path) -> None:
-    address, session = streamed
-    url = f"http://{address}/dashboard?token=admin-secret&session={session}"
-    common = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--virtual-time-budget=5000", f"--user-data-dir={tmp_path / 'profile'}"]  # fmt: skip
-    dom = subprocess.run(
-        [*common, "--dump-dom", url], capture_output=True, text=True, timeout=90, check=True
-    ).stdout
+@needs_chromium
+def test_a_one_time_link_opens_the_dashboard_in_chromium(
+    streamed: tuple[str, str, AdminAccess], tmp_path: Path
+) -> None:
+    address, session, access = streamed
+    common = [*CHROMIUM, "--virtual-time-budget=5000", f"--user-data-dir={tmp_path / 'profile'}"]
+
+    def opened(*options: str) -> str:
+        url = f"http://{address}/dashboard/login?link={access.link()}&session={session}"
+        run = subprocess.run([*common, *options, url], capture_output=True, text=True,
+                             timeout=90, check=True)  # fmt: skip
+        return run.stdout
+
+    dom = opened("--dump-dom")
     assert session in dom  # the session list and the title
     assert 'class="step"' in dom and "Attach filter" in dom  # the timeline bars
     assert "Q: what's next?" in dom  # the Q&A exchange
     shot = tmp_path / "dashboard.png"
-    subprocess.run(
-        [*common, f"--screenshot={shot}", "--window-size=1200,900", url],
-        capture_output=True, timeout=90, check=True,
-    )  # fmt: skip
+    opened(f"--screenshot={shot}", "--window-size=1200,900")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+class DevTools:
+    """One Chromium page driven over the DevTools protocol (a WebSocket)."""
+
+    def __init__(self, socket: ClientConnection) -> None:
+        self.socket, self.ids = socket, itertools.count(1)
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Send a command; its result (events in between are skipped)."""
+        number = next(self.ids)
+        self.socket.send(json.dumps({"id": number, "method": method, "params": params}))
+        while True:
+            reply = json.loads(self.socket.recv(timeout=30))
+            if reply.get("id") == number:
+                assert "error" not in reply, reply
+                return dict(reply["result"])
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True)
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.evaluate(expression):
+            assert time.monotonic() < deadline, f"never true: {expression}"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def chromium_page(tmp_path: Path) -> Iterator[DevTools]:
+    profile = tmp_path / "profile"
+    browser = subprocess.Popen(
+        [*CHROMIUM, "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not port_file.exists() or not port_file.read_text().strip():
+            assert time.monotonic() < deadline and browser.poll() is None, "no DevTools port"
+            time.sleep(0.1)
+        port = port_file.read_text().split()[0]
+        page = httpx.put(f"http://127.0.0.1:{port}/json/new?about:blank", timeout=30).json()
+        with connect(page["webSocketDebuggerUrl"], max_size=None) as socket:
+            yield DevTools(socket)
+    finally:
+        browser.terminate()
+        browser.wait(timeout=30)
+
+
+@needs_chromium
+def test_the_login_form_logs_chromium_in_with_an_httponly_cookie(
+    streamed: tuple[str, str, AdminAccess], chromium_page: DevTools
+) -> None:
+    address, session, _ = streamed
+    page = chromium_page
+    page.call("Page.navigate", url=f"http://{address}/dashboard?session={session}")
+    page.wait_for("document.getElementById('login') !== null")
+    page.evaluate("document.getElementById('token').value = 'wrong';"
+                  "document.getElementById('login').requestSubmit()")  # fmt: skip
+    page.wait_for("document.getElementById('problem').textContent.includes('401')")
+    page.evaluate(f"document.getElementById('token').value = '{ADMIN_TOKEN}';"
+                  "document.getElementById('login').requestSubmit()")  # fmt: skip
+    page.wait_for("document.body.innerText.includes('Q: what\\'s next?')")
+    assert session in page.evaluate("document.getElementById('title').textContent")
+    assert page.evaluate("document.cookie") == ""  # HttpOnly: scripts cannot read it
+    assert ADMIN_TOKEN not in page.evaluate("location.href")

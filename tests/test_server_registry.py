@@ -14,11 +14,11 @@ from conftest import numbered_frames, server_registry
 from prism.data.recording import read_recording
 from prism.protocol import ErrorCode, Question
 from prism.server.errors import (
-    ForbiddenError,
     NoUsableModelError,
     ProcedureNotFoundError,
     SessionElsewhereError,
     SessionNotFoundError,
+    TooManyDeviceSessionsError,
     TooManySessionsError,
 )
 from prism.server.registry import SessionRegistry
@@ -95,17 +95,20 @@ def test_what_the_registry_refuses() -> None:
         registry.open_session("dev", "wound_care")
     session = registry.open_session("dev", "latte_making")
     registry.open_session("dev", "latte_making")
-    with pytest.raises(TooManySessionsError, match="too many sessions"):
+    with pytest.raises(TooManySessionsError, match=r"2 live sessions \(max_sessions\)"):
         registry.open_session("dev", "latte_making")
     assert registry.owned(session.id, "dev") is session
-    with pytest.raises(ForbiddenError, match=f"session '{session.id}' belongs to another"):
+    # another device's session: refused as an unknown one
+    with pytest.raises(SessionNotFoundError, match=f"^unknown session '{session.id}'$"):
         registry.owned(session.id, "other")
-    with pytest.raises(SessionNotFoundError, match="unknown session 'ses-nope'"):
+    with pytest.raises(SessionNotFoundError, match=r"^unknown session 'ses-nope'$"):
         registry.resolve("ses-nope")
-    with pytest.raises(SessionNotFoundError, match="unknown session 'ses-nope'"):
+    with pytest.raises(SessionNotFoundError, match=r"^unknown session 'ses-nope'$"):
         asyncio.run(registry.attach("ses-nope", "dev"))
-    with pytest.raises(ForbiddenError, match="the session belongs to another device"):
+    with pytest.raises(SessionNotFoundError, match=f"^unknown session '{session.id}'$"):
         asyncio.run(registry.attach(session.id, "other"))
+    with pytest.raises(SessionNotFoundError, match=r"^unknown session$"):
+        registry.owned("s" * 65, "dev")
     session.owner = False  # as if another process had claimed it
     question = Question(type="question", seq=1, text="where am I?", t=0.0)
     with pytest.raises(SessionElsewhereError, match="served by another server"):
@@ -183,3 +186,63 @@ def test_error_events_are_delivered_unnumbered_and_never_stored() -> None:
     assert sent[1]["type"] == "step" and sent[1]["seq"] == 1 and session.sent_count == 1
     assert registry.store.outputs(session.id) == [sent[1]] == registry.sent_after(session, 0)
     assert registry.counters["protocol_errors"] == 1
+
+
+def test_only_live_sessions_count_towards_the_limits() -> None:
+    registry = server_registry(max_sessions=3, max_sessions_per_device=2)
+    first = registry.open_session("dev", "latte_making")
+    registry.open_session("dev", "latte_making")
+    with pytest.raises(TooManyDeviceSessionsError, match=r"2 live sessions \(max_sessions_per"):
+        registry.open_session("dev", "latte_making")
+    registry.open_session("other", "latte_making")  # another device is not locked out
+    with pytest.raises(TooManySessionsError, match="3 live sessions"):
+        registry.open_session("third", "latte_making")
+    asyncio.run(registry.end(first))  # an ended session no longer counts
+    registry.open_session("dev", "latte_making")
+    assert sum(not s.ended for s in registry.sessions.values()) == 3
+
+
+def test_the_limits_count_live_sessions_after_a_restart(tmp_path: Path) -> None:
+    database = str(tmp_path / "db.sqlite3")
+    registry = server_registry(database=database, max_sessions_per_device=1)
+    asyncio.run(registry.end(registry.open_session("dev", "latte_making")))
+    registry.close()
+    restarted = server_registry(database=database, max_sessions_per_device=1)
+    restarted.open_session("dev", "latte_making")  # the ended session is not counted
+    with pytest.raises(TooManyDeviceSessionsError):
+        restarted.open_session("dev", "latte_making")
+    restarted.close()
+
+
+def test_sessions_idle_longer_than_the_timeout_are_ended() -> None:
+    registry = server_registry(session_idle_timeout_s=60.0, max_sessions_per_device=1)
+    now = [1000.0]
+    registry.clock = lambda: now[0]
+    idle = registry.open_session("dev", "latte_making")
+    busy = registry.open_session("other", "latte_making")
+    assert registry.idle_sweep_every_s == 15.0
+    now[0] += 40.0
+    for frame, body in numbered_frames(sensor_frames(RECORDING, chunk_s=0.5)[:4]):
+        busy.incoming.accept(frame.seq)  # as the connection takes each input
+        registry.batches.push_frame(busy, frame, body)
+    registry.batches.process([busy])
+    assert asyncio.run(registry.end_idle()) == []  # 40 s: not yet
+    now[0] += 30.0
+    assert asyncio.run(registry.end_idle()) == [idle.id]  # 70 s without input
+    assert idle.ended and not busy.ended  # busy had input 30 s ago
+    final = [m for m in registry.store.outputs(idle.id) if m.get("final")]
+    assert len(final) == 1 and registry.store.session(idle.id).ended  # type: ignore[union-attr]
+    assert registry.counters["sessions_idle_ended"] == 1
+    again = registry.open_session("dev", "latte_making")  # the idle one stopped counting
+    now[0] += 61.0
+    assert asyncio.run(registry.end_idle()) == [busy.id, again.id]
+    assert asyncio.run(registry.end_idle()) == []
+
+
+def test_without_an_idle_timeout_nothing_is_swept() -> None:
+    registry = server_registry(session_idle_timeout_s=None)
+    registry.clock = lambda: 1e9
+    registry.open_session("dev", "latte_making")
+    assert registry.idle_sweep_every_s is None
+    assert asyncio.run(registry.end_idle()) == []
+    asyncio.run(registry.sweep_idle())  # returns at once: no loop to run

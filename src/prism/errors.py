@@ -13,7 +13,7 @@ subclasses a builtin); the app maps each refusal to an HTTP status and a close c
 
 The classes are defined here, in one place; the modules that raise them re-export the
 ones their users catch (``prism.sensing.SensingError``, ``prism.evaluation.metrics.
-MetricInputError``, ``prism.server.errors.ForbiddenError``, ...). Messages name the thing,
+MetricInputError``, ``prism.server.errors.SessionNotFoundError``, ...). Messages name the thing,
 what was expected and what was found. :class:`FileIssue`, one problem at
 ``file:line:column``, is here too: it is what a :class:`ProcedureFileError` carries.
 
@@ -35,7 +35,6 @@ __all__ = [
     "DataError",
     "EvaluationError",
     "FileIssue",
-    "ForbiddenError",
     "LocalLLMError",
     "MetricInputError",
     "ModelFileError",
@@ -46,6 +45,7 @@ __all__ = [
     "ProcedureError",
     "ProcedureFileError",
     "ProcedureNotFoundError",
+    "ProcedureUnusableError",
     "ReminderError",
     "ReplayError",
     "SensingError",
@@ -60,6 +60,7 @@ __all__ = [
     "SpeechInputError",
     "StoreError",
     "StoreUnavailableError",
+    "TooManyDeviceSessionsError",
     "TooManySessionsError",
     "TrackerInputError",
     "UnauthorizedError",
@@ -208,16 +209,16 @@ class UnauthorizedError(ServiceError, PermissionError):
     """A device or admin token is missing or unknown."""
 
 
-class ForbiddenError(ServiceError, PermissionError):
-    """The session belongs to another device."""
-
-
 class SessionNotFoundError(ServiceError, LookupError):
     """No session of that id."""
 
 
 class ProcedureNotFoundError(ServiceError, LookupError):
     """No procedure of that id in the tasks folder."""
+
+
+class ProcedureUnusableError(ServiceError, RuntimeError):
+    """A procedure of the tasks folder whose file cannot be loaded (names the file)."""
 
 
 class NoUsableModelError(ServiceError, RuntimeError):
@@ -230,6 +231,10 @@ class SessionElsewhereError(ServiceError, RuntimeError):
 
 class TooManySessionsError(ServiceError, RuntimeError):
     """The service holds ``max_sessions`` live sessions already."""
+
+
+class TooManyDeviceSessionsError(ServiceError, RuntimeError):
+    """The device holds ``max_sessions_per_device`` live sessions already."""
 
 
 class ConnectionStateError(PrismError, RuntimeError):

@@ -64,7 +64,7 @@ def _serve_workers(settings: Settings, *, host: str, port: int, workers: int, de
     os.environ.update(service.environment())
     base = f"http://{host}:{port}"
     console.print(f"PrISM service on {base} ({workers} workers, sessions in {service.redis_url})")
-    console.print(f"dashboard: {base}/dashboard?token={service.admin_token}")
+    console.print(f"dashboard: {base}/dashboard (log in with the admin token)")
     uvicorn.run(
         "prism.server.app:create_app",
         factory=True,
@@ -118,6 +118,8 @@ def serve(
 ) -> None:
     """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite;
     folders from PRISM_TASKS_DIR, PRISM_MODELS_DIR, the service from PRISM_SERVER_*)."""
+    from prism.server.access import LINK_LIFETIME_S
+    from prism.server.app import admin_access
     from prism.server.threaded import serve_in_thread
 
     settings = get_settings()
@@ -142,7 +144,12 @@ def serve(
         fail(str(error))
     base = f"http://{host}:{port}"
     console.print(f"PrISM service on {base} (API docs: {base}/docs, metrics: {base}/metrics)")
-    console.print(f"dashboard: {base}/dashboard?token={admin_token}")
+    console.print(
+        f"dashboard: {base}/dashboard/login?link={admin_access(server).link()}\n"
+        f"  (a one-time link, valid {LINK_LIFETIME_S // 60} minutes; "
+        f"later: {base}/dashboard, log in with the admin token)",
+        soft_wrap=True,  # the link stays one line, to copy
+    )
     try:
         if demo:
             _demo(

@@ -13,33 +13,43 @@ message it received.
 
 What the registry refuses comes as a :class:`~prism.server.errors.ServiceError`; this
 module maps each class once to its HTTP status (:data:`HTTP_STATUS`) and, on the session
-WebSocket, to its close code (:data:`CLOSE_CODES`).
+WebSocket, to its close code (:data:`CLOSE_CODES`). Admin endpoints take the admin token
+as a bearer token; the dashboard's also take its login cookie
+(:class:`~prism.server.access.AdminAccess`).
 """
 
 import asyncio
 import contextlib
-import secrets
+import re
 from collections.abc import AsyncIterator
 from functools import partial
 from importlib import resources
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
-from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi import Cookie, Depends, FastAPI, Header, Query, Request, WebSocket
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from pydantic import BaseModel, Field
 
 from prism.errors import StoreUnavailableError, WorkerLostError
 from prism.protocol import ErrorCode
+from prism.server.access import COOKIE, COOKIE_LIFETIME_S, AdminAccess
 from prism.server.admission import Admission
 from prism.server.connection import Connection, refuse
 from prism.server.dashboard import dashboard_view
 from prism.server.errors import (
-    ForbiddenError,
     NoUsableModelError,
     ProcedureNotFoundError,
+    ProcedureUnusableError,
     ServiceError,
     SessionElsewhereError,
     SessionNotFoundError,
+    TooManyDeviceSessionsError,
     TooManySessionsError,
     UnauthorizedError,
 )
@@ -50,48 +60,38 @@ from prism.settings import Settings, get_settings
 from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, synthesize
 from prism.speech.models import shipped_adapter
 
-__all__ = ["CLOSE_CODES", "HTTP_STATUS", "create_app"]
+if TYPE_CHECKING:
+    import uvicorn
+
+__all__ = ["CLOSE_CODES", "HTTP_STATUS", "admin_access", "create_app"]
 
 HTTP_STATUS: dict[type[ServiceError], int] = {
     UnauthorizedError: 401,
-    ForbiddenError: 403,
     SessionNotFoundError: 404,
     ProcedureNotFoundError: 404,
     NoUsableModelError: 409,
     SessionElsewhereError: 409,
+    TooManyDeviceSessionsError: 429,
+    ProcedureUnusableError: 500,
     TooManySessionsError: 503,
 }
-"""The HTTP status of each refusal (REST)."""
+"""The HTTP status of each refusal (REST). Another device's session is answered as an
+unknown one (404): a device cannot learn which session ids exist."""
 
 CLOSE_CODES: dict[type[ServiceError], ErrorCode] = {
     UnauthorizedError: ErrorCode.UNAUTHORIZED,
-    ForbiddenError: ErrorCode.FORBIDDEN,
     SessionNotFoundError: ErrorCode.UNKNOWN_SESSION,
 }
 """The close code of each refusal of a session WebSocket."""
+
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""A session id the dashboard's login may carry on to the dashboard's address."""
 
 
 def _bearer(authorization: str | None) -> str | None:
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
     return None
-
-
-def _check_access(registry: SessionRegistry, session_id: str, device_id: str) -> None:
-    """Refuse a connection to a session that does not exist or is another device's.
-
-    Read from the store without claiming the session: a connection attaches it
-    (:meth:`SessionRegistry.attach`, which checks again) only when it says hello.
-
-    Raises
-    ------
-    SessionNotFoundError, ForbiddenError
-    """
-    found = registry.row(session_id)
-    if found is None:
-        raise SessionNotFoundError("unknown session")
-    if found.device_id != device_id:
-        raise ForbiddenError("the session belongs to another device")
 
 
 class DeviceRequest(BaseModel):
@@ -106,6 +106,38 @@ class SessionRequest(BaseModel):
     procedure: str = Field(min_length=1, max_length=100)
 
 
+class LoginRequest(BaseModel):
+    """Log in to the dashboard (the token may come as a bearer token instead)."""
+
+    token: str | None = Field(default=None, max_length=200)
+
+
+def _page(name: str) -> str:
+    """A page of the server's ``static`` folder."""
+    return (resources.files("prism.server") / "static" / name).read_text()
+
+
+def _log_in(request: Request, response: Response, access: AdminAccess) -> None:
+    """Give ``response`` a new dashboard login cookie (HttpOnly, SameSite=Strict; Secure
+    over HTTPS)."""
+    response.set_cookie(
+        COOKIE,
+        access.cookie(),
+        max_age=COOKIE_LIFETIME_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def admin_access(server: "uvicorn.Server") -> AdminAccess:
+    """The admin access (issuer of one-time dashboard links) of a server running an
+    app of :func:`create_app` (:func:`~prism.server.threaded.serve_in_thread`)."""
+    access: AdminAccess = cast("FastAPI", server.config.app).state.access
+    return access
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service: ``uvicorn --factory prism.server.app:create_app`` (settings: the
     process's, :func:`~prism.settings.get_settings`, unless given)."""
@@ -117,13 +149,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     transcriber: SpeechRecognizer = make_transcriber(settings.asr, local=local)
     voice = Voice(partial(transcribe_question, transcriber=transcriber), synthesize)
 
+    access = AdminAccess(settings.server.admin_token, secret=settings.server.checkpoint_secret)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        """The frame batches' loops run while the app serves, in one task group,
-        cancelled at shutdown. The pipeline workers and the store live as long as the
-        process (one app may see several lifespans: tests)."""
+        """The frame batches' loops and the idle-session sweep run while the app
+        serves, in one task group, cancelled at shutdown. The pipeline workers and the
+        store live as long as the process (one app may see several lifespans: tests)."""
         async with asyncio.TaskGroup() as group:
-            loops = [group.create_task(loop) for loop in registry.batches.loops()]
+            tasks = [*registry.batches.loops(), registry.sweep_idle()]
+            loops = [group.create_task(task) for task in tasks]
             yield
             for loop in loops:
                 loop.cancel()
@@ -134,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_connections=settings.server.max_connections,
         max_per_device=settings.server.max_connections_per_device,
     )
+    app.state.access = access
 
     @app.exception_handler(ServiceError)
     async def refused(_: Request, error: Exception) -> JSONResponse:
@@ -153,10 +189,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return registry.devices.authenticate(_bearer(authorization))
 
     def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = registry.settings.server.admin_token
-        given = _bearer(authorization)
-        if not expected or not given or not secrets.compare_digest(expected, given):
+        if not access.token_ok(_bearer(authorization)):
             raise UnauthorizedError("admin token required")
+
+    def viewer(
+        authorization: Annotated[str | None, Header()] = None,
+        login: Annotated[str | None, Cookie(alias=COOKIE)] = None,
+    ) -> None:
+        """The admin token, or the dashboard's login cookie."""
+        if not (access.token_ok(_bearer(authorization)) or access.cookie_ok(login)):
+            raise UnauthorizedError("admin token or dashboard login required")
+
+    def metrics_reader(
+        authorization: Annotated[str | None, Header()] = None,
+        login: Annotated[str | None, Cookie(alias=COOKIE)] = None,
+    ) -> None:
+        """Anyone, or (``metrics_admin_only``) an admin as :func:`viewer` says."""
+        if settings.server.metrics_admin_only:
+            viewer(authorization, login)
 
     @app.get("/v1/health")
     def health() -> JSONResponse:
@@ -165,7 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {**registry.health.report(), "sessions": len(registry.sessions)}
         return JSONResponse(body, status_code=200 if registry.health.ok else 503)
 
-    @app.get("/metrics", response_class=PlainTextResponse)
+    @app.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(metrics_reader)])
     def metrics() -> str:
         active = sum(1 for s in registry.sessions.values() if not s.ended)
         lines = [
@@ -187,7 +237,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def procedures() -> list[dict[str, Any]]:
         out = []
         for procedure_id in registry.procedures.ids():
-            procedure = registry.procedures.get(procedure_id)
+            try:
+                procedure = registry.procedures.get(procedure_id)
+            except ProcedureUnusableError:  # logged when first loaded; not offered
+                continue
             out.append(
                 {
                     "id": procedure.id,
@@ -277,10 +330,43 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"session_id": session.id, "ended": True}
 
     @app.get("/dashboard", response_class=HTMLResponse)
-    def dashboard() -> str:
-        return (resources.files("prism.server") / "static" / "dashboard.html").read_text()
+    def dashboard(login: Annotated[str | None, Cookie(alias=COOKIE)] = None) -> str:
+        """The dashboard, for a browser that logged in; else the login page."""
+        return _page("dashboard.html" if access.cookie_ok(login) else "login.html")
 
-    @app.get("/v1/dashboard/sessions", dependencies=[Depends(admin)])
+    @app.post("/v1/dashboard/login")
+    def dashboard_login(
+        request: Request,
+        response: Response,
+        body: LoginRequest | None = None,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> dict[str, int]:
+        """Log a browser in with the admin token (JSON ``token`` or a bearer token):
+        it gets the login cookie."""
+        given = body.token if body is not None and body.token else _bearer(authorization)
+        if not access.token_ok(given):
+            raise UnauthorizedError("admin token required")
+        _log_in(request, response, access)
+        return {"expires_in_s": COOKIE_LIFETIME_S}
+
+    @app.get("/dashboard/login", response_class=HTMLResponse)
+    def dashboard_link(
+        request: Request,
+        link: Annotated[str, Query(max_length=200)],
+        session: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Response:
+        """A one-time login link (``prism serve`` prints one): the first time, the
+        dashboard (of ``session``, if given) with the login cookie; then the login page."""
+        if not access.redeem(link):
+            return HTMLResponse(_page("login.html"), status_code=401)
+        target = "/dashboard"
+        if session is not None and _SESSION_ID.fullmatch(session):
+            target += f"?session={session}"
+        response = RedirectResponse(target, status_code=303)
+        _log_in(request, response, access)
+        return response
+
+    @app.get("/v1/dashboard/sessions", dependencies=[Depends(viewer)])
     def dashboard_sessions() -> list[dict[str, Any]]:
         """Every session with the step its watch was last told."""
         listed = []
@@ -298,7 +384,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         return listed
 
-    @app.get("/v1/dashboard/sessions/{session_id}", dependencies=[Depends(admin)])
+    @app.get("/v1/dashboard/sessions/{session_id}", dependencies=[Depends(viewer)])
     async def dashboard_session(session_id: str) -> dict[str, Any]:
         session = registry.resolve(session_id)
         view = await registry.snapshot(session)
@@ -311,8 +397,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bearer = _bearer(websocket.headers.get("authorization")) or token
         try:
             device_id = registry.devices.authenticate(bearer)
-            _check_access(registry, session_id, device_id)
-        except (UnauthorizedError, ForbiddenError, SessionNotFoundError) as refusal:
+            registry.accessible(session_id, device_id)  # attached at its hello
+        except (UnauthorizedError, SessionNotFoundError) as refusal:
             await refuse(websocket, CLOSE_CODES[type(refusal)], str(refusal))
             return
         if not admission.open(device_id):

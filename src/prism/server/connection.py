@@ -54,7 +54,6 @@ from prism.protocol import (
 )
 from prism.server.errors import (
     ConnectionStateError,
-    ForbiddenError,
     ServiceError,
     SessionNotFoundError,
 )
@@ -361,7 +360,7 @@ class Connection:
         if self._session is None:
             try:
                 self._session = await self._attach()
-            except (SessionNotFoundError, ForbiddenError):
+            except SessionNotFoundError:
                 raise ProtocolError(ErrorCode.UNKNOWN_SESSION, "unknown session") from None
         self.transition(ConnectionState.OPEN)
         self.speech = hello.speech

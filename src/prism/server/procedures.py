@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import re
 import tempfile
 from pathlib import Path
 
+from prism.errors import ProcedureFileError
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
 from prism.procedure.render import render_procedure
-from prism.server.errors import ProcedureNotFoundError
+from prism.server.errors import ProcedureNotFoundError, ProcedureUnusableError, unknown
 
-__all__ = ["Procedures"]
+__all__ = ["PROCEDURE_ID", "Procedures"]
+
+log = logging.getLogger(__name__)
+
+PROCEDURE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+"""What a procedure id may be: the name of a folder of the tasks folder, 1 to 100
+letters, digits, ``_`` and ``-`` (no path parts: no ``/``, no ``..``)."""
 
 
 class Procedures:
     """The procedures of ``tasks_dir`` (``<id>/procedure.yaml``) and whether
-    ``models_dir`` has a model for each; each is loaded (and drawn) at most once.
+    ``models_dir`` has a model for each; each is loaded (and drawn) at most once, and a
+    broken file is read once too (fixing it needs a restart, as changing one does).
 
     Parameters
     ----------
@@ -25,11 +36,17 @@ class Procedures:
     def __init__(self, tasks_dir: Path, models_dir: Path) -> None:
         self.tasks_dir, self.models_dir = tasks_dir, models_dir
         self._loaded: dict[str, Procedure] = {}
+        self._broken: dict[str, str] = {}
+        """Why each procedure whose file cannot be loaded is unusable."""
         self._pictures: dict[str, bytes] = {}
 
     def ids(self) -> list[str]:
         """The ids of the procedures in the tasks folder, sorted."""
-        return sorted(p.parent.name for p in self.tasks_dir.glob("*/procedure.yaml"))
+        return sorted(
+            path.parent.name
+            for path in self.tasks_dir.glob("*/procedure.yaml")
+            if PROCEDURE_ID.fullmatch(path.parent.name)
+        )
 
     def get(self, procedure_id: str) -> Procedure:
         """A procedure of the tasks folder.
@@ -37,19 +54,34 @@ class Procedures:
         Raises
         ------
         ProcedureNotFoundError
-            If there is none of that id (also for ids the file system refuses: too long
-            for a file name, a NUL byte).
+            If ``procedure_id`` is not one of :meth:`ids` (anything else, a path
+            included, is refused before the file system is asked).
+        ProcedureUnusableError
+            If its ``procedure.yaml`` cannot be loaded; the message names the file (in
+            the tasks folder) and each problem with its line.
         """
-        if procedure_id not in self._loaded:
-            path = self.tasks_dir / procedure_id / "procedure.yaml"
-            try:
-                known = path.is_file()
-            except (OSError, ValueError):  # a name the file system refuses (too long, NUL)
-                known = False
-            if not known:
-                raise ProcedureNotFoundError(f"unknown procedure {procedure_id!r}")
-            self._loaded[procedure_id] = load_procedure(path)
+        if procedure_id in self._loaded:
+            return self._loaded[procedure_id]
+        if procedure_id not in self._broken:
+            if not PROCEDURE_ID.fullmatch(procedure_id) or procedure_id not in self.ids():
+                raise ProcedureNotFoundError(unknown("procedure", procedure_id))
+            self._load(procedure_id)
+        if procedure_id in self._broken:
+            raise ProcedureUnusableError(self._broken[procedure_id])
         return self._loaded[procedure_id]
+
+    def _load(self, procedure_id: str) -> None:
+        """Load the procedure of a listed id, or keep why it cannot be used (logged once)."""
+        try:
+            self._loaded[procedure_id] = load_procedure(
+                self.tasks_dir / procedure_id / "procedure.yaml"
+            )
+        except ProcedureFileError as error:
+            # the file as the tasks folder names it: the server's own paths stay private
+            name = f"{procedure_id}/procedure.yaml"
+            issues = "; ".join(str(dataclasses.replace(i, file=name)) for i in error.issues)
+            log.error("procedure %s cannot be loaded: %s", procedure_id, error)
+            self._broken[procedure_id] = f"procedure {procedure_id!r} is broken: {issues}"
 
     def has_model(self, procedure_id: str) -> bool:
         """Whether the models folder has a model for the procedure."""

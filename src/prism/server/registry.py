@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from prism.assistant.llm import LLMPhraser
@@ -32,11 +34,12 @@ from prism.protocol import (
 from prism.server.batches import Batcher
 from prism.server.devices import Devices
 from prism.server.errors import (
-    ForbiddenError,
     NoUsableModelError,
     SessionElsewhereError,
     SessionNotFoundError,
+    TooManyDeviceSessionsError,
     TooManySessionsError,
+    unknown,
 )
 from prism.server.health import Health
 from prism.server.memory import limit_malloc_arenas
@@ -70,6 +73,12 @@ class SessionRegistry:
         service = settings.server
         self.sessions: dict[str, LiveSession] = {}
         self.counters: Counter[str] = Counter()
+        self.clock: Callable[[], float] = time.monotonic
+        """The clock of the idle sweep (s; tests replace it)."""
+        self._activity: dict[str, tuple[int, float]] = {}
+        """Per session served here: the next input seq it expects, and since when."""
+        self._ending: set[str] = set()
+        """Sessions being ended now."""
         self.procedures = Procedures(settings.tasks_dir, settings.models_dir)
         if service.malloc_arenas is not None:  # before the pipeline workers start
             limit_malloc_arenas(service.malloc_arenas)
@@ -132,20 +141,36 @@ class SessionRegistry:
     def open_session(self, device_id: str, procedure_id: str) -> LiveSession:
         """A new session of a procedure.
 
+        Only live sessions count towards the limits: ended ones (also those the idle
+        sweep ended, :meth:`end_idle`) do not.
+
         Raises
         ------
         TooManySessionsError
             If ``max_sessions`` sessions are live.
+        TooManyDeviceSessionsError
+            If ``max_sessions_per_device`` sessions of ``device_id`` are live.
         ProcedureNotFoundError
             If the procedure is unknown.
+        ProcedureUnusableError
+            If its file in the tasks folder cannot be loaded.
         NoUsableModelError
             If the pipeline cannot start it (no trained model, or one that does not
             match the procedure).
         StoreUnavailableError, WorkerLostError
             If the store or the session's pipeline worker fails now (nothing is opened).
         """
-        if len(self.sessions) >= self.settings.server.max_sessions:
-            raise TooManySessionsError("too many sessions")
+        service = self.settings.server
+        live = [row.device_id for row in self.rows() if not row.ended]
+        if len(live) >= service.max_sessions:
+            raise TooManySessionsError(
+                f"the service holds {len(live)} live sessions (max_sessions): try again later"
+            )
+        if live.count(device_id) >= service.max_sessions_per_device:
+            raise TooManyDeviceSessionsError(
+                f"this device has {live.count(device_id)} live sessions "
+                "(max_sessions_per_device): end one first (POST /v1/sessions/{id}/end)"
+            )
         procedure = self.procedures.get(procedure_id)
         session_id = f"ses-{secrets.token_hex(8)}"
         try:
@@ -167,6 +192,7 @@ class SessionRegistry:
             max_unacked=self.settings.server.max_unacked_kept,
         )
         self.sessions[session_id] = session
+        self._activity[session_id] = (session.incoming.next_seq, self.clock())
         return session
 
     def rows(self) -> list[SessionRow]:
@@ -201,11 +227,11 @@ class SessionRegistry:
         session = self.sessions.get(session_id)
         if not self.shared:
             if session is None:
-                raise SessionNotFoundError(f"unknown session {session_id!r}")
+                raise SessionNotFoundError(unknown("session", session_id))
             return session
         row = self.store.session(session_id)
         if row is None:
-            raise SessionNotFoundError(f"unknown session {session_id!r}")
+            raise SessionNotFoundError(unknown("session", session_id))
         if session is not None and session.owner and session.epoch == row.epoch:
             return session
         session = self._rebuild(row)
@@ -213,12 +239,32 @@ class SessionRegistry:
         return session
 
     def owned(self, session_id: str, device_id: str) -> LiveSession:
-        """A session of ``device_id`` (:meth:`resolve`; :class:`ForbiddenError` if it
-        belongs to another device)."""
-        session = self.resolve(session_id)
-        if session.device_id != device_id:
-            raise ForbiddenError(f"session {session_id!r} belongs to another device")
-        return session
+        """A session of ``device_id`` (:meth:`resolve`).
+
+        Raises
+        ------
+        SessionNotFoundError
+            If there is no such session, or it belongs to another device: the same
+            refusal, so a device cannot learn which ids exist.
+        """
+        found = self.row(session_id)
+        if found is None or found.device_id != device_id:
+            raise SessionNotFoundError(unknown("session", session_id))
+        return self.resolve(session_id)
+
+    def accessible(self, session_id: str, device_id: str) -> SessionRow:
+        """The stored facts of a session of ``device_id``, read without claiming it.
+
+        Raises
+        ------
+        SessionNotFoundError
+            If there is no such session, or it belongs to another device (the same
+            refusal: no way to learn which ids exist).
+        """
+        found = self.row(session_id)
+        if found is None or found.device_id != device_id:
+            raise SessionNotFoundError(unknown("session", session_id))
+        return found
 
     async def attach(self, session_id: str, device_id: str) -> LiveSession:
         """The device's watch connects: make this process the one that serves the
@@ -229,14 +275,11 @@ class SessionRegistry:
 
         Raises
         ------
-        SessionNotFoundError, ForbiddenError
-            If there is no such session, or it belongs to another device.
+        SessionNotFoundError
+            If there is no such session, or it belongs to another device (the same
+            refusal, as :meth:`owned`).
         """
-        found = self.row(session_id)
-        if found is None:
-            raise SessionNotFoundError(f"unknown session {session_id!r}")
-        if found.device_id != device_id:
-            raise ForbiddenError("the session belongs to another device")
+        self.accessible(session_id, device_id)
         session = self.sessions.get(session_id)
         if session is not None:
             await self.batches.flush(session)  # what this process still holds is stored first
@@ -244,7 +287,7 @@ class SessionRegistry:
         if session is None or not (session.owner and session.epoch == epoch - 1):
             row = self.store.session(session_id)
             if row is None:
-                raise SessionNotFoundError(f"unknown session {session_id!r}")
+                raise SessionNotFoundError(unknown("session", session_id))
             self.pipeline.drop(session_id)
             session = self._rebuild(row)
             self.sessions[session_id] = session
@@ -258,6 +301,7 @@ class SessionRegistry:
         self.counters["sessions_lost"] += 1
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
+        self._activity.pop(session.id, None)
         self.pipeline.drop(session.id)
         session.owner = False
         if session.outbox is not None:
@@ -288,13 +332,72 @@ class SessionRegistry:
         return await self.batches.call(session.id, self.pipeline.control, session.id, message)
 
     async def end(self, session: LiveSession) -> None:
-        """End the session (REST: the watch did not say ``end``), unless it is over."""
-        if session.ended:
+        """End the session (REST or the idle sweep: the watch did not say ``end``),
+        unless it is over or being ended: the final step update is stored and sent to
+        the watch if it is connected."""
+        if session.ended or session.id in self._ending:
             return
-        end = End(type="end", seq=1, t=0.0)
-        stored = StoredInput(0, "control", end.model_dump_json().encode())
-        events = await self.control(session, end)
-        self.deliver(session, self.commit(session, stored, events, ended=True))
+        self._ending.add(session.id)
+        try:
+            end = End(type="end", seq=1, t=0.0)
+            stored = StoredInput(0, "control", end.model_dump_json().encode())
+            events = await self.control(session, end)
+            self.deliver(session, self.commit(session, stored, events, ended=True))
+        finally:
+            self._ending.discard(session.id)
+        self._activity.pop(session.id, None)
+
+    @property
+    def idle_sweep_every_s(self) -> float | None:
+        """Time between two idle sweeps (s): a quarter of ``session_idle_timeout_s``,
+        at most a minute (None: sessions are never ended for being idle)."""
+        timeout = self.settings.server.session_idle_timeout_s
+        return None if timeout is None else min(timeout / 4, 60.0)
+
+    async def end_idle(self) -> list[str]:
+        """End the sessions this process serves that received no input from their
+        watch (no message taken: frames, acknowledgements, questions, ...) for
+        ``session_idle_timeout_s``; their ids.
+
+        A session's idle time runs from its last input this process saw, or from when
+        this process first looked (opened, restored, or the first sweep after an input).
+        A session that cannot be ended now (another process took it over, the store is
+        down) is left for the next sweep.
+        """
+        timeout = self.settings.server.session_idle_timeout_s
+        if timeout is None:
+            return []
+        now, ended = self.clock(), []
+        for session in list(self.sessions.values()):
+            if session.ended or not session.owner:
+                self._activity.pop(session.id, None)
+                continue
+            expected = session.incoming.next_seq
+            seen = self._activity.get(session.id)
+            if seen is None or seen[0] != expected:
+                self._activity[session.id] = (expected, now)
+            elif now - seen[1] >= timeout:
+                try:
+                    await self.end(session)
+                except PrismError as problem:
+                    log.warning("idle session %s could not be ended: %s", session.id, problem)
+                    continue
+                self.counters["sessions_idle_ended"] += 1
+                ended.append(session.id)
+        return ended
+
+    async def sweep_idle(self) -> None:
+        """Run :meth:`end_idle` every :attr:`idle_sweep_every_s` until cancelled (the
+        app's lifespan runs it); a failure of one sweep is logged, the next one runs."""
+        every = self.idle_sweep_every_s
+        if every is None:
+            return
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.end_idle()
+            except Exception:
+                log.exception("the idle sweep failed")
 
     async def phrase(self, events: list[RuntimeEvent]) -> list[RuntimeEvent]:
         """``events`` with their answers phrased by the configured LLM, if any.

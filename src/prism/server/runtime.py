@@ -338,10 +338,22 @@ class SessionRuntime:
             except ReminderError as error:
                 return [self._error(ErrorCode.UNKNOWN_STEP, str(error), message.seq)]
             return []
-        events = self.track(self.stream.finish())
+        events = self.track(self._last_frames())
         final = self.tracker.state()
         reminders = [_reminder_event(reminder) for reminder in self.observer.finish(final)]
         return [*events, *reminders, self._step_event(final, final=True)]
+
+    def _last_frames(self) -> np.ndarray:
+        """The stream's remaining frames at the end of the session ``(k, S + 1)``.
+
+        No rows when the session cannot be classified to its end: it streamed nothing,
+        only one modality (IMU or audio), or one that stops long before the other; or its
+        end came already. The session ends all the same, with the frames tracked so far.
+        """
+        try:
+            return self.stream.finish()
+        except (DataError, SensingError):
+            return np.zeros((0, self.procedure.n_steps + 1))
 
 
 def _reminder_event(reminder: Reminder) -> RuntimeEvent:
