@@ -28,6 +28,14 @@ Measured:
   the first sample after warm-up (20 s) to the end: memory should stay flat;
   ``rss_mb_by_process_samples`` splits each sample by process (the front first, then
   the pipeline workers).
+- ``database_mb_start``, ``database_mb_end``: the size (MB, 2**20 bytes) of the service's
+  SQLite store on disk, the database file plus its write-ahead log (``-wal``), when the
+  watches start streaming and when they stop (before ``end``); sampled every second
+  (``database_mb_samples``: every 10th sample, as ``[s since streaming started, MB]``).
+- ``database_growth_mb_per_min``: the least-squares slope of those per-second samples
+  from ``GROWTH_FROM_S`` (30 s, once every session stores checkpoints) to the end of
+  streaming, in MB per minute. The slope, rather than the difference of two samples,
+  because the write-ahead log rises and falls by several MB as it is rewound (every 2 s).
 - ``batches``: the service's histogram of sessions per classification batch (from
   ``/metrics``), and the service's error counters.
 """
@@ -58,6 +66,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDINGS = ("latte_making-s000", "latte_making-s001")
 ADMIN_TOKEN = "load-benchmark-admin"
 WARMUP_S = 20.0
+GROWTH_FROM_S = 30.0
+"""Database growth is measured from this long after streaming started to its end (s)."""
 LOAD_CPU_PERCENT = float("nan")
 STREAM_START = 0.0
 
@@ -308,26 +318,66 @@ async def _sample_memory(
         samples.append((time.perf_counter() - start, _rss_mb_by_process(service)))
 
 
+def _database_mb(database: Path) -> float:
+    """Size (MB) of the SQLite database file and its write-ahead log."""
+    files = (database, database.with_name(database.name + "-wal"))
+    return sum(f.stat().st_size for f in files if f.exists()) / 2**20
+
+
+async def _sample_database(database: Path, samples: list[tuple[float, float]]) -> None:
+    """Every second: the time (perf_counter s) and the database's size (MB)."""
+    while True:
+        samples.append((time.perf_counter(), _database_mb(database)))
+        await asyncio.sleep(1.0)
+
+
+def _database_report(samples: list[tuple[float, float]], seconds: float) -> dict[str, Any]:
+    """``database_*`` fields of the report from the per-second samples (module docstring)."""
+    streaming = [(t, mb) for t, mb in samples if t <= seconds]
+    steady = np.array([(t, mb) for t, mb in streaming if t >= GROWTH_FROM_S])
+    slope = float(np.polyfit(steady[:, 0], steady[:, 1], 1)[0]) * 60 if len(steady) > 2 else None
+    return {
+        "database_mb_start": round(streaming[0][1], 1) if streaming else None,
+        "database_mb_end": round(streaming[-1][1], 1) if streaming else None,
+        "database_growth_mb_per_min": None if slope is None else round(slope, 2),
+        "database_mb_samples": [[round(t, 1), round(mb, 1)] for t, mb in streaming[::10]],
+    }
+
+
 async def _measure(
-    base: str, args: argparse.Namespace, scripts: list[Script], service: psutil.Process
-) -> tuple[list[WatchStats], dict[int, float], float, list[tuple[float, list[float]]]]:
+    base: str,
+    args: argparse.Namespace,
+    scripts: list[Script],
+    service: psutil.Process,
+    database: Path,
+) -> tuple[
+    list[WatchStats],
+    dict[int, float],
+    float,
+    list[tuple[float, list[float]]],
+    list[tuple[float, float]],
+]:
     samples: list[tuple[float, list[float]]] = []
+    sizes: list[tuple[float, float]] = []
     cpu_before = _cpu_s(service)
     own_before = time.process_time()
     wall_before = time.perf_counter()
     watches = asyncio.ensure_future(_run_watches(base, args, scripts))
     await asyncio.sleep(0)
     sampler = asyncio.ensure_future(_sample_memory(service, wall_before + 2.0, samples))
+    sizer = asyncio.ensure_future(_sample_database(database, sizes))
     results, start = await watches
     global STREAM_START
     STREAM_START = start
     sampler.cancel()
+    sizer.cancel()
     cpu_after = _cpu_s(service)
     busy = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
     wall = time.perf_counter() - wall_before
     global LOAD_CPU_PERCENT
     LOAD_CPU_PERCENT = 100.0 * (time.process_time() - own_before) / wall
-    return results, busy, wall, samples
+    since_start = [(t - start, mb) for t, mb in sizes if t >= start]
+    return results, busy, wall, samples, since_start
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -336,11 +386,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
-        process = _start_service(port, Path(folder) / "load.sqlite3", args.pipeline_workers)
+        database = Path(folder) / "load.sqlite3"
+        process = _start_service(port, database, args.pipeline_workers)
         try:
             _wait_healthy(base, process)
             service = psutil.Process(process.pid)
-            results, busy_s, wall_s, memory = asyncio.run(_measure(base, args, scripts, service))
+            results, busy_s, wall_s, memory, sizes = asyncio.run(
+                _measure(base, args, scripts, service, database)
+            )
             rss_mb = sum(_rss_mb_by_process(service))
             metrics = _metrics(base)
         finally:
@@ -392,6 +445,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_growth_mb": (after_warmup[-1] - after_warmup[0]) if len(after_warmup) > 1 else 0.0,
         "frames_sent": sum(r.frames_sent for r in results),
         "errors_received": sum(len(r.errors) for r in results),
+        **_database_report(sizes, args.seconds),
         "batches": dict(sorted(batches.items())),
         "service_counters": {
             key.removeprefix("prism_").removesuffix("_total"): value

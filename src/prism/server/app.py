@@ -18,7 +18,9 @@ WebSocket, to its close code (:data:`CLOSE_CODES`).
 
 import asyncio
 import contextlib
+import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from importlib import resources
@@ -28,10 +30,12 @@ from fastapi import Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from prism.errors import PrismError
 from prism.protocol import ErrorCode
 from prism.server.connection import Connection, refuse
 from prism.server.dashboard import dashboard_view
 from prism.server.errors import (
+    DeviceNotFoundError,
     ForbiddenError,
     NoUsableModelError,
     ProcedureNotFoundError,
@@ -48,12 +52,18 @@ from prism.settings import Settings, get_settings
 from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, synthesize
 from prism.speech.models import shipped_adapter
 
-__all__ = ["CLOSE_CODES", "HTTP_STATUS", "create_app"]
+__all__ = ["CLOSE_CODES", "HTTP_STATUS", "PURGE_EVERY_S", "create_app"]
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY_S = 3600.0
+"""How often the service deletes the sessions past ``retention_days`` (s)."""
 
 HTTP_STATUS: dict[type[ServiceError], int] = {
     UnauthorizedError: 401,
     ForbiddenError: 403,
     SessionNotFoundError: 404,
+    DeviceNotFoundError: 404,
     ProcedureNotFoundError: 404,
     NoUsableModelError: 409,
     SessionElsewhereError: 409,
@@ -79,12 +89,29 @@ class DeviceRequest(BaseModel):
     """Register a watch."""
 
     name: str = Field(min_length=1, max_length=100)
+    recording: bool = Field(
+        default=False,
+        strict=True,
+        description="its sessions keep every input (a research watch whose user was told)",
+    )
 
 
 class SessionRequest(BaseModel):
     """Start a session of a procedure."""
 
     procedure: str = Field(min_length=1, max_length=100)
+
+
+async def _purge_periodically(registry: SessionRegistry) -> None:
+    """Every :data:`PURGE_EVERY_S` (first at start): delete the sessions past their
+    retention (:meth:`SessionRegistry.purge_expired`); a failure is logged and retried
+    at the next round."""
+    while True:
+        try:
+            await asyncio.to_thread(registry.purge_expired, time.time())
+        except PrismError as problem:
+            log.error("deleting expired sessions failed: %s", problem)
+        await asyncio.sleep(PURGE_EVERY_S)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -105,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         process (one app may see several lifespans: tests)."""
         async with asyncio.TaskGroup() as group:
             loops = [group.create_task(loop) for loop in registry.batches.loops()]
+            loops.append(group.create_task(_purge_periodically(registry)))
             yield
             for loop in loops:
                 loop.cancel()
@@ -186,9 +214,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(registry.procedures.picture(procedure_id), media_type="image/svg+xml")
 
     @app.post("/v1/devices", dependencies=[Depends(admin)])
-    def register_device(request: DeviceRequest) -> dict[str, str]:
-        device_id, token = registry.devices.register(request.name)
-        return {"device_id": device_id, "name": request.name, "token": token}
+    def register_device(request: DeviceRequest) -> dict[str, Any]:
+        device_id, token = registry.devices.register(request.name, recording=request.recording)
+        return {
+            "device_id": device_id,
+            "name": request.name,
+            "recording": request.recording,
+            "token": token,
+        }
+
+    @app.delete("/v1/devices/{device_id}", dependencies=[Depends(admin)])
+    def delete_device(device_id: str) -> dict[str, Any]:
+        """Delete a device, its sessions and everything they stored."""
+        deleted = registry.forget_device(device_id)
+        return {"device_id": device_id, "sessions_deleted": len(deleted)}
 
     @app.post("/v1/sessions")
     def create_session(

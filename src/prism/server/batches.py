@@ -12,7 +12,11 @@ one batch ran make up the next). The app's lifespan runs the loops
 
 Order is kept per session: before a control message (question, correction, ...) is
 handled, the session's queued frames are processed (:meth:`Batcher.flush`), so the
-stored inputs, replayed in order after a restart, rebuild the same state.
+stored inputs, replayed in order after a restart, rebuild the same state. What changes
+no pipeline state is not stored as an input: an acknowledgement only raises the
+session's ``acked``, an empty sensor frame (no samples) only its last ``seq``; both go
+with the session's next record (:attr:`~prism.storage.Record.last_seq`). Checkpoints
+are signed (:class:`~prism.server.signing.CheckpointSigner`) before they are stored.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from prism.protocol import ErrorCode, ProtocolError, SensorFrame
 from prism.server.pipeline import Pipeline, StepResult
 from prism.server.runtime import RuntimeEvent
 from prism.server.session import LiveSession
+from prism.server.signing import CheckpointSigner
 from prism.storage import Checkpoint, Record, SessionStore, StoredInput
 
 __all__ = ["Batcher"]
@@ -46,6 +51,8 @@ class Batcher:
         Steps the batches (one batch loop per lane of it).
     store : SessionStore
         Where each batch is written.
+    signer : CheckpointSigner
+        Signs the pipeline's checkpoints before they are stored.
     max_pending_frames : int
         Frames of a session waiting for a batch after which :meth:`behind` is true.
     batch_interval_s : float
@@ -63,13 +70,14 @@ class Batcher:
         pipeline: Pipeline,
         store: SessionStore,
         *,
+        signer: CheckpointSigner,
         max_pending_frames: int,
         batch_interval_s: float,
         counters: Counter[str],
         deliver: Callable[[LiveSession, list[dict[str, Any]]], None],
         lost: Callable[[LiveSession], None],
     ) -> None:
-        self.pipeline, self.store = pipeline, store
+        self.pipeline, self.store, self.signer = pipeline, store, signer
         self.max_pending_frames = max_pending_frames
         self.batch_interval_s = batch_interval_s
         self.counters = counters
@@ -87,7 +95,8 @@ class Batcher:
 
     # ----------------------------------------------------------------- inputs
     def push_frame(self, session: LiveSession, frame: SensorFrame, body: bytes) -> None:
-        """Take a sensor frame (already sequence-checked) for the next batch.
+        """Take a sensor frame (already sequence-checked) for the next batch; an empty
+        one (no samples) only moves the session's last ``seq`` (stored with the batch).
 
         Raises
         ------
@@ -95,16 +104,17 @@ class Batcher:
             If the frame goes back in time on its stream (nothing is kept).
         """
         session.clock.accept(frame)
-        session.pending.append(StoredInput(frame.seq, "frame", body))
+        if len(frame.samples):
+            session.pending.append(StoredInput(frame.seq, "frame", body))
+            session.pending_frames += 1
         session.last_input_seq = frame.seq
-        session.pending_frames += 1
         self._queue(session)
 
     def acknowledge(self, session: LiveSession, stored: StoredInput, up_to: int) -> None:
-        """The watch received the messages up to ``up_to``: kept with the next batch (an
-        acknowledgement changes no state, so it need not be written on its own)."""
+        """The watch received the messages up to ``up_to`` (its message ``stored``): the
+        acknowledgement and its ``seq`` go with the next batch, the message itself is not
+        stored (it changes no pipeline state)."""
         session.acknowledge(up_to)
-        session.pending.append(stored)
         session.last_input_seq = stored.seq
         self._queue(session)
 
@@ -222,8 +232,9 @@ class Batcher:
         fronts: list[dict[str, Any]],
         results: dict[str, StepResult],
     ) -> list[Record]:
-        """Number each session's events; the records to store (inputs, messages and,
-        when the pipeline made one, a checkpoint)."""
+        """Number each session's events; the records to store (inputs, messages, the
+        newest ``seq`` and acknowledgement and, when the pipeline made one, a signed
+        checkpoint)."""
         records = []
         for session, inputs, front in zip(sessions, taken, fronts, strict=True):
             result = results.get(session.id, StepResult())
@@ -236,10 +247,21 @@ class Batcher:
             ]
             acked = session.acked or None
             checkpoint = (
-                Checkpoint(result.checkpoint, front) if result.checkpoint is not None else None
+                Checkpoint(self.signer.sign(result.checkpoint), front)
+                if result.checkpoint is not None
+                else None
             )
             messages = session.number(events)
-            records.append(Record(session.id, inputs, messages, acked=acked, checkpoint=checkpoint))
+            records.append(
+                Record(
+                    session.id,
+                    inputs,
+                    messages,
+                    acked=acked,
+                    checkpoint=checkpoint,
+                    last_seq=front["last_seq"],
+                )
+            )
         return records
 
     def _store(self, sessions: list[LiveSession], records: list[Record]) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from prism.errors import (
     ConnectionStateError,
+    DeviceNotFoundError,
     ForbiddenError,
     NoUsableModelError,
     ProcedureNotFoundError,
@@ -23,6 +24,7 @@ from prism.errors import (
 
 __all__ = [
     "ConnectionStateError",
+    "DeviceNotFoundError",
     "ForbiddenError",
     "NoUsableModelError",
     "ProcedureNotFoundError",

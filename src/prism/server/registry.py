@@ -32,6 +32,7 @@ from prism.protocol import (
 from prism.server.batches import Batcher
 from prism.server.devices import Devices
 from prism.server.errors import (
+    DeviceNotFoundError,
     ForbiddenError,
     NoUsableModelError,
     SessionElsewhereError,
@@ -45,9 +46,10 @@ from prism.server.restore import rebuild
 from prism.server.runtime import RuntimeEvent
 from prism.server.session import CloseRequest, LiveSession
 from prism.server.shards import ShardedPipeline
+from prism.server.signing import CheckpointSigner, checkpoint_key
 from prism.settings import Settings
-from prism.storage import SessionRow, SessionStore, SqliteStore, StoredInput
-from prism.storage.redis_store import RedisStore
+from prism.storage import SessionRow, SessionStore, StoredInput
+from prism.storage.configured import open_store
 
 __all__ = ["SessionRegistry"]
 
@@ -93,15 +95,14 @@ class SessionRegistry:
         """Phrases answers outside the pipeline (None: grounded answers as they are)."""
         self.shared = service.redis_url is not None
         """Other processes serve sessions of the same store (Redis)."""
-        self.store: SessionStore = (
-            RedisStore(service.redis_url, prefix=service.redis_prefix)
-            if service.redis_url is not None
-            else SqliteStore(service.database)
-        )
+        self.store: SessionStore = open_store(service)
         self.devices = Devices(self.store, shared=self.shared)
+        self.signer = CheckpointSigner(checkpoint_key(service))
+        """Signs stored checkpoints and checks those read back."""
         self.batches = Batcher(
             self.pipeline,
             self.store,
+            signer=self.signer,
             max_pending_frames=service.max_pending_frames,
             batch_interval_s=service.batch_interval_s,
             counters=self.counters,
@@ -147,7 +148,7 @@ class SessionRegistry:
             raise NoUsableModelError(str(error)) from None
         session = LiveSession(session_id, device_id, procedure.id, owner=True)
         self.sessions[session_id] = session
-        self.store.add_session(session_id, device_id, procedure.id)
+        session.recording = self.store.add_session(session_id, device_id, procedure.id).recording
         return session
 
     def rows(self) -> list[SessionRow]:
@@ -248,7 +249,56 @@ class SessionRegistry:
 
     def _rebuild(self, row: SessionRow) -> LiveSession:
         """The stored session of ``row``, rebuilt (:func:`~prism.server.restore.rebuild`)."""
-        return rebuild(row, store=self.store, pipeline=self.pipeline, counters=self.counters)
+        return rebuild(
+            row,
+            store=self.store,
+            pipeline=self.pipeline,
+            signer=self.signer,
+            counters=self.counters,
+        )
+
+    # ----------------------------------------------------------------- retention
+    def purge_expired(self, now: float) -> list[str]:
+        """Delete the sessions that ended more than ``retention_days`` before ``now``
+        (Unix time, s) with everything they stored, here and in the store; their ids
+        (none when ``retention_days`` is unset)."""
+        days = self.settings.server.retention_days
+        if days is None:
+            return []
+        purged = self.store.purge_ended(now - days * 86400.0)
+        for session_id in purged:
+            self._forget(session_id, "the session was deleted (retention)")
+        self.counters["sessions_purged"] += len(purged)
+        return purged
+
+    def forget_device(self, device_id: str) -> list[str]:
+        """Delete a device with its sessions and all they stored; its live sessions here
+        are dropped and their connections closed. The ids of the sessions deleted.
+
+        Raises
+        ------
+        DeviceNotFoundError
+            If there is no such device.
+        """
+        self.devices.forget(device_id)
+        deleted = self.store.forget_device(device_id)
+        if deleted is None:
+            raise DeviceNotFoundError("unknown device")
+        here = [s.id for s in self.sessions.values() if s.device_id == device_id]
+        for session_id in {*deleted, *here}:
+            self._forget(session_id, "the device and its sessions were deleted")
+        return deleted
+
+    def _forget(self, session_id: str, reason: str) -> None:
+        """Drop a deleted session from this process and close its connection."""
+        session = self.sessions.pop(session_id, None)
+        self.pipeline.drop(session_id)
+        if session is None:
+            return
+        session.owner = False
+        if session.outbox is not None:
+            session.outbox.put_nowait(CloseRequest(int(ErrorCode.UNKNOWN_SESSION), reason))
+            session.outbox = None
 
     # ----------------------------------------------------------------- control
     async def control(self, session: LiveSession, message: ControlMessage) -> list[RuntimeEvent]:
