@@ -3,6 +3,7 @@ sessions, deleting a device's data (REST and CLI), the checkpoint signing key.""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import time
@@ -127,15 +128,15 @@ def test_ended_sessions_are_purged_after_the_retention(tmp_path: Path) -> None:
     ended, live = (registry.open_session("dev", "latte_making") for _ in range(2))
     registry.commit(ended, None, [], ended=True)
     now = time.time()
-    assert registry.purge_expired(now + 1.9 * 86400) == []
-    assert registry.purge_expired(now + 2.1 * 86400) == [ended.id]
+    assert asyncio.run(registry.purge_expired(now + 1.9 * 86400)) == []
+    assert asyncio.run(registry.purge_expired(now + 2.1 * 86400)) == [ended.id]
     assert ended.id not in registry.sessions and registry.store.session(ended.id) is None
     assert live.id in registry.sessions and registry.store.session(live.id) is not None
     assert registry.counters["sessions_purged"] == 1
     keep_all = server_registry(database=str(tmp_path / "kept.sqlite3"), retention_days=None)
     session = keep_all.open_session("dev", "latte_making")
     keep_all.commit(session, None, [], ended=True)
-    assert keep_all.purge_expired(now + 1e9) == []
+    assert asyncio.run(keep_all.purge_expired(now + 1e9)) == []
 
 
 def test_a_checkpoint_is_signed_and_any_change_refused() -> None:

@@ -108,7 +108,7 @@ async def _purge_periodically(registry: SessionRegistry) -> None:
     at the next round."""
     while True:
         try:
-            await asyncio.to_thread(registry.purge_expired, time.time())
+            await registry.purge_expired(time.time())
         except PrismError as problem:
             log.error("deleting expired sessions failed: %s", problem)
         await asyncio.sleep(PURGE_EVERY_S)
@@ -224,9 +224,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     @app.delete("/v1/devices/{device_id}", dependencies=[Depends(admin)])
-    def delete_device(device_id: str) -> dict[str, Any]:
+    async def delete_device(device_id: str) -> dict[str, Any]:
         """Delete a device, its sessions and everything they stored."""
-        deleted = registry.forget_device(device_id)
+        deleted = await registry.forget_device(device_id)
         return {"device_id": device_id, "sessions_deleted": len(deleted)}
 
     @app.post("/v1/sessions")

@@ -118,6 +118,11 @@ class Batcher:
         session.last_input_seq = stored.seq
         self._queue(session)
 
+    def discard(self, session: LiveSession) -> None:
+        """Forget the session's inputs waiting for a batch (it was deleted)."""
+        self._dirty[self.pipeline.lane(session.id)].pop(session.id, None)
+        session.pending, session.pending_frames = [], 0
+
     def _queue(self, session: LiveSession) -> None:
         lane = self.pipeline.lane(session.id)
         self._dirty[lane][session.id] = session

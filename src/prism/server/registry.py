@@ -258,22 +258,23 @@ class SessionRegistry:
         )
 
     # ----------------------------------------------------------------- retention
-    def purge_expired(self, now: float) -> list[str]:
+    async def purge_expired(self, now: float) -> list[str]:
         """Delete the sessions that ended more than ``retention_days`` before ``now``
-        (Unix time, s) with everything they stored, here and in the store; their ids
-        (none when ``retention_days`` is unset)."""
+        (Unix time, s) with everything they stored, in the store (on a worker thread)
+        and here; their ids (none when ``retention_days`` is unset)."""
         days = self.settings.server.retention_days
         if days is None:
             return []
-        purged = self.store.purge_ended(now - days * 86400.0)
+        purged = await asyncio.to_thread(self.store.purge_ended, now - days * 86400.0)
         for session_id in purged:
             self._forget(session_id, "the session was deleted (retention)")
         self.counters["sessions_purged"] += len(purged)
         return purged
 
-    def forget_device(self, device_id: str) -> list[str]:
-        """Delete a device with its sessions and all they stored; its live sessions here
-        are dropped and their connections closed. The ids of the sessions deleted.
+    async def forget_device(self, device_id: str) -> list[str]:
+        """Delete a device with its sessions and all they stored: its token stops
+        working, its live sessions here are dropped and their connections closed, then
+        the store deletes it (on a worker thread). The ids of the sessions deleted.
 
         Raises
         ------
@@ -281,20 +282,24 @@ class SessionRegistry:
             If there is no such device.
         """
         self.devices.forget(device_id)
-        deleted = self.store.forget_device(device_id)
+        for session in [s for s in self.sessions.values() if s.device_id == device_id]:
+            self._forget(session.id, "the device and its sessions were deleted")
+        deleted = await asyncio.to_thread(self.store.forget_device, device_id)
         if deleted is None:
             raise DeviceNotFoundError("unknown device")
-        here = [s.id for s in self.sessions.values() if s.device_id == device_id]
-        for session_id in {*deleted, *here}:
+        for session_id in deleted:  # opened here meanwhile
             self._forget(session_id, "the device and its sessions were deleted")
         return deleted
 
     def _forget(self, session_id: str, reason: str) -> None:
-        """Drop a deleted session from this process and close its connection."""
+        """Drop a deleted session from this process: its queued inputs, its pipeline,
+        its connection (closed with 4404). A batch of it still in flight is refused by
+        the store (the session is gone) and only counted as lost."""
         session = self.sessions.pop(session_id, None)
-        self.pipeline.drop(session_id)
         if session is None:
             return
+        self.batches.discard(session)
+        self.pipeline.drop(session_id)
         session.owner = False
         if session.outbox is not None:
             session.outbox.put_nowait(CloseRequest(int(ErrorCode.UNKNOWN_SESSION), reason))
