@@ -19,6 +19,8 @@ Measured:
   the final events after ``end``). A step event names in ``in_seq`` the oldest sensor
   frame it is the first to include; the latency is the time from sending that frame
   to receiving the event (same clock: one machine).
+- ``sessions_dropped``: watches whose connection was lost (a keep-alive timeout when the
+  machine is overloaded); they count as sessions without a final event.
 - ``realtime``: the service kept up with every session: each session's final step event
   came back within ``--final-timeout`` s of its ``end``, p99 latency stayed under 1 s,
   and the watches themselves kept their schedule (``send_lag_ms_p99`` < 100 ms; else
@@ -119,9 +121,22 @@ class WatchStats:
     final_after_end_s: float | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     frames_sent: int = 0
+    dropped: bool = False
+    """The connection was lost before the final step event (e.g. a keep-alive timeout)."""
 
 
-async def _watch(
+async def _watch(*args: Any, **kwargs: Any) -> WatchStats:
+    """:func:`_stream_watch`; a lost connection ends that watch (``dropped``), not the run."""
+    stats = WatchStats()
+    try:
+        await _stream_watch(stats, *args, **kwargs)
+    except websockets.ConnectionClosed:
+        stats.dropped = True
+    return stats
+
+
+async def _stream_watch(
+    stats: WatchStats,
     url: str,
     token: str,
     scripts: list[Script],
@@ -131,10 +146,9 @@ async def _watch(
     start: float,
     seconds: float,
     final_timeout: float,
-) -> WatchStats:
+) -> None:
     from prism.protocol import HEADER, MAGIC, PROTOCOL_VERSION, FrameKind
 
-    stats = WatchStats()
     sent_at: dict[int, float] = {}
     headers = {"Authorization": f"Bearer {token}"}
     async with websockets.connect(
@@ -147,6 +161,10 @@ async def _watch(
         final, ending = asyncio.Event(), asyncio.Event()
 
         async def receive() -> None:
+            with contextlib.suppress(websockets.ConnectionClosed):  # seen by the sender
+                await receive_all()
+
+        async def receive_all() -> None:
             async for raw in ws:
                 now = time.perf_counter()
                 message = json.loads(raw)
@@ -205,7 +223,6 @@ async def _watch(
             await asyncio.wait_for(final.wait(), final_timeout)
             stats.final_after_end_s = time.perf_counter() - ended
         receiver.cancel()
-    return stats
 
 
 def _metrics(base: str) -> dict[str, float]:
@@ -434,6 +451,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "send_lag_ms_p99": lag_p99,
         "final_after_end_s_max": max((f for f in finals if f is not None), default=None),
         "sessions_without_final": sum(f is None for f in finals),
+        "sessions_dropped": sum(r.dropped for r in results),
         "cpu_percent": 100.0 * sum(busy_s.values()) / wall_s,
         "cpu_percent_by_process": [round(100.0 * b / wall_s, 1) for b in busy_s.values()],
         "load_generator_cpu_percent": LOAD_CPU_PERCENT,
