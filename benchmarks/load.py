@@ -19,6 +19,8 @@ Measured:
   the final events after ``end``). A step event names in ``in_seq`` the oldest sensor
   frame it is the first to include; the latency is the time from sending that frame
   to receiving the event (same clock: one machine).
+- ``sessions_dropped``: watches whose connection was lost (a keep-alive timeout when the
+  machine is overloaded); they count as sessions without a final event.
 - ``realtime``: the service kept up with every session: each session's final step event
   came back within ``--final-timeout`` s of its ``end``, p99 latency stayed under 1 s,
   and the watches themselves kept their schedule (``send_lag_ms_p99`` < 100 ms; else
@@ -28,6 +30,14 @@ Measured:
   the first sample after warm-up (20 s) to the end: memory should stay flat;
   ``rss_mb_by_process_samples`` splits each sample by process (the front first, then
   the pipeline workers).
+- ``database_mb_start``, ``database_mb_end``: the size (MB, 2**20 bytes) of the service's
+  SQLite store on disk, the database file plus its write-ahead log (``-wal``), when the
+  watches start streaming and when they stop (before ``end``); sampled every second
+  (``database_mb_samples``: every 10th sample, as ``[s since streaming started, MB]``).
+- ``database_growth_mb_per_min``: the least-squares slope of those per-second samples
+  from ``GROWTH_FROM_S`` (30 s, once every session stores checkpoints) to the end of
+  streaming, in MB per minute. The slope, rather than the difference of two samples,
+  because the write-ahead log rises and falls by several MB as it is rewound (every 2 s).
 - ``batches``: the service's histogram of sessions per classification batch (from
   ``/metrics``), and the service's error counters.
 """
@@ -56,6 +66,8 @@ from service_process import ROOT, Service, free_port, rss_mb_by_process, tree
 RECORDINGS = ("latte_making-s000", "latte_making-s001")
 ADMIN_TOKEN = "load-benchmark-admin"
 WARMUP_S = 20.0
+GROWTH_FROM_S = 30.0
+"""Database growth is measured from this long after streaming started to its end (s)."""
 LOAD_CPU_PERCENT = float("nan")
 STREAM_START = 0.0
 
@@ -101,9 +113,22 @@ class WatchStats:
     final_after_end_s: float | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
     frames_sent: int = 0
+    dropped: bool = False
+    """The connection was lost before the final step event (e.g. a keep-alive timeout)."""
 
 
-async def _watch(
+async def _watch(*args: Any, **kwargs: Any) -> WatchStats:
+    """:func:`_stream_watch`; a lost connection ends that watch (``dropped``), not the run."""
+    stats = WatchStats()
+    try:
+        await _stream_watch(stats, *args, **kwargs)
+    except websockets.ConnectionClosed:
+        stats.dropped = True
+    return stats
+
+
+async def _stream_watch(
+    stats: WatchStats,
     url: str,
     token: str,
     scripts: list[Script],
@@ -113,10 +138,9 @@ async def _watch(
     start: float,
     seconds: float,
     final_timeout: float,
-) -> WatchStats:
+) -> None:
     from prism.protocol import HEADER, MAGIC, PROTOCOL_VERSION, FrameKind
 
-    stats = WatchStats()
     sent_at: dict[int, float] = {}
     headers = {"Authorization": f"Bearer {token}"}
     async with websockets.connect(
@@ -129,6 +153,10 @@ async def _watch(
         final, ending = asyncio.Event(), asyncio.Event()
 
         async def receive() -> None:
+            with contextlib.suppress(websockets.ConnectionClosed):  # seen by the sender
+                await receive_all()
+
+        async def receive_all() -> None:
             async for raw in ws:
                 now = time.perf_counter()
                 message = json.loads(raw)
@@ -187,7 +215,6 @@ async def _watch(
             await asyncio.wait_for(final.wait(), final_timeout)
             stats.final_after_end_s = time.perf_counter() - ended
         receiver.cancel()
-    return stats
 
 
 async def _run_watches(
@@ -242,42 +269,82 @@ async def _sample_memory(
         samples.append((time.perf_counter() - start, rss_mb_by_process(service)))
 
 
+def _database_mb(database: Path) -> float:
+    """Size (MB) of the SQLite database file and its write-ahead log."""
+    files = (database, database.with_name(database.name + "-wal"))
+    return sum(f.stat().st_size for f in files if f.exists()) / 2**20
+
+
+async def _sample_database(database: Path, samples: list[tuple[float, float]]) -> None:
+    """Every second: the time (perf_counter s) and the database's size (MB)."""
+    while True:
+        samples.append((time.perf_counter(), _database_mb(database)))
+        await asyncio.sleep(1.0)
+
+
+def _database_report(samples: list[tuple[float, float]], seconds: float) -> dict[str, Any]:
+    """``database_*`` fields of the report from the per-second samples (module docstring)."""
+    streaming = [(t, mb) for t, mb in samples if t <= seconds]
+    steady = np.array([(t, mb) for t, mb in streaming if t >= GROWTH_FROM_S])
+    slope = float(np.polyfit(steady[:, 0], steady[:, 1], 1)[0]) * 60 if len(steady) > 2 else None
+    return {
+        "database_mb_start": round(streaming[0][1], 1) if streaming else None,
+        "database_mb_end": round(streaming[-1][1], 1) if streaming else None,
+        "database_growth_mb_per_min": None if slope is None else round(slope, 2),
+        "database_mb_samples": [[round(t, 1), round(mb, 1)] for t, mb in streaming[::10]],
+    }
+
+
 async def _measure(
-    base: str, args: argparse.Namespace, scripts: list[Script], service: psutil.Process
-) -> tuple[list[WatchStats], dict[int, float], float, list[tuple[float, list[float]]]]:
+    base: str,
+    args: argparse.Namespace,
+    scripts: list[Script],
+    service: psutil.Process,
+    database: Path,
+) -> tuple[
+    list[WatchStats],
+    dict[int, float],
+    float,
+    list[tuple[float, list[float]]],
+    list[tuple[float, float]],
+]:
     samples: list[tuple[float, list[float]]] = []
+    sizes: list[tuple[float, float]] = []
     cpu_before = _cpu_s(service)
     own_before = time.process_time()
     wall_before = time.perf_counter()
     watches = asyncio.ensure_future(_run_watches(base, args, scripts))
     await asyncio.sleep(0)
     sampler = asyncio.ensure_future(_sample_memory(service, wall_before + 2.0, samples))
+    sizer = asyncio.ensure_future(_sample_database(database, sizes))
     results, start = await watches
     global STREAM_START
     STREAM_START = start
     sampler.cancel()
+    sizer.cancel()
     cpu_after = _cpu_s(service)
     busy = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
     wall = time.perf_counter() - wall_before
     global LOAD_CPU_PERCENT
     LOAD_CPU_PERCENT = 100.0 * (time.process_time() - own_before) / wall
-    return results, busy, wall, samples
+    since_start = [(t - start, mb) for t, mb in sizes if t >= start]
+    return results, busy, wall, samples, since_start
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark; the report as a JSON-ready dict."""
     scripts = [_script(ROOT / "datasets" / "demo" / name, args.chunk_s) for name in RECORDINGS]
     with tempfile.TemporaryDirectory() as folder:
+        database = Path(folder) / "load.sqlite3"
         server = Service(
-            free_port(),
-            Path(folder) / "load.sqlite3",
-            ADMIN_TOKEN,
-            {"pipeline_workers": str(args.pipeline_workers)},
+            free_port(), database, ADMIN_TOKEN, {"pipeline_workers": str(args.pipeline_workers)}
         )
         base = server.base
         try:
             service = server.start()
-            results, busy_s, wall_s, memory = asyncio.run(_measure(base, args, scripts, service))
+            results, busy_s, wall_s, memory, sizes = asyncio.run(
+                _measure(base, args, scripts, service, database)
+            )
             rss_mb = sum(rss_mb_by_process(service))
             metrics = server.metrics()
         finally:
@@ -314,6 +381,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "send_lag_ms_p99": lag_p99,
         "final_after_end_s_max": max((f for f in finals if f is not None), default=None),
         "sessions_without_final": sum(f is None for f in finals),
+        "sessions_dropped": sum(r.dropped for r in results),
         "cpu_percent": 100.0 * sum(busy_s.values()) / wall_s,
         "cpu_percent_by_process": [round(100.0 * b / wall_s, 1) for b in busy_s.values()],
         "load_generator_cpu_percent": LOAD_CPU_PERCENT,
@@ -325,6 +393,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_growth_mb": (after_warmup[-1] - after_warmup[0]) if len(after_warmup) > 1 else 0.0,
         "frames_sent": sum(r.frames_sent for r in results),
         "errors_received": sum(len(r.errors) for r in results),
+        **_database_report(sizes, args.seconds),
         "batches": dict(sorted(batches.items())),
         "service_counters": {
             key.removeprefix("prism_").removesuffix("_total"): value

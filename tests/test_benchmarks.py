@@ -75,3 +75,6 @@ def test_load_benchmark_reports_latency_cpu_and_memory() -> None:
     assert report["sessions_without_final"] == 0
     assert report["cpu_percent"] > 0 and report["rss_mb"] > 50
     assert report["service_counters"]["frames"] == report["frames_sent"]
+    # the store on disk: a size at both ends; no growth rate before 30 s of streaming
+    assert 0 < report["database_mb_start"] <= report["database_mb_end"]
+    assert report["database_growth_mb_per_min"] is None

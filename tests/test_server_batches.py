@@ -10,12 +10,13 @@ from typing import Any
 from conftest import assert_same_events, numbered_frames, server_registry, service_settings
 from prism.data.recording import read_recording
 from prism.procedure.io import load_procedure
-from prism.protocol import CorrectionMessage
+from prism.protocol import CorrectionMessage, SensorFrame, encode_frame
 from prism.sensing.classifier import ActivityClassifier
 from prism.server.pipeline import LocalPipeline
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import SessionRuntime
 from prism.server.session import LiveSession
+from prism.storage import StoredInput
 from prism.watch.replay import sensor_frames
 
 LATTE = load_procedure("tasks/latte_making/procedure.yaml")
@@ -49,9 +50,12 @@ def test_batched_sessions_get_the_events_each_gets_alone(tmp_path: Path) -> None
         assert_same_events(sent, own)
         marks = [m["in_seq"] for m in sent if m["type"] == "step"]
         assert marks == sorted(marks) and all(mark >= 1 for mark in marks)
-    # everything processed was stored: a restart rebuilds the same state
+    # everything processed after the last checkpoint was stored (the inputs before it
+    # are deleted): a restart rebuilds the same state
     stored = list(registry.store.inputs(batched[0].id))
-    assert [s.seq for s in stored] == list(range(1, len(streams[0]) + 1))
+    checkpoint = registry.store.checkpoint(batched[0].id)
+    covered = checkpoint.front["last_seq"] if checkpoint is not None else 0
+    assert [s.seq for s in stored] == list(range(covered + 1, len(streams[0]) + 1))
     restarted = SessionRegistry(registry.settings)
     for session in batched:
         again = restarted.sessions[session.id]
@@ -148,3 +152,18 @@ def test_a_failing_pipeline_step_keeps_the_loops_going() -> None:
     asyncio.run(_with_loops(registry, _stream(registry, session, range(1, 20))))
     assert registry.counters["internal_errors"] == 1
     assert [stored.seq for stored in registry.store.inputs(session.id)] == list(range(1, 21))
+
+
+def test_acknowledgements_and_empty_frames_are_not_stored_but_their_seq_is() -> None:
+    registry = server_registry()
+    session = registry.open_session("dev", "latte_making")
+    (first, body), (second, _) = FRAMES[:2]
+    registry.batches.push_frame(session, first, body)
+    empty = SensorFrame(second.kind, 2, second.t0, second.rate, second.samples[:0])
+    registry.batches.push_frame(session, empty, encode_frame(empty))
+    registry.batches.acknowledge(session, StoredInput(3, "control", b'{"type": "ack"}'), 0)
+    assert [i.seq for i in session.pending] == [1] and session.pending_frames == 1
+    registry.batches.process([session])
+    assert [i.seq for i in registry.store.inputs(session.id)] == [1]
+    row = registry.store.session(session.id)
+    assert row is not None and row.last_seq == 3 == session.last_input_seq

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -42,6 +43,44 @@ def test_store_round_trip(tmp_path: Path) -> None:
     assert [(r.session_id, r.acked, r.ended) for r in again.sessions()] == [("s", 1, False)]
     assert list(again.inputs("s")) == [StoredInput(1, "control", b"{}")]
     assert again.outputs("s") == [{"seq": 1, "type": "step"}]
+
+
+def test_a_database_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> None:
+    """Written before sessions had epochs, recording flags, last seqs, end times and
+    pruned inputs: it opens, its ended sessions' retention starts now, nothing is lost."""
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE devices (device_id TEXT PRIMARY KEY, token_hash TEXT NOT NULL,
+            name TEXT NOT NULL);
+        CREATE TABLE sessions (session_id TEXT PRIMARY KEY, device_id TEXT NOT NULL,
+            procedure TEXT NOT NULL, created REAL NOT NULL,
+            ended INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO devices VALUES ('d', 'hash', 'watch');
+        INSERT INTO sessions VALUES ('over', 'd', 'latte_making', 1.0, 1, 3);
+        INSERT INTO sessions VALUES ('live', 'd', 'latte_making', 2.0, 0, 0);
+        """
+    )
+    old.commit()
+    old.close()
+    before = time.time()
+    store = SqliteStore(path)
+    over, live = store.session("over"), store.session("live")
+    assert over is not None and live is not None
+    assert (over.ended, over.acked, over.epoch, over.recording, over.last_seq) == (
+        True,
+        3,
+        0,
+        False,
+        0,
+    )
+    assert over.ended_at is not None and over.ended_at >= before and live.ended_at is None
+    assert store.purge_ended(before) == []
+    assert store.purge_ended(time.time() + 1) == ["over"]
+    store.add_device("r", "hash-r", "research watch", recording=True)
+    assert store.add_session("s", "r", "latte_making").recording
+    store.close()
 
 
 def test_the_write_ahead_log_stays_bounded_under_steady_commits(tmp_path: Path) -> None:

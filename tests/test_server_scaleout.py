@@ -76,10 +76,11 @@ def _stream(client: TestClient, session_id: str, token: str, seqs: range) -> Non
 
 
 def _streamed_session(
-    tmp_path: Path, frames: int
+    tmp_path: Path, frames: int, *, recording: bool = False
 ) -> tuple[Settings, dict[str, str], str, str, dict[str, Any]]:
-    """A file-backed app with checkpoints every 5 s, a session streamed ``frames`` frames
-    and a question; its settings, device auth header and token, session id and state."""
+    """A file-backed app with checkpoints every 5 s, a session (of a ``recording``
+    device) streamed ``frames`` frames and a question; its settings, device auth header
+    and token, session id and state."""
     settings = service_settings(
         admin_token="admin",
         database=str(tmp_path / "db.sqlite3"),
@@ -88,7 +89,8 @@ def _streamed_session(
     )
     admin = {"Authorization": "Bearer admin"}
     with TestClient(create_app(settings)) as client:
-        token = client.post("/v1/devices", json={"name": "w"}, headers=admin).json()["token"]
+        device = {"name": "w", "recording": recording}
+        token = client.post("/v1/devices", json=device, headers=admin).json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
         made = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
         session_id = made.json()["session_id"]
@@ -115,7 +117,9 @@ def test_a_restart_replays_only_the_inputs_after_the_checkpoint(tmp_path: Path) 
 
 
 def test_a_checkpoint_that_cannot_be_used_falls_back_to_all_inputs(tmp_path: Path) -> None:
-    settings, auth, _, session_id, before = _streamed_session(tmp_path, 200)
+    """A recording session keeps every input: it is replayed in full (a session that
+    does not record restarts its pipeline instead: tests/test_server_restore.py)."""
+    settings, auth, _, session_id, before = _streamed_session(tmp_path, 200, recording=True)
     store = SqliteStore(settings.server.database)
     with store._transaction("damaging") as db:  # as if written by another version of PrISM
         db.execute("UPDATE checkpoints SET state = ?", (b"prism-checkpoint/0\n",))
@@ -133,6 +137,7 @@ def _start(port: int, redis_url: str, prefix: str, *extra: str) -> subprocess.Po
         "redis_prefix": prefix,
         "warm_up_sessions": "0",
         "checkpoint_every_s": "5",
+        "checkpoint_secret": "the servers' shared checkpoint secret",
     }
     return start_server(port, settings, *extra)
 

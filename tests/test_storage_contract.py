@@ -63,18 +63,18 @@ def test_a_session_lives_through_records_a_checkpoint_and_a_claim(store: Session
     store.record_many([Record("s", [StoredInput(4, "control", b"{}")], acked=0)])
     saved = store.checkpoint("s")
     assert saved is not None and (saved.state, saved.front) == (b"state-after-2", {"last_seq": 2})
-    # the checkpoint covers the inputs stored with it and before
+    # the checkpoint covers the inputs stored with it and before: they are deleted
     assert [i.seq for i in store.inputs("s", after=saved.position)] == [4]
-    assert [i.seq for i in store.inputs("s")] == [1, 2, 3, 4]
-    assert list(store.inputs("s"))[:2] == first
+    assert [i.seq for i in store.inputs("s")] == [4]
     row = store.session("s")
     assert row is not None and (row.acked, row.ended, row.epoch) == (1, False, 0)
+    assert (row.recording, row.pruned, row.last_seq) == (False, saved.position, 0)
     # another process claims the session: writes with the old epoch are rejected
     assert store.claim("s") == 1
     lost = Record("s", [StoredInput(5, "control", b"{}")], [{"seq": 2, "type": "step"}])
     assert store.record_many([lost], epochs={"s": 0}) == {"s"}
     assert not store.record("s", None, [{"seq": 2, "type": "step"}], epoch=0)
-    assert [i.seq for i in store.inputs("s")] == [1, 2, 3, 4]
+    assert [i.seq for i in store.inputs("s")] == [4]
     assert store.record("s", None, [{"seq": 2, "type": "answer"}], ended=True, epoch=1)
     assert store.outputs("s", after=1) == [{"seq": 2, "type": "answer"}]
     assert [(r.session_id, r.ended, r.epoch) for r in store.sessions()] == [("s", True, 1)]
@@ -155,7 +155,11 @@ def test_outputs_after_a_seq(store: SessionStore, after: int, expected: list[int
     assert [m["seq"] for m in store.outputs("s", after=after)] == expected
 
 
-def test_a_checkpoint_marks_where_replay_starts_per_session(store: SessionStore) -> None:
+@pytest.mark.parametrize("recording", [False, True], ids=["pruned", "recording"])
+def test_a_checkpoint_marks_where_replay_starts_per_session(
+    store: SessionStore, recording: bool
+) -> None:
+    store.add_device("d1", "hash1", "watch", recording=recording)
     _sessions(store, "a", "b")
     assert store.checkpoint("a") is None
     # the sessions' inputs interleave in the store; positions are per session's inputs
@@ -171,13 +175,27 @@ def test_a_checkpoint_marks_where_replay_starts_per_session(store: SessionStore)
     assert saved is not None and saved.state == b"b-after-3" and saved.front == {"last_seq": 3}
     assert _seqs(store, "b", after=saved.position) == [4, 5]
     assert store.checkpoint("a") is None
-    # a later checkpoint replaces it
+    # the covered inputs are gone unless the session records; the others' are kept
+    assert _seqs(store, "b") == ([1, 2, 3, 4, 5] if recording else [4, 5])
+    assert _seqs(store, "a") == [1, 2, 3, 4]
+    # a later checkpoint replaces it; positions stay those of the first inputs
     store.record_many([Record("b", _inputs(6), checkpoint=Checkpoint(b"b-after-6"))])
     again = store.checkpoint("b")
     assert again is not None and (again.state, again.front) == (b"b-after-6", {})
+    assert again.position > saved.position
     assert _seqs(store, "b", after=again.position) == []
     store.record_many([Record("b", _inputs(7))])
     assert _seqs(store, "b", after=again.position) == [7]
+    assert _seqs(store, "b", after=saved.position) == ([4, 5, 6, 7] if recording else [7])
+    # a checkpoint in a record without inputs covers all that came before
+    store.record_many([Record("b", checkpoint=Checkpoint(b"b-after-7"))])
+    last = store.checkpoint("b")
+    assert last is not None and last.position >= again.position
+    assert _seqs(store, "b", after=last.position) == []
+    assert _seqs(store, "b") == ([1, 2, 3, 4, 5, 6, 7] if recording else [])
+    row = store.session("b")
+    assert row is not None and row.recording == recording
+    assert row.pruned == (0 if recording else last.position)
 
 
 def test_claims_raise_the_epoch_and_reject_the_previous_owners_writes(
@@ -207,3 +225,78 @@ def test_ended_and_acked_only_move_forward(store: SessionStore) -> None:
     store.record_many([Record("b")])
     rows = {row.session_id: (row.ended, row.acked) for row in store.sessions()}
     assert rows == {"a": (True, 5), "b": (True, 2)}
+
+
+def test_sessions_of_a_recording_device_are_recording(store: SessionStore) -> None:
+    store.add_device("d1", "hash1", "research watch", recording=True)
+    store.add_device("d2", "hash2", "kitchen watch")
+    made = store.add_session("s1", "d1", "latte_making")
+    assert made == store.session("s1") and made.recording
+    assert not store.add_session("s2", "d2", "latte_making").recording
+    assert not store.add_session("s3", "unregistered", "latte_making").recording
+
+
+def test_the_last_seq_is_kept_without_inputs_and_only_moves_forward(store: SessionStore) -> None:
+    _sessions(store, "s")
+    store.record_many([Record("s", acked=2, last_seq=7)])  # an acknowledgement, not stored
+    assert list(store.inputs("s")) == []
+    store.record_many([Record("s", last_seq=5)])
+    row = store.session("s")
+    assert row is not None and (row.last_seq, row.acked) == (7, 2)
+    assert store.record("s", StoredInput(9, "control", b"{}"), [])
+    row = store.session("s")
+    assert row is not None and row.last_seq == 9
+
+
+def test_purge_ended_deletes_what_ended_sessions_stored(store: SessionStore) -> None:
+    _sessions(store, "old", "live", "new")
+    for session_id in ("old", "live", "new"):
+        store.record_many(
+            [Record(session_id, _inputs(1), [{"seq": 1}], checkpoint=Checkpoint(b"c"))]
+        )
+        store.record_many([Record(session_id, _inputs(2))])
+    store.record_many([Record("old", ended=True)])
+    ended = store.session("old")
+    assert ended is not None and ended.ended_at is not None
+    assert abs(ended.ended_at - time.time()) < 60
+    time.sleep(0.01)
+    cutoff = time.time()
+    store.record_many([Record("new", ended=True)])
+    store.record_many([Record("old", ended=True)])  # ending again keeps the first time
+    again = store.session("old")
+    assert again is not None and again.ended_at == ended.ended_at
+    assert store.purge_ended(cutoff) == ["old"]
+    assert store.session("old") is None and "old" not in [r.session_id for r in store.sessions()]
+    assert (list(store.inputs("old")), store.outputs("old"), store.checkpoint("old")) == (
+        [],
+        [],
+        None,
+    )
+    assert _seqs(store, "live") == [2] and _seqs(store, "new") == [2]
+    assert store.purge_ended(cutoff) == []
+    assert store.purge_ended(time.time() + 1) == ["new"]
+    assert [r.session_id for r in store.sessions()] == ["live"]
+
+
+def test_forget_device_deletes_the_device_and_all_its_sessions(store: SessionStore) -> None:
+    store.add_device("d1", "hash1", "watch", recording=True)
+    store.add_device("d2", "hash2", "other watch")
+    _sessions(store, "a", "b")
+    _sessions(store, "c", device="d2")
+    for session_id in ("a", "b", "c"):
+        store.record_many(
+            [Record(session_id, _inputs(1, 2), [{"seq": 1}], checkpoint=Checkpoint(b"c"))]
+        )
+    assert sorted(store.forget_device("d1") or []) == ["a", "b"]
+    assert store.devices() == {"d2": "hash2"} and store.device_for("hash1") is None
+    assert [r.session_id for r in store.sessions()] == ["c"]
+    for session_id in ("a", "b"):
+        assert store.session(session_id) is None and store.checkpoint(session_id) is None
+        assert list(store.inputs(session_id)) == [] and store.outputs(session_id) == []
+    assert store.outputs("c") == [{"seq": 1}] and store.checkpoint("c") is not None
+    assert store.forget_device("d1") is None
+    # registered again under the same id, the device does not record any more
+    store.add_device("d1", "hash3", "watch")
+    assert not store.add_session("d", "d1", "latte_making").recording
+    _sessions(store, "e", device="unregistered")
+    assert store.forget_device("unregistered") == ["e"]

@@ -33,6 +33,7 @@ __all__ = [
     "CheckpointError",
     "ConnectionStateError",
     "DataError",
+    "DeviceNotFoundError",
     "EvaluationError",
     "FileIssue",
     "LocalLLMError",
@@ -211,6 +212,10 @@ class UnauthorizedError(ServiceError, PermissionError):
 
 class SessionNotFoundError(ServiceError, LookupError):
     """No session of that id."""
+
+
+class DeviceNotFoundError(ServiceError, LookupError):
+    """No device of that id."""
 
 
 class ProcedureNotFoundError(ServiceError, LookupError):

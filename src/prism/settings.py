@@ -126,10 +126,11 @@ class ServerSettings(BaseModel):
     )
     redis_prefix: str = Field(default="prism", description="prefix of the Redis keys")
     checkpoint_every_s: float | None = Field(
-        default=60.0,
+        default=10.0,
         gt=0,
         description="session time between two stored checkpoints of a session's pipeline "
-        "(a restart replays only the inputs after the last one); none: never",
+        "(a restart replays only the inputs after the last one, the only ones kept unless "
+        "the device records); none: never",
     )
     pipeline_workers: int = Field(
         default=0,

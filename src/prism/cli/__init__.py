@@ -8,6 +8,7 @@ import typer
 from prism.cli import data_synth, procedure_learn, procedure_show, procedure_validate  # noqa: F401
 from prism.cli._common import fail
 from prism.cli.data import data_app
+from prism.cli.devices import devices_app
 from prism.cli.procedure import procedure_app
 from prism.cli.watch import watch_app
 from prism.errors import SettingsError
@@ -19,6 +20,7 @@ app.add_typer(procedure_app, name="procedure")
 app.add_typer(eval_app, name="eval")
 app.add_typer(data_app, name="data")
 app.add_typer(watch_app, name="watch")
+app.add_typer(devices_app, name="devices")
 
 
 @app.callback()

@@ -20,7 +20,9 @@ as a bearer token; the dashboard's also take its login cookie
 
 import asyncio
 import contextlib
+import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from importlib import resources
@@ -36,13 +38,14 @@ from fastapi.responses import (
 )
 from pydantic import BaseModel, Field
 
-from prism.errors import StoreUnavailableError, WorkerLostError
+from prism.errors import PrismError, StoreUnavailableError, WorkerLostError
 from prism.protocol import ErrorCode
 from prism.server.access import COOKIE, COOKIE_LIFETIME_S, AdminAccess
 from prism.server.admission import Admission
 from prism.server.connection import Connection, refuse
 from prism.server.dashboard import dashboard_view
 from prism.server.errors import (
+    DeviceNotFoundError,
     NoUsableModelError,
     ProcedureNotFoundError,
     ProcedureUnusableError,
@@ -63,11 +66,17 @@ from prism.speech.models import shipped_adapter
 if TYPE_CHECKING:
     import uvicorn
 
-__all__ = ["CLOSE_CODES", "HTTP_STATUS", "admin_access", "create_app"]
+__all__ = ["CLOSE_CODES", "HTTP_STATUS", "PURGE_EVERY_S", "admin_access", "create_app"]
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY_S = 3600.0
+"""How often the service deletes the sessions past ``retention_days`` (s)."""
 
 HTTP_STATUS: dict[type[ServiceError], int] = {
     UnauthorizedError: 401,
     SessionNotFoundError: 404,
+    DeviceNotFoundError: 404,
     ProcedureNotFoundError: 404,
     NoUsableModelError: 409,
     SessionElsewhereError: 409,
@@ -98,6 +107,11 @@ class DeviceRequest(BaseModel):
     """Register a watch."""
 
     name: str = Field(min_length=1, max_length=100)
+    recording: bool = Field(
+        default=False,
+        strict=True,
+        description="its sessions keep every input (a research watch whose user was told)",
+    )
 
 
 class SessionRequest(BaseModel):
@@ -138,6 +152,18 @@ def admin_access(server: "uvicorn.Server") -> AdminAccess:
     return access
 
 
+async def _purge_periodically(registry: SessionRegistry) -> None:
+    """Every :data:`PURGE_EVERY_S` (first at start): delete the sessions past their
+    retention (:meth:`SessionRegistry.purge_expired`); a failure is logged and retried
+    at the next round."""
+    while True:
+        try:
+            await registry.purge_expired(time.time())
+        except PrismError as problem:
+            log.error("deleting expired sessions failed: %s", problem)
+        await asyncio.sleep(PURGE_EVERY_S)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service: ``uvicorn --factory prism.server.app:create_app`` (settings: the
     process's, :func:`~prism.settings.get_settings`, unless given)."""
@@ -157,7 +183,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         serves, in one task group, cancelled at shutdown. The pipeline workers and the
         store live as long as the process (one app may see several lifespans: tests)."""
         async with asyncio.TaskGroup() as group:
-            tasks = [*registry.batches.loops(), registry.sweep_idle()]
+            tasks = [
+                *registry.batches.loops(),
+                registry.sweep_idle(),
+                _purge_periodically(registry),
+            ]
             loops = [group.create_task(task) for task in tasks]
             yield
             for loop in loops:
@@ -276,9 +306,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(registry.procedures.picture(procedure_id), media_type="image/svg+xml")
 
     @app.post("/v1/devices", dependencies=[Depends(admin)])
-    def register_device(request: DeviceRequest) -> dict[str, str]:
-        device_id, token = registry.devices.register(request.name)
-        return {"device_id": device_id, "name": request.name, "token": token}
+    def register_device(request: DeviceRequest) -> dict[str, Any]:
+        device_id, token = registry.devices.register(request.name, recording=request.recording)
+        return {
+            "device_id": device_id,
+            "name": request.name,
+            "recording": request.recording,
+            "token": token,
+        }
+
+    @app.delete("/v1/devices/{device_id}", dependencies=[Depends(admin)])
+    async def delete_device(device_id: str) -> dict[str, Any]:
+        """Delete a device, its sessions and everything they stored."""
+        deleted = await registry.forget_device(device_id)
+        return {"device_id": device_id, "sessions_deleted": len(deleted)}
 
     @app.post("/v1/sessions")
     def create_session(

@@ -12,7 +12,11 @@ one batch ran make up the next). The app's lifespan runs the loops
 
 Order is kept per session: before a control message (question, correction, ...) is
 handled, the session's queued frames are processed (:meth:`Batcher.flush`), so the
-stored inputs, replayed in order after a restart, rebuild the same state.
+stored inputs, replayed in order after a restart, rebuild the same state. What changes
+no pipeline state is not stored as an input: an acknowledgement only raises the
+session's ``acked``, an empty sensor frame (no samples) only its last ``seq``; both go
+with the session's next record (:attr:`~prism.storage.Record.last_seq`). Checkpoints
+are signed (:class:`~prism.server.signing.CheckpointSigner`) before they are stored.
 
 Faults that pass lose nothing:
 
@@ -50,6 +54,7 @@ from prism.server.pipeline import Pipeline, StepResult
 from prism.server.restore import replay
 from prism.server.runtime import RuntimeEvent
 from prism.server.session import LiveSession, error_messages
+from prism.server.signing import CheckpointSigner
 from prism.storage import Checkpoint, Record, SessionStore, StoredInput
 
 __all__ = ["Batcher"]
@@ -88,6 +93,8 @@ class Batcher:
         Steps the batches (one batch loop per lane of it).
     store : SessionStore
         Where each batch is written.
+    signer : CheckpointSigner
+        Signs the pipeline's checkpoints before they are stored.
     max_pending_frames : int
         Frames of a session waiting for a batch after which :meth:`behind` is true.
     batch_interval_s : float
@@ -110,6 +117,7 @@ class Batcher:
         pipeline: Pipeline,
         store: SessionStore,
         *,
+        signer: CheckpointSigner,
         max_pending_frames: int,
         batch_interval_s: float,
         counters: Counter[str],
@@ -118,7 +126,7 @@ class Batcher:
         health: Health,
         sessions: Mapping[str, LiveSession],
     ) -> None:
-        self.pipeline, self.store = pipeline, store
+        self.pipeline, self.store, self.signer = pipeline, store, signer
         self.health, self._sessions = health, sessions
         self.max_pending_frames = max_pending_frames
         self.batch_interval_s = batch_interval_s
@@ -148,24 +156,32 @@ class Batcher:
 
     # ----------------------------------------------------------------- inputs
     def push_frame(self, session: LiveSession, frame: SensorFrame, body: bytes) -> None:
-        """Take a sensor frame for the next batch: its stream's clock moves on to its end.
+        """Take a sensor frame for the next batch: its stream's clock moves on to its end;
+        an empty one (no samples) only moves the session's last ``seq`` (stored with the
+        batch).
 
         The caller checked the frame (its time with :meth:`StreamClock.check
         <prism.protocol.StreamClock.check>`) and then took its ``seq``: a refused frame
         does not use up its sequence number."""
         session.clock.accept(frame)
-        session.pending.append(StoredInput(frame.seq, "frame", body))
+        if len(frame.samples):
+            session.pending.append(StoredInput(frame.seq, "frame", body))
+            session.pending_frames += 1
         session.last_input_seq = frame.seq
-        session.pending_frames += 1
         self._queue(session)
 
     def acknowledge(self, session: LiveSession, stored: StoredInput, up_to: int) -> None:
-        """The watch received the messages up to ``up_to``: kept with the next batch (an
-        acknowledgement changes no state, so it need not be written on its own)."""
+        """The watch received the messages up to ``up_to`` (its message ``stored``): the
+        acknowledgement and its ``seq`` go with the next batch, the message itself is not
+        stored (it changes no pipeline state)."""
         session.acknowledge(up_to)
-        session.pending.append(stored)
         session.last_input_seq = stored.seq
         self._queue(session)
+
+    def discard(self, session: LiveSession) -> None:
+        """Forget the session's inputs waiting for a batch (it was deleted)."""
+        self._dirty[self.pipeline.lane(session.id)].pop(session.id, None)
+        session.pending, session.pending_frames = [], 0
 
     def _queue(self, session: LiveSession) -> None:
         lane = self.pipeline.lane(session.id)
@@ -371,12 +387,11 @@ class Batcher:
     def _replay(self, sessions: list[LiveSession], counters: Counter[str]) -> None:
         """Restore the pipelines of ``sessions`` from the store (any thread)."""
         for session in sessions:
+            row = self.store.session(session.id)
+            if row is None:  # deleted meanwhile
+                continue
             replay(
-                session.id,
-                session.procedure_id,
-                store=self.store,
-                pipeline=self.pipeline,
-                counters=counters,
+                row, store=self.store, pipeline=self.pipeline, signer=self.signer, counters=counters
             )
 
     # ----------------------------------------------------------------- helpers
@@ -400,8 +415,9 @@ class Batcher:
         fronts: list[dict[str, Any]],
         results: dict[str, StepResult],
     ) -> list[Record]:
-        """Number each session's events; the records to store (inputs, messages and,
-        when the pipeline made one, a checkpoint)."""
+        """Number each session's events; the records to store (inputs, messages, the
+        newest ``seq`` and acknowledgement and, when the pipeline made one, a signed
+        checkpoint)."""
         records = []
         for session, inputs, front in zip(sessions, taken, fronts, strict=True):
             result = results.get(session.id, StepResult())
@@ -414,10 +430,21 @@ class Batcher:
             ]
             acked = session.acked or None
             checkpoint = (
-                Checkpoint(result.checkpoint, front) if result.checkpoint is not None else None
+                Checkpoint(self.signer.sign(result.checkpoint), front)
+                if result.checkpoint is not None
+                else None
             )
             messages = session.number(events)
-            records.append(Record(session.id, inputs, messages, acked=acked, checkpoint=checkpoint))
+            records.append(
+                Record(
+                    session.id,
+                    inputs,
+                    messages,
+                    acked=acked,
+                    checkpoint=checkpoint,
+                    last_seq=front["last_seq"],
+                )
+            )
         return records
 
     def _store(self, sessions: list[LiveSession], records: list[Record]) -> set[str]:

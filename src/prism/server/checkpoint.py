@@ -12,10 +12,12 @@ restored runtime continues exactly where the checkpointed one was (the next fram
 the same events) while a checkpoint stays small (about 150 to 300 kB for latte making,
 most of it the last remaining-time prediction).
 
-Checkpoints are written and read only by the service itself (they live in its store,
-which is as trusted as its code). A checkpoint from another version of PrISM, Python or
-torch is refused (:class:`CheckpointError`) and the session is rebuilt from all its
-stored inputs instead.
+Unpickling runs whatever code the bytes name, so :func:`load_runtime` must only see
+bytes the service wrote: the front signs each checkpoint before storing it and checks
+the signature of one read back before it gets here (:mod:`prism.server.signing`). A
+checkpoint from another version of PrISM, Python or torch is refused
+(:class:`CheckpointError`); :mod:`prism.server.restore` says how the session is rebuilt
+then.
 """
 
 from __future__ import annotations

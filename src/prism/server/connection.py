@@ -377,6 +377,7 @@ class Connection:
                 "protocol": 1,
                 "next_seq": self.session.incoming.next_seq,
                 "resume_from": hello.resume_from,
+                "recording": self.session.recording,
             }
         )
         for resent in self.registry.sent_after(self.session, hello.resume_from):

@@ -37,14 +37,20 @@ class Devices:
         self.shared = shared
         self.by_hash = {hashed: device for device, hashed in store.devices().items()}
 
-    def register(self, name: str) -> tuple[str, str]:
-        """A new device called ``name``: its id and its token (shown only now)."""
+    def register(self, name: str, *, recording: bool = False) -> tuple[str, str]:
+        """A new device called ``name``: its id and its token (shown only now).
+        ``recording``: its sessions keep every input (a research watch whose user was
+        told), instead of only those no checkpoint covers yet."""
         device_id = f"dev-{secrets.token_hex(6)}"
         token = secrets.token_urlsafe(32)
         hashed = token_hash(token)
         self.by_hash[hashed] = device_id
-        self.store.add_device(device_id, hashed, name)
+        self.store.add_device(device_id, hashed, name, recording=recording)
         return device_id, token
+
+    def forget(self, device_id: str) -> None:
+        """Stop accepting the device's token here (the store deletes the device)."""
+        self.by_hash = {h: d for h, d in self.by_hash.items() if d != device_id}
 
     def authenticate(self, token: str | None) -> str:
         """The device a token belongs to.

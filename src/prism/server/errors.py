@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from prism.errors import (
     ConnectionStateError,
+    DeviceNotFoundError,
     NoUsableModelError,
     ProcedureNotFoundError,
     ProcedureUnusableError,
@@ -26,6 +27,7 @@ from prism.errors import (
 __all__ = [
     "ECHOED_NAME_MAX",
     "ConnectionStateError",
+    "DeviceNotFoundError",
     "NoUsableModelError",
     "ProcedureNotFoundError",
     "ProcedureUnusableError",

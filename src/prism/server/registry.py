@@ -34,6 +34,7 @@ from prism.protocol import (
 from prism.server.batches import Batcher
 from prism.server.devices import Devices
 from prism.server.errors import (
+    DeviceNotFoundError,
     NoUsableModelError,
     SessionElsewhereError,
     SessionNotFoundError,
@@ -49,9 +50,10 @@ from prism.server.restore import rebuild
 from prism.server.runtime import RuntimeEvent
 from prism.server.session import CloseRequest, LiveSession, error_messages
 from prism.server.shards import ShardedPipeline
+from prism.server.signing import CheckpointSigner, checkpoint_key
 from prism.settings import Settings
-from prism.storage import Record, SessionRow, SessionStore, SqliteStore, StoredInput
-from prism.storage.redis_store import RedisStore
+from prism.storage import Record, SessionRow, SessionStore, StoredInput
+from prism.storage.configured import open_store
 
 __all__ = ["SessionRegistry"]
 
@@ -103,17 +105,16 @@ class SessionRegistry:
         """Phrases answers outside the pipeline (None: grounded answers as they are)."""
         self.shared = service.redis_url is not None
         """Other processes serve sessions of the same store (Redis)."""
-        self.store: SessionStore = (
-            RedisStore(service.redis_url, prefix=service.redis_prefix)
-            if service.redis_url is not None
-            else SqliteStore(service.database)
-        )
+        self.store: SessionStore = open_store(service)
         self.devices = Devices(self.store, shared=self.shared)
         self.health = Health()
         """Faults in progress (the store, pipeline workers): ``/v1/health``."""
+        self.signer = CheckpointSigner(checkpoint_key(service))
+        """Signs stored checkpoints and checks those read back."""
         self.batches = Batcher(
             self.pipeline,
             self.store,
+            signer=self.signer,
             max_pending_frames=service.max_pending_frames,
             batch_interval_s=service.batch_interval_s,
             counters=self.counters,
@@ -180,7 +181,7 @@ class SessionRegistry:
         except PrismError as error:
             raise NoUsableModelError(str(error)) from None
         try:
-            self.store.add_session(session_id, device_id, procedure.id)
+            row = self.store.add_session(session_id, device_id, procedure.id)
         except StoreError:  # not stored: not opened
             self.pipeline.drop(session_id)
             raise
@@ -190,6 +191,7 @@ class SessionRegistry:
             procedure.id,
             owner=True,
             max_unacked=self.settings.server.max_unacked_kept,
+            recording=row.recording,
         )
         self.sessions[session_id] = session
         self._activity[session_id] = (session.incoming.next_seq, self.clock())
@@ -312,10 +314,64 @@ class SessionRegistry:
     def _rebuild(self, row: SessionRow) -> LiveSession:
         """The stored session of ``row``, rebuilt (:func:`~prism.server.restore.rebuild`),
         keeping at most ``max_unacked_kept`` unacknowledged messages in memory."""
-        session = rebuild(row, store=self.store, pipeline=self.pipeline, counters=self.counters)
+        session = rebuild(
+            row,
+            store=self.store,
+            pipeline=self.pipeline,
+            signer=self.signer,
+            counters=self.counters,
+        )
         session.max_unacked = self.settings.server.max_unacked_kept
         session.keep([])  # drop what the new bound leaves out
         return session
+
+    # ----------------------------------------------------------------- retention
+    async def purge_expired(self, now: float) -> list[str]:
+        """Delete the sessions that ended more than ``retention_days`` before ``now``
+        (Unix time, s) with everything they stored, in the store (on a worker thread)
+        and here; their ids (none when ``retention_days`` is unset)."""
+        days = self.settings.server.retention_days
+        if days is None:
+            return []
+        purged = await asyncio.to_thread(self.store.purge_ended, now - days * 86400.0)
+        for session_id in purged:
+            self._forget(session_id, "the session was deleted (retention)")
+        self.counters["sessions_purged"] += len(purged)
+        return purged
+
+    async def forget_device(self, device_id: str) -> list[str]:
+        """Delete a device with its sessions and all they stored: its token stops
+        working, its live sessions here are dropped and their connections closed, then
+        the store deletes it (on a worker thread). The ids of the sessions deleted.
+
+        Raises
+        ------
+        DeviceNotFoundError
+            If there is no such device.
+        """
+        self.devices.forget(device_id)
+        for session in [s for s in self.sessions.values() if s.device_id == device_id]:
+            self._forget(session.id, "the device and its sessions were deleted")
+        deleted = await asyncio.to_thread(self.store.forget_device, device_id)
+        if deleted is None:
+            raise DeviceNotFoundError("unknown device")
+        for session_id in deleted:  # opened here meanwhile
+            self._forget(session_id, "the device and its sessions were deleted")
+        return deleted
+
+    def _forget(self, session_id: str, reason: str) -> None:
+        """Drop a deleted session from this process: its queued inputs, its pipeline,
+        its connection (closed with 4404). A batch of it still in flight is refused by
+        the store (the session is gone) and only counted as lost."""
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return
+        self.batches.discard(session)
+        self.pipeline.drop(session_id)
+        session.owner = False
+        if session.outbox is not None:
+            session.outbox.put_nowait(CloseRequest(int(ErrorCode.UNKNOWN_SESSION), reason))
+            session.outbox = None
 
     # ----------------------------------------------------------------- control
     async def control(self, session: LiveSession, message: ControlMessage) -> list[RuntimeEvent]:

@@ -2,6 +2,15 @@
 stored after it, the front's state (stream clocks, sequence numbers, messages sent) read
 back from the store.
 
+A checkpoint is used only if its signature holds (:mod:`prism.server.signing`) and this
+version of PrISM can read it. When it cannot be used, the session is replayed from all
+its inputs if the store still has them (a recording session, or a database written
+before inputs were deleted); otherwise the inputs it covered are gone and the session
+goes on from a fresh pipeline at that point: the inputs after the checkpoint are
+replayed into it, its sent messages and sequence numbers are kept, and what it had
+tracked before (step, history, reminders) starts over. That is logged and counted
+(``sessions_restarted_without_state``).
+
 A restarted service rebuilds every session of its SQLite store; with Redis a process
 rebuilds a session when it is asked for it or takes it over. After a pipeline worker
 died, only the pipelines of its sessions are restored (:func:`replay`): the front's state
@@ -12,11 +21,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import replace
 
 from prism.protocol import FrameKind, SequenceChecker, StreamClock, decode_frame
 from prism.server.checkpoint import CheckpointError
 from prism.server.pipeline import Pipeline
 from prism.server.session import LiveSession
+from prism.server.signing import CheckpointSigner
 from prism.storage import Checkpoint, SessionRow, SessionStore, StoredInput
 
 __all__ = ["rebuild", "replay"]
@@ -25,18 +36,25 @@ log = logging.getLogger(__name__)
 
 
 def rebuild(
-    row: SessionRow, *, store: SessionStore, pipeline: Pipeline, counters: Counter[str]
+    row: SessionRow,
+    *,
+    store: SessionStore,
+    pipeline: Pipeline,
+    signer: CheckpointSigner,
+    counters: Counter[str],
 ) -> LiveSession:
     """The session of ``row``, its pipeline restored (:func:`replay`) and the front's
     state (stream clocks, sequence numbers, messages sent) read back from the store."""
     checkpoint, inputs = replay(
-        row.session_id, row.procedure, store=store, pipeline=pipeline, counters=counters
+        row, store=store, pipeline=pipeline, signer=signer, counters=counters
     )
-    session = LiveSession(row.session_id, row.device_id, row.procedure, epoch=row.epoch)
-    last_seq = 0
+    session = LiveSession(
+        row.session_id, row.device_id, row.procedure, epoch=row.epoch, recording=row.recording
+    )
+    last_seq = row.last_seq
     if checkpoint is not None:
         session.clock = StreamClock.from_state(checkpoint.front.get("clock", {}))
-        last_seq = int(checkpoint.front.get("last_seq", 0))
+        last_seq = max(last_seq, int(checkpoint.front.get("last_seq", 0)))
     for stored in inputs:
         if stored.kind == "frame":
             frame = decode_frame(stored.body)
@@ -52,44 +70,52 @@ def rebuild(
 
 
 def replay(
-    session_id: str,
-    procedure: str,
+    row: SessionRow,
     *,
     store: SessionStore,
     pipeline: Pipeline,
+    signer: CheckpointSigner,
     counters: Counter[str],
 ) -> tuple[Checkpoint | None, list[StoredInput]]:
-    """Restore a session's pipeline from its last checkpoint and the inputs stored after
-    it (all of its inputs when it has no usable checkpoint); the checkpoint used and the
-    inputs replayed.
+    """Restore a session's pipeline from its last checkpoint (verified) and the inputs
+    stored after it; the checkpoint used and the inputs replayed. Without a usable
+    checkpoint: all its inputs, or those still stored (see the module docstring).
 
-    ``counters`` counts ``sessions_restored_from_checkpoint`` or
-    ``sessions_replayed_in_full``.
+    ``counters`` counts ``sessions_restored_from_checkpoint``,
+    ``sessions_replayed_in_full`` or ``sessions_restarted_without_state``.
     """
-    checkpoint = store.checkpoint(session_id)
+    checkpoint = store.checkpoint(row.session_id)
     if checkpoint is not None:
-        inputs = list(store.inputs(session_id, after=checkpoint.position))
+        inputs = list(store.inputs(row.session_id, after=checkpoint.position))
         try:
-            _replayed(session_id, procedure, inputs, checkpoint, pipeline)
+            verified = replace(checkpoint, state=signer.verify(checkpoint.state))
+            _replayed(row, inputs, verified, pipeline)
             counters["sessions_restored_from_checkpoint"] += 1
-            return checkpoint, inputs
+            return verified, inputs
         except CheckpointError as problem:
-            log.warning("session %s: checkpoint not used (%s)", session_id, problem)
+            if row.pruned:
+                log.warning(
+                    "session %s: checkpoint not usable (%s) and the inputs it covered are "
+                    "deleted: the session goes on from a fresh pipeline",
+                    row.session_id,
+                    problem,
+                )
+                counters["sessions_restarted_without_state"] += 1
+                inputs = list(store.inputs(row.session_id, after=row.pruned))
+                _replayed(row, inputs, None, pipeline)
+                return None, inputs
+            log.warning("session %s: checkpoint not used (%s)", row.session_id, problem)
     counters["sessions_replayed_in_full"] += 1
-    inputs = list(store.inputs(session_id))
-    _replayed(session_id, procedure, inputs, None, pipeline)
+    inputs = list(store.inputs(row.session_id))
+    _replayed(row, inputs, None, pipeline)
     return None, inputs
 
 
 def _replayed(
-    session_id: str,
-    procedure: str,
-    inputs: list[StoredInput],
-    checkpoint: Checkpoint | None,
-    pipeline: Pipeline,
+    row: SessionRow, inputs: list[StoredInput], checkpoint: Checkpoint | None, pipeline: Pipeline
 ) -> None:
     failed = pipeline.replay(
-        session_id, procedure, inputs, checkpoint.state if checkpoint else None
+        row.session_id, row.procedure, inputs, checkpoint.state if checkpoint else None
     )
     if failed:
-        log.info("session %s: %d stored inputs failed again", session_id, failed)
+        log.info("session %s: %d stored inputs failed again", row.session_id, failed)

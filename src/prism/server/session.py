@@ -64,6 +64,9 @@ class LiveSession:
         loaded only to answer a request is not the owner.
     last_input_seq : int
         The ``seq`` of the newest input taken for processing.
+    recording : bool
+        The session keeps every input (its device was registered for recording); else
+        its inputs are deleted once a checkpoint covers them.
     """
 
     id: str
@@ -86,6 +89,7 @@ class LiveSession:
     epoch: int = 0
     owner: bool = False
     last_input_seq: int = 0
+    recording: bool = False
 
     def number(self, events: list[RuntimeEvent]) -> list[dict[str, Any]]:
         """The messages of ``events``, numbered after those sent (and kept as sent).

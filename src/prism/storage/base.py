@@ -1,11 +1,18 @@
 """What the service stores, and the interface every store implements.
 
-A store keeps devices (token hashes), sessions, every input a session processed, every
+A store keeps devices (token hashes), sessions, the inputs a session processed, every
 message it sent and the latest checkpoint of each session's pipeline. A session is
 rebuilt from its checkpoint plus the inputs stored after it (or from all its inputs when
 it has none), and the messages it sent are read back, not recomputed. Each processed
 input and the messages it produced are written together *before* the messages are sent,
 so whatever a watch received (and may acknowledge) survives a crash.
+
+Retention: a session's inputs (raw sensor frames, kitchen audio included) are kept only
+until a checkpoint covers them: the record that brings a checkpoint deletes the inputs
+before it in the same transaction (:attr:`SessionRow.pruned` says up to where). Sessions
+of a device registered for recording (:attr:`SessionRow.recording`) keep every input.
+Ended sessions are deleted with everything they stored by :meth:`SessionStore.purge_ended`,
+a device with all its sessions by :meth:`SessionStore.forget_device`.
 
 Ownership: a session is served by one service process at a time. A process that takes a
 session over (a watch reconnecting to another worker) *claims* it, which raises the
@@ -41,7 +48,26 @@ transcript of a spoken question, answered at that point."""
 
 @dataclass(frozen=True)
 class SessionRow:
-    """A stored session."""
+    """A stored session.
+
+    Attributes
+    ----------
+    ended : bool
+        The session is over.
+    acked : int
+        The watch's latest acknowledgement.
+    epoch : int
+        Raised by each :meth:`SessionStore.claim`.
+    recording : bool
+        The session keeps every input (its device was registered for recording).
+    last_seq : int
+        The highest watch ``seq`` of an input the session processed (stored or not:
+        acknowledgements and empty frames are not kept as inputs).
+    ended_at : float or None
+        When the session ended (Unix time, s; ``None``: not ended).
+    pruned : int
+        The inputs up to this position were deleted (a checkpoint covers them; 0: none).
+    """
 
     session_id: str
     device_id: str
@@ -49,6 +75,10 @@ class SessionRow:
     ended: bool
     acked: int
     epoch: int = 0
+    recording: bool = False
+    last_seq: int = 0
+    ended_at: float | None = None
+    pruned: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,7 +128,11 @@ class Record:
     acked : int or None
         The watch's latest acknowledgement (kept if higher than the stored one).
     checkpoint : Checkpoint or None
-        The pipeline state after ``inputs`` (replaces the session's previous one).
+        The pipeline state after ``inputs`` (replaces the session's previous one). Unless
+        the session is recording, the session's inputs up to it are deleted.
+    last_seq : int or None
+        The highest watch ``seq`` the record covers, inputs not stored included (kept if
+        higher than the stored one).
     """
 
     session_id: str
@@ -107,6 +141,7 @@ class Record:
     ended: bool = False
     acked: int | None = None
     checkpoint: Checkpoint | None = None
+    last_seq: int | None = None
 
 
 class SessionStore(ABC):
@@ -124,8 +159,11 @@ class SessionStore(ABC):
         """Release connections and background threads."""
 
     @abstractmethod
-    def add_device(self, device_id: str, token_hash: str, name: str) -> None:
-        """Store a device (its token only hashed)."""
+    def add_device(
+        self, device_id: str, token_hash: str, name: str, *, recording: bool = False
+    ) -> None:
+        """Store a device (its token only hashed); ``recording``: its sessions keep every
+        input."""
 
     @abstractmethod
     def devices(self) -> dict[str, str]:
@@ -136,8 +174,8 @@ class SessionStore(ABC):
         """The device whose token has this hash (``None``: none)."""
 
     @abstractmethod
-    def add_session(self, session_id: str, device_id: str, procedure: str) -> None:
-        """Store a new session (epoch 0)."""
+    def add_session(self, session_id: str, device_id: str, procedure: str) -> SessionRow:
+        """Store a new session (epoch 0), recording if its device is; the new row."""
 
     @abstractmethod
     def sessions(self) -> list[SessionRow]:
@@ -189,6 +227,21 @@ class SessionStore(ABC):
     def checkpoint(self, session_id: str) -> Checkpoint | None:
         """The session's latest checkpoint (``None``: none yet)."""
 
+    @abstractmethod
+    def purge_ended(self, before: float) -> list[str]:
+        """Delete the sessions that ended before ``before`` (Unix time, s) with their
+        inputs, messages and checkpoints; the ids of those deleted."""
+
+    @abstractmethod
+    def forget_device(self, device_id: str) -> list[str] | None:
+        """Delete a device with its sessions, their inputs, messages and checkpoints.
+
+        Returns
+        -------
+        list of str or None
+            The ids of the sessions deleted; ``None`` if there is no such device.
+        """
+
     def record(
         self,
         session_id: str,
@@ -203,6 +256,7 @@ class SessionStore(ABC):
         session over, ``acked`` is the watch's latest acknowledgement (kept if higher).
         Returns ``False`` when rejected (``epoch`` is not the session's any more)."""
         inputs = () if processed is None else (processed,)
-        record = Record(session_id, inputs, messages, ended=ended, acked=acked)
+        last_seq = None if processed is None else processed.seq
+        record = Record(session_id, inputs, messages, ended=ended, acked=acked, last_seq=last_seq)
         epochs = None if epoch is None else {session_id: epoch}
         return session_id not in self.record_many([record], epochs=epochs)

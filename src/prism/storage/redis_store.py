@@ -9,19 +9,27 @@ key                            type        content
 ``P:devices``                  hash        device id -> token hash
 ``P:device_names``             hash        device id -> name
 ``P:device_by_hash``           hash        token hash -> device id
+``P:recording_devices``        set         ids of the devices whose sessions keep
+                                           every input
 ``P:sessions``                 sorted set  session ids by creation time
 ``P:session:<id>``             hash        ``device``, ``procedure``, ``created``,
-                                           ``ended``, ``acked``, ``epoch``
-``P:inputs:<id>``              list        processed inputs, in order (8-byte seq,
-                                           1-byte kind, body)
+                                           ``ended``, ``ended_at``, ``acked``,
+                                           ``epoch``, ``recording``, ``last_seq``,
+                                           ``pruned``
+``P:inputs:<id>``              list        processed inputs after ``pruned``, in
+                                           order (8-byte seq, 1-byte kind, body)
 ``P:outputs:<id>``             sorted set  sent messages (JSON) by ``seq``
 ``P:checkpoint:<id>``          hash        ``position``, ``front`` (JSON), ``state``
 =============================  ==========  =========================================
 
 :meth:`RedisStore.record_many` is one ``MULTI``/``EXEC`` transaction under ``WATCH`` of
 the sessions' hashes, so a claim by another process between the epoch check and the
-write makes it retry (and then reject that session's records). A checkpoint's position
-is the length of the session's input list once the inputs written with it are in.
+write makes it retry (and then reject that session's records). Input positions are
+absolute: the list holds the inputs after the first ``pruned`` ones (deleted when a
+checkpoint covered them), so input ``i`` (from 1) is entry ``i - pruned - 1``. A
+checkpoint's position is ``pruned`` plus the list's length once the inputs written with
+it are in. A session hash lacking a field (written by an older version) reads as 0
+(``ended_at``: as ended when first purged).
 A command that fails raises :class:`~prism.storage.base.StoreError` naming the server and
 the operation: :class:`~prism.storage.base.StoreUnavailableError` when it passes (the
 connection refused, reset or timed out, the server loading its data, read-only, out of
@@ -130,11 +138,15 @@ class RedisStore(SessionStore):
     def close(self) -> None:
         self._redis.close()
 
-    def add_device(self, device_id: str, token_hash: str, name: str) -> None:
+    def add_device(
+        self, device_id: str, token_hash: str, name: str, *, recording: bool = False
+    ) -> None:
         with self._commands("adding a device"), self._redis.pipeline() as pipe:
             pipe.hset(self._key("devices"), device_id, token_hash)
             pipe.hset(self._key("device_names"), device_id, name)
             pipe.hset(self._key("device_by_hash"), token_hash, device_id)
+            if recording:
+                pipe.sadd(self._key("recording_devices"), device_id)
             pipe.execute()
 
     def devices(self) -> dict[str, str]:
@@ -147,9 +159,10 @@ class RedisStore(SessionStore):
             device = cast(bytes | None, self._redis.hget(self._key("device_by_hash"), token_hash))
             return device.decode() if device is not None else None
 
-    def add_session(self, session_id: str, device_id: str, procedure: str) -> None:
+    def add_session(self, session_id: str, device_id: str, procedure: str) -> SessionRow:
         with self._commands("adding a session"):
             created = time.time()
+            recording = bool(self._redis.sismember(self._key("recording_devices"), device_id))
             fields: dict[FieldT, EncodableT] = {
                 "device": device_id,
                 "procedure": procedure,
@@ -157,21 +170,30 @@ class RedisStore(SessionStore):
                 "ended": 0,
                 "acked": 0,
                 "epoch": 0,
+                "recording": int(recording),
+                "last_seq": 0,
+                "pruned": 0,
             }
             with self._redis.pipeline() as pipe:
                 pipe.hset(self._key("session", session_id), mapping=fields)
                 pipe.zadd(self._key("sessions"), {session_id: created})
                 pipe.execute()
+            return SessionRow(session_id, device_id, procedure, False, 0, recording=recording)
 
     def _row(self, session_id: str, fields: Mapping[bytes, bytes]) -> SessionRow:
         try:
+            ended_at = fields.get(b"ended_at")
             return SessionRow(
                 session_id,
                 fields[b"device"].decode(),
                 fields[b"procedure"].decode(),
-                bool(int(fields[b"ended"])),
-                int(fields[b"acked"]),
-                int(fields[b"epoch"]),
+                ended=bool(int(fields[b"ended"])),
+                acked=int(fields[b"acked"]),
+                epoch=int(fields[b"epoch"]),
+                recording=bool(int(fields.get(b"recording", 0))),
+                last_seq=int(fields.get(b"last_seq", 0)),
+                ended_at=None if ended_at is None else float(ended_at),
+                pruned=int(fields.get(b"pruned", 0)),
             )
         except (KeyError, ValueError) as error:
             raise StoreError(
@@ -236,72 +258,89 @@ class RedisStore(SessionStore):
         """One attempt of :meth:`record_many` on a pipeline that watches the sessions."""
         # immediate mode under WATCH: read the current values
         current = {
-            session_id: cast(
-                list[bytes | None], pipe.hmget(self._key("session", session_id), "epoch", "acked")
-            )
+            session_id: _SessionState.read(pipe, self._key("session", session_id))
             for session_id in sessions
         }
         rejected = {
             session_id
             for session_id, epoch in epochs.items()
-            if current.get(session_id, [None])[0] is None
-            or int(cast(bytes, current[session_id][0])) != epoch
+            if current[session_id] is None
+            or cast(_SessionState, current[session_id]).epoch != epoch
         }
-        lengths = {
-            session_id: int(cast(int, pipe.llen(self._key("inputs", session_id))))
-            for session_id in sessions
-            if session_id not in rejected
+        states = {
+            session_id: state
+            for session_id, state in current.items()
+            if state is not None and session_id not in rejected
         }
-        acked = {
-            session_id: int(values[1] or 0)
-            for session_id, values in current.items()
-            if session_id not in rejected
-        }
+        for session_id, state in states.items():
+            state.length = int(cast(int, pipe.llen(self._key("inputs", session_id))))
         written = {  # a write retried after its connection broke: its inputs are in already
             record.session_id
             for record in records
             if self._unsure
             and record.inputs
-            and record.session_id not in rejected
-            and pipe.lindex(self._key("inputs", record.session_id), -1)
-            == _pack_input(record.inputs[-1])
+            and record.session_id in states
+            and (
+                (
+                    record.last_seq is not None
+                    and record.last_seq <= states[record.session_id].last_seq
+                )
+                or pipe.lindex(self._key("inputs", record.session_id), -1)
+                == _pack_input(record.inputs[-1])
+            )
         }
         pipe.multi()
+        now = time.time()
         for record in records:
             session_id = record.session_id
             if session_id in rejected or session_id in written:
                 continue
+            state, key = states[session_id], self._key("session", session_id)
             if record.inputs:
                 pipe.rpush(self._key("inputs", session_id), *map(_pack_input, record.inputs))
-                lengths[session_id] += len(record.inputs)
+                state.length += len(record.inputs)
             if record.messages:
                 pipe.zadd(
                     self._key("outputs", session_id),
                     {json.dumps(m): int(m["seq"]) for m in record.messages},
                 )
-            if record.ended:
-                pipe.hset(self._key("session", session_id), "ended", 1)
-            if record.acked is not None and record.acked > acked[session_id]:
-                acked[session_id] = record.acked
-                pipe.hset(self._key("session", session_id), "acked", record.acked)
+            if record.ended and not state.ended:
+                state.ended = True
+                pipe.hset(key, mapping={"ended": 1, "ended_at": now})
+            if record.acked is not None and record.acked > state.acked:
+                state.acked = record.acked
+                pipe.hset(key, "acked", record.acked)
+            if record.last_seq is not None and record.last_seq > state.last_seq:
+                state.last_seq = record.last_seq
+                pipe.hset(key, "last_seq", record.last_seq)
             if record.checkpoint is not None:
+                position = state.pruned + state.length
                 pipe.hset(
                     self._key("checkpoint", session_id),
                     mapping={
-                        "position": lengths[session_id],
+                        "position": position,
                         "front": json.dumps(record.checkpoint.front),
                         "state": record.checkpoint.state,
                     },
                 )
+                if not state.recording:  # the checkpoint covers every input stored
+                    pipe.delete(self._key("inputs", session_id))
+                    pipe.hset(key, "pruned", position)
+                    state.pruned, state.length = position, 0
         pipe.execute()
         return rejected
 
     def inputs(self, session_id: str, *, after: int = 0) -> Iterator[StoredInput]:
         key = self._key("inputs", session_id)
-        with self._commands("reading a session's inputs"):
-            entries = cast(list[bytes], self._redis.lrange(key, after, -1))
-        for offset, entry in enumerate(entries):
-            yield _unpack_input(entry, f"{key}[{after + offset}]")
+        with self._commands("reading a session's inputs"), self._redis.pipeline() as pipe:
+            # one transaction: pruning moves the list
+            pipe.hget(self._key("session", session_id), "pruned")
+            pipe.lrange(key, 0, -1)
+            pruned_field, entries = pipe.execute()
+        pruned = int(pruned_field or 0)
+        skip = max(0, after - pruned)
+        for offset, entry in enumerate(cast(list[bytes], entries)[skip:]):
+            yield _unpack_input(entry, f"{key}[{skip + offset}]")
 
     def outputs(self, session_id: str, *, after: int = 0) -> list[dict[str, Any]]:
         with self._commands("reading a session's messages"):
@@ -321,3 +360,68 @@ class RedisStore(SessionStore):
             )
         except (KeyError, ValueError) as error:
             raise StoreError(f"{key}: unusable checkpoint ({error})") from None
+
+    def _delete_sessions(self, pipe: Any, sessions: Sequence[str]) -> None:
+        """Queue the deletion of sessions with everything they stored on ``pipe``."""
+        for session_id in sessions:
+            for part in ("session", "inputs", "outputs", "checkpoint"):
+                pipe.delete(self._key(part, session_id))
+        if sessions:
+            pipe.zrem(self._key("sessions"), *sessions)
+
+    def purge_ended(self, before: float) -> list[str]:
+        with self._commands("deleting expired sessions"):
+            ids = [
+                i.decode()
+                for i in cast(list[bytes], self._redis.zrange(self._key("sessions"), 0, -1))
+            ]
+            with self._redis.pipeline(transaction=False) as pipe:
+                for session_id in ids:
+                    pipe.hmget(self._key("session", session_id), "ended", "ended_at")
+                found = cast(list[list[bytes | None]], pipe.execute())
+            expired, now = [], time.time()
+            with self._redis.pipeline() as pipe:
+                for session_id, (ended, ended_at) in zip(ids, found, strict=True):
+                    if not int(ended or 0):
+                        continue
+                    if ended_at is None:  # ended before ended_at was kept: its retention starts
+                        pipe.hset(self._key("session", session_id), "ended_at", now)
+                    elif float(ended_at) < before:
+                        expired.append(session_id)
+                self._delete_sessions(pipe, expired)
+                pipe.execute()
+            return expired
+
+    def forget_device(self, device_id: str) -> list[str] | None:
+        with self._commands("deleting a device"):
+            token_hash = cast(bytes | None, self._redis.hget(self._key("devices"), device_id))
+            ids = [row.session_id for row in self.sessions() if row.device_id == device_id]
+            if token_hash is None and not ids:
+                return None
+            with self._redis.pipeline() as pipe:
+                pipe.hdel(self._key("devices"), device_id)
+                pipe.hdel(self._key("device_names"), device_id)
+                pipe.srem(self._key("recording_devices"), device_id)
+                if token_hash is not None:
+                    pipe.hdel(self._key("device_by_hash"), token_hash)
+                self._delete_sessions(pipe, ids)
+                pipe.execute()
+            return ids
+
+
+class _SessionState:
+    """A session hash's fields that :meth:`RedisStore.record_many` updates, as read under
+    ``WATCH`` and then kept up to date while its commands are queued."""
+
+    def __init__(self, fields: list[bytes | None]) -> None:
+        epoch, ended, acked, last_seq, pruned, recording = (int(v or 0) for v in fields)
+        self.epoch, self.ended, self.acked, self.last_seq = epoch, bool(ended), acked, last_seq
+        self.pruned, self.recording, self.length = pruned, bool(recording), 0
+
+    _FIELDS = ("epoch", "ended", "acked", "last_seq", "pruned", "recording")
+
+    @classmethod
+    def read(cls, pipe: Any, key: str) -> _SessionState | None:
+        """The state of the session hash ``key`` (``None``: no such session)."""
+        fields = cast(list[bytes | None], pipe.hmget(key, *cls._FIELDS))
+        return None if fields[0] is None else cls(fields)

@@ -54,8 +54,7 @@ CREATE TABLE IF NOT EXISTS devices (
 CREATE INDEX IF NOT EXISTS devices_by_hash ON devices (token_hash);
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, procedure TEXT NOT NULL,
-    created REAL NOT NULL, ended INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0,
-    epoch INTEGER NOT NULL DEFAULT 0);
+    created REAL NOT NULL, ended INTEGER NOT NULL DEFAULT 0, acked INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS inputs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, seq INTEGER NOT NULL,
     kind TEXT NOT NULL, body BLOB NOT NULL);
@@ -67,6 +66,27 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     session_id TEXT PRIMARY KEY, position INTEGER NOT NULL, front TEXT NOT NULL,
     state BLOB NOT NULL);
 """
+
+_LATER_COLUMNS = (
+    ("sessions", "epoch", "INTEGER NOT NULL DEFAULT 0"),
+    ("devices", "recording", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "recording", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "last_seq", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "ended_at", "REAL"),
+    ("sessions", "pruned", "INTEGER NOT NULL DEFAULT 0"),
+)
+"""Columns added after the first schema: (table, column, type), added to a database that
+lacks them. Sessions that had ended before ``ended_at`` existed count as ended when it
+is added (their retention starts then)."""
+
+
+def _add_later_columns(db: sqlite3.Connection) -> None:
+    for table, column, kind in _LATER_COLUMNS:
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            if column == "ended_at":
+                db.execute("UPDATE sessions SET ended_at = ? WHERE ended = 1", (time.time(),))
 
 
 class SqliteStore(SessionStore):
@@ -92,9 +112,7 @@ class SqliteStore(SessionStore):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
-            if "epoch" not in columns:  # a database written before sessions had epochs
-                self._db.execute("ALTER TABLE sessions ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+            _add_later_columns(self._db)
         self._stop = threading.Event()
         self._wal_copier: threading.Thread | None = None
         if on_disk:
@@ -175,9 +193,14 @@ class SqliteStore(SessionStore):
             except sqlite3.Error as error:
                 raise self._failed(operation, error) from error
 
-    def add_device(self, device_id: str, token_hash: str, name: str) -> None:
+    def add_device(
+        self, device_id: str, token_hash: str, name: str, *, recording: bool = False
+    ) -> None:
         with self._transaction("adding a device") as db:
-            db.execute("INSERT INTO devices VALUES (?, ?, ?)", (device_id, token_hash, name))
+            db.execute(
+                "INSERT INTO devices (device_id, token_hash, name, recording) VALUES (?, ?, ?, ?)",
+                (device_id, token_hash, name, int(recording)),
+            )
 
     def devices(self) -> dict[str, str]:
         rows = self._query("reading the devices", "SELECT device_id, token_hash FROM devices")
@@ -191,15 +214,23 @@ class SqliteStore(SessionStore):
         )
         return str(rows[0][0]) if rows else None
 
-    def add_session(self, session_id: str, device_id: str, procedure: str) -> None:
+    def add_session(self, session_id: str, device_id: str, procedure: str) -> SessionRow:
         with self._transaction("adding a session") as db:
             db.execute(
-                "INSERT INTO sessions (session_id, device_id, procedure, created) "
-                "VALUES (?, ?, ?, ?)",
-                (session_id, device_id, procedure, time.time()),
+                "INSERT INTO sessions (session_id, device_id, procedure, created, recording) "
+                "VALUES (?, ?, ?, ?, "
+                "COALESCE((SELECT recording FROM devices WHERE device_id = ?), 0))",
+                (session_id, device_id, procedure, time.time(), device_id),
             )
+            row = db.execute(
+                f"SELECT {self._SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)
+            ).fetchone()
+        return _session_row(row)
 
-    _SESSION_COLUMNS = "session_id, device_id, procedure, ended, acked, epoch"
+    _SESSION_COLUMNS = (
+        "session_id, device_id, procedure, ended, acked, epoch, recording, last_seq, ended_at, "
+        "pruned"
+    )
 
     def sessions(self) -> list[SessionRow]:
         rows = self._query(
@@ -245,23 +276,23 @@ class SqliteStore(SessionStore):
                 "INSERT INTO outputs VALUES (?, ?, ?)",
                 [(r.session_id, int(m["seq"]), json.dumps(m)) for r in kept for m in r.messages],
             )
+            now = time.time()
             db.executemany(
-                "UPDATE sessions SET ended = 1 WHERE session_id = ?",
-                [(r.session_id,) for r in kept if r.ended],
+                "UPDATE sessions SET ended = 1, ended_at = COALESCE(ended_at, ?) "
+                "WHERE session_id = ?",
+                [(now, r.session_id) for r in kept if r.ended],
             )
             db.executemany(
                 "UPDATE sessions SET acked = MAX(acked, ?) WHERE session_id = ?",
                 [(r.acked, r.session_id) for r in kept if r.acked is not None],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO checkpoints SELECT ?, COALESCE(MAX(id), 0), ?, ? "
-                "FROM inputs WHERE session_id = ?",
-                [
-                    (r.session_id, json.dumps(r.checkpoint.front), r.checkpoint.state, r.session_id)
-                    for r in kept
-                    if r.checkpoint is not None
-                ],
+                "UPDATE sessions SET last_seq = MAX(last_seq, ?) WHERE session_id = ?",
+                [(r.last_seq, r.session_id) for r in kept if r.last_seq is not None],
             )
+            for record in kept:
+                if record.checkpoint is not None:
+                    _write_checkpoint(db, record.session_id, record.checkpoint)
         return rejected
 
     def inputs(self, session_id: str, *, after: int = 0) -> Iterator[StoredInput]:
@@ -292,6 +323,64 @@ class SqliteStore(SessionStore):
         position, front, state = rows[0]
         return Checkpoint(bytes(state), json.loads(front), int(position))
 
+    def purge_ended(self, before: float) -> list[str]:
+        with self._transaction("deleting expired sessions") as db:
+            rows = db.execute(
+                "SELECT session_id FROM sessions WHERE ended = 1 AND ended_at < ?", (before,)
+            ).fetchall()
+            ids = [str(row[0]) for row in rows]
+            _delete_sessions(db, ids)
+        return ids
+
+    def forget_device(self, device_id: str) -> list[str] | None:
+        with self._transaction("deleting a device") as db:
+            known = db.execute("DELETE FROM devices WHERE device_id = ?", (device_id,)).rowcount
+            rows = db.execute(
+                "SELECT session_id FROM sessions WHERE device_id = ?", (device_id,)
+            ).fetchall()
+            ids = [str(row[0]) for row in rows]
+            _delete_sessions(db, ids)
+        return ids if known or ids else None
+
+
+def _write_checkpoint(db: sqlite3.Connection, session_id: str, checkpoint: Checkpoint) -> None:
+    """Replace the session's checkpoint; unless it is recording, delete the inputs it covers.
+
+    Its position is the newest input id of the whole table (ids are never reused), so it
+    covers every input of the session stored so far even when none is left."""
+    position = int(
+        db.execute(
+            "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'inputs'"
+        ).fetchone()[0]
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
+        (session_id, position, json.dumps(checkpoint.front), checkpoint.state),
+    )
+    pruning = db.execute(
+        "UPDATE sessions SET pruned = ? WHERE session_id = ? AND recording = 0",
+        (position, session_id),
+    ).rowcount
+    if pruning:
+        db.execute("DELETE FROM inputs WHERE session_id = ? AND id <= ?", (session_id, position))
+
+
+def _delete_sessions(db: sqlite3.Connection, ids: list[str]) -> None:
+    """Delete sessions with their inputs, messages and checkpoints (inside a transaction)."""
+    for table in ("inputs", "outputs", "checkpoints", "sessions"):
+        db.executemany(f"DELETE FROM {table} WHERE session_id = ?", [(i,) for i in ids])
+
 
 def _session_row(row: tuple[Any, ...]) -> SessionRow:
-    return SessionRow(row[0], row[1], row[2], bool(row[3]), int(row[4]), int(row[5]))
+    return SessionRow(
+        row[0],
+        row[1],
+        row[2],
+        ended=bool(row[3]),
+        acked=int(row[4]),
+        epoch=int(row[5]),
+        recording=bool(row[6]),
+        last_seq=int(row[7]),
+        ended_at=None if row[8] is None else float(row[8]),
+        pruned=int(row[9]),
+    )
