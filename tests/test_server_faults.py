@@ -116,7 +116,10 @@ def _app_session(settings: Settings) -> tuple[TestClient, dict[str, str], str, s
     client = TestClient(create_app(settings))
     client.__enter__()
     admin = {"Authorization": "Bearer admin"}
-    token = client.post("/v1/devices", json={"name": "w"}, headers=admin).json()["token"]
+    # a recording device keeps every input: the database only grows, so capping its pages
+    # (a full disk) stops the next write (deleted inputs would leave free pages to reuse)
+    device = {"name": "w", "recording": True}
+    token = client.post("/v1/devices", json=device, headers=admin).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
     made = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
     return client, auth, token, made.json()["session_id"]

@@ -58,7 +58,7 @@ def _rebuilt(
 def _damage(registry: SessionRegistry, session_id: str, state: bytes) -> None:
     """Replace the session's stored checkpoint state (its position kept)."""
     assert isinstance(registry.store, SqliteStore)
-    with registry.store._transaction() as db:
+    with registry.store._transaction("replacing a checkpoint") as db:
         db.execute("UPDATE checkpoints SET state = ? WHERE session_id = ?", (state, session_id))
 
 

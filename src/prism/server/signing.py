@@ -22,7 +22,7 @@ import os
 import secrets
 from pathlib import Path
 
-from prism.errors import CheckpointError
+from prism.errors import CheckpointError, SettingsError
 from prism.settings import ServerSettings
 
 __all__ = ["KEY_FILE", "CheckpointSigner", "checkpoint_key"]
@@ -44,7 +44,7 @@ class CheckpointSigner:
 
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
-            raise ValueError(f"checkpoint key: expected at least 16 bytes, got {len(key)}")
+            raise SettingsError(f"checkpoint key: expected at least 16 bytes, got {len(key)}")
         self._key = key
 
     def _mac(self, blob: bytes) -> bytes:
