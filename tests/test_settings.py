@@ -47,7 +47,7 @@ def test_the_service_section_keeps_its_documented_defaults() -> None:
     server = Settings().server
     assert server.database == ".prism/sessions.sqlite3" and server.redis_url is None
     assert (server.redis_prefix, server.admin_token) == ("prism", None)
-    assert (server.checkpoint_every_s, server.pipeline_workers) == (10.0, 0)
+    assert (server.checkpoint_every_s, server.pipeline_workers) == (30.0, 0)
     assert (server.warm_up_sessions, server.malloc_arenas) == (8, 2)
     assert (server.max_sessions, server.max_pending_frames) == (1000, 50)
     assert (server.max_messages_per_s, server.message_burst) == (200.0, 400)
@@ -81,7 +81,7 @@ def test_the_service_section_round_trips_through_its_environment(
     chosen = ServerSettings(admin_token="t", max_sessions=7, checkpoint_every_s=None)
     for name, value in chosen.environment().items():
         monkeypatch.setenv(name, value)
-    assert Settings().server == chosen.model_copy(update={"checkpoint_every_s": 10.0})
+    assert Settings().server == chosen.model_copy(update={"checkpoint_every_s": 30.0})
 
 
 @pytest.mark.parametrize(

@@ -126,7 +126,7 @@ class ServerSettings(BaseModel):
     )
     redis_prefix: str = Field(default="prism", description="prefix of the Redis keys")
     checkpoint_every_s: float | None = Field(
-        default=10.0,
+        default=30.0,
         gt=0,
         description="session time between two stored checkpoints of a session's pipeline "
         "(a restart replays only the inputs after the last one, the only ones kept unless "

@@ -45,6 +45,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from prism.errors import StoreUnavailableError, WorkerLostError
@@ -281,12 +282,29 @@ class Batcher:
 
     async def _run_writes(self) -> None:
         """Store and deliver the stepped batches, in order; a batch the store cannot
-        take now is kept and tried again (the module docstring)."""
+        take now is kept and tried again (the module docstring).
+
+        The checkpoints of a batch are written in a second transaction, after its
+        messages went out: they do not hold the messages back (about 300 kB each), and
+        the session counts as in flight until they are written, so nothing of the
+        session comes between its inputs and its checkpoint. A crash in between leaves
+        the previous checkpoint and every input after it: nothing is lost."""
         while True:
             sessions, records, results = await self._writes.get()
             try:
-                rejected = await self._stored(sessions, records)
+                now = [replace(record, checkpoint=None) for record in records]
+                rejected = await self._stored(sessions, now)
                 self._deliver_stored(sessions, records, results, rejected)
+                later = [
+                    (session, Record(record.session_id, checkpoint=record.checkpoint))
+                    for session, record in zip(sessions, records, strict=True)
+                    if record.checkpoint is not None and session.id not in rejected
+                ]
+                if later:
+                    lost = await self._stored([s for s, _ in later], [r for _, r in later])
+                    for session, _ in later:
+                        if session.id in lost:
+                            self._lost(session)
             except Exception:
                 log.exception("storing a batch of %d sessions failed", len(sessions))
                 self.counters["internal_errors"] += 1

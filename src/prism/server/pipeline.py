@@ -240,9 +240,9 @@ class LocalPipeline(Pipeline):
     def _install(self, session_id: str, runtime: SessionRuntime) -> None:
         self.runtimes[session_id] = runtime
         every = self.checkpoint_every_s
-        if every is not None:  # the first one after 1 to 2 intervals, by the session id
+        if every is not None:  # the first one within an interval, by the session id
             phase = (zlib.crc32(session_id.encode()) % 97) / 97
-            self._checkpoint_due[session_id] = runtime.state.time + every * (1.0 + phase)
+            self._checkpoint_due[session_id] = runtime.state.time + every * phase
 
     def open(self, session_id: str, procedure_id: str) -> None:
         with self._lock:
