@@ -133,14 +133,7 @@ def live_server() -> Iterator[str]:
     it at the end."""
     from prism.server.threaded import serve_in_thread
 
-    settings = service_settings(
-        admin_token=ADMIN_TOKEN,
-        database=":memory:",
-        max_messages_per_s=1e9,
-        message_burst=10**9,
-        warm_up_sessions=0,
-    )
-    server, port = serve_in_thread(settings)
+    server, port = serve_in_thread(replay_settings())
     yield f"127.0.0.1:{port}"
     server.should_exit = True
 
@@ -310,6 +303,18 @@ def server_registry(**settings: Any) -> SessionRegistry:
     settings.setdefault("database", ":memory:")
     settings.setdefault("warm_up_sessions", 0)
     return SessionRegistry(service_settings(**settings))
+
+
+def replay_settings() -> Settings:
+    """A service for tests that replay recordings as fast as it goes: the admin token
+    :data:`ADMIN_TOKEN`, an in-memory store, no message-rate limit, no warm-up."""
+    return service_settings(
+        admin_token=ADMIN_TOKEN,
+        database=":memory:",
+        max_messages_per_s=1e9,
+        message_burst=10**9,
+        warm_up_sessions=0,
+    )
 
 
 def service_settings(*, llm: LLMSettings | None = None, **server: Any) -> Settings:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from conftest import service_settings
+from conftest import ADMIN_TOKEN, replay_settings
 from prism.data.recording import read_recording
 from prism.server.access import AdminAccess
 from prism.server.app import admin_access
@@ -25,7 +25,6 @@ from prism.server.threaded import serve_in_thread
 from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
 
-ADMIN_TOKEN = "admin-secret"
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
 needs_chromium = pytest.mark.skipif(
     shutil.which("chromium") is None, reason="chromium is not installed"
@@ -37,14 +36,7 @@ CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disabl
 def streamed() -> Iterator[tuple[str, str, AdminAccess]]:
     """A service (on a thread) with one replayed session: its address, the session and
     the service's admin access (to issue one-time links)."""
-    settings = service_settings(
-        admin_token=ADMIN_TOKEN,
-        database=":memory:",
-        max_messages_per_s=1e9,
-        message_burst=10**9,
-        warm_up_sessions=0,
-    )
-    server, port = serve_in_thread(settings)
+    server, port = serve_in_thread(replay_settings())
     address = f"127.0.0.1:{port}"
     token, session = open_session(f"http://{address}", ADMIN_TOKEN, "latte_making")
     url = f"ws://{address}/v1/sessions/{session}/stream"
