@@ -33,11 +33,15 @@ Measured:
 - ``database_mb_start``, ``database_mb_end``: the size (MB, 2**20 bytes) of the service's
   SQLite store on disk, the database file plus its write-ahead log (``-wal``), when the
   watches start streaming and when they stop (before ``end``); sampled every second
-  (``database_mb_samples``: every 10th sample, as ``[s since streaming started, MB]``).
-- ``database_growth_mb_per_min``: the least-squares slope of those per-second samples
-  from ``GROWTH_FROM_S`` (30 s, once every session stores checkpoints) to the end of
-  streaming, in MB per minute. The slope, rather than the difference of two samples,
-  because the write-ahead log rises and falls by several MB as it is rewound (every 2 s).
+  (``database_mb_samples``: every 10th sample, as ``[s since streaming started, MB]``);
+  ``wal_mb_max``: the largest the write-ahead log was.
+- ``database_growth_mb_per_min``: how fast the database file itself grows, the
+  least-squares slope of its per-second sizes from ``GROWTH_FROM_S`` (30 s, once every
+  session stores checkpoints) to the end of streaming, in MB per minute. The file keeps
+  its high-water mark (deleted rows leave pages that later rows reuse), so this is the
+  growth of what is kept. The write-ahead log is left out of the slope: it is bounded
+  (rewound every 2 s, trimmed to 64 MB) and rises and falls by tens of MB with the
+  moment it is sampled.
 - ``batches``: the service's histogram of sessions per classification batch (from
   ``/metrics``), and the service's error counters.
 """
@@ -269,29 +273,33 @@ async def _sample_memory(
         samples.append((time.perf_counter() - start, rss_mb_by_process(service)))
 
 
-def _database_mb(database: Path) -> float:
-    """Size (MB) of the SQLite database file and its write-ahead log."""
-    files = (database, database.with_name(database.name + "-wal"))
-    return sum(f.stat().st_size for f in files if f.exists()) / 2**20
+def _database_mb(database: Path) -> tuple[float, float]:
+    """Sizes (MB) of the SQLite database file and of its write-ahead log."""
+    wal = database.with_name(database.name + "-wal")
+    file_mb, wal_mb = (f.stat().st_size / 2**20 if f.exists() else 0.0 for f in (database, wal))
+    return file_mb, wal_mb
 
 
-async def _sample_database(database: Path, samples: list[tuple[float, float]]) -> None:
-    """Every second: the time (perf_counter s) and the database's size (MB)."""
+async def _sample_database(database: Path, samples: list[tuple[float, float, float]]) -> None:
+    """Every second: the time (perf_counter s), the database file's and its log's sizes (MB)."""
     while True:
-        samples.append((time.perf_counter(), _database_mb(database)))
+        samples.append((time.perf_counter(), *_database_mb(database)))
         await asyncio.sleep(1.0)
 
 
-def _database_report(samples: list[tuple[float, float]], seconds: float) -> dict[str, Any]:
+def _database_report(samples: list[tuple[float, float, float]], seconds: float) -> dict[str, Any]:
     """``database_*`` fields of the report from the per-second samples (module docstring)."""
-    streaming = [(t, mb) for t, mb in samples if t <= seconds]
-    steady = np.array([(t, mb) for t, mb in streaming if t >= GROWTH_FROM_S])
+    streaming = [(t, mb, wal) for t, mb, wal in samples if t <= seconds]
+    steady = np.array([(t, mb) for t, mb, _ in streaming if t >= GROWTH_FROM_S])
     slope = float(np.polyfit(steady[:, 0], steady[:, 1], 1)[0]) * 60 if len(steady) > 2 else None
     return {
-        "database_mb_start": round(streaming[0][1], 1) if streaming else None,
-        "database_mb_end": round(streaming[-1][1], 1) if streaming else None,
+        "database_mb_start": round(sum(streaming[0][1:]), 1) if streaming else None,
+        "database_mb_end": round(sum(streaming[-1][1:]), 1) if streaming else None,
         "database_growth_mb_per_min": None if slope is None else round(slope, 2),
-        "database_mb_samples": [[round(t, 1), round(mb, 1)] for t, mb in streaming[::10]],
+        "wal_mb_max": round(max(wal for _, _, wal in streaming), 1) if streaming else None,
+        "database_mb_samples": [
+            [round(t, 1), round(mb + wal, 1)] for t, mb, wal in streaming[::10]
+        ],
     }
 
 
@@ -306,10 +314,10 @@ async def _measure(
     dict[int, float],
     float,
     list[tuple[float, list[float]]],
-    list[tuple[float, float]],
+    list[tuple[float, float, float]],
 ]:
     samples: list[tuple[float, list[float]]] = []
-    sizes: list[tuple[float, float]] = []
+    sizes: list[tuple[float, float, float]] = []
     cpu_before = _cpu_s(service)
     own_before = time.process_time()
     wall_before = time.perf_counter()
@@ -327,7 +335,7 @@ async def _measure(
     wall = time.perf_counter() - wall_before
     global LOAD_CPU_PERCENT
     LOAD_CPU_PERCENT = 100.0 * (time.process_time() - own_before) / wall
-    since_start = [(t - start, mb) for t, mb in sizes if t >= start]
+    since_start = [(t - start, mb, wal) for t, mb, wal in sizes if t >= start]
     return results, busy, wall, samples, since_start
 
 

@@ -300,3 +300,27 @@ def test_forget_device_deletes_the_device_and_all_its_sessions(store: SessionSto
     assert not store.add_session("d", "d1", "latte_making").recording
     _sessions(store, "e", device="unregistered")
     assert store.forget_device("unregistered") == ["e"]
+
+
+@pytest.mark.parametrize("delete", ["forget_device", "purge_ended"])
+def test_sqlite_zeroes_what_deleting_a_device_or_expired_sessions_frees(
+    tmp_path: Path, delete: str
+) -> None:
+    """Deleting a device's data, or sessions past their retention, leaves none of their
+    bytes in the database file (its freed pages are zeroed, not only put on the free
+    list), while the inputs a checkpoint covers are freed without zeroing them."""
+    path = tmp_path / "s.sqlite3"
+    store = SqliteStore(path)
+    store.add_device("d1", "hash1", "watch", recording=True)
+    store.add_session("a", "d1", "latte_making")
+    audio = b"kitchen audio of a home " * 400  # bytes that must not outlive a deletion
+    store.record_many([Record("a", [StoredInput(1, "frame", audio)], ended=True)])
+    store.close()  # the write-ahead log goes into the file
+    assert audio[:200] in path.read_bytes()  # (a row spans pages: look for a piece)
+    store = SqliteStore(path)
+    if delete == "forget_device":
+        assert store.forget_device("d1") == ["a"]
+    else:
+        assert store.purge_ended(time.time() + 1.0) == ["a"]
+    store.close()
+    assert audio[:200] not in path.read_bytes()

@@ -10,6 +10,13 @@ plain class for the rest (a constraint broken: a bug). Commits only append to th
 write-ahead log; a background connection copies it into the database file and then
 rewinds the log, so the log file (and its index, which every connection maps into
 memory) stays bounded however long the service writes.
+
+Deleted inputs (covered by a checkpoint) free their pages, which the next inputs reuse:
+the file stays at its high-water mark. SQLite overwrites a freed page with zeros only
+where that costs no extra write (``secure_delete=FAST``): zeroing every freed page of
+the inputs as they are deleted doubled the writes and, with 200 streaming sessions,
+added some 20-50 ms to the p99 latency. Deleting a device or expired sessions zeroes
+every page it frees (``secure_delete=ON`` for that transaction).
 """
 
 from __future__ import annotations
@@ -111,6 +118,9 @@ class SqliteStore(SessionStore):
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # inputs deleted as checkpoints cover them: their pages are reused by the
+            # next inputs, not zeroed at once (zeroing doubled the writes, module docstring)
+            self._db.execute("PRAGMA secure_delete=FAST")
             self._db.executescript(_SCHEMA)
             _add_later_columns(self._db)
         self._stop = threading.Event()
@@ -170,11 +180,17 @@ class SqliteStore(SessionStore):
         return StoreError(f"SQLite store {self.path}: {operation} failed: {error}")
 
     @contextmanager
-    def _transaction(self, operation: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, operation: str, *, erase: bool = False) -> Iterator[sqlite3.Connection]:
         """The connection inside one write transaction (rolled back on any error);
-        SQLite's errors come out as :class:`StoreError` naming ``operation``."""
+        SQLite's errors come out as :class:`StoreError` naming ``operation``.
+
+        ``erase``: the pages the transaction frees are overwritten with zeros (deleting
+        a device or expired sessions). Otherwise (``secure_delete=FAST``, see the module
+        docstring) freed pages keep their bytes until a later write reuses them."""
         with self._lock:
             try:
+                if erase:
+                    self._db.execute("PRAGMA secure_delete=ON")
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
@@ -185,6 +201,9 @@ class SqliteStore(SessionStore):
                     raise
             except sqlite3.Error as error:
                 raise self._failed(operation, error) from error
+            finally:
+                if erase:
+                    self._db.execute("PRAGMA secure_delete=FAST")
 
     def _query(self, operation: str, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
@@ -324,7 +343,7 @@ class SqliteStore(SessionStore):
         return Checkpoint(bytes(state), json.loads(front), int(position))
 
     def purge_ended(self, before: float) -> list[str]:
-        with self._transaction("deleting expired sessions") as db:
+        with self._transaction("deleting expired sessions", erase=True) as db:
             rows = db.execute(
                 "SELECT session_id FROM sessions WHERE ended = 1 AND ended_at < ?", (before,)
             ).fetchall()
@@ -333,7 +352,7 @@ class SqliteStore(SessionStore):
         return ids
 
     def forget_device(self, device_id: str) -> list[str] | None:
-        with self._transaction("deleting a device") as db:
+        with self._transaction("deleting a device", erase=True) as db:
             known = db.execute("DELETE FROM devices WHERE device_id = ?", (device_id,)).rowcount
             rows = db.execute(
                 "SELECT session_id FROM sessions WHERE device_id = ?", (device_id,)
