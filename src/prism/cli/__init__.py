@@ -5,7 +5,13 @@ from __future__ import annotations
 import typer
 
 # Importing a command module registers its commands on its sub-app.
-from prism.cli import data_synth, procedure_learn, procedure_show, procedure_validate  # noqa: F401
+from prism.cli import (  # noqa: F401
+    data_import,
+    data_synth,
+    procedure_learn,
+    procedure_show,
+    procedure_validate,
+)
 from prism.cli._common import fail
 from prism.cli.data import data_app
 from prism.cli.devices import devices_app
