@@ -86,7 +86,7 @@ async def _stream(registry: SessionRegistry, session: LiveSession, frames: range
 
 
 def test_the_loops_batch_store_and_deliver_over_several_lifespans() -> None:
-    registry = server_registry()
+    registry = server_registry(checkpoint_every_s=None)  # every input stays stored
     session = registry.open_session("dev", "latte_making")
     session.outbox = asyncio.Queue()
     asyncio.run(_with_loops(registry, _stream(registry, session, range(0, 20))))
@@ -105,7 +105,7 @@ def test_the_loops_batch_store_and_deliver_over_several_lifespans() -> None:
 
 
 def test_a_control_message_waits_for_the_frames_before_it() -> None:
-    registry = server_registry()
+    registry = server_registry(checkpoint_every_s=None)  # every input stays stored
     session = registry.open_session("dev", "latte_making")
     correction = CorrectionMessage(type="correction", seq=41, kind="done", step="x", t=1.0)
 
@@ -134,7 +134,7 @@ def test_behind_after_max_pending_frames() -> None:
 
 
 def test_a_failing_pipeline_step_keeps_the_loops_going() -> None:
-    registry = server_registry()
+    registry = server_registry(checkpoint_every_s=None)  # every input stays stored
     pipeline = registry.pipeline
     assert isinstance(pipeline, LocalPipeline)
     original = pipeline.step
@@ -155,7 +155,7 @@ def test_a_failing_pipeline_step_keeps_the_loops_going() -> None:
 
 
 def test_acknowledgements_and_empty_frames_are_not_stored_but_their_seq_is() -> None:
-    registry = server_registry()
+    registry = server_registry(checkpoint_every_s=None)  # every input stays stored
     session = registry.open_session("dev", "latte_making")
     (first, body), (second, _) = FRAMES[:2]
     registry.batches.push_frame(session, first, body)
