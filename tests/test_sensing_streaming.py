@@ -244,3 +244,37 @@ def test_streams_made_and_dropped_meanwhile_leave_a_batch_alone(
         stop.set()
         worker.join()
     np.testing.assert_allclose(streamed, model.predict_proba(session), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("sent", ["imu", "audio"])
+def test_a_modality_that_never_comes_is_left_out_after_a_while(
+    model: ActivityClassifier, session: Recording, sent: str
+) -> None:
+    """A watch without a microphone (or motion sensors) streams one modality to a stream of
+    both: after SOLO_AFTER_S of it, frames come from it alone, as if chosen from the start;
+    the other's samples that come later are ignored and counted."""
+    assert session.imu is not None and session.audio is not None
+    stream = StreamingClassifier(model)
+    only = ("imu",) if sent == "imu" else ("audio",)
+    sizes = ([37], [10**9]) if sent == "imu" else ([10**9], [5000])
+    rows = []
+    for piece in chunks(
+        session.imu.times.size if sent == "imu" else session.audio.size,
+        sizes[0] if sent == "imu" else sizes[1],
+    ):
+        if sent == "imu":
+            stream.push_imu(session.imu.times[piece], session.imu.values[piece])
+        else:
+            stream.push_audio(session.audio[piece])
+        rows.append(stream.pop_frames())
+        if stream.left_out is None:
+            assert rows[-1].shape[0] == 0  # nothing before the other is given up on
+    assert stream.left_out == ("audio" if sent == "imu" else "imu") and stream.modalities == only
+    if sent == "imu":
+        stream.push_audio(np.zeros(800, dtype=np.float32))
+    else:
+        stream.push_imu(np.array([20.0]), np.zeros((1, 6)))
+    assert stream.ignored_samples == (800 if sent == "imu" else 1)
+    rows.append(stream.finish(duration_s=session.duration))
+    offline = model.predict_proba(session, modalities=only)
+    np.testing.assert_allclose(np.concatenate(rows), offline, atol=1e-5, rtol=0)

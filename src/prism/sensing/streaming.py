@@ -15,6 +15,15 @@ recording (to float rounding, ~1e-6).
 Latency: frame ``f`` (time ``t = f / 5`` s) needs audio up to ``t + 0.5`` s and IMU up to
 ``t + 0.98`` s, so frames come out about 1 s after their time with both modalities.
 
+One sensor only: a session of a watch without a microphone (or whose user refused it),
+or without motion sensors, sends one modality. When nothing of one modality has come
+while the other, pushed in :data:`SOLO_AFTER_PUSHES` chunks or more (a live stream, not
+a recording pushed whole), covers :data:`SOLO_AFTER_S` of the session, the missing one is
+left out for the rest of the session (treated as missing, as ``modalities`` does) and
+frames come from the other alone; samples of it that come later are ignored (counted).
+The rule depends only on the data pushed, so a replay of the same inputs decides the
+same.
+
 Memory is bounded: the extractors keep only the samples, STFT columns and resampled IMU
 values that frames not yet returned still need.
 
@@ -42,10 +51,21 @@ from prism.sensing.network import check_modalities
 from prism.sensing.state_pool import StateSlot
 
 __all__ = [
+    "SOLO_AFTER_PUSHES",
+    "SOLO_AFTER_S",
     "FrameBatch",
     "StreamingClassifier",
     "classify_streams",
 ]
+
+
+SOLO_AFTER_S = 3.0
+"""Session time (s) one modality covers with nothing of the other before the other is
+left out (see the module docstring)."""
+
+SOLO_AFTER_PUSHES = 3
+"""Chunks of one modality pushed with nothing of the other before the other may be left
+out."""
 
 
 class StreamingClassifier:
@@ -106,6 +126,9 @@ class StreamingClassifier:
             )
         self.classifier = classifier
         self.modalities = chosen
+        self.left_out: str | None = None
+        """The modality left out because nothing of it came (None: none)."""
+        self._pushes = {"imu": 0, "audio": 0}
         self._imu = (
             ImuFrameStream(magnitude=classifier.imu_magnitude, late=late_imu, max_gap_s=max_gap_s)
             if "imu" in chosen
@@ -126,6 +149,8 @@ class StreamingClassifier:
         self._state = StateSlot(self._network)
         self._emitted = 0
         self._finished = False
+        self.ignored_samples = 0
+        """Samples of a modality left out for arriving after :data:`SOLO_AFTER_S`."""
 
     def model_parts(self) -> dict[str, object]:
         """The objects this stream takes from its model, the same (or equal) for every
@@ -149,14 +174,41 @@ class StreamingClassifier:
     def push_imu(self, times: np.ndarray, values: np.ndarray) -> None:
         """Add IMU rows: ``times (n,)`` s from the session start, ``values (n, 6)``."""
         if self._imu is None:
+            if self.left_out == "imu":
+                self.ignored_samples += len(times)
+                return
             raise SensingError(f"this stream does not use IMU (modalities {self.modalities})")
         self._imu.push(times, values)
+        self._pushes["imu"] += 1
+        silent = self._audio is not None and self._audio.n_samples == 0
+        if silent and self._solo("imu", self._imu.newest_time):
+            self._leave_out("audio")
 
     def push_audio(self, samples: np.ndarray) -> None:
         """Add mono audio samples at ``audio_rate`` Hz, following the previous chunk."""
         if self._audio is None:
+            if self.left_out == "audio":
+                self.ignored_samples += len(samples)
+                return
             raise SensingError(f"this stream does not use audio (modalities {self.modalities})")
         self._audio.push(samples)
+        self._pushes["audio"] += 1
+        silent = self._imu is not None and not np.isfinite(self._imu.newest_time)
+        if silent and self._solo("audio", self._audio.n_samples / self._audio.spec.rate):
+            self._leave_out("imu")
+
+    def _solo(self, modality: str, covered_s: float) -> bool:
+        """Whether ``modality`` alone has come long enough (see the module docstring)."""
+        return self._pushes[modality] >= SOLO_AFTER_PUSHES and covered_s >= SOLO_AFTER_S
+
+    def _leave_out(self, modality: str) -> None:
+        """Go on without ``modality`` (nothing of it came: the module docstring)."""
+        if modality == "audio":
+            self._audio = None
+        else:
+            self._imu = None
+        self.modalities = tuple(m for m in self.modalities if m != modality)
+        self.left_out = modality
 
     def _streams(self) -> list[ImuFrameStream | AudioFrameStream]:
         return [s for s in (self._imu, self._audio) if s is not None]

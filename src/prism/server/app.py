@@ -38,7 +38,7 @@ from fastapi.responses import (
 )
 from pydantic import BaseModel, Field
 
-from prism.errors import PrismError, StoreUnavailableError, WorkerLostError
+from prism.errors import DataError, PrismError, StoreUnavailableError, WorkerLostError
 from prism.protocol import ErrorCode
 from prism.server.access import COOKIE, COOKIE_LIFETIME_S, AdminAccess
 from prism.server.admission import Admission
@@ -58,6 +58,7 @@ from prism.server.errors import (
 )
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import transcribe_question
+from prism.server.sensor_logger import MAX_BODY_BYTES, SensorLoggerBridge
 from prism.server.voice import Voice
 from prism.settings import Settings, get_settings
 from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, synthesize
@@ -430,6 +431,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session = registry.resolve(session_id)
         view = await registry.snapshot(session)
         return dashboard_view(session.id, view, session.notable, ended=session.ended)
+
+    bridge = SensorLoggerBridge(registry)
+
+    @app.post("/v1/ingest/sensor-logger", response_model=None)
+    async def sensor_logger_push(
+        request: Request,
+        task: Annotated[str, Query(max_length=100)],
+        token: Annotated[str | None, Query(max_length=200)] = None,
+        authorization: Annotated[str | None, Header()] = None,
+    ) -> Response | dict[str, Any]:
+        """A Sensor Logger push message (``prism.server.sensor_logger``): 200 with what
+        it fed, or 499 with the reason as text (the app shows it to its user)."""
+        try:
+            device_id = registry.devices.authenticate(_bearer(authorization) or token)
+            body = b""
+            async for part in request.stream():
+                body += part
+                if len(body) > MAX_BODY_BYTES:
+                    raise DataError(f"message of more than {MAX_BODY_BYTES} bytes")
+            return await bridge.ingest(device_id, task, body)
+        except (DataError, ServiceError) as refusal:
+            return PlainTextResponse(f"PrISM: {refusal}", status_code=499)
 
     @app.websocket("/v1/sessions/{session_id}/stream")
     async def stream(websocket: WebSocket, session_id: str, token: str | None = None) -> None:
