@@ -324,3 +324,15 @@ def test_sqlite_zeroes_what_deleting_a_device_or_expired_sessions_frees(
         assert store.purge_ended(time.time() + 1.0) == ["a"]
     store.close()
     assert audio[:200] not in path.read_bytes()
+
+
+def test_a_pairing_is_taken_once_and_only_before_it_expires(store: SessionStore) -> None:
+    now = time.time()
+    store.add_pairing("h1", "latte_making", now + 60)
+    store.add_pairing("h2", "wound_care", now + 60)
+    store.add_pairing("h3", "latte_making", now + 5)
+    assert store.take_pairing("h1", now) == "latte_making"
+    assert store.take_pairing("h1", now) is None  # used
+    assert store.take_pairing("nope", now) is None
+    assert store.take_pairing("h3", now + 10) is None  # expired
+    assert store.take_pairing("h2", now + 10) == "wound_care"

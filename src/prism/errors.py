@@ -41,6 +41,7 @@ __all__ = [
     "ModelFileError",
     "NoUsableModelError",
     "ObserverError",
+    "PairingNotFoundError",
     "PlotError",
     "PrismError",
     "ProcedureError",
@@ -216,6 +217,10 @@ class SessionNotFoundError(ServiceError, LookupError):
 
 class DeviceNotFoundError(ServiceError, LookupError):
     """No device of that id."""
+
+
+class PairingNotFoundError(ServiceError, LookupError):
+    """No pairing of that code (unknown, used or expired: the same refusal)."""
 
 
 class ProcedureNotFoundError(ServiceError, LookupError):

@@ -46,6 +46,7 @@ from prism.cli import (  # noqa: E402, F401
     eval_qa,
     eval_reminders,
     eval_tracker,
+    pair,
     serve,
     train,
     train_asr,

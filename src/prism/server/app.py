@@ -47,6 +47,7 @@ from prism.server.dashboard import dashboard_view
 from prism.server.errors import (
     DeviceNotFoundError,
     NoUsableModelError,
+    PairingNotFoundError,
     ProcedureNotFoundError,
     ProcedureUnusableError,
     ServiceError,
@@ -56,6 +57,7 @@ from prism.server.errors import (
     TooManySessionsError,
     UnauthorizedError,
 )
+from prism.server.pairing import Pairings, qr_svg
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import transcribe_question
 from prism.server.sensor_logger import MAX_BODY_BYTES, SensorLoggerBridge
@@ -78,6 +80,7 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     UnauthorizedError: 401,
     SessionNotFoundError: 404,
     DeviceNotFoundError: 404,
+    PairingNotFoundError: 404,
     ProcedureNotFoundError: 404,
     NoUsableModelError: 409,
     SessionElsewhereError: 409,
@@ -113,6 +116,19 @@ class DeviceRequest(BaseModel):
         strict=True,
         description="its sessions keep every input (a research watch whose user was told)",
     )
+
+
+class PairingRequest(BaseModel):
+    """Make a pairing code for a procedure."""
+
+    task: str = Field(min_length=1, max_length=100)
+
+
+class ClaimRequest(BaseModel):
+    """Exchange a pairing code for a device."""
+
+    code: str = Field(min_length=1, max_length=40)
+    name: str = Field(default="paired device", min_length=1, max_length=100)
 
 
 class SessionRequest(BaseModel):
@@ -314,6 +330,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "name": request.name,
             "recording": request.recording,
             "token": token,
+        }
+
+    pairings = Pairings(registry.store, registry.devices)
+
+    @app.post("/v1/pairings", dependencies=[Depends(viewer)])
+    def create_pairing(pairing: PairingRequest, request: Request) -> dict[str, Any]:
+        """A one-time code for a new device of a procedure, its web-client link and QR
+        code (``prism.server.pairing``); the admin token or the dashboard's login."""
+        task = registry.procedures.get(pairing.task).id
+        made = pairings.create(task)
+        link = f"{str(request.base_url).rstrip('/')}/watch?pair={made.code}"
+        return {
+            "code": made.code,
+            "task": task,
+            "expires_at": made.expires,
+            "url": link,
+            "qr_svg": qr_svg(link),
+        }
+
+    @app.post("/v1/pairings/claim")
+    def claim_pairing(claim: ClaimRequest, request: Request) -> dict[str, Any]:
+        """Exchange a pairing code, once, for a device: its id, token and procedure, and
+        its Sensor Logger push URL."""
+        device_id, token, task = pairings.claim(claim.code, claim.name)
+        base = str(request.base_url).rstrip("/")
+        return {
+            "device_id": device_id,
+            "token": token,
+            "task": task,
+            "sensor_logger_url": f"{base}/v1/ingest/sensor-logger?token={token}&task={task}",
         }
 
     @app.delete("/v1/devices/{device_id}", dependencies=[Depends(admin)])

@@ -242,6 +242,17 @@ class SessionStore(ABC):
             The ids of the sessions deleted; ``None`` if there is no such device.
         """
 
+    @abstractmethod
+    def add_pairing(self, code_hash: str, task: str, expires: float) -> None:
+        """Store a pairing: a one-time code (only its hash) that gives a new device for
+        ``task`` until ``expires`` (Unix time, s)."""
+
+    @abstractmethod
+    def take_pairing(self, code_hash: str, now: float) -> str | None:
+        """Use a pairing once: its task if it exists and has not expired at ``now``
+        (Unix time, s), else ``None``; either way it is gone afterwards, as are the
+        pairings expired at ``now``."""
+
     def record(
         self,
         session_id: str,

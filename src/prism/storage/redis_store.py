@@ -20,6 +20,7 @@ key                            type        content
                                            order (8-byte seq, 1-byte kind, body)
 ``P:outputs:<id>``             sorted set  sent messages (JSON) by ``seq``
 ``P:checkpoint:<id>``          hash        ``position``, ``front`` (JSON), ``state``
+``P:pairing:<code hash>``      string      ``<expiry>:<task>``, expiring with it
 =============================  ==========  =========================================
 
 :meth:`RedisStore.record_many` is one ``MULTI``/``EXEC`` transaction under ``WATCH`` of
@@ -368,6 +369,19 @@ class RedisStore(SessionStore):
                 pipe.delete(self._key(part, session_id))
         if sessions:
             pipe.zrem(self._key("sessions"), *sessions)
+
+    def add_pairing(self, code_hash: str, task: str, expires: float) -> None:
+        with self._commands("adding a pairing"):
+            ttl_ms = max(1, int((expires - time.time()) * 1000))
+            self._redis.set(self._key("pairing", code_hash), f"{expires}:{task}", px=ttl_ms)
+
+    def take_pairing(self, code_hash: str, now: float) -> str | None:
+        with self._commands("taking a pairing"):
+            found = cast(bytes | None, self._redis.getdel(self._key("pairing", code_hash)))
+        if found is None:
+            return None
+        expires, task = found.decode().split(":", 1)
+        return task if float(expires) > now else None
 
     def purge_ended(self, before: float) -> list[str]:
         with self._commands("deleting expired sessions"):

@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS outputs (
 CREATE TABLE IF NOT EXISTS checkpoints (
     session_id TEXT PRIMARY KEY, position INTEGER NOT NULL, front TEXT NOT NULL,
     state BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS pairings (
+    code_hash TEXT PRIMARY KEY, task TEXT NOT NULL, expires REAL NOT NULL);
 """
 
 _LATER_COLUMNS = (
@@ -341,6 +343,18 @@ class SqliteStore(SessionStore):
             return None
         position, front, state = rows[0]
         return Checkpoint(bytes(state), json.loads(front), int(position))
+
+    def add_pairing(self, code_hash: str, task: str, expires: float) -> None:
+        with self._transaction("adding a pairing") as db:
+            db.execute("INSERT INTO pairings VALUES (?, ?, ?)", (code_hash, task, expires))
+
+    def take_pairing(self, code_hash: str, now: float) -> str | None:
+        with self._transaction("taking a pairing") as db:
+            row = db.execute(
+                "DELETE FROM pairings WHERE code_hash = ? RETURNING task, expires", (code_hash,)
+            ).fetchone()
+            db.execute("DELETE FROM pairings WHERE expires <= ?", (now,))
+        return str(row[0]) if row is not None and float(row[1]) > now else None
 
     def purge_ended(self, before: float) -> list[str]:
         with self._transaction("deleting expired sessions", erase=True) as db:

@@ -1,12 +1,15 @@
-"""Opening a session on the service over its REST API (what a watch's companion app does)."""
+"""The service's REST API as its clients use it: opening a session (what a watch's
+companion app does), asking for a pairing code (what a researcher does)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 
 from prism.errors import SessionRequestError
 
-__all__ = ["SessionRequestError", "open_session"]
+__all__ = ["SessionRequestError", "open_session", "request_pairing"]
 
 
 def open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
@@ -48,3 +51,32 @@ def open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
     except httpx.HTTPError as error:
         raise SessionRequestError(f"cannot reach the service at {server}: {error}") from None
     return token, str(session.json()["session_id"])
+
+
+def request_pairing(server: str, admin_token: str, task: str) -> dict[str, Any]:
+    """Ask the service for a pairing code of ``task`` (``POST /v1/pairings``).
+
+    Returns
+    -------
+    dict
+        ``code``, ``task``, ``expires_at`` (Unix s), ``url`` (the web client's link with
+        the code) and ``qr_svg`` (that link as a QR code).
+
+    Raises
+    ------
+    SessionRequestError
+        If the service cannot be reached or refuses (the message has its status and reply).
+    """
+    try:
+        with httpx.Client(base_url=server, timeout=10.0) as http:
+            reply = http.post(
+                "/v1/pairings",
+                json={"task": task},
+                headers={"Authorization": f"Bearer {admin_token}"},
+            )
+    except httpx.HTTPError as error:
+        raise SessionRequestError(f"cannot reach the service at {server}: {error}") from None
+    if reply.status_code != 200:
+        raise SessionRequestError(f"making a pairing failed ({reply.status_code}): {reply.text}")
+    made: dict[str, Any] = reply.json()
+    return made
