@@ -174,11 +174,16 @@ def test_a_new_recording_of_the_device_ends_the_previous_session(client: TestCli
     assert {s["session_id"]: s["ended"] for s in listed} == {first: True, second: False}
 
 
+@pytest.mark.parametrize("query", ["token=nope&task=latte_making", "task=latte_making", ""])
+def test_a_push_without_a_devices_token_is_unauthorized(client: TestClient, query: str) -> None:
+    reply = client.post(f"/v1/ingest/sensor-logger?{query}", json=_messages("rec-y")[0])
+    assert reply.status_code == 401 and "device token" in reply.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("query", "body", "reason"),
     [
-        ("token=nope&task=latte_making", {}, "missing or unknown device token"),
-        ("task=latte_making", {}, "missing or unknown device token"),
+        ("token={token}", {}, "the push URL needs the procedure"),
         ("token={token}&task=../x", None, "unknown procedure"),
         (
             "token={token}&task=latte_making",

@@ -483,14 +483,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/v1/ingest/sensor-logger", response_model=None)
     async def sensor_logger_push(
         request: Request,
-        task: Annotated[str, Query(max_length=100)],
+        task: Annotated[str | None, Query(max_length=100)] = None,
         token: Annotated[str | None, Query(max_length=200)] = None,
         authorization: Annotated[str | None, Header()] = None,
     ) -> Response | dict[str, Any]:
         """A Sensor Logger push message (``prism.server.sensor_logger``): 200 with what
-        it fed, or 499 with the reason as text (the app shows it to its user)."""
+        it fed; 401 without a device's token; else 499 with the reason as text (the app
+        shows it to its user)."""
+        device_id = registry.devices.authenticate(_bearer(authorization) or token)
         try:
-            device_id = registry.devices.authenticate(_bearer(authorization) or token)
+            if not task:
+                raise DataError("the push URL needs the procedure: ...&task=PROCEDURE_ID")
             body = b""
             async for part in request.stream():
                 body += part

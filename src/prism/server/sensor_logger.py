@@ -13,9 +13,9 @@ waits while the session is behind). The session is IMU-only; it ends when the de
 starts another recording or by the idle sweep. Its step updates are stored as for any
 session (``GET /v1/sessions/{id}/events``, the dashboard).
 
-The app shows the text of a 499 reply to its user (once per recording): every refusal
-of a message (unknown token or task, malformed message, too large) is a 499 with a
-plain-text reason. What this process keeps of a recording (the assembler, the session
+The app shows the text of a 499 reply to its user (once per recording): a message
+without a device's token is refused with 401; every other refusal (no or unknown task,
+a malformed or too large message) is a 499 with a plain-text reason. What this process keeps of a recording (the assembler, the session
 id) is in memory: after a restart, the next message of a recording opens a new session.
 """
 
