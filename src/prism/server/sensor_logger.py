@@ -15,8 +15,9 @@ session (``GET /v1/sessions/{id}/events``, the dashboard).
 
 The app shows the text of a 499 reply to its user (once per recording): a message
 without a device's token is refused with 401; every other refusal (no or unknown task,
-a malformed or too large message) is a 499 with a plain-text reason. What this process keeps of a recording (the assembler, the session
-id) is in memory: after a restart, the next message of a recording opens a new session.
+a malformed or too large message) is a 499 with a plain-text reason. What this process
+keeps of a recording (the assembler, the session id) is in memory: after a restart, the
+next message of a recording opens a new session.
 """
 
 from __future__ import annotations
