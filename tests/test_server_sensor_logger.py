@@ -167,11 +167,14 @@ def test_repeated_and_reordered_messages_change_nothing(client: TestClient) -> N
 def test_a_new_recording_of_the_device_ends_the_previous_session(client: TestClient) -> None:
     token = _token(client)
     url = f"/v1/ingest/sensor-logger?token={token}&task=latte_making"
-    first = client.post(url, json=_messages("rec-a")[0]).json()["session_id"]
+    first = [client.post(url, json=m).json()["session_id"] for m in _messages("rec-a")[:5]]
     second = client.post(url, json=_messages("rec-b")[0]).json()["session_id"]
-    assert first != second
+    assert len(set(first)) == 1 and first[0] != second
     listed = client.get("/v1/sessions", headers={"Authorization": f"Bearer {token}"}).json()
-    assert {s["session_id"]: s["ended"] for s in listed} == {first: True, second: False}
+    assert {s["session_id"]: s["ended"] for s in listed} == {first[0]: True, second: False}
+    # the readings the first recording's reorder window still held went in before its end
+    times, _ = _fed_imu(client, first[0])
+    assert times[-1] > 4.8
 
 
 @pytest.mark.parametrize("query", ["token=nope&task=latte_making", "task=latte_making", ""])

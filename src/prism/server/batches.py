@@ -156,6 +156,23 @@ class Batcher:
         self._rebuilding = [asyncio.Lock() for _ in range(lanes)]
 
     # ----------------------------------------------------------------- inputs
+    def take_frame(self, session: LiveSession, frame: SensorFrame, body: bytes) -> None:
+        """Take a sensor frame a watch sent (a connection's, or one the Sensor Logger
+        bridge made): its ``seq`` and time are checked before the ``seq`` is taken (a
+        refused frame leaves it free), then it is counted and queued
+        (:meth:`push_frame`).
+
+        Raises
+        ------
+        ProtocolError
+            ``DUPLICATE``, ``SEQUENCE_GAP``, or a time the session's clock refuses.
+        """
+        session.incoming.check(frame.seq)
+        session.clock.check(frame)
+        session.incoming.accept(frame.seq)
+        self.counters["frames"] += 1
+        self.push_frame(session, frame, body)
+
     def push_frame(self, session: LiveSession, frame: SensorFrame, body: bytes) -> None:
         """Take a sensor frame for the next batch: its stream's clock moves on to its end;
         an empty one (no samples) only moves the session's last ``seq`` (stored with the

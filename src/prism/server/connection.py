@@ -287,11 +287,9 @@ class Connection:
                 "answer audio (kind 4) goes from the server to the watch only",
                 frame.seq,
             )
-        if frame.kind != FrameKind.QUESTION_AUDIO:
-            session.clock.check(frame)
-        session.incoming.accept(frame.seq)  # checked: the seq is taken
-        self.registry.counters["frames"] += 1
         if frame.kind == FrameKind.QUESTION_AUDIO:
+            session.incoming.accept(frame.seq)  # checked: the seq is taken
+            self.registry.counters["frames"] += 1
             self.on_question_audio(frame)
             return False
         await self.on_sensor_frame(frame, body)
@@ -387,7 +385,7 @@ class Connection:
         """An IMU or audio frame: queued for the next batch; while the session has too
         many frames waiting, the connection is not read (backpressure)."""
         batches = self.registry.batches
-        batches.push_frame(self.session, frame, body)
+        batches.take_frame(self.session, frame, body)
         writer = self._writer
         while batches.behind(self.session) and not (writer is None or writer.done()):
             await asyncio.sleep(0.01)

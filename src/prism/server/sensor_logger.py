@@ -10,8 +10,9 @@ for the device; the following ones go to it. Their motion readings become IMU fr
 2 s put in order, 50 Hz), numbered and fed to the session exactly as a watch's frames
 (the same sequence and time checks, the same batches, the same backpressure: the reply
 waits while the session is behind). The session is IMU-only; it ends when the device
-starts another recording or by the idle sweep. Its step updates are stored as for any
-session (``GET /v1/sessions/{id}/events``, the dashboard).
+starts another recording (after the readings still held) or by the idle sweep. Its step
+updates are stored as for any session (``GET /v1/sessions/{id}/events``, the
+dashboard).
 
 The app shows the text of a 499 reply to its user (once per recording): a message
 without a device's token is refused with 401; every other refusal (no or unknown task,
@@ -28,7 +29,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from prism.data.recording import IMU_RATE_HZ
+from prism.data.recording import IMU_RATE_HZ, ImuSamples
 from prism.data.sensor_logger import PushAssembler, parse_push
 from prism.errors import DataError
 from prism.protocol import (
@@ -101,8 +102,22 @@ class SensorLoggerBridge:
             while len(self._recordings) > RECORDINGS_KEPT:
                 self._recordings.popitem(last=False)
         self._recordings.move_to_end(key)
-        frames = 0
-        for chunk in recording.assembler.add(message):
+        frames = await self._feed(session, recording.assembler.add(message))
+        assembler = recording.assembler
+        return {
+            "session_id": session.id,
+            "frames": frames,
+            "late_readings": assembler.late,
+            "repeated_messages": assembler.repeated,
+        }
+
+    async def _feed(self, session: LiveSession, chunks: list[ImuSamples]) -> int:
+        """IMU chunks into the session as IMU frames, as a watch's would go; how many
+        frames were taken (one refused by the time checks, e.g. after a gap of more
+        than an hour, is left out)."""
+        batches = self.registry.batches
+        taken = 0
+        for chunk in chunks:
             for start in range(0, len(chunk.times), MAX_SAMPLES[FrameKind.IMU]):
                 part = slice(start, start + MAX_SAMPLES[FrameKind.IMU])
                 frame = SensorFrame(
@@ -112,39 +127,24 @@ class SensorLoggerBridge:
                     IMU_RATE_HZ,
                     chunk.values[part],
                 )
-                if await self._feed(session, frame):
-                    frames += 1
-        assembler = recording.assembler
-        return {
-            "session_id": session.id,
-            "frames": frames,
-            "late_readings": assembler.late,
-            "repeated_messages": assembler.repeated,
-        }
-
-    async def _feed(self, session: LiveSession, frame: SensorFrame) -> bool:
-        """A frame into the session as a watch's would go (False: refused by the time
-        checks, e.g. after a gap of more than an hour)."""
-        try:
-            session.incoming.check(frame.seq)
-            session.clock.check(frame)
-        except ProtocolError:
-            self.registry.counters["protocol_errors"] += 1
-            return False
-        session.incoming.accept(frame.seq)
-        self.registry.counters["frames"] += 1
-        batches = self.registry.batches
-        batches.push_frame(session, frame, encode_frame(frame))
-        while batches.behind(session):
-            await asyncio.sleep(0.01)
-        return True
+                try:
+                    batches.take_frame(session, frame, encode_frame(frame))
+                except ProtocolError:
+                    self.registry.counters["protocol_errors"] += 1
+                    continue
+                taken += 1
+                while batches.behind(session):
+                    await asyncio.sleep(0.01)
+        return taken
 
     async def _end_others(self, device_id: str, keep: str) -> None:
-        """End the device's other followed recordings' sessions (it started a new one)."""
+        """End the device's other followed recordings' sessions (it started a new one),
+        after the readings their assemblers still held."""
         for key in [k for k in self._recordings if k[0] == device_id and k[1] != keep]:
             recording = self._recordings.pop(key)
             session = self.registry.sessions.get(recording.session_id)
             if session is not None and not session.ended:
+                await self._feed(session, recording.assembler.flush())
                 await self.registry.end(session)
 
 
