@@ -62,6 +62,7 @@ from prism.server.registry import SessionRegistry
 from prism.server.runtime import transcribe_question
 from prism.server.sensor_logger import MAX_BODY_BYTES, SensorLoggerBridge
 from prism.server.voice import Voice
+from prism.server.web_client import web_client_file, web_client_page
 from prism.settings import Settings, get_settings
 from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, synthesize
 from prism.speech.models import shipped_adapter
@@ -416,6 +417,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session = registry.owned(session_id, device_id)
         await registry.end(session)
         return {"session_id": session.id, "ended": True}
+
+    @app.get("/watch", response_class=HTMLResponse)
+    def watch_page(host: Annotated[str | None, Header()] = None) -> Response:
+        """The web client: a phone or a watch with a browser as a PrISM watch."""
+        return web_client_page(host)
+
+    @app.get("/watch/{name}")
+    def watch_file(name: str, host: Annotated[str | None, Header()] = None) -> Response:
+        """The web client's scripts, style, manifest, icons and service worker."""
+        return web_client_file(name, host)
 
     @app.get("/dashboard", response_class=HTMLResponse)
     def dashboard(login: Annotated[str | None, Cookie(alias=COOKIE)] = None) -> str:

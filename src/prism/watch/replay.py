@@ -95,11 +95,14 @@ class ReplayQuestion:
 
 @dataclass
 class ReplayResult:
-    """What happened: every server message, in order, and how many frames were sent."""
+    """What happened: every server message, in order, how many frames were sent, and
+    the latency of each step update that names the frame it first includes (``in_seq``):
+    from sending that frame to receiving the update (s, as ``benchmarks/load.py``)."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     frames_sent: int = 0
     wall_s: float = 0.0
+    latencies_s: list[float] = field(default_factory=list)
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         """The messages of one ``type``."""
@@ -194,6 +197,7 @@ async def replay(
         answered = 0
         received = [0]  # highest server seq received; acknowledged by the sender
         acked = 0
+        sent_at: dict[int, float] = {}  # seq of a sensor frame -> when it was sent
 
         async def receive() -> None:
             nonlocal answered
@@ -207,6 +211,9 @@ async def replay(
                     raise ReplayError(f"the server closed the session: {message['message']}")
                 if kind == "error":
                     numbers.refused(message)
+                origin = sent_at.pop(message.get("in_seq") or -1, None) if kind == "step" else None
+                if origin is not None:
+                    result.latencies_s.append(time.perf_counter() - origin)
                 if kind == "answer" or (kind == "step" and message.get("final")):
                     answered += 1
                 received_up_to = max(received[0], int(message.get("seq") or 0))
@@ -245,6 +252,7 @@ async def replay(
                 await ws.send(json.dumps({"type": "ack", "seq": numbers.take(), "up_to": acked}))
             numbered = SensorFrame(frame.kind, numbers.take(), frame.t0, frame.rate, frame.samples)
             await ws.send(encode_frame(numbered))
+            sent_at[numbered.seq] = time.perf_counter()
             result.frames_sent += 1
             if receiver.done():
                 receiver.result()  # re-raise a fatal error
