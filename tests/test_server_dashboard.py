@@ -1,11 +1,13 @@
-"""The live dashboard: its data endpoints, and the login and the page in a real headless
-Chromium (a one-time link, and the login form driven over the DevTools protocol)."""
+"""The live dashboard: its data endpoints, and the login, the page and the pairing of a
+device in a real headless Chromium (a one-time link, the login form and the pairing form
+driven over the DevTools protocol)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -21,6 +23,7 @@ from conftest import ADMIN_TOKEN, replay_settings
 from prism.data.recording import read_recording
 from prism.server.access import AdminAccess
 from prism.server.app import admin_access
+from prism.server.pairing import qr_svg
 from prism.server.threaded import serve_in_thread
 from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
@@ -105,6 +108,7 @@ class DevTools:
 
     def evaluate(self, expression: str) -> Any:
         result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
         return result["result"].get("value")
 
     def wait_for(self, expression: str, timeout_s: float = 30.0) -> None:
@@ -154,3 +158,73 @@ def test_the_login_form_logs_chromium_in_with_an_httponly_cookie(
     assert session in page.evaluate("document.getElementById('title').textContent")
     assert page.evaluate("document.cookie") == ""  # HttpOnly: scripts cannot read it
     assert ADMIN_TOKEN not in page.evaluate("location.href")
+
+
+@needs_chromium
+def test_the_dashboard_pairs_a_device_with_a_qr_code_and_a_code_to_type(
+    streamed: tuple[str, str, AdminAccess], chromium_page: DevTools
+) -> None:
+    address, _, access = streamed
+    page = chromium_page
+    page.call("Page.navigate", url=f"http://{address}/dashboard/login?link={access.link()}")
+    page.wait_for("document.querySelector('#pair-task option[value=latte_making]') !== null")
+    page.evaluate("document.getElementById('pair-task').value = 'latte_making';"
+                  "document.getElementById('pair-button').click()")  # fmt: skip
+    page.wait_for("document.getElementById('pair-code').textContent.length > 0")
+    code = page.evaluate("document.getElementById('pair-code').textContent")
+    link = page.evaluate("document.getElementById('pair-url').href")
+    assert link == f"http://{address}/watch?pair={code}"
+    assert page.evaluate("document.getElementById('pair-url').textContent") == link
+    # the QR code is inline SVG, drawn from the server's segno output of that very link
+    drawn = page.evaluate("document.querySelector('#pair-qr svg path').getAttribute('d')")
+    assert f' d="{drawn}"' in qr_svg(link)
+    assert (
+        page.evaluate("document.querySelector('#pair-qr svg').getBoundingClientRect().width") > 200
+    )
+    expiry = page.evaluate("document.getElementById('pair-expiry').textContent")
+    assert re.match(r"Valid once, for (10:00|9:[0-5]\d) more", expiry), expiry
+    assert "loopback" in page.evaluate("document.getElementById('pair-hint').textContent")
+    assert page.evaluate("document.getElementById('pair-problem').textContent") == ""
+    with httpx.Client(base_url=f"http://{address}") as http:  # the shown code works, once
+        claimed = http.post("/v1/pairings/claim", json={"code": code})
+        assert claimed.status_code == 200 and claimed.json()["task"] == "latte_making"
+        assert http.post("/v1/pairings/claim", json={"code": code}).status_code == 404
+
+
+@needs_chromium
+def test_the_dashboards_pairing_says_what_went_wrong_in_words(
+    streamed: tuple[str, str, AdminAccess], chromium_page: DevTools
+) -> None:
+    address, _, access = streamed
+    page = chromium_page
+    page.call("Page.navigate", url=f"http://{address}/dashboard/login?link={access.link()}")
+    page.wait_for("document.querySelector('#pair-task option[value=latte_making]') !== null")
+
+    def problem_after_pairing(task: str) -> str:
+        page.evaluate("{ document.getElementById('pair-problem').textContent = '';"
+                      "const s = document.getElementById('pair-task');"
+                      f"s.add(new Option('{task}', '{task}')); s.value = '{task}';"
+                      "document.getElementById('pair-button').click() }")  # fmt: skip
+        page.wait_for("document.getElementById('pair-problem').textContent.length > 0")
+        return str(page.evaluate("document.getElementById('pair-problem').textContent"))
+
+    assert "does not know the procedure “no_such_task”" in problem_after_pairing("no_such_task")
+    # a lost login and a lost network, as the page's fetch would see them
+    page.evaluate("window.realFetch = window.fetch; window.pairingFails = (failure) => {"
+                  "window.fetch = (url, options) => url === '/v1/pairings' ? failure()"
+                  " : window.realFetch(url, options) }")  # fmt: skip
+    page.evaluate("pairingFails(() => Promise.resolve(new Response('{}', {status: 401})))")
+    assert "logged out" in problem_after_pairing("latte_making")
+    page.evaluate("pairingFails(() => Promise.reject(new TypeError('Failed to fetch')))")
+    assert "Cannot reach the service" in problem_after_pairing("latte_making")
+    assert page.evaluate("document.getElementById('pairing').hidden")  # no code was shown
+    # the QR code's SVG is rebuilt from drawing elements only: nothing in it runs or loads
+    hostile = ('<svg width="9" height="9" onload="window.ran=1"><script>window.ran=2</script>'
+               '<path d="M0 0h1" onclick="window.ran=3"/><image href="x.png"/><foreignObject>'
+               '<img src=x onerror="window.ran=4"></foreignObject></svg>')  # fmt: skip
+    kept = page.evaluate(f"safeQr({json.dumps(hostile)}).outerHTML")
+    assert (
+        kept
+        == '<svg width="9" height="9" viewBox="0 0 9 9" role="img"><path d="M0 0h1"></path></svg>'
+    )
+    assert page.evaluate("new Promise((done) => setTimeout(() => done(window.ran), 500))") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,3 +35,12 @@ def test_a_port_in_use_is_a_start_error() -> None:
         with pytest.raises(ServerStartError, match=f"did not start on 127.0.0.1:{port}") as caught:
             serve_in_thread(SETTINGS, port=port, timeout_s=20.0)
     assert isinstance(caught.value, PrismError)
+
+
+def test_an_unusable_certificate_is_a_start_error(tmp_path: Path) -> None:
+    certificate = tmp_path / "tls.crt"
+    certificate.write_text("-----BEGIN CERTIFICATE-----\nnot one\n", encoding="utf-8")
+    with pytest.raises(ServerStartError, match=f"cannot serve HTTPS with {certificate}"):
+        serve_in_thread(SETTINGS, ssl_certfile=certificate)
+    with pytest.raises(ServerStartError, match="needs its certificate"):
+        serve_in_thread(SETTINGS, ssl_keyfile=certificate)

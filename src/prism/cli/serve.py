@@ -13,6 +13,7 @@ import typer
 import uvicorn
 
 from prism.cli import app
+from prism.cli._addresses import WILDCARD_HOSTS, local_addresses, url_host
 from prism.cli._common import console, fail
 from prism.cli.watch import MessagePrinter
 from prism.data.recording import read_recording
@@ -30,6 +31,55 @@ __all__ = ["serve"]
 DEMO_RECORDING = Path("demo/latte_making-s000")
 """The demo's recording, in the settings' ``datasets_dir``."""
 DEMO_QUESTION = "What is the next step?"
+
+_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+"""The address this machine reaches a service on each wildcard host at."""
+
+
+def _say(line: str) -> None:
+    """Print ``line`` as it is, on one line (addresses, to copy: IPv6 ones in brackets are
+    no console markup)."""
+    console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _addresses(host: str, port: int, *, tls: bool) -> tuple[str, list[str] | None]:
+    """The service's base URL on this machine, and (``None`` unless ``host`` is a
+    wildcard) on each of the machine's network addresses."""
+    scheme = "https" if tls else "http"
+    family = WILDCARD_HOSTS.get(host)
+    if family is None:
+        return f"{scheme}://{url_host(host)}:{port}", None
+    network = [f"{scheme}://{url_host(address)}:{port}" for address in local_addresses(family)]
+    return f"{scheme}://{url_host(_LOOPBACK[host])}:{port}", network
+
+
+def _announce(base: str, network: list[str] | None, *, tls: bool, note: str) -> str:
+    """Print where the service listens (``note``: what follows in parentheses) and, for a
+    wildcard host (``network`` not ``None``), the web client's and the dashboard's
+    address on each network address, and what phones need to give a page their sensors.
+
+    Returns the base URL for the dashboard's login link: a network address when there
+    is one (the dashboard's pairing QR codes name the address the dashboard was opened
+    at, and a phone cannot open this machine's loopback address).
+    """
+    if network is None:
+        _say(f"PrISM service on {base} ({note})")
+        return base
+    _say(f"PrISM service on every address of this machine, here {base} ({note})")
+    if not network:
+        _say("on the local network: no address found (is this machine on a network?)")
+    for address in network:
+        _say(f"on the local network: web client {address}/watch, dashboard {address}/dashboard")
+    secure = (
+        "; a phone warns once about a self-made certificate: accept it"
+        if tls
+        else ": serve with --ssl-certfile and --ssl-keyfile (watch_bridge/README.md)"
+    )
+    _say(
+        "phones give motion sensors and the microphone only to HTTPS pages (or pages "
+        f"opened on localhost){secure}"
+    )
+    return (network or [base])[0]
 
 
 def _demo(base: str, admin_token: str, speed: float | None, *, datasets_dir: Path) -> None:
@@ -52,7 +102,16 @@ def _demo(base: str, admin_token: str, speed: float | None, *, datasets_dir: Pat
     )
 
 
-def _serve_workers(settings: Settings, *, host: str, port: int, workers: int, demo: bool) -> None:
+def _serve_workers(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    demo: bool,
+    ssl_certfile: Path | None,
+    ssl_keyfile: Path | None,
+) -> None:
     """Run ``workers`` uvicorn worker processes sharing one address and one Redis (each
     builds its app from the environment: this process's, with the service section as
     this command set it)."""
@@ -62,9 +121,10 @@ def _serve_workers(settings: Settings, *, host: str, port: int, workers: int, de
     if port == 0 or demo:
         fail("--workers above 1 needs a fixed --port and no --demo")
     os.environ.update(service.environment())
-    base = f"http://{host}:{port}"
-    console.print(f"PrISM service on {base} ({workers} workers, sessions in {service.redis_url})")
-    console.print(f"dashboard: {base}/dashboard (log in with the admin token)")
+    tls = ssl_certfile is not None
+    note = f"{workers} workers, sessions in {service.redis_url}"
+    base = _announce(*_addresses(host, port, tls=tls), tls=tls, note=note)
+    _say(f"dashboard: {base}/dashboard (log in with the admin token)")
     uvicorn.run(
         "prism.server.app:create_app",
         factory=True,
@@ -73,6 +133,8 @@ def _serve_workers(settings: Settings, *, host: str, port: int, workers: int, de
         workers=workers,
         ws="websockets-sansio",
         log_level="warning",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
 
 
@@ -115,6 +177,23 @@ def serve(
             "one needs --redis-url and a fixed --port.",
         ),
     ] = 1,
+    ssl_certfile: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Serve HTTPS (and WSS) with this certificate (PEM): phones give motion "
+            "sensors and the microphone only to HTTPS pages.",
+        ),
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="The certificate's private key (PEM, unencrypted), unless in --ssl-certfile.",
+        ),
+    ] = None,
 ) -> None:
     """Run the PrISM service (embedded defaults: tasks/, models/, sessions in SQLite;
     folders from PRISM_TASKS_DIR, PRISM_MODELS_DIR, the service from PRISM_SERVER_*)."""
@@ -122,6 +201,10 @@ def serve(
     from prism.server.app import admin_access
     from prism.server.threaded import serve_in_thread
 
+    if ssl_keyfile is not None and ssl_certfile is None:
+        fail("--ssl-keyfile needs --ssl-certfile (the certificate it is the key of)")
+    if demo and ssl_certfile is not None:
+        fail("--demo's simulated watch speaks plain HTTP: leave out --ssl-certfile")
     settings = get_settings()
     changes: dict[str, object] = {}
     if redis_url is not None:
@@ -136,19 +219,30 @@ def serve(
     settings = settings.model_copy(update={"server": settings.server.model_copy(update=changes)})
     admin_token = settings.server.admin_token or ""
     if workers > 1:
-        _serve_workers(settings, host=host, port=port, workers=workers, demo=demo)
+        _serve_workers(
+            settings,
+            host=host,
+            port=port,
+            workers=workers,
+            demo=demo,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+        )
         return
     try:
-        server, port = serve_in_thread(settings, host=host, port=port)
+        server, port = serve_in_thread(
+            settings, host=host, port=port, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile
+        )
     except PrismError as error:
         fail(str(error))
-    base = f"http://{host}:{port}"
-    console.print(f"PrISM service on {base} (API docs: {base}/docs, metrics: {base}/metrics)")
-    console.print(
-        f"dashboard: {base}/dashboard/login?link={admin_access(server).link()}\n"
+    tls = ssl_certfile is not None
+    base, network = _addresses(host, port, tls=tls)
+    note = f"API docs: {base}/docs, metrics: {base}/metrics"
+    shown = _announce(base, network, tls=tls, note=note)
+    _say(f"dashboard: {shown}/dashboard/login?link={admin_access(server).link()}")
+    _say(
         f"  (a one-time link, valid {LINK_LIFETIME_S // 60} minutes; "
-        f"later: {base}/dashboard, log in with the admin token)",
-        soft_wrap=True,  # the link stays one line, to copy
+        f"later: {shown}/dashboard, log in with the admin token)"
     )
     try:
         if demo:
