@@ -18,6 +18,7 @@ from prism.sensing.features import (
     SensingError,
     SessionFeatures,
     audio_frames,
+    decimate,
     imu_frames,
     imu_window_channels,
 )
@@ -91,6 +92,21 @@ def test_privacy_mode_removes_high_frequencies_without_aliasing() -> None:
     low = audio_frames(tone(300.0, 4.0), n_frames=20, privacy_rate=1000)[10]
     high = audio_frames(tone(3000.0, 4.0), n_frames=20, privacy_rate=1000)[10]
     assert low.max() - high.max() > 50.0
+
+
+def test_audio_decimated_by_the_device_gives_the_privacy_features(
+    rng: np.random.Generator,
+) -> None:
+    """What a device in privacy mode sends (decimate) analysed at 1 kHz is what the
+    privacy mode computes from 16 kHz audio."""
+    audio = (0.3 * rng.normal(size=int(3.3 * RATE))).astype(np.float32)
+    sent = decimate(audio, 1000)
+    assert sent.shape == (3300,)
+    np.testing.assert_array_equal(
+        audio_frames(sent, n_frames=16, rate=1000),
+        audio_frames(audio, n_frames=16, privacy_rate=1000),
+    )
+    np.testing.assert_array_equal(decimate(audio, 16000), audio.astype(np.float64))
 
 
 def test_privacy_mode_matches_scipy_decimation_in_the_pass_band() -> None:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prism.protocol import (
+    AUDIO_RATES_HZ,
     HEADER,
     MAX_SAMPLES,
     ErrorCode,
@@ -33,8 +34,8 @@ def frames(draw: st.DrawFn) -> SensorFrame:
         rate = draw(st.sampled_from([25.0, 50.0, 100.0]))
         values = draw(st.lists(finite, min_size=6 * n, max_size=6 * n))
         samples = np.array(values, dtype=np.float32).reshape(n, 6)
-    else:
-        rate = 16_000.0
+    else:  # microphone audio at either documented rate; questions and answers at 16 kHz
+        rate = draw(st.sampled_from(AUDIO_RATES_HZ)) if kind == FrameKind.AUDIO else 16_000.0
         values = draw(st.lists(st.floats(-1, 1, width=32), min_size=n, max_size=n))
         samples = np.array(values, dtype=np.float32)
     return SensorFrame(kind, seq, t0, rate, samples)
@@ -102,7 +103,8 @@ def test_a_frame_of_an_unknown_kind_cannot_be_encoded() -> None:
         (_header(n=501), ErrorCode.TOO_LARGE, "at most 500"),
         (_header(t0=float("nan")), ErrorCode.BAD_FRAME, "t0 must be a finite time"),
         (_header(t0=-1.0), ErrorCode.BAD_FRAME, "t0 must be a finite time"),
-        (_header(kind=2, rate=8000.0), ErrorCode.BAD_FRAME, "audio rate must be 16000"),
+        (_header(kind=2, rate=8000.0), ErrorCode.BAD_FRAME, "audio rate must be 16000 or 1000"),
+        (_header(kind=3, rate=1000.0), ErrorCode.BAD_FRAME, "question_audio rate must be 16000"),
         (_header(seq=0), ErrorCode.BAD_FRAME, "seq must be in"),
         (
             _header(n=1) + struct.pack("<6f", 0, 0, float("inf"), 0, 0, 0),
@@ -120,6 +122,7 @@ def test_a_frame_of_an_unknown_kind_cannot_be_encoded() -> None:
         "nan-time",
         "negative-time",
         "audio-rate",
+        "question-rate",
         "seq-zero",
         "inf-sample",
     ],

@@ -25,11 +25,13 @@ def test_sharded_pipeline_equals_the_local_one() -> None:
     sharded = ShardedPipeline(Path("tasks"), Path("models"), workers=2)
     try:
         assert len(set(sharded.pids)) == 2
-        names = [f"ses-{i}" for i in range(4)]
+        names = [f"ses-{i}" for i in range(4)] + ["ses-private"]
         for pipeline in (local, sharded):
             for name in names:
-                pipeline.open(name, "latte_making")
+                pipeline.open(name, "latte_making", name == "ses-private")
         frames = [numbered_frames(sensor_frames(r, chunk_s=0.5)[:60]) for r in RECORDINGS * 2]
+        private = sensor_frames(RECORDINGS[0], chunk_s=0.5, audio_rate=1000)  # privacy model
+        frames.append(numbered_frames(private[:60]))
         got: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
         want: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
         for start in range(0, 60, 6):

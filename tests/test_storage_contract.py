@@ -236,6 +236,16 @@ def test_sessions_of_a_recording_device_are_recording(store: SessionStore) -> No
     assert not store.add_session("s3", "unregistered", "latte_making").recording
 
 
+def test_a_privacy_session_is_stored_as_one(store: SessionStore) -> None:
+    made = store.add_session("p", "d1", "latte_making", privacy=True)
+    assert made == store.session("p") and made.privacy and not made.recording
+    assert not store.add_session("n", "d1", "latte_making").privacy
+    assert {row.session_id: row.privacy for row in store.sessions()} == {"p": True, "n": False}
+    store.record_many([Record("p", _inputs(1), ended=True)])
+    row = store.session("p")
+    assert row is not None and row.privacy and row.ended
+
+
 def test_the_last_seq_is_kept_without_inputs_and_only_moves_forward(store: SessionStore) -> None:
     _sessions(store, "s")
     store.record_many([Record("s", acked=2, last_seq=7)])  # an acknowledgement, not stored

@@ -15,9 +15,11 @@ with the documented code, never anything else.
 from prism.protocol.errors import ErrorCode, ProtocolError
 from prism.protocol.frames import (
     AUDIO_RATE_HZ,
+    AUDIO_RATES_HZ,
     HEADER,
     MAGIC,
     MAX_SAMPLES,
+    PRIVACY_AUDIO_RATE_HZ,
     PROTOCOL_VERSION,
     FrameKind,
     SensorFrame,
@@ -46,6 +48,7 @@ from prism.protocol.order import (
 )
 
 __all__ = [
+    "AUDIO_RATES_HZ",
     "AUDIO_RATE_HZ",
     "HEADER",
     "MAGIC",
@@ -54,6 +57,7 @@ __all__ = [
     "MAX_SAMPLES",
     "MAX_T0_S",
     "MAX_TEXT_BYTES",
+    "PRIVACY_AUDIO_RATE_HZ",
     "PROTOCOL_VERSION",
     "TIME_TOLERANCE_S",
     "Ack",

@@ -17,10 +17,12 @@ import numpy as np
 from prism.protocol.errors import ErrorCode, ProtocolError
 
 __all__ = [
+    "AUDIO_RATES_HZ",
     "AUDIO_RATE_HZ",
     "HEADER",
     "MAGIC",
     "MAX_SAMPLES",
+    "PRIVACY_AUDIO_RATE_HZ",
     "PROTOCOL_VERSION",
     "FrameKind",
     "SensorFrame",
@@ -33,6 +35,13 @@ PROTOCOL_VERSION = 1
 HEADER = struct.Struct("<2sBBIdIf")
 """magic, version, kind, seq (u32), t0 (f64 s), n (u32), rate (f32 Hz): 24 bytes."""
 AUDIO_RATE_HZ = 16_000.0
+"""Sample rate (Hz) of a normal session's microphone audio, of spoken questions and of
+spoken answers."""
+PRIVACY_AUDIO_RATE_HZ = 1_000.0
+"""Sample rate (Hz) of a privacy session's microphone audio (low-passed and decimated on
+the device: no intelligible speech)."""
+AUDIO_RATES_HZ = (AUDIO_RATE_HZ, PRIVACY_AUDIO_RATE_HZ)
+"""The sample rates an audio chunk (kind 2) may have; its session says which one."""
 
 
 class FrameKind(IntEnum):
@@ -122,8 +131,16 @@ def _check_header(kind: FrameKind, seq: int, t0: float, n: int, rate: float) -> 
             raise ProtocolError(
                 ErrorCode.BAD_FRAME, f"IMU rate must be in [1, 1000] Hz, got {rate}", seq
             )
+    elif kind == FrameKind.AUDIO:
+        if rate not in AUDIO_RATES_HZ:
+            rates = " or ".join(f"{r:.0f}" for r in AUDIO_RATES_HZ)
+            raise ProtocolError(
+                ErrorCode.BAD_FRAME, f"audio rate must be {rates} Hz, got {rate}", seq
+            )
     elif rate != AUDIO_RATE_HZ:
-        raise ProtocolError(ErrorCode.BAD_FRAME, f"audio rate must be 16000 Hz, got {rate}", seq)
+        raise ProtocolError(
+            ErrorCode.BAD_FRAME, f"{kind.name.lower()} rate must be 16000 Hz, got {rate}", seq
+        )
 
 
 def encode_frame(frame: SensorFrame) -> bytes:

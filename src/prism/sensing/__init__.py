@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         SensingError,
         SessionFeatures,
         audio_frames,
+        decimate,
         imu_frames,
     )
     from prism.sensing.frame_streams import AudioFrameStream, ImuFrameStream
@@ -56,6 +57,7 @@ _EXPORTS = {
     "SensingError": "features",
     "SessionFeatures": "features",
     "audio_frames": "features",
+    "decimate": "features",
     "imu_frames": "features",
     "FusedActivityNet": "network",
     "NetworkConfig": "network",
@@ -90,6 +92,7 @@ __all__ = [
     "TrainingResult",
     "audio_frames",
     "confusion_matrix",
+    "decimate",
     "expected_calibration_error",
     "fit_temperature",
     "imu_frames",

@@ -20,6 +20,9 @@ Privacy mode (``privacy_rate=1000``)
     low-pass (pass band to 0.8, stop band from 1.0 of the new Nyquist frequency, 60 dB),
     then analysed as above: same 50 ms / 25 ms framing (50 / 25 samples), ``n_fft = 256``
     (zero padded so that all 64 mel bands get FFT bins), mel bands over 0..500 Hz.
+    :func:`decimate` gives the decimated signal itself (what a device in privacy mode
+    sends): ``audio_frames(decimate(x, 1000), rate=1000)`` equals
+    ``audio_frames(x, privacy_rate=1000)``.
 
 IMU (:func:`imu_frames`)
     Each channel is linearly interpolated onto the 50 Hz grid ``k / 50`` s (NaN samples of
@@ -56,6 +59,7 @@ __all__ = [
     "SensingError",
     "SessionFeatures",
     "audio_frames",
+    "decimate",
     "imu_frames",
     "imu_window_channels",
 ]
@@ -268,6 +272,52 @@ def _check_audio(audio: np.ndarray) -> np.ndarray:
     return samples
 
 
+def _decimated(samples: np.ndarray, spec: LogMelSpec) -> np.ndarray:
+    """Checked float64 ``samples`` at ``spec.rate`` decimated to ``spec.signal_rate``,
+    the filter's delay compensated (sample ``i`` at time ``i / signal_rate``)."""
+    if spec.decimation == 1:
+        return samples
+    delay = (spec.taps.size - 1) // 2
+    n_out = -(-samples.size // spec.decimation)
+    tail = (n_out - 1) * spec.decimation + spec.taps.size - delay - samples.size
+    padded = np.concatenate([np.zeros(delay), samples, np.zeros(max(tail, 0))])
+    return _decimate(padded, n_out, spec)
+
+
+def decimate(audio: np.ndarray, privacy_rate: int, *, rate: int = AUDIO_RATE_HZ) -> np.ndarray:
+    """``audio`` low-passed and decimated to ``privacy_rate`` Hz as the privacy mode does
+    (see the module docstring): what a device in privacy mode sends.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,), float, nominally in [-1, 1]]
+        Mono audio at ``rate`` Hz.
+    privacy_rate : int
+        The rate to decimate to (Hz, e.g. :data:`PRIVACY_RATE_HZ`); must divide ``rate``.
+    rate : int
+        Sample rate of ``audio`` (Hz).
+
+    Returns
+    -------
+    np.ndarray [shape=(ceil(n_samples * privacy_rate / rate),), float64]
+        Sample ``i`` is the low-passed signal at ``i / privacy_rate`` s (the filter's
+        delay, 18 ms at 16 kHz, is compensated: zeros are assumed outside ``audio``).
+
+    Raises
+    ------
+    DataError
+        If ``audio`` is not 1-D, is empty, or holds NaN or infinite samples.
+    SensingError
+        If ``privacy_rate`` does not divide ``rate`` or gives no whole-sample framing.
+
+    Examples
+    --------
+    >>> decimate(np.ones(16000), 1000).shape
+    (1000,)
+    """
+    return _decimated(_check_audio(audio), LogMelSpec(rate, privacy_rate))
+
+
 def audio_frames(
     audio: np.ndarray,
     *,
@@ -310,13 +360,7 @@ def audio_frames(
     """
     _check_frames(n_frames)
     spec = LogMelSpec(rate, privacy_rate)
-    samples = _check_audio(audio)
-    if spec.decimation > 1:
-        delay = (spec.taps.size - 1) // 2
-        n_out = -(-samples.size // spec.decimation)
-        tail = (n_out - 1) * spec.decimation + spec.taps.size - delay - samples.size
-        padded = np.concatenate([np.zeros(delay), samples, np.zeros(max(tail, 0))])
-        samples = _decimate(padded, n_out, spec)
+    samples = _decimated(_check_audio(audio), spec)
     if n_frames == 0:
         return _column_windows(np.zeros((0, N_MELS)), 0, spec)
     per_frame, half = spec.columns_per_frame, AUDIO_COLUMNS // 2

@@ -136,6 +136,12 @@ class SessionRequest(BaseModel):
     """Start a session of a procedure."""
 
     procedure: str = Field(min_length=1, max_length=100)
+    privacy: bool = Field(
+        default=False,
+        strict=True,
+        description="a privacy session: the watch sends audio decimated to 1 kHz (no "
+        "intelligible speech), classified by the procedure's privacy model",
+    )
 
 
 class LoginRequest(BaseModel):
@@ -295,6 +301,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "name": procedure.name,
                     "steps": procedure.n_steps,
                     "model": registry.procedures.has_model(procedure_id),
+                    "privacy_audio": registry.procedures.has_model(procedure_id, privacy=True),
                 }
             )
         return out
@@ -317,6 +324,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             "transitions": procedure.transitions,
             "precedence": [list(pair) for pair in procedure.precedence],
+            "model": registry.procedures.has_model(procedure.id),
+            "privacy_audio": registry.procedures.has_model(procedure.id, privacy=True),
         }
 
     @app.get("/v1/procedures/{procedure_id}/picture")
@@ -372,9 +381,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/v1/sessions")
     def create_session(
         request: SessionRequest, device_id: Annotated[str, Depends(device)]
-    ) -> dict[str, str]:
-        session = registry.open_session(device_id, request.procedure)
-        return {"session_id": session.id, "procedure": session.procedure_id}
+    ) -> dict[str, Any]:
+        session = registry.open_session(device_id, request.procedure, privacy=request.privacy)
+        return {
+            "session_id": session.id,
+            "procedure": session.procedure_id,
+            "privacy": session.privacy,
+        }
 
     @app.get("/v1/sessions")
     def list_sessions(device_id: Annotated[str, Depends(device)]) -> list[dict[str, Any]]:
@@ -393,6 +406,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {
             "session_id": session.id,
             "procedure": session.procedure_id,
+            "privacy": session.privacy,
             "ended": session.ended,
             "time_s": view["time_s"],
             "current": view["current"],

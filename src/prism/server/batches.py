@@ -158,16 +158,19 @@ class Batcher:
     # ----------------------------------------------------------------- inputs
     def take_frame(self, session: LiveSession, frame: SensorFrame, body: bytes) -> None:
         """Take a sensor frame a watch sent (a connection's, or one the Sensor Logger
-        bridge made): its ``seq`` and time are checked before the ``seq`` is taken (a
-        refused frame leaves it free), then it is counted and queued
+        bridge made): its ``seq``, audio rate and time are checked before the ``seq`` is
+        taken (a refused frame leaves it free), then it is counted and queued
         (:meth:`push_frame`).
 
         Raises
         ------
         ProtocolError
-            ``DUPLICATE``, ``SEQUENCE_GAP``, or a time the session's clock refuses.
+            ``DUPLICATE``, ``SEQUENCE_GAP``, an audio rate not the session's
+            (:meth:`LiveSession.check_rate <prism.server.session.LiveSession.check_rate>`),
+            or a time the session's clock refuses.
         """
         session.incoming.check(frame.seq)
+        session.check_rate(frame)
         session.clock.check(frame)
         session.incoming.accept(frame.seq)
         self.counters["frames"] += 1

@@ -17,9 +17,9 @@ Its receive loop reads a message, slows a watch that sends too fast (token bucke
 and hands the message to the method of its kind (:meth:`Connection.on_hello`,
 :meth:`~Connection.on_sensor_frame`, ...). Every message is checked before its ``seq``
 is taken, in the order the protocol gives (decoding, hello first, the ``seq``, its
-content: kind, time, the step or reminder it names): a refused message does not use up
-its sequence number. Everything the connection sends goes through its outbox, written
-by one writer task in order.
+content: kind, audio rate, time, the step or reminder it names): a refused message does
+not use up its sequence number. Everything the connection sends goes through its
+outbox, written by one writer task in order.
 """
 
 from __future__ import annotations
@@ -376,6 +376,7 @@ class Connection:
                 "next_seq": self.session.incoming.next_seq,
                 "resume_from": hello.resume_from,
                 "recording": self.session.recording,
+                "audio_rate": round(self.session.audio_rate),
             }
         )
         for resent in self.registry.sent_after(self.session, hello.resume_from):

@@ -13,7 +13,9 @@ frame bytes, control messages) and which returns :class:`RuntimeEvent` s:
   process and sends each session's calls to its shard, so tracking and feature
   extraction use every core (they hold Python's GIL; the network and SQLite do not).
 
-Sessions of a procedure share its model and its remaining-time kernels.
+Sessions of a procedure share its model and its remaining-time kernels. A privacy session
+(its watch sends audio decimated to 1 kHz, no intelligible speech) runs on the
+procedure's privacy model (:func:`~prism.server.procedures.model_folder`) instead.
 
 Failures: a call that fails on its input raises a :class:`~prism.errors.PrismError`
 (frames that cannot be used come back in :attr:`StepResult.errors` instead). A sharded
@@ -53,9 +55,11 @@ from prism.protocol import (
     parse_control,
 )
 from prism.sensing.classifier import ActivityClassifier
+from prism.sensing.features import PRIVACY_RATE_HZ
 from prism.sensing.streaming import FrameBatch, StreamingClassifier
 from prism.server.checkpoint import dump_runtime, load_runtime
 from prism.server.dashboard import runtime_view
+from prism.server.procedures import model_folder
 from prism.server.runtime import RuntimeEvent, SessionRuntime
 from prism.storage import StoredInput
 from prism.tracker import StepTracker
@@ -99,13 +103,14 @@ class Pipeline(ABC):
     """The sessions' runtimes, called by the service front (see the module docstring)."""
 
     @abstractmethod
-    def open(self, session_id: str, procedure_id: str) -> None:
-        """Start a session's runtime.
+    def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> None:
+        """Start a session's runtime (``privacy``: a privacy session, on the procedure's
+        privacy model, taking audio at 1 kHz).
 
         Raises
         ------
         PrismError
-            If the procedure or its model cannot be loaded or do not match.
+            If the procedure or its model (privacy model) cannot be loaded or do not match.
         """
 
     @abstractmethod
@@ -136,10 +141,12 @@ class Pipeline(ABC):
         procedure_id: str,
         inputs: Sequence[StoredInput],
         checkpoint: bytes | None = None,
+        privacy: bool = False,
     ) -> int:
         """Rebuild a session (after a restart, or taken over from another process) from
-        its stored inputs: all of them, or those after ``checkpoint`` (restored first).
-        Returns how many inputs failed (the same way they failed when they first came).
+        its stored inputs: all of them, or those after ``checkpoint`` (restored first);
+        ``privacy`` as for :meth:`open`. Returns how many inputs failed (the same way
+        they failed when they first came).
 
         Raises
         ------
@@ -175,7 +182,8 @@ class LocalPipeline(Pipeline):
     Parameters
     ----------
     tasks_dir, models_dir : Path
-        Where ``<procedure>/procedure.yaml`` and the trained ``<procedure>/`` models are.
+        Where ``<procedure>/procedure.yaml`` and the trained ``<procedure>/`` models
+        (privacy models: ``<procedure>/privacy/``) are.
     warm_up_sessions : int
         When a procedure is first used, this many sessions sampled from it are tracked
         (with the simulated classifier) to fill its shared cache of waiting-time kernels,
@@ -201,22 +209,25 @@ class LocalPipeline(Pipeline):
         self.futures: dict[str, FutureModel] = {}
         """The remaining-time model each procedure's sessions share."""
         self._procedures: dict[str, Procedure] = {}
-        self._models: dict[str, ActivityClassifier] = {}
+        self._models: dict[tuple[str, bool], ActivityClassifier] = {}
+        """The model of each (procedure, privacy)."""
         self._lock = threading.Lock()
 
-    def _runtime(self, session_id: str, procedure_id: str) -> SessionRuntime:
+    def _runtime(self, session_id: str, procedure_id: str, privacy: bool) -> SessionRuntime:
         if procedure_id not in self._procedures:
             self._procedures[procedure_id] = load_procedure(
                 self.tasks_dir / procedure_id / "procedure.yaml"
             )
         procedure = self._procedures[procedure_id]
-        if procedure_id not in self._models:
-            folder = self.models_dir / procedure_id
+        audio_rate = PRIVACY_RATE_HZ if privacy else AUDIO_RATE_HZ
+        if (procedure_id, privacy) not in self._models:
+            folder = model_folder(self.models_dir, procedure_id, privacy=privacy)
             if not folder.is_dir():
-                raise DataError(f"no trained model for procedure {procedure_id!r} in {folder}")
+                kind = "privacy model" if privacy else "trained model"
+                raise DataError(f"no {kind} for procedure {procedure_id!r} in {folder}")
             model = ActivityClassifier.load(folder)
-            _warm_up(model)
-            self._models[procedure_id] = model
+            _warm_up(model, audio_rate)
+            self._models[procedure_id, privacy] = model
         if procedure_id not in self.futures:
             future = FutureModel(
                 StepTracker(procedure).model, RemainingTimeConfig(cache_size=SHARED_KERNELS)
@@ -225,10 +236,11 @@ class LocalPipeline(Pipeline):
             self.futures[procedure_id] = future
         return SessionRuntime(
             procedure,
-            self._models[procedure_id],
+            self._models[procedure_id, privacy],
             future=self.futures[procedure_id],
             tracking_model=self.futures[procedure_id].model,
             observe_phase=zlib.crc32(session_id.encode()),  # spread over the sessions
+            audio_rate=audio_rate,
         )
 
     def _get(self, session_id: str) -> SessionRuntime:
@@ -244,9 +256,9 @@ class LocalPipeline(Pipeline):
             phase = (zlib.crc32(session_id.encode()) % 97) / 97
             self._checkpoint_due[session_id] = runtime.state.time + every * phase
 
-    def open(self, session_id: str, procedure_id: str) -> None:
+    def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> None:
         with self._lock:
-            self._install(session_id, self._runtime(session_id, procedure_id))
+            self._install(session_id, self._runtime(session_id, procedure_id, privacy))
 
     def drop(self, session_id: str) -> None:
         with self._lock:
@@ -295,9 +307,10 @@ class LocalPipeline(Pipeline):
         procedure_id: str,
         inputs: Sequence[StoredInput],
         checkpoint: bytes | None = None,
+        privacy: bool = False,
     ) -> int:
         with self._lock:
-            runtime = self._runtime(session_id, procedure_id)
+            runtime = self._runtime(session_id, procedure_id, privacy)
             if checkpoint is not None:
                 runtime = load_runtime(checkpoint, runtime)
             self._install(session_id, runtime)
@@ -341,15 +354,16 @@ def _warm_kernels(future: FutureModel, sessions: int) -> None:
                 future.predict(state.beam)
 
 
-def _warm_up(model: ActivityClassifier) -> None:
+def _warm_up(model: ActivityClassifier, audio_rate: int) -> None:
     """Pay the first-use costs of a model (imports, filter banks) at load, not in the
-    first session's frames: classify two seconds of silence and stillness."""
-    stream = StreamingClassifier(model)
+    first session's frames: classify two seconds of silence (at ``audio_rate`` Hz, as
+    its sessions send it) and stillness."""
+    stream = StreamingClassifier(model, audio_rate=audio_rate)
     if "imu" in stream.modalities:
         times = np.arange(0.0, 2.0, 0.02)
         still = np.zeros((times.size, 6))
         still[:, 2] = 9.81
         stream.push_imu(times, still)
     if "audio" in stream.modalities:
-        stream.push_audio(np.zeros(2 * AUDIO_RATE_HZ))
+        stream.push_audio(np.zeros(2 * audio_rate))
     stream.pop_frames()

@@ -1,4 +1,11 @@
-"""The procedures the service offers: those of its tasks folder, loaded once each."""
+"""The procedures the service offers: those of its tasks folder, loaded once each, and
+where their models are.
+
+A procedure's model is the folder ``<models dir>/<id>/``; its privacy model (audio at
+1 kHz, for privacy sessions: :data:`PRIVACY_MODEL`) the sub-folder ``privacy/`` of it,
+so it stays with the procedure's own model and never looks like a model of another
+procedure.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +21,23 @@ from prism.procedure.model import Procedure
 from prism.procedure.render import render_procedure
 from prism.server.errors import ProcedureNotFoundError, ProcedureUnusableError, unknown
 
-__all__ = ["PROCEDURE_ID", "Procedures"]
+__all__ = ["PRIVACY_MODEL", "PROCEDURE_ID", "Procedures", "model_folder"]
 
 log = logging.getLogger(__name__)
 
 PROCEDURE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 """What a procedure id may be: the name of a folder of the tasks folder, 1 to 100
 letters, digits, ``_`` and ``-`` (no path parts: no ``/``, no ``..``)."""
+
+PRIVACY_MODEL = "privacy"
+"""The sub-folder of a procedure's model folder that holds its privacy model: trained on
+audio decimated to 1 kHz (``prism train ... --privacy-rate 1000``)."""
+
+
+def model_folder(models_dir: Path, procedure_id: str, *, privacy: bool = False) -> Path:
+    """The folder of a procedure's model (``privacy``: of its privacy model)."""
+    folder = models_dir / procedure_id
+    return folder / PRIVACY_MODEL if privacy else folder
 
 
 class Procedures:
@@ -83,9 +100,10 @@ class Procedures:
             log.error("procedure %s cannot be loaded: %s", procedure_id, error)
             self._broken[procedure_id] = f"procedure {procedure_id!r} is broken: {issues}"
 
-    def has_model(self, procedure_id: str) -> bool:
-        """Whether the models folder has a model for the procedure."""
-        return (self.models_dir / procedure_id).is_dir()
+    def has_model(self, procedure_id: str, *, privacy: bool = False) -> bool:
+        """Whether the models folder has a model for the procedure (``privacy``: a
+        privacy model)."""
+        return model_folder(self.models_dir, procedure_id, privacy=privacy).is_dir()
 
     def picture(self, procedure_id: str) -> bytes:
         """The procedure's graph as SVG (raises like :meth:`get`)."""

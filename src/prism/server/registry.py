@@ -139,8 +139,11 @@ class SessionRegistry:
         self.store.close()
 
     # ----------------------------------------------------------------- sessions
-    def open_session(self, device_id: str, procedure_id: str) -> LiveSession:
-        """A new session of a procedure.
+    def open_session(
+        self, device_id: str, procedure_id: str, *, privacy: bool = False
+    ) -> LiveSession:
+        """A new session of a procedure (``privacy``: a privacy session, whose watch
+        sends audio at 1 kHz, on the procedure's privacy model).
 
         Only live sessions count towards the limits: ended ones (also those the idle
         sweep ended, :meth:`end_idle`) do not.
@@ -156,8 +159,8 @@ class SessionRegistry:
         ProcedureUnusableError
             If its file in the tasks folder cannot be loaded.
         NoUsableModelError
-            If the pipeline cannot start it (no trained model, or one that does not
-            match the procedure).
+            If the pipeline cannot start it (no trained model, no privacy model for a
+            privacy session, or one that does not match the procedure).
         StoreUnavailableError, WorkerLostError
             If the store or the session's pipeline worker fails now (nothing is opened).
         """
@@ -175,13 +178,13 @@ class SessionRegistry:
         procedure = self.procedures.get(procedure_id)
         session_id = f"ses-{secrets.token_hex(8)}"
         try:
-            self.pipeline.open(session_id, procedure.id)
+            self.pipeline.open(session_id, procedure.id, privacy)
         except WorkerLostError:  # a passing fault, not the procedure's
             raise
         except PrismError as error:
             raise NoUsableModelError(str(error)) from None
         try:
-            row = self.store.add_session(session_id, device_id, procedure.id)
+            row = self.store.add_session(session_id, device_id, procedure.id, privacy=privacy)
         except StoreError:  # not stored: not opened
             self.pipeline.drop(session_id)
             raise
@@ -192,6 +195,7 @@ class SessionRegistry:
             owner=True,
             max_unacked=self.settings.server.max_unacked_kept,
             recording=row.recording,
+            privacy=row.privacy,
         )
         self.sessions[session_id] = session
         self._activity[session_id] = (session.incoming.next_seq, self.clock())
@@ -202,7 +206,9 @@ class SessionRegistry:
         if self.shared:
             return self.store.sessions()
         return [
-            SessionRow(s.id, s.device_id, s.procedure_id, s.ended, s.acked, s.epoch)
+            SessionRow(
+                s.id, s.device_id, s.procedure_id, s.ended, s.acked, s.epoch, privacy=s.privacy
+            )
             for s in self.sessions.values()
         ]
 
@@ -214,7 +220,12 @@ class SessionRegistry:
         if session is None:
             return None
         return SessionRow(
-            session.id, session.device_id, session.procedure_id, session.ended, session.acked
+            session.id,
+            session.device_id,
+            session.procedure_id,
+            session.ended,
+            session.acked,
+            privacy=session.privacy,
         )
 
     def resolve(self, session_id: str) -> LiveSession:

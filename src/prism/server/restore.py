@@ -49,7 +49,12 @@ def rebuild(
         row, store=store, pipeline=pipeline, signer=signer, counters=counters
     )
     session = LiveSession(
-        row.session_id, row.device_id, row.procedure, epoch=row.epoch, recording=row.recording
+        row.session_id,
+        row.device_id,
+        row.procedure,
+        epoch=row.epoch,
+        recording=row.recording,
+        privacy=row.privacy,
     )
     last_seq = row.last_seq
     if checkpoint is not None:
@@ -115,7 +120,11 @@ def _replayed(
     row: SessionRow, inputs: list[StoredInput], checkpoint: Checkpoint | None, pipeline: Pipeline
 ) -> None:
     failed = pipeline.replay(
-        row.session_id, row.procedure, inputs, checkpoint.state if checkpoint else None
+        row.session_id,
+        row.procedure,
+        inputs,
+        checkpoint.state if checkpoint else None,
+        privacy=row.privacy,
     )
     if failed:
         log.info("session %s: %d stored inputs failed again", row.session_id, failed)

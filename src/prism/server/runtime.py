@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from prism.assistant import Assistant, PhrasingRequest, SessionAssistant
+from prism.data.recording import AUDIO_RATE_HZ
 from prism.errors import DataError, TrackerInputError
 from prism.observer import FutureModel, Observer, RemainingTime, Reminder, ReminderError
 from prism.procedure.model import Procedure
@@ -170,6 +171,9 @@ class SessionRuntime:
         The observer runs on frames ``f`` with ``(f + observe_phase) % observe_every == 0``:
         a server gives its sessions different phases so their observer runs (the
         costliest part of a frame) do not all fall on the same frame.
+    audio_rate : int
+        Sample rate (Hz) of the audio frames: 16 kHz, or 1 kHz in a privacy session (the
+        watch decimated it; ``classifier`` must then be a privacy model of that rate).
     """
 
     def __init__(
@@ -182,6 +186,7 @@ class SessionRuntime:
         future: FutureModel | None = None,
         tracking_model: TrackingModel | None = None,
         observe_phase: int = 0,
+        audio_rate: int = AUDIO_RATE_HZ,
     ) -> None:
         if tuple(classifier.class_names[: procedure.n_steps]) != procedure.step_ids:
             raise DataError(
@@ -191,7 +196,7 @@ class SessionRuntime:
         self.procedure = procedure
         self.config = config or RuntimeConfig()
         self.observe_phase = observe_phase
-        self.stream = StreamingClassifier(classifier, late_imu="drop")
+        self.stream = StreamingClassifier(classifier, audio_rate=audio_rate, late_imu="drop")
         self.tracker = StepTracker(
             procedure,
             TrackerConfig(classifier_profile=classifier.error_profile_),

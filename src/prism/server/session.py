@@ -7,7 +7,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from prism.protocol import SequenceChecker, StreamClock
+from prism.protocol import (
+    AUDIO_RATE_HZ,
+    PRIVACY_AUDIO_RATE_HZ,
+    ErrorCode,
+    FrameKind,
+    ProtocolError,
+    SensorFrame,
+    SequenceChecker,
+    StreamClock,
+)
 from prism.server.runtime import RuntimeEvent
 from prism.storage import StoredInput
 
@@ -67,6 +76,9 @@ class LiveSession:
     recording : bool
         The session keeps every input (its device was registered for recording); else
         its inputs are deleted once a checkpoint covers them.
+    privacy : bool
+        A privacy session: its audio frames come at 1 kHz (decimated on the watch), and
+        the procedure's privacy model classifies them.
     """
 
     id: str
@@ -90,6 +102,29 @@ class LiveSession:
     owner: bool = False
     last_input_seq: int = 0
     recording: bool = False
+    privacy: bool = False
+
+    @property
+    def audio_rate(self) -> float:
+        """The rate (Hz) of the session's audio frames (kind 2): 1 kHz in a privacy
+        session, else 16 kHz. Spoken questions are 16 kHz in both."""
+        return PRIVACY_AUDIO_RATE_HZ if self.privacy else AUDIO_RATE_HZ
+
+    def check_rate(self, frame: SensorFrame) -> None:
+        """Refuse an audio frame whose rate is not the session's (:attr:`audio_rate`).
+
+        Raises
+        ------
+        ProtocolError
+            ``BAD_FRAME`` naming ``rate``.
+        """
+        if frame.kind == FrameKind.AUDIO and frame.rate != self.audio_rate:
+            kind = "a privacy session" if self.privacy else "this session"
+            raise ProtocolError(
+                ErrorCode.BAD_FRAME,
+                f"audio rate {frame.rate:g} Hz: {kind} takes audio at {self.audio_rate:g} Hz",
+                frame.seq,
+            )
 
     def number(self, events: list[RuntimeEvent]) -> list[dict[str, Any]]:
         """The messages of ``events``, numbered after those sent (and kept as sent).

@@ -198,8 +198,8 @@ class ShardedPipeline(Pipeline):
                 index,
             )
 
-    def open(self, session_id: str, procedure_id: str) -> None:
-        self._call(session_id, "open", session_id, procedure_id)
+    def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> None:
+        self._call(session_id, "open", session_id, procedure_id, privacy)
 
     def step(self, frames: Mapping[str, Sequence[bytes]]) -> dict[str, StepResult]:
         by_shard: dict[int, dict[str, Sequence[bytes]]] = {}
@@ -248,9 +248,10 @@ class ShardedPipeline(Pipeline):
         procedure_id: str,
         inputs: Sequence[StoredInput],
         checkpoint: bytes | None = None,
+        privacy: bool = False,
     ) -> int:
         failed: int = self._call(
-            session_id, "replay", session_id, procedure_id, list(inputs), checkpoint
+            session_id, "replay", session_id, procedure_id, list(inputs), checkpoint, privacy
         )
         return failed
 

@@ -11,6 +11,8 @@ Retention: a session's inputs (raw sensor frames, kitchen audio included) are ke
 until a checkpoint covers them: the record that brings a checkpoint deletes the inputs
 before it in the same transaction (:attr:`SessionRow.pruned` says up to where). Sessions
 of a device registered for recording (:attr:`SessionRow.recording`) keep every input.
+A privacy session (:attr:`SessionRow.privacy`) never had speech to keep: its watch sends
+audio decimated to 1 kHz.
 Ended sessions are deleted with everything they stored by :meth:`SessionStore.purge_ended`,
 a device with all its sessions by :meth:`SessionStore.forget_device`.
 
@@ -67,6 +69,9 @@ class SessionRow:
         When the session ended (Unix time, s; ``None``: not ended).
     pruned : int
         The inputs up to this position were deleted (a checkpoint covers them; 0: none).
+    privacy : bool
+        A privacy session: its watch sends audio decimated to 1 kHz, which the
+        procedure's privacy model classifies.
     """
 
     session_id: str
@@ -79,6 +84,7 @@ class SessionRow:
     last_seq: int = 0
     ended_at: float | None = None
     pruned: int = 0
+    privacy: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,8 +180,11 @@ class SessionStore(ABC):
         """The device whose token has this hash (``None``: none)."""
 
     @abstractmethod
-    def add_session(self, session_id: str, device_id: str, procedure: str) -> SessionRow:
-        """Store a new session (epoch 0), recording if its device is; the new row."""
+    def add_session(
+        self, session_id: str, device_id: str, procedure: str, *, privacy: bool = False
+    ) -> SessionRow:
+        """Store a new session (epoch 0), recording if its device is, a privacy session
+        if ``privacy``; the new row."""
 
     @abstractmethod
     def sessions(self) -> list[SessionRow]:

@@ -15,7 +15,7 @@ key                            type        content
 ``P:session:<id>``             hash        ``device``, ``procedure``, ``created``,
                                            ``ended``, ``ended_at``, ``acked``,
                                            ``epoch``, ``recording``, ``last_seq``,
-                                           ``pruned``
+                                           ``pruned``, ``privacy``
 ``P:inputs:<id>``              list        processed inputs after ``pruned``, in
                                            order (8-byte seq, 1-byte kind, body)
 ``P:outputs:<id>``             sorted set  sent messages (JSON) by ``seq``
@@ -160,7 +160,9 @@ class RedisStore(SessionStore):
             device = cast(bytes | None, self._redis.hget(self._key("device_by_hash"), token_hash))
             return device.decode() if device is not None else None
 
-    def add_session(self, session_id: str, device_id: str, procedure: str) -> SessionRow:
+    def add_session(
+        self, session_id: str, device_id: str, procedure: str, *, privacy: bool = False
+    ) -> SessionRow:
         with self._commands("adding a session"):
             created = time.time()
             recording = bool(self._redis.sismember(self._key("recording_devices"), device_id))
@@ -174,12 +176,15 @@ class RedisStore(SessionStore):
                 "recording": int(recording),
                 "last_seq": 0,
                 "pruned": 0,
+                "privacy": int(privacy),
             }
             with self._redis.pipeline() as pipe:
                 pipe.hset(self._key("session", session_id), mapping=fields)
                 pipe.zadd(self._key("sessions"), {session_id: created})
                 pipe.execute()
-            return SessionRow(session_id, device_id, procedure, False, 0, recording=recording)
+            return SessionRow(
+                session_id, device_id, procedure, False, 0, recording=recording, privacy=privacy
+            )
 
     def _row(self, session_id: str, fields: Mapping[bytes, bytes]) -> SessionRow:
         try:
@@ -195,6 +200,7 @@ class RedisStore(SessionStore):
                 last_seq=int(fields.get(b"last_seq", 0)),
                 ended_at=None if ended_at is None else float(ended_at),
                 pruned=int(fields.get(b"pruned", 0)),
+                privacy=bool(int(fields.get(b"privacy", 0))),
             )
         except (KeyError, ValueError) as error:
             raise StoreError(

@@ -83,6 +83,7 @@ _LATER_COLUMNS = (
     ("sessions", "last_seq", "INTEGER NOT NULL DEFAULT 0"),
     ("sessions", "ended_at", "REAL"),
     ("sessions", "pruned", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "privacy", "INTEGER NOT NULL DEFAULT 0"),
 )
 """Columns added after the first schema: (table, column, type), added to a database that
 lacks them. Sessions that had ended before ``ended_at`` existed count as ended when it
@@ -235,13 +236,16 @@ class SqliteStore(SessionStore):
         )
         return str(rows[0][0]) if rows else None
 
-    def add_session(self, session_id: str, device_id: str, procedure: str) -> SessionRow:
+    def add_session(
+        self, session_id: str, device_id: str, procedure: str, *, privacy: bool = False
+    ) -> SessionRow:
         with self._transaction("adding a session") as db:
             db.execute(
-                "INSERT INTO sessions (session_id, device_id, procedure, created, recording) "
-                "VALUES (?, ?, ?, ?, "
+                "INSERT INTO sessions "
+                "(session_id, device_id, procedure, created, privacy, recording) "
+                "VALUES (?, ?, ?, ?, ?, "
                 "COALESCE((SELECT recording FROM devices WHERE device_id = ?), 0))",
-                (session_id, device_id, procedure, time.time(), device_id),
+                (session_id, device_id, procedure, time.time(), int(privacy), device_id),
             )
             row = db.execute(
                 f"SELECT {self._SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)
@@ -250,7 +254,7 @@ class SqliteStore(SessionStore):
 
     _SESSION_COLUMNS = (
         "session_id, device_id, procedure, ended, acked, epoch, recording, last_seq, ended_at, "
-        "pruned"
+        "pruned, privacy"
     )
 
     def sessions(self) -> list[SessionRow]:
@@ -416,4 +420,5 @@ def _session_row(row: tuple[Any, ...]) -> SessionRow:
         last_seq=int(row[7]),
         ended_at=None if row[8] is None else float(row[8]),
         pruned=int(row[9]),
+        privacy=bool(row[10]),
     )

@@ -4,7 +4,10 @@
 the recording's IMU and audio as binary frames in time order (``chunk_s`` per frame),
 paced by ``speed`` (1 = real time, ``None`` = as fast as the server takes them), can ask
 a question at a given time (text, or spoken audio as a push-to-talk clip), acknowledges
-what it receives and ends the session. Every server message goes to ``on_message``.
+what it receives and ends the session. Every server message goes to ``on_message``. For
+a privacy session (``audio_rate=1000``) it decimates the recording's audio to 1 kHz
+before sending it, as a watch in privacy mode does
+(:func:`prism.sensing.features.decimate`).
 
 It numbers its messages as the protocol says (:class:`Numbering`): a message the server
 refuses does not use up its ``seq``, so the next message is sent with that number.
@@ -26,6 +29,7 @@ import websockets
 from prism.data.recording import AUDIO_RATE_HZ, Recording
 from prism.errors import ReplayError
 from prism.protocol import ErrorCode, FrameKind, SensorFrame, encode_frame
+from prism.sensing.features import decimate
 
 __all__ = [
     "REFUSALS",
@@ -109,9 +113,12 @@ class ReplayResult:
         return [m for m in self.messages if m.get("type") == kind]
 
 
-def sensor_frames(recording: Recording, *, chunk_s: float = 0.2) -> list[SensorFrame]:
+def sensor_frames(
+    recording: Recording, *, chunk_s: float = 0.2, audio_rate: int = AUDIO_RATE_HZ
+) -> list[SensorFrame]:
     """The recording cut into IMU and audio frames of ``chunk_s``, in time order
-    (``seq`` left at 0: numbered when sent)."""
+    (``seq`` left at 0: numbered when sent); the audio at ``audio_rate`` Hz (below
+    16 kHz: decimated as a watch in privacy mode does)."""
     frames: list[SensorFrame] = []
     if recording.imu is not None:
         times, values = recording.imu.times, recording.imu.values
@@ -124,15 +131,18 @@ def sensor_frames(recording: Recording, *, chunk_s: float = 0.2) -> list[SensorF
                 )
             )
     if recording.audio is not None:
-        step = max(1, round(chunk_s * AUDIO_RATE_HZ))
-        for start in range(0, recording.audio.size, step):
+        audio = recording.audio
+        if audio_rate != AUDIO_RATE_HZ:
+            audio = decimate(audio, audio_rate).astype(np.float32)
+        step = max(1, round(chunk_s * audio_rate))
+        for start in range(0, audio.size, step):
             frames.append(
                 SensorFrame(
                     FrameKind.AUDIO,
                     1,
-                    start / AUDIO_RATE_HZ,
-                    float(AUDIO_RATE_HZ),
-                    recording.audio[start : start + step],
+                    start / audio_rate,
+                    float(audio_rate),
+                    audio[start : start + step],
                 )
             )
     frames.sort(key=lambda frame: (frame.end_s, frame.kind))
@@ -149,6 +159,7 @@ async def replay(
     chunk_s: float = 0.2,
     on_message: Callable[[dict[str, Any]], None] | None = None,
     final_timeout_s: float = 30.0,
+    audio_rate: int = AUDIO_RATE_HZ,
 ) -> ReplayResult:
     """Stream ``recording`` to the session WebSocket at ``url``.
 
@@ -164,6 +175,9 @@ async def replay(
         Asked when the stream reaches their time.
     final_timeout_s : float
         After ``end``, how long to wait for the server's last messages.
+    audio_rate : int
+        The rate of the audio frames (Hz): 16 kHz, or 1 kHz for a privacy session (the
+        recording's audio decimated here, as the watch would).
 
     Raises
     ------
@@ -172,7 +186,7 @@ async def replay(
     """
     result = ReplayResult()
     started = time.perf_counter()
-    frames = sensor_frames(recording, chunk_s=chunk_s)
+    frames = sensor_frames(recording, chunk_s=chunk_s, audio_rate=audio_rate)
     pending = sorted(questions, key=lambda q: q.at_s)
     headers = {"Authorization": f"Bearer {token}"}
     answers_expected = len(pending) + 1  # the questions' answers and the end's step event
