@@ -33,6 +33,21 @@ if TYPE_CHECKING:
     from prism.server.registry import SessionRegistry
 
 TASKS = Path(__file__).resolve().parents[1] / "tasks"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))  # the browser driver the web-page tests share with them
+
+from chromium import DevTools, chromium_available, open_chromium  # noqa: E402
+
+needs_chromium = pytest.mark.skipif(not chromium_available(), reason="chromium is not installed")
+"""Mark a test that drives a real headless Chromium."""
+
+
+@pytest.fixture
+def chromium_page(tmp_path: Path) -> Iterator[DevTools]:
+    """A blank page in a fresh headless Chromium, stopped after the test."""
+    with open_chromium(tmp_path / "profile") as page:
+        yield page
+
 
 OneHot = Callable[..., np.ndarray]
 

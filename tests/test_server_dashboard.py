@@ -5,21 +5,17 @@ driven over the DevTools protocol)."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import re
-import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from websockets.sync.client import ClientConnection, connect
 
-from conftest import ADMIN_TOKEN, replay_settings
+from chromium import CHROMIUM, DevTools
+from conftest import ADMIN_TOKEN, needs_chromium, replay_settings
 from prism.data.recording import read_recording
 from prism.server.access import AdminAccess
 from prism.server.app import admin_access
@@ -29,10 +25,6 @@ from prism.watch.replay import ReplayQuestion, replay
 from prism.watch.session import open_session
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
-needs_chromium = pytest.mark.skipif(
-    shutil.which("chromium") is None, reason="chromium is not installed"
-)
-CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(scope="module")
@@ -88,57 +80,6 @@ def test_a_one_time_link_opens_the_dashboard_in_chromium(
     shot = tmp_path / "dashboard.png"
     opened(f"--screenshot={shot}", "--window-size=1200,900")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
-
-
-class DevTools:
-    """One Chromium page driven over the DevTools protocol (a WebSocket)."""
-
-    def __init__(self, socket: ClientConnection) -> None:
-        self.socket, self.ids = socket, itertools.count(1)
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """Send a command; its result (events in between are skipped)."""
-        number = next(self.ids)
-        self.socket.send(json.dumps({"id": number, "method": method, "params": params}))
-        while True:
-            reply = json.loads(self.socket.recv(timeout=30))
-            if reply.get("id") == number:
-                assert "error" not in reply, reply
-                return dict(reply["result"])
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True)
-        assert "exceptionDetails" not in result, result["exceptionDetails"]
-        return result["result"].get("value")
-
-    def wait_for(self, expression: str, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not self.evaluate(expression):
-            assert time.monotonic() < deadline, f"never true: {expression}"
-            time.sleep(0.1)
-
-
-@pytest.fixture
-def chromium_page(tmp_path: Path) -> Iterator[DevTools]:
-    profile = tmp_path / "profile"
-    browser = subprocess.Popen(
-        [*CHROMIUM, "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not port_file.exists() or not port_file.read_text().strip():
-            assert time.monotonic() < deadline and browser.poll() is None, "no DevTools port"
-            time.sleep(0.1)
-        port = port_file.read_text().split()[0]
-        page = httpx.put(f"http://127.0.0.1:{port}/json/new?about:blank", timeout=30).json()
-        with connect(page["webSocketDebuggerUrl"], max_size=None) as socket:
-            yield DevTools(socket)
-    finally:
-        browser.terminate()
-        browser.wait(timeout=30)
 
 
 @needs_chromium

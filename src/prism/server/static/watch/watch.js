@@ -38,7 +38,7 @@ const saved = {
 
 /** What the page shows about itself (the "details" line; tests read it too). */
 const stats = {
-  framesSent: 0, motionEvents: 0, audioChunks: 0, steps: [], latenciesMs: [],
+  framesMade: 0, framesSent: 0, unconfirmed: 0, motionEvents: 0, audioChunks: 0, steps: [], latenciesMs: [],
   spokenAnswers: 0, reconnects: 0, dropped: 0, audioStartMs: null,
 };
 window.prismWatch = { stats };
@@ -367,6 +367,7 @@ function transmit(items) {
 
 function sendFrame(kind, t0, rate, samples) {
   const sensor = kind !== KIND.QUESTION;
+  stats.framesMade += 1;
   transmit(app.outbox.push({
     sensor,
     encode: (seq) => { if (sensor) app.sentAt.set(seq, performance.now()); stats.framesSent += 1; return encodeFrame(kind, seq, t0, rate, samples); },
@@ -635,6 +636,7 @@ function renderSensors() {
 }
 
 function renderDetails() {
+  stats.unconfirmed = app.outbox.sent.length + app.outbox.held.length;
   const latencies = [...stats.latenciesMs].sort((a, b) => a - b);
   const p50 = latencies.length ? `${Math.round(latencies[Math.floor(latencies.length / 2)])} ms` : "–";
   const dropped = stats.dropped ? `, ${stats.dropped} dropped while offline` : "";
