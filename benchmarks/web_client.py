@@ -21,7 +21,10 @@ of one step merged) and whether they are equal, each path's tracked history (its
 in order), the question each path's answer heard and its text, the spoken answers the
 page played, the page's console errors, and the latency of each path: a step update that
 names in ``in_seq`` the first sensor frame it includes is timed from sending that frame
-to receiving the update (the page: to having shown it), p50 and p90 in ms, and
+to receiving the update: the native watch sends a frame when its last sample is due
+(real-time pacing), the page when its 0.2 s timer next fires, so the page's time
+starts at its frame's newest sample (audio comes from the audio thread every 0.1 s) and
+ends when the update is on the screen. p50 and p90 in ms, and
 ``extra_latency_p50_ms`` = web p50 - native p50.
 """
 

@@ -356,6 +356,10 @@ def test_missing_or_refused_sensors_are_said_and_the_session_still_opens(
         state = httpx.get(f"{service}/v1/sessions/{session}",
                           headers={"Authorization": f"Bearer {token}"})  # fmt: skip
         assert state.status_code == 200 and not state.json()["ended"]
+        page.evaluate("document.getElementById('finish').click()")  # nothing was done:
+        page.wait_for("document.getElementById('finished')?.hidden === false")
+        reminders = _text(page, "final-reminders")  # the required steps, said at the end
+        assert reminders.count("Before you finish") >= 3 and "brew coffee" in reminders
         assert page.problems == []
 
 

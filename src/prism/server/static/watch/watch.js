@@ -9,6 +9,8 @@ const ACK_EVERY_MS = 1000;
 const MAX_IMU_SAMPLES = 500;  // per frame (protocol)
 const MAX_QUESTION_S = 30;
 const MIN_QUESTION_S = 0.3;
+const QUESTION_TAIL_S = 0.25;  // kept after the button is let go: the last word's end
+const RECENT_S = 1.5;  // audio kept for a question whose sound arrives after the press
 const MOTION_WAIT_MS = 3000;  // no motion event by then: no motion sensor
 const MAX_BUFFERED_BYTES = 1 << 20;  // hold messages while the socket has this much unsent
 const DEG = Math.PI / 180;
@@ -53,7 +55,8 @@ const app = {
   audio: null,  // {context, stream, node}
   audioClock: null,  // {anchor (s), produced, lowProduced}
   audioHeld: null,  // {t0, rate, parts: Float32Array[], n}
-  question: null,  // {t0, parts, n} while the talk button is held
+  recent: [],  // the last 16 kHz chunks, [{t0 (s), pcm}], over RECENT_S of audio
+  question: null,  // {from, until (s of session time; null while held), parts: [{t0, pcm}]}
   wakeLock: null, answerSource: null,
 };
 
@@ -167,6 +170,10 @@ async function start(resume) {
     await motion;
     app.audio = await openMicrophone(context, privacy);
     show("start-panel", false);
+    $("reminders").replaceChildren();
+    $("confirm").hidden = true;
+    show("answer-box", false);
+    say("asked", "");
     show("live", true);
     renderStep({ current: null, probability: 0, next: [] });
     startSensors();
@@ -265,6 +272,8 @@ function stopSession() {
   }
   if (app.ws) { app.ws.onclose = null; app.ws.close(1000); app.ws = null; }
   app.welcomed = false;
+  app.question = null;
+  app.recent = [];
   app.outbox = new Outbox();
   app.sentAt.clear();
   app.wakeLock?.release().catch(() => {});
@@ -294,8 +303,8 @@ function onMotion(event) {
   if (app.motion !== "on") { app.motion = r && r.alpha !== null ? "on" : "no-gyro"; renderSensors(); }
 }
 
-function onAudio(chunk) {
-  let { pcm, low } = chunk;
+function onAudio(message) {
+  let { pcm, low } = message;
   if (!app.session) return;
   const now = sessionTime();
   let clock = app.audioClock;
@@ -324,10 +333,13 @@ function onAudio(chunk) {
   app.audioHeld.n += samples.length;
   clock.produced += pcm.length;
   clock.lowProduced += low ? low.length : 0;
+  const chunk = { t0: clock.anchor + (clock.produced - pcm.length) / 16000, pcm };
+  app.recent.push(chunk);
+  while (app.recent.length && app.recent[0].t0 < chunk.t0 - RECENT_S) app.recent.shift();
   if (app.question) {
-    app.question.parts.push(pcm);
-    app.question.n += pcm.length;
-    if (app.question.n >= MAX_QUESTION_S * 16000) endQuestion();
+    app.question.parts.push(chunk);
+    if (chunk.t0 - app.question.from >= MAX_QUESTION_S) endQuestion();
+    if (app.question.until !== null && chunk.t0 + pcm.length / 16000 >= app.question.until) sendQuestion();
   }
 }
 
@@ -365,12 +377,21 @@ function transmit(items) {
   for (const data of items) app.ws.send(data);
 }
 
+/** Queue a binary frame. A sensor frame remembers when its newest sample was taken, so
+ * that a step update naming it (`in_seq`) is timed from there to the screen. */
 function sendFrame(kind, t0, rate, samples) {
   const sensor = kind !== KIND.QUESTION;
   stats.framesMade += 1;
+  const n = kind === KIND.IMU ? samples.length / 6 : samples.length;
+  const ageMs = Math.max(0, (sessionTime() - (t0 + n / rate)) * 1000);
+  const newestAt = performance.now() - ageMs;
   transmit(app.outbox.push({
     sensor,
-    encode: (seq) => { if (sensor) app.sentAt.set(seq, performance.now()); stats.framesSent += 1; return encodeFrame(kind, seq, t0, rate, samples); },
+    encode: (seq) => {
+      if (sensor) app.sentAt.set(seq, newestAt);
+      stats.framesSent += 1;
+      return encodeFrame(kind, seq, t0, rate, samples);
+    },
   }, canSend()));
   stats.dropped = app.outbox.dropped;
 }
@@ -381,6 +402,7 @@ function sendControl(message) {
 
 function tick() {
   if (!app.session) return;
+  if (app.question?.until != null && sessionTime() > app.question.until + 2) sendQuestion();
   flushImu();
   flushAudio();
   if (app.welcomed && app.session.lastReceived > app.lastAcked && performance.now() - app.lastAckAt >= ACK_EVERY_MS) {
@@ -481,23 +503,43 @@ function playAnswer(buffer) {
 
 // ---- the user's actions --------------------------------------------------------------
 
+/** The talk button pressed: the question is the microphone's sound from now until it is
+ * let go (and QUESTION_TAIL_S more), cut by the audio's own clock, so a late audio
+ * thread does not clip it. */
 function startQuestion(event) {
   event.preventDefault();
   if (!app.session || app.mic !== "on" || app.question) return;
-  app.question = { t0: sessionTime(), parts: [], n: 0 };
+  const from = sessionTime();
+  app.question = { from, until: null, parts: app.recent.filter((c) => c.t0 + c.pcm.length / 16000 > from) };
   $("talk").classList.add("held");
   say("talk", "Listening… release to ask");
 }
 
 function endQuestion() {
   const question = app.question;
-  if (!question) return;
-  app.question = null;
+  if (!question || question.until !== null) return;
+  question.until = Math.min(sessionTime(), question.from + MAX_QUESTION_S) + QUESTION_TAIL_S;
   $("talk").classList.remove("held");
   say("talk", "Hold to ask");
-  if (question.n < MIN_QUESTION_S * 16000) { say("asked", "Hold the button while you speak."); return; }
-  const clip = toInt16(joined(question.parts, question.n).subarray(0, MAX_QUESTION_S * 16000));
-  sendFrame(KIND.QUESTION, question.t0, 16000, clip);
+}
+
+/** Send the held question once the audio has reached its end (or gave up coming). */
+function sendQuestion() {
+  const question = app.question;
+  app.question = null;
+  if (question.until - QUESTION_TAIL_S - question.from < MIN_QUESTION_S) {
+    say("asked", "Hold the button while you speak.");
+    return;
+  }
+  const samples = [];
+  for (const { t0, pcm } of question.parts) {
+    const first = Math.max(0, Math.round((question.from - t0) * 16000));
+    const last = Math.min(pcm.length, Math.round((question.until - t0) * 16000));
+    if (last > first) samples.push(pcm.subarray(first, last));
+  }
+  const n = samples.reduce((total, part) => total + part.length, 0);
+  if (n < MIN_QUESTION_S * 16000) { say("asked", "No sound came from the microphone."); return; }
+  sendFrame(KIND.QUESTION, question.from, 16000, toInt16(joined(samples, n)));
   say("asked", "Asked: waiting for the answer…");
 }
 
@@ -527,6 +569,14 @@ async function finished() {
   saved.remove("session");
   show("live", false);
   show("finished", true);
+  const left = [...$("reminders").querySelectorAll(".reminder p")].map((p) => p.textContent);
+  $("final-reminders").replaceChildren(...left.map((reminder) => {  // "Before you finish: ..."
+    const card = document.createElement("p");
+    card.className = "reminder";
+    card.textContent = reminder;
+    return card;
+  }));
+  $("reminders").replaceChildren();
   const list = $("done-steps");
   list.replaceChildren();
   try {
