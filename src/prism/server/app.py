@@ -62,7 +62,7 @@ from prism.server.registry import SessionRegistry
 from prism.server.runtime import transcribe_question
 from prism.server.sensor_logger import MAX_BODY_BYTES, SensorLoggerBridge
 from prism.server.voice import Voice
-from prism.server.web_client import web_client_file, web_client_page
+from prism.server.web_client import WEB_CLIENT_FILES, web_client_file, web_client_page
 from prism.settings import Settings, get_settings
 from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, synthesize
 from prism.speech.models import shipped_adapter
@@ -437,7 +437,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The web client: a phone or a watch with a browser as a PrISM watch."""
         return web_client_page(host)
 
-    @app.get("/watch/{name}")
+    @app.get(
+        "/watch/{name}",
+        response_class=Response,
+        responses={200: {"content": {media: {} for media in set(WEB_CLIENT_FILES.values())}}},
+    )
     def watch_file(name: str, host: Annotated[str | None, Header()] = None) -> Response:
         """The web client's scripts, style, manifest, icons and service worker."""
         return web_client_file(name, host)
