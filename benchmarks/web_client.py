@@ -5,16 +5,19 @@ python benchmarks/web_client.py          # a summary
 python benchmarks/web_client.py --json   # everything measured, as JSON on stdout
 ```
 
-Starts the service (``benchmarks/service_process.py``), pairs a headless Chromium with
-a one-time code and opens ``/watch`` in it. Chromium's microphone is a fake one that
-plays the recording's audio (``--use-file-for-fake-audio-capture``) and the page's motion
-comes from the recording's IMU as synthetic ``devicemotion`` events (rotation rate in
-deg/s, as browsers give it), dispatched in real time from the moment the page's first
-audio arrives. At the same time :func:`prism.watch.replay.replay` streams the same
-recording natively (binary frames from Python, real time) into a second session of the
-same service. A spoken question (espeak-ng) is mixed into the recording's audio at
-``--question-at`` seconds; the page's hold-to-talk button is held while it plays, and
-the native watch sends the same clip as its question.
+Starts the service (``benchmarks/service_process.py``), pairs a headless Chromium with a
+one-time code and opens ``/watch`` in it. Chromium's microphone is a fake one that plays
+the recording's audio (``--use-file-for-fake-audio-capture``) and the page's motion
+comes from the recording's IMU, put on a 50 Hz grid as a phone's sensor samples (both
+paths stream that IMU), as synthetic ``devicemotion`` events (rotation rate in deg/s,
+``interval`` 20 ms, as browsers give them), dispatched in real time from the moment the
+page's first audio arrives; ``motion_events_late_ms`` says how late the events were
+handled (a busy machine delays them; the page times them by their interval). At the same
+time :func:`prism.watch.replay.replay` streams the same recording natively (binary
+frames from Python, real time) into a second session of the same service. A spoken
+question (espeak-ng) is mixed into the recording's audio at ``--question-at`` seconds;
+the page's hold-to-talk button is held while it plays, and the native watch sends the
+same clip as its question.
 
 Reports (``--json``): each path's step sequence (``current`` of every step update, runs
 of one step merged) and whether they are equal, each path's tracked history (its steps
@@ -47,7 +50,7 @@ import soundfile
 from scipy.signal import resample
 
 from chromium import open_chromium
-from prism.data.recording import AUDIO_RATE_HZ, Recording, read_recording
+from prism.data.recording import AUDIO_RATE_HZ, ImuSamples, Recording, read_recording
 from prism.speech.tts import synthesize
 from prism.watch.replay import ReplayQuestion, ReplayResult, replay
 from service_process import ROOT, Service, free_port
@@ -70,9 +73,11 @@ DRIVER = """
   const talk = document.getElementById("talk");
   let i = 0, pressed = false, released = false;
   window.driverDone = false;
+  window.driverLateMs = [];
   const timer = setInterval(() => {
     const now = (performance.now() - origin) / 1000;
     while (i < data.times.length && data.times[i] <= now) {
+      window.driverLateMs.push(1000 * (now - data.times[i]));
       const v = data.values[i++];
       window.dispatchEvent(new DeviceMotionEvent("devicemotion", {
         accelerationIncludingGravity: { x: v[0], y: v[1], z: v[2] },
@@ -118,6 +123,19 @@ def with_question(recording: Recording, text: str, at_s: float) -> tuple[Recordi
     return mixed, clip
 
 
+def on_grid(recording: Recording, rate_hz: float = 50.0) -> Recording:
+    """The recording with its IMU interpolated onto a regular grid of ``rate_hz``, as a
+    phone's sensor delivers it (steady ``interval``): both paths stream this one."""
+    assert recording.imu is not None
+    times = recording.imu.times
+    grid = np.arange(np.ceil(times[0] * rate_hz), np.floor(times[-1] * rate_hz) + 1) / rate_hz
+    values = np.stack(
+        [np.interp(grid, times, recording.imu.values[:, c]) for c in range(6)], axis=1
+    ).astype(np.float32)
+    return Recording(recording.session_id, recording.task, recording.annotation,
+                     ImuSamples(grid, values), recording.audio, recording.metadata)  # fmt: skip
+
+
 def step_sequence(steps: list[Any]) -> list[str | None]:
     """The ``current`` values of step updates (not the final one), runs merged."""
     out: list[str | None] = []
@@ -144,7 +162,7 @@ def history(service: Service, token: str, session: str) -> list[str]:
 
 def run(question: str, question_at_s: float, workdir: Path) -> dict[str, Any]:
     """Stream the recording through both paths at once; everything measured."""
-    recording, clip = with_question(read_recording(RECORDING), question, question_at_s)
+    recording, clip = with_question(on_grid(read_recording(RECORDING)), question, question_at_s)
     assert recording.imu is not None and recording.audio is not None
     duration = recording.audio.size / AUDIO_RATE_HZ
     held_from = question_at_s - 0.5  # the talk button, as the clip
@@ -207,6 +225,7 @@ def run(question: str, question_at_s: float, workdir: Path) -> dict[str, Any]:
                 "[...document.querySelectorAll('#done-steps li')].map(li => li.textContent)"
             )
             problems = list(page.problems)
+            late_ms = page.evaluate("window.driverLateMs")
         result = native["result"]
         native_steps = [m for m in result.messages if m.get("type") == "step"]
         native_answers = result.of_type("answer")
@@ -238,6 +257,11 @@ def run(question: str, question_at_s: float, workdir: Path) -> dict[str, Any]:
             "native_latency": native_latency,
             "extra_latency_p50_ms": extra,
             "console_problems": problems,
+            "motion_events_late_ms": {
+                "p50": round(float(np.percentile(late_ms, 50)), 1),
+                "p99": round(float(np.percentile(late_ms, 99)), 1),
+                "max": round(float(np.max(late_ms)), 1),
+            },
         }
     finally:
         service.stop()

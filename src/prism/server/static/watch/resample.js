@@ -120,3 +120,37 @@ export class ImuGrid {
     return out;
   }
 }
+
+/**
+ * Sample times of a motion sensor from the times its events were handled.
+ *
+ * A page gets `devicemotion` events late, and in bursts when its thread is busy, but the
+ * sensor sampled them at a steady `interval` (the event says which). So an event's time
+ * is the previous one's plus the interval, unless that is later than the event was seen
+ * (the estimate then moves back to it: an event is never seen before its sample) or more
+ * than `maxSlip` seconds earlier (a pause or a changed rate: start again from it; a
+ * page stalled for less than that keeps its events' times). A
+ * small share (`follow`) of the remaining lateness is followed, so a sensor whose real
+ * interval differs from the stated one is tracked. Without an interval, the handling
+ * time is the sample time.
+ */
+export class MotionClock {
+  constructor({ maxSlip = 1.0, follow = 0.002 } = {}) {
+    this.maxSlip = maxSlip;
+    this.follow = follow;
+    this.last = null;  // {t (s), interval (s)} of the previous event
+  }
+
+  /** The sample time (s) of an event seen at `seen` (s) with the sensor's `interval` (s). */
+  time(seen, interval) {
+    const last = this.last;
+    let t = seen;
+    if (interval > 0 && last && last.interval === interval) {
+      const predicted = last.t + interval;
+      if (predicted <= seen && seen - predicted <= this.maxSlip) t = predicted + this.follow * (seen - predicted);
+    }
+    if (last && t <= last.t) t = last.t + 1e-6;  // two events seen at once: still in order
+    this.last = { t, interval };
+    return t;
+  }
+}

@@ -2,7 +2,7 @@
 // a one-time code, streams motion and microphone audio as watch protocol v1 frames over
 // the session's WebSocket, and shows what the service says (watch_bridge/README.md).
 import { KIND, Outbox, decodeFrame, encodeFrame, toInt16 } from "./protocol.js";
-import { ImuGrid } from "./resample.js";
+import { ImuGrid, MotionClock } from "./resample.js";
 
 const FRAME_EVERY_MS = 200;  // one IMU batch and one audio chunk per 0.2 s
 const ACK_EVERY_MS = 1000;
@@ -51,7 +51,7 @@ const app = {
   session: null,  // {id, originMs, lastReceived, privacy}
   ws: null, welcomed: false, outbox: new Outbox(), lastAcked: 0, lastAckAt: 0,
   sentAt: new Map(), timer: null, retry: 0, reconnectTimer: null, finishing: false,
-  grid: null, motion: "off", mic: "off",
+  grid: null, motionClock: null, motion: "off", mic: "off",
   audio: null,  // {context, stream, node}
   audioClock: null,  // {anchor (s), produced, lowProduced}
   audioHeld: null,  // {t0, rate, parts: Float32Array[], n}
@@ -251,6 +251,7 @@ function captureNode(context, stream, privacyRate) {
 
 function startSensors() {
   app.grid = new ImuGrid();
+  app.motionClock = new MotionClock();
   app.audioClock = null;
   app.audioHeld = null;
   if (app.motion === "waiting") {
@@ -296,7 +297,8 @@ function onMotion(event) {
   if (!a || a.x === null || a.y === null || a.z === null) return;
   const r = event.rotationRate;
   const gyro = r && r.alpha !== null ? [r.beta * DEG, r.gamma * DEG, r.alpha * DEG] : [0, 0, 0];
-  const t = (performance.timeOrigin + event.timeStamp - app.session.originMs) / 1000;
+  const seen = (performance.timeOrigin + event.timeStamp - app.session.originMs) / 1000;
+  const t = app.motionClock.time(seen, event.interval > 0 ? event.interval / 1000 : null);
   if (t < 0) return;
   app.grid.add(t, [a.x, a.y, a.z, ...gyro]);
   stats.motionEvents += 1;
