@@ -9,7 +9,12 @@ import httpx
 
 from prism.errors import SessionRequestError
 
-__all__ = ["SessionRequestError", "open_session", "request_pairing"]
+__all__ = ["OPEN_TIMEOUT_S", "SessionRequestError", "open_session", "request_pairing"]
+
+
+OPEN_TIMEOUT_S = 120.0
+"""How long opening a session may take: the first session of a procedure loads its model
+and warms its caches (seconds; longer on a busy machine)."""
 
 
 def open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
@@ -43,6 +48,7 @@ def open_session(server: str, admin_token: str, task: str) -> tuple[str, str]:
                 "/v1/sessions",
                 json={"procedure": task},
                 headers={"Authorization": f"Bearer {token}"},
+                timeout=OPEN_TIMEOUT_S,
             )
             if session.status_code != 200:
                 raise SessionRequestError(
