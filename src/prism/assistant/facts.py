@@ -17,10 +17,16 @@ from prism.procedure.model import END, START, Procedure
 __all__ = [
     "NEXT_MIN_PROBABILITY",
     "NextSteps",
+    "SkipAdvice",
+    "last_finished",
     "missed_steps",
     "next_steps",
     "remaining_path",
     "remaining_time_s",
+    "required_steps",
+    "skip_advice",
+    "step_before",
+    "steps_done",
 ]
 
 NEXT_MIN_PROBABILITY = 0.15
@@ -87,14 +93,74 @@ def remaining_time_s(procedure: Procedure, done: Sequence[str], current: str | N
     return float(sum(procedure.step(s).duration.mean for s in steps))
 
 
-def missed_steps(procedure: Procedure, done: Sequence[str], current: str | None) -> list[str]:
-    """Required steps not done although a step that must come after them is done or
-    going on (procedure order: :func:`prism.observer.reminders.descendants`).
+def required_steps(procedure: Procedure) -> list[str]:
+    """Steps that must not be skipped (``notes.must_not_skip``), in class order; a
+    procedure that marks none treats every step as required."""
+    return [s.id for s in procedure.steps if s.notes.must_not_skip] or list(procedure.step_ids)
 
-    Required = ``notes.must_not_skip``; a procedure that marks none treats every step as
-    required.
-    """
-    required = [s.id for s in procedure.steps if s.notes.must_not_skip] or list(procedure.step_ids)
+
+def missed_steps(procedure: Procedure, done: Sequence[str], current: str | None) -> list[str]:
+    """Required steps (:func:`required_steps`) not done although a step that must come
+    after them is done or going on (procedure order:
+    :func:`prism.observer.reminders.descendants`), in class order."""
+    required = required_steps(procedure)
     reached = set(done) | ({current} if current else set())
     later = descendants(procedure)
     return [s for s in required if s not in reached and later[s] & reached]
+
+
+def steps_done(done: Sequence[str]) -> list[str]:
+    """The finished steps, each once, in the order they were first finished."""
+    return list(dict.fromkeys(done))
+
+
+def last_finished(done: Sequence[str]) -> str | None:
+    """The step finished last (``None``: none yet)."""
+    return done[-1] if done else None
+
+
+def step_before(procedure: Procedure, step: str) -> str | None:
+    """The step that usually comes right before ``step``: its predecessor on the
+    procedure's most probable path (:func:`prism.observer.reminders.usual_order`), or,
+    for a step off that path, the step most likely to lead to it (``None``: it usually
+    comes first).
+
+    >>> from prism.procedure.io import load_procedure
+    >>> step_before(load_procedure("tasks/latte_making/procedure.yaml"), "brew_coffee")
+    'place_cup'
+    """
+    path = usual_order(procedure)
+    if step in path:
+        position = path.index(step)
+        return path[position - 1] if position > 0 else None
+    sources = [
+        (row[step], source)
+        for source, row in procedure.transitions.items()
+        if source != START and row.get(step, 0.0) > 0.0 and source != step
+    ]
+    return max(sources)[1] if sources else None
+
+
+@dataclass(frozen=True)
+class SkipAdvice:
+    """Whether a step may be left out, and why not.
+
+    Attributes
+    ----------
+    step : str
+    may_skip : bool
+        False for a required step (:func:`required_steps`).
+    reason : str or None
+        The step's reminder note (what it is there for), when it has one.
+    """
+
+    step: str
+    may_skip: bool
+    reason: str | None
+
+
+def skip_advice(procedure: Procedure, step: str) -> SkipAdvice:
+    """May ``step`` be skipped? Not if it is required; the reason is its reminder note."""
+    return SkipAdvice(
+        step, step not in required_steps(procedure), procedure.step(step).notes.reminder
+    )

@@ -9,16 +9,29 @@ are on pour milk, next is ...".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from prism.assistant.context import AssistantContext, StepBelief
 from prism.assistant.facts import (
+    last_finished,
     missed_steps,
     next_steps,
     remaining_path,
     remaining_time_s,
+    required_steps,
+    skip_advice,
+    step_before,
+    steps_done,
 )
 from prism.assistant.intents import Intent, IntentKind
+from prism.assistant.passages import split_sentences
+from prism.assistant.quoted import (
+    QuoteConfig,
+    quote,
+    sentence_case,
+    spoken_sentence,
+)
 from prism.procedure.model import Procedure
 
 __all__ = [
@@ -46,6 +59,13 @@ class GroundingConfig:
         "Am I almost done?" is answered yes with at most this many steps left.
     named_step_score : float
         A step named in a question counts when it matches at least this well.
+    quoting : QuoteConfig
+        Answers quoted from the procedure's text.
+    step_weights : tuple of float
+        Retrieval weights (:func:`~prism.assistant.retrieval.retrieve`) of the step
+        named in the question, the current step, the next steps and the procedure's
+        own description (other steps weigh 1): among sentences that match about as
+        well, those of the likelier steps win.
     """
 
     confident_probability: float = 0.6
@@ -53,6 +73,8 @@ class GroundingConfig:
     max_alternatives: int = 3
     almost_done_steps: int = 2
     named_step_score: float = 0.25
+    quoting: QuoteConfig = field(default_factory=QuoteConfig)
+    step_weights: tuple[float, float, float, float] = (1.25, 1.15, 1.1, 0.9)
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,11 @@ def step_phrase(procedure: Procedure, step: str) -> str:
     return procedure.step(step).name_in_sentence
 
 
+def _lower_first(text: str) -> str:
+    """First letter in lower case (unless the first word is an acronym: "USB")."""
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
 def _join(phrases: list[str], last: str = "or") -> str:
     if len(phrases) <= 1:
         return "".join(phrases)
@@ -99,7 +126,14 @@ def format_duration(seconds: float) -> str:
     return f"about {minutes:g} minutes"
 
 
+_TIME = re.compile(
+    r"\b(?:\d+(?:[.,-]\d+)?|one|two|three|four|five|ten|a few|a)\s*(?:-\s*\d+\s*)?"
+    r"(?:s|sec|secs|seconds?|min|mins|minutes?|hours?|h)\b",
+    re.IGNORECASE,
+)
+"""A time written in a step's text ("25-30 s", "one or two seconds", "5 minutes")."""
 _UNKNOWN_STATE = "I can't tell where you are in the task yet."
+_OUT_OF_SCOPE = "I can help with the steps of this task, not with that."
 _ABOUT_A_STEP = (IntentKind.HOW_TO, IntentKind.PURPOSE, IntentKind.STEP_DURATION)
 
 
@@ -189,10 +223,82 @@ class _Answerer:
         return "So far you did: " + _join([self.name(s) for s in done], "and") + "."
 
     def just_finished(self) -> str:
-        done = self.context.done_ids
-        if not done:
+        last = last_finished(self.context.done_ids)
+        if last is None:
             return "You have not finished any step yet."
-        return f"You just finished {self.name(done[-1])}."
+        return f"You just finished {self.name(last)}."
+
+    def steps_done(self) -> str:
+        count = len(steps_done(self.context.done_ids))
+        if count == 0:
+            return "You have not finished any step yet."
+        return f"You have finished {count} {'step' if count == 1 else 'steps'} so far."
+
+    def before(self, step: str) -> str:
+        """The step done right before ``step`` if it is done, else the one that usually
+        comes before it."""
+        done = list(self.context.done_ids)
+        if step in done and done.index(step) > 0:
+            earlier = done[done.index(step) - 1]
+            return f"Before {self.name(step)} you did {self.name(earlier)}."
+        earlier_step = step_before(self.procedure, step)
+        if earlier_step is None:
+            return f"{sentence_case(self.name(step))} usually comes first."
+        return f"Before {self.name(step)} comes {self.name(earlier_step)}."
+
+    def skip(self, step: str, intent: Intent) -> tuple[str, bool | None]:
+        """May ``step`` be left out, and why not; yes/no follows the question's form
+        ("can I skip it?" yes = it may be skipped, "do I have to?" yes = it is required)."""
+        advice = skip_advice(self.procedure, step)
+        phrase = self.name(step)
+        if advice.reason:
+            why = _lower_first(spoken_sentence(advice.reason))
+        elif len(required_steps(self.procedure)) == self.procedure.n_steps:
+            why = "the procedure needs every step."
+        else:
+            why = "the procedure marks it as a step not to skip."
+        if advice.may_skip:
+            fact = f"{phrase} is optional in this procedure."
+        else:
+            fact = f"{phrase} must not be skipped: {why}"
+        if not intent.yes_no and intent.text.startswith("what"):  # "what if I skip it?"
+            return sentence_case(fact), None
+        if intent.asks_required:
+            return ("No, " if advice.may_skip else "Yes, ") + fact, not advice.may_skip
+        if advice.may_skip:
+            return f"Yes, you can skip {phrase}: it is optional in this procedure.", True
+        return f"No, don't skip {phrase}: {why}", False
+
+    def preferences(self, intent: Intent) -> dict[str | None, float]:
+        """Retrieval weights per step (see :attr:`GroundingConfig.step_weights`)."""
+        named_weight, current_weight, next_weight, procedure_weight = self.config.step_weights
+        weights: dict[str | None, float] = {None: procedure_weight}
+        if self.context.state_known:
+            beliefs = [b.step for b in self.candidates() if b.step is not None]
+            current = beliefs[0] if len(beliefs) == 1 else None
+            for step in next_steps(self.procedure, list(self.context.done_ids), current).steps:
+                weights[step] = next_weight
+            for step in beliefs:
+                weights[step] = current_weight
+        for match in intent.steps:
+            if match.score >= self.config.named_step_score:
+                weights[match.step] = max(weights.get(match.step, 1.0), named_weight)
+        return weights
+
+    def quoted(self, intent: Intent) -> str:
+        """The procedure's sentence(s) that answer the question, with their step named."""
+        found = quote(
+            intent.text,
+            self.procedure,
+            preferred=self.preferences(intent),
+            trouble=intent.kind == IntentKind.TROUBLE,
+            config=self.config.quoting,
+        )
+        if found is None:
+            return "I'm not sure: the procedure does not say."
+        if found.step is not None:
+            self.named.append(found.step)
+        return found.text
 
     def missed(self) -> str:
         beliefs = self.candidates()
@@ -255,11 +361,18 @@ class _Answerer:
         return sentence[:1].upper() + sentence[1:] + "."
 
     def step_duration(self, step: str) -> str:
-        stats = self.procedure.step(step).duration
-        text = f"{self.procedure.step(step).name} takes {format_duration(stats.mean)}."
+        """The step's mean duration, with the time its text gives (reminder first)."""
+        found = self.procedure.step(step)
+        text = f"{found.name} takes {format_duration(found.duration.mean)}."
         self.named.append(step)
-        note = self.procedure.step(step).notes.reminder
-        return f"{text} {note}" if note else text
+        timed = [
+            sentence
+            for sentence in split_sentences(found.notes.reminder or "")
+            + split_sentences(found.description)
+            if _TIME.search(sentence)
+        ]
+        note = spoken_sentence(timed[0]) if timed else found.notes.reminder
+        return f"{text} {sentence_case(note)}" if note else text
 
     def how_to(self, step: str) -> str:
         description = self.procedure.step(step).description.strip()
@@ -316,18 +429,27 @@ def answer_intent(
     polarity: bool | None = None
     needs_state = False
     text: str | None
+    skipped = named or current
     if kind == IntentKind.NONE:
         text = None
+    elif kind == IntentKind.OUT_OF_SCOPE:
+        text = _OUT_OF_SCOPE
     elif kind == IntentKind.REPEAT:
         said = [turn.answer for turn in context.dialogue if turn.answer]
         text = said[-1] if said else "I have not said anything yet."
+    elif kind in (IntentKind.OTHER, IntentKind.TROUBLE):
+        text = answerer.quoted(intent)
+    elif kind == IntentKind.SKIP and skipped is not None:
+        (text, polarity), needs_state = answerer.skip(skipped, intent), named is None
+    elif kind == IntentKind.BEFORE and named is not None and named != current:
+        text, needs_state = answerer.before(named), named in context.done_ids
     elif kind in _ABOUT_A_STEP and named is not None:
         text = answerer.about_step(kind, named)
     elif kind in _ABOUT_A_STEP and context.state_known and context.current_step is not None:
         text, needs_state = answerer.about_current(kind), True
     elif kind == IntentKind.NEXT and named is not None and named != current:
         text = answerer.next(named)
-    elif not context.state_known:
+    elif not context.state_known and kind not in _ABOUT_A_STEP:
         text, needs_state = _UNKNOWN_STATE, True
     elif kind == IntentKind.CURRENT:
         text, needs_state = answerer.current(), True
@@ -338,19 +460,18 @@ def answer_intent(
         (text, polarity), needs_state = answerer.did_i(asked), True
     elif kind == IntentKind.DID_I:
         text = f"That is not a step of {context.procedure.name.lower()}, so I can't tell."
-    elif kind == IntentKind.JUST_FINISHED:
+    elif kind in (IntentKind.JUST_FINISHED, IntentKind.BEFORE):
         text, needs_state = answerer.just_finished(), True
     elif kind == IntentKind.HISTORY:
         text, needs_state = answerer.history(), True
+    elif kind == IntentKind.STEPS_DONE:
+        text, needs_state = answerer.steps_done(), True
     elif kind == IntentKind.MISSED:
         text, needs_state = answerer.missed(), True
     elif kind == IntentKind.STEPS_LEFT:
         (text, polarity), needs_state = answerer.steps_left(intent.yes_no), True
     elif kind == IntentKind.TIME_LEFT:
         text, needs_state = answerer.time_left(), True
-    else:
-        text = (
-            "I can tell you where you are, what comes next, what you have done or missed, "
-            "how long things take and how to do a step."
-        )
+    else:  # how to / what for / how long of no step in particular, a skip of no step
+        text = answerer.quoted(intent)
     return GroundedAnswer(text, intent, tuple(dict.fromkeys(answerer.named)), polarity, needs_state)

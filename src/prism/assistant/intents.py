@@ -9,10 +9,11 @@ for the assistant ("ouch, this is hot", "honey, can you pass the salt") get
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from prism.assistant.mentions import StepMatch, rank_steps
+from prism.assistant.retrieval import passage_index
 from prism.procedure.model import Procedure
 from prism.text import normalise
 
@@ -33,12 +34,24 @@ class IntentKind(StrEnum):
     HOW_TO = "how_to"
     PURPOSE = "purpose"
     HISTORY = "history"
+    """Which steps are done (their names)."""
+    STEPS_DONE = "steps_done"
+    """How many steps are done."""
+    BEFORE = "before"
+    """The step that comes before a named step."""
+    SKIP = "skip"
+    """Whether a step may be left out, and why not."""
+    TROUBLE = "trouble"
+    """Something goes wrong ("what if it keeps bleeding?"): what the procedure says to do."""
     REPEAT = "repeat"
     CORRECT_DONE = "correct_done"
     CORRECT_AT = "correct_at"
     CORRECT_NOT_DONE = "correct_not_done"
     OTHER = "other"
-    """About the task but none of the above: for the LLM when one is configured."""
+    """About the task but none of the above ("how full should the jug be?"): answered
+    from the procedure's sentences."""
+    OUT_OF_SCOPE = "out_of_scope"
+    """A question for the assistant about something else ("who won the game?"): declined."""
     NONE = "none"
     """Not for the assistant: no answer."""
 
@@ -51,6 +64,11 @@ class Intent:
     steps: tuple[StepMatch, ...] = ()
     yes_no: bool = False
     """A yes/no question ("am I almost done?"): the answer starts with yes or no."""
+    asks_required: bool = False
+    """A skip question asked the other way round ("do I have to ...?", "is it
+    necessary?"): yes means the step is required, not that it may be skipped."""
+    text: str = ""
+    """The utterance, normalised (what retrieval searches the procedure's text for)."""
 
     @property
     def step(self) -> str | None:
@@ -95,23 +113,77 @@ _AT_STATEMENT = (
     r"(?:now |currently )(?:i am )?\w+ing\b|starting\b|moving on to\b)"
 )
 
+_SKIP = (
+    r"\b(?:can|could|may|might|shall|should) (?:i|we|you) (?:just |maybe |safely |please |also )?"
+    r"(?:skip|leave out|leave (?:it|that|this|them|\w+) out|omit|not (?:do|bother)|go without|"
+    r"do without|pass on|forget about|ignore|drop|cut out|get away without)\b|"
+    r"\b(?:is it|is that|would it be|will it be|would that be|it is)\b (?:ok|okay|fine|alright|"
+    r"all right|safe|a problem|bad|allowed|necessary|required|important)\b(?: \w+){0,4}? "
+    r"(?:skip\w*|not|without|leave out|omit\w*|miss out|pass on)\b|"
+    r"\b(?:skip\w*|leaving out|omitting|not doing)\b.*\b(?:ok|okay|fine|alright|all right|"
+    r"a problem|bad|allowed)\??$|"
+    r"^(?:(?:so|and|ok|okay|um+|uh+|well|wait|hmm+|but)[ ,]+)*(?:do|must) (?:i|we) (?:really |"
+    r"actually |even |absolutely |still |definitely )?(?:need to|have to|got to|need|must)\b|"
+    r"^(?:(?:so|and|ok|okay|um+|uh+|well|wait|hmm+|but)[ ,]+)*am i (?:required|supposed|obliged) "
+    r"to\b|\bis it (?:a )?must\b|"
+    r"\b(?:is|are) (?:it|this|that|they|this step|that step|the \w+(?: \w+)?|\w+ing(?: the \w+)?) "
+    r"(?:really |actually |strictly |absolutely |even )?(?:necessary|optional|required|needed|"
+    r"mandatory|essential|important|a must|skippable)\b|"
+    r"\bwhat (?:if|happens if|would happen if|happens when) (?:i|we) (?:skip|do not|did not|"
+    r"leave|forget|omit|miss|never)\b|\b(?:skippable|optional)\b"
+)
+"""Asks whether a step may be left out ("can I skip purging the wand?", "do I have to
+wear gloves?", "is the ointment necessary?")."""
+
+_TROUBLE = (
+    r"\bwhat (?:if|happens if|should i do if|do i do if|do i do when|should i do when|now if)\b|"
+    r"\b(?:keeps?|kept) \w+ing\b|\bstill \w+(?:s|ing)\b|\b(?:will|does|did|is|are|can) not "
+    r"(?:\w+ing|stop|work|come|start|go|fit|stick|close|open|turn|foam|melt|set|rise|dry)\b|"
+    r"\btoo (?:hot|cold|much|little|long|thick|thin|runny|dry|wet|tight|loose|strong|weak|"
+    r"fast|slow|big|small|warm)\b|\b(?:stuck|sticks|sticking|went wrong|goes wrong|go wrong|"
+    r"mistake|by accident|accidentally|spill\w*|burn\w*|broke\w*|torn|overflow\w*|leak\w*)\b"
+)
+"""Something goes wrong ("what if it keeps bleeding?", "the dressing is stuck, what now?")."""
+
 _RULES: tuple[tuple[IntentKind, str], ...] = (
     (
         IntentKind.REPEAT,
         r"^(?:(?:sorry|pardon|what)[ ,]+)*(?:can you |could you |please )?"
         r"(?:repeat|say (?:that|it) again|come again|what was that|what did you say)\b",
     ),
+    (IntentKind.SKIP, _SKIP),
     (
         IntentKind.HISTORY,
         r"\bwhat (?:have|did) i (?:done|do|finished|completed) (?:so far|until now|already)\b|"
-        r"\bwhich steps (?:have i|did i|are) (?:done|finished|completed)\b",
+        r"\bwhich steps (?:have i|did i|are|i have|i did) (?:already )?(?:done|finished|"
+        r"completed)\b|"
+        r"\bwhat (?:steps )?(?:have i|did i) (?:already )?(?:done|finished|completed|do|did)"
+        r"(?: so far| until now| already| up to now| yet)?\s*\??$|"
+        r"\b(?:list|name) (?:the |all |every )?(?:steps? )?(?:i (?:have )?(?:done|finished|"
+        r"completed)|(?:that are |that i have )?(?:done|finished|completed))\b|"
+        r"\bwhat (?:steps )?(?:is|are|have been) (?:done|finished|completed)(?: so far| already)?"
+        r"\s*\??$|\bwhich (?:steps? )?(?:are|have been) (?:done|finished|completed)\b",
     ),
-    (IntentKind.NONE, r"^where (?:is|are|did|do|does|has|have) (?!i at\b|we at\b)"),
+    # where a thing is (lost, put away): not in the procedure; where a thing goes is
+    (IntentKind.NONE, r"^where (?:is|are|did|has|have|was|were) (?!i at\b|we at\b)"),
     (IntentKind.MISSED, r"\b(?:miss(?:ed|ing)?|forg[oe]t+(?:en)?|skip(?:ped)?|left out|overlook)"),
     (
+        IntentKind.STEPS_DONE,
+        r"\bhow many\b(?!.*\b(?:left|remain\w*|to go|more|until|till|before|after|to finish|"
+        r"ahead)\b).*\b(?:done|finished|completed|complete|behind|did i|have i|so far|already|"
+        r"through|i did|i have|under my belt)\b",
+    ),
+    (
+        IntentKind.BEFORE,
+        r"\b(?:what|which)\b.*\b(?:comes?|came|goes|is|do|does|should|step|happens)\b.*"
+        r"\b(?:before|prior to|ahead of)\b(?! (?:this|that|it|now|i|we|the current)\b)|"
+        r"\bprecede\w*\b|\bleads? (?:up )?to\b",
+    ),
+    (
         IntentKind.JUST_FINISHED,
-        r"\b(?:just (?:did|do|done|finish\w*|complet\w*)|last (?:step|thing)|previous step|"
-        r"step before|"
+        r"\b(?:just (?:did|do|done|finish\w*|complet\w*)|last (?:step|thing|one)|previous|"
+        r"step before|(?:finish\w*|complet\w*|did|done) last\b|most recent|"
+        r"(?:before|prior to) (?:this|that|now|it|the current)\b|"
         r"what (?:did|have) i (?:just )?(?:do|did|done|finish\w*|complet\w*)\b(?! \w+ \w+)|"
         r"what was i (?:just )?doing|what did i just)",
     ),
@@ -128,13 +200,18 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"\bhow many (?:more |other )?(?:steps?|things|left|to go|are left)\b|"
         r"\bhow many more\b(?! \w+ (?:do|of|should|go)\b)|"
         r"\b(?:almost|nearly|close to|about) (?:done|finished|there|through)|"
-        r"\b(?:steps?|much|lot) (?:left|remaining|to go)\b|\bhow far\b|\bam i (?:done|finished)\b|"
+        r"\b(?:steps?|much|lot) (?:left|remaining|to go)\b|\bam i (?:done|finished)\b|"
+        r"\bhow far (?:along|in|into|through|off|am i|are we|have i|have we|is it|to go)\b|"
+        r"\bhow far\s*\??$|"
         r"\bwhat is (?:left|remaining)\b|\b(?:left|remain\w*) to do\b|\banything else\b",
     ),
+    (IntentKind.TROUBLE, _TROUBLE),
     (
         IntentKind.PURPOSE,
         r"\bwhy\b|\bwhat (?:is|are) (?:.+ )?for\b|\bpurpose\b|\bpoint of\b|"
-        r"\bwhat does .+ do\b|\bwhat good is\b",
+        r"\bwhat does .+ do\b|\bwhat good is\b|\b(?:any|some|a few|a|give me a) tips?\b|"
+        r"\btips? (?:for|on|about)\b|\bcareful\b|\bwatch out\b|"
+        r"\bpay attention\b|\bwhat matters\b|\bimportant\b",
     ),
     (
         IntentKind.STEP_DURATION,
@@ -190,6 +267,15 @@ def _statement(text: str, procedure: Procedure) -> Intent | None:
     return None
 
 
+_ASKS_REQUIRED = (
+    r"\b(?:need|needs|have to|has to|got to|must|required|supposed|obliged|necessary|needed|"
+    r"mandatory|essential|important|a must)\b"
+)
+_ASKS_SKIPPABLE = (
+    r"\b(?:skip\w*|without|leave|leaving|omit\w*|not|optional|skippable|ok|okay|fine)\b"
+)
+
+
 def understand(utterance: str, procedure: Procedure) -> Intent:
     """What ``utterance`` asks or tells, and which steps it names.
 
@@ -201,6 +287,17 @@ def understand(utterance: str, procedure: Procedure) -> Intent:
         Resolves step names and paraphrases.
     """
     text = normalise(utterance)
+    intent = _understand(text, procedure)
+    asks_required = (
+        intent.kind == IntentKind.SKIP
+        and _has(_ASKS_REQUIRED, text)
+        and not _has(_ASKS_SKIPPABLE, text)
+    )
+    return replace(intent, text=text, asks_required=asks_required)
+
+
+def _understand(text: str, procedure: Procedure) -> Intent:
+    """:func:`understand` on normalised text (without ``text`` and ``asks_required``)."""
     if not re.search(r"[a-z]", text):
         return Intent(IntentKind.NONE)
     statement = _statement(text, procedure)
@@ -224,4 +321,5 @@ def understand(utterance: str, procedure: Procedure) -> Intent:
             return Intent(kind, steps, yes_no=_has(_YES_NO, text))
     if _has(r"^(?:did|have|had) (?:i|we)\b", text):
         return Intent(IntentKind.DID_I, yes_no=True)  # about something that is not a step
-    return Intent(IntentKind.OTHER if steps else IntentKind.NONE, steps)
+    about_task = steps or passage_index(procedure).known_words(text)
+    return Intent(IntentKind.OTHER if about_task else IntentKind.OUT_OF_SCOPE, steps)

@@ -23,8 +23,10 @@ from prism.procedure.model import Procedure
 
 __all__ = [
     "IRREGULAR_FORMS",
+    "WORD",
     "StepMatch",
     "StepVocabulary",
+    "fold",
     "mentioned_steps",
     "rank_steps",
     "stem",
@@ -95,7 +97,8 @@ _SYNONYMS = {
 }
 """Everyday words folded onto the word procedures usually use (after stemming)."""
 
-_WORD = re.compile(r"[a-z0-9]+(?:[/.'][a-z0-9]+)*")
+WORD = re.compile(r"[a-z0-9]+(?:[/.'][a-z0-9]+)*")
+"""A word of lower-case text (keeps "1/8", "6-oz" as "6" and "oz", "don't")."""
 
 
 def stem(word: str) -> str:
@@ -117,8 +120,10 @@ def stem(word: str) -> str:
     return word
 
 
-def _fold(token: str) -> str:
-    stemmed = stem(token)
+def fold(word: str) -> str:
+    """``word``'s stem with everyday synonyms folded onto the procedures' usual word
+    (``"frothing" -> "steam"``, ``"bandages" -> "dress"``)."""
+    stemmed = stem(word)
     return stem(_SYNONYMS.get(stemmed, stemmed))
 
 
@@ -126,7 +131,7 @@ def words(text: str) -> list[str]:
     """Content-word stems of ``text`` in order (stopwords, numbers and units removed,
     synonyms folded)."""
     return [
-        _fold(t) for t in _WORD.findall(text.lower()) if t not in _STOPWORDS and not t[0].isdigit()
+        fold(t) for t in WORD.findall(text.lower()) if t not in _STOPWORDS and not t[0].isdigit()
     ]
 
 
