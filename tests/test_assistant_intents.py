@@ -30,7 +30,7 @@ from prism.assistant import IntentKind, understand
         ("I already poured the milk", IntentKind.CORRECT_DONE, None),  # jug or cup: asked
         ("I'm steaming the milk now", IntentKind.CORRECT_AT, "steam_milk"),
         ("I haven't ground the beans yet", IntentKind.CORRECT_NOT_DONE, "grind_beans"),
-        ("what's left to do?", IntentKind.STEPS_LEFT, None),
+        ("what's left to do?", IntentKind.REMAINING, None),
         ("what do I need to do now", IntentKind.NEXT, None),
         ("what step is after place cup", IntentKind.NEXT, "place_cup"),
         ("have I finished grinding", IntentKind.DID_I, "grind_beans"),

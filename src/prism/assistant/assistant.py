@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from prism.assistant.context import AssistantContext, DialogueTurn, context_from_tracker
@@ -143,6 +143,15 @@ class Assistant:
         """Understand ``utterance`` and answer it from ``context``."""
         started = time.perf_counter()
         intent = understand(utterance, self.procedure)
+        if intent.kind in _CORRECTIONS and not self._names_a_step(intent):
+            # "I got this from a rusty nail": no step to correct; perhaps a problem told
+            told = answer_intent(
+                replace(intent, kind=IntentKind.TROUBLE, asked=False),
+                context,
+                self.config.grounding,
+            )
+            if told.text is not None:
+                intent = told.intent
         if intent.kind in _CORRECTIONS:
             reply = self._correction(intent, context)
         else:
@@ -173,6 +182,9 @@ class Assistant:
         return AssistantReply(
             grounded.text, kind, "grounded", steps=grounded.steps, phrasing=request
         )
+
+    def _names_a_step(self, intent: Intent) -> bool:
+        return any(m.score >= self.config.min_correction_score for m in intent.steps)
 
     def _correction(self, intent: Intent, context: AssistantContext) -> AssistantReply:
         matches = [m for m in intent.steps if m.score >= self.config.min_correction_score]

@@ -18,12 +18,15 @@ __all__ = [
     "NEXT_MIN_PROBABILITY",
     "NextSteps",
     "SkipAdvice",
+    "first_steps",
     "last_finished",
+    "last_step",
     "missed_steps",
     "next_steps",
     "remaining_path",
     "remaining_time_s",
     "required_steps",
+    "prerequisites",
     "skip_advice",
     "step_before",
     "steps_done",
@@ -139,6 +142,28 @@ def step_before(procedure: Procedure, step: str) -> str | None:
         if source != START and row.get(step, 0.0) > 0.0 and source != step
     ]
     return max(sources)[1] if sources else None
+
+
+def prerequisites(procedure: Procedure, step: str) -> list[str]:
+    """Steps that must be done before ``step`` (its direct precedence pairs), in class
+    order; a procedure without precedence gives :func:`step_before`."""
+    before = {b for b, after in procedure.precedence if after == step}
+    if not procedure.precedence:
+        earlier = step_before(procedure, step)
+        before = {earlier} if earlier is not None else set()
+    return [s for s in procedure.step_ids if s in before]
+
+
+def first_steps(procedure: Procedure) -> tuple[str, ...]:
+    """How the procedure usually starts: the start's successors that reach
+    :data:`NEXT_MIN_PROBABILITY`, most probable first."""
+    return next_steps(procedure, [], None).steps
+
+
+def last_step(procedure: Procedure) -> str | None:
+    """The step the procedure usually ends with (the end of its most probable path)."""
+    path = usual_order(procedure)
+    return path[-1] if path else None
 
 
 @dataclass(frozen=True)

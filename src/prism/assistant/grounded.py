@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 
 from prism.assistant.context import AssistantContext, StepBelief
 from prism.assistant.facts import (
+    first_steps,
     last_finished,
+    last_step,
     missed_steps,
     next_steps,
+    prerequisites,
     remaining_path,
     remaining_time_s,
     required_steps,
@@ -26,6 +29,7 @@ from prism.assistant.facts import (
 )
 from prism.assistant.intents import Intent, IntentKind
 from prism.assistant.passages import split_sentences
+from prism.assistant.retrieval import passage_index
 from prism.assistant.quoted import (
     QuoteConfig,
     quote,
@@ -61,6 +65,10 @@ class GroundingConfig:
         A step named in a question counts when it matches at least this well.
     quoting : QuoteConfig
         Answers quoted from the procedure's text.
+    unprompted_relevance, unprompted_coverage : float
+        A problem told, not asked ("the oil is spitting"), is answered only when a
+        sentence matches it at least this well and the procedure's text knows at least
+        this share of its words; else the assistant stays silent.
     step_weights : tuple of float
         Retrieval weights (:func:`~prism.assistant.retrieval.retrieve`) of the step
         named in the question, the current step, the next steps and the procedure's
@@ -74,6 +82,8 @@ class GroundingConfig:
     almost_done_steps: int = 2
     named_step_score: float = 0.25
     quoting: QuoteConfig = field(default_factory=QuoteConfig)
+    unprompted_relevance: float = 0.15
+    unprompted_coverage: float = 0.5
     step_weights: tuple[float, float, float, float] = (1.25, 1.15, 1.1, 0.9)
 
 
@@ -132,8 +142,10 @@ _TIME = re.compile(
     re.IGNORECASE,
 )
 """A time written in a step's text ("25-30 s", "one or two seconds", "5 minutes")."""
+_NEEDED = r"\b(?:need|needs|have to|has to|must|required|should|supposed)\b"
+"""A "before" question about what is needed first, not what comes right before."""
 _UNKNOWN_STATE = "I can't tell where you are in the task yet."
-_OUT_OF_SCOPE = "I can help with the steps of this task, not with that."
+_OUT_OF_SCOPE = "Sorry, I can only help with the steps of this task."
 _ABOUT_A_STEP = (IntentKind.HOW_TO, IntentKind.PURPOSE, IntentKind.STEP_DURATION)
 
 
@@ -228,16 +240,41 @@ class _Answerer:
             return "You have not finished any step yet."
         return f"You just finished {self.name(last)}."
 
+    def remaining(self) -> str:
+        """The steps left on the most probable path, named."""
+        beliefs = self.candidates()
+        current = beliefs[0].step if beliefs else None
+        left = remaining_path(self.procedure, list(self.context.done_ids), current)
+        if not left:
+            return "Nothing: this is the last step." if current else "Nothing: you are done."
+        unit = "step" if len(left) == 1 else "steps"
+        where = f" after {self.name(current)}" if current else ""
+        names = _join([self.name(s) for s in left], "and")
+        return f"{len(left)} {unit} left{where}: {names}."
+
+    def first(self) -> str:
+        steps = first_steps(self.procedure)
+        return f"First: {_join([self.name(s) for s in steps])}." if steps else "Any step."
+
+    def last(self) -> str:
+        step = last_step(self.procedure)
+        return f"The last step is {self.name(step)}." if step else "The procedure has no steps."
+
     def steps_done(self) -> str:
         count = len(steps_done(self.context.done_ids))
         if count == 0:
             return "You have not finished any step yet."
         return f"You have finished {count} {'step' if count == 1 else 'steps'} so far."
 
-    def before(self, step: str) -> str:
-        """The step done right before ``step`` if it is done, else the one that usually
-        comes before it."""
+    def before(self, step: str, *, required: bool) -> str:
+        """What must be done before ``step`` (``required``: "what do I need before X?"),
+        else the step done right before it if it is done, else the one that usually comes
+        before it."""
         done = list(self.context.done_ids)
+        needed = prerequisites(self.procedure, step) if required else []
+        if needed:
+            names = _join([self.name(s) for s in needed], "and")
+            return f"Before {self.name(step)} you need: {names}."
         if step in done and done.index(step) > 0:
             earlier = done[done.index(step) - 1]
             return f"Before {self.name(step)} you did {self.name(earlier)}."
@@ -285,8 +322,9 @@ class _Answerer:
                 weights[match.step] = max(weights.get(match.step, 1.0), named_weight)
         return weights
 
-    def quoted(self, intent: Intent) -> str:
-        """The procedure's sentence(s) that answer the question, with their step named."""
+    def quoted(self, intent: Intent) -> str | None:
+        """The procedure's sentence(s) that answer the question, with their step named
+        (``None``: a problem told that the procedure has no clear advice for)."""
         found = quote(
             intent.text,
             self.procedure,
@@ -294,6 +332,12 @@ class _Answerer:
             trouble=intent.kind == IntentKind.TROUBLE,
             config=self.config.quoting,
         )
+        if not intent.asked and (
+            found is None
+            or found.relevance < self.config.unprompted_relevance
+            or passage_index(self.procedure).coverage(intent.text) < self.config.unprompted_coverage
+        ):
+            return None
         if found is None:
             return "I'm not sure: the procedure does not say."
         if found.step is not None:
@@ -442,7 +486,14 @@ def answer_intent(
     elif kind == IntentKind.SKIP and skipped is not None:
         (text, polarity), needs_state = answerer.skip(skipped, intent), named is None
     elif kind == IntentKind.BEFORE and named is not None and named != current:
-        text, needs_state = answerer.before(named), named in context.done_ids
+        required = bool(re.search(_NEEDED, intent.text))
+        text, needs_state = answerer.before(named, required=required), named in context.done_ids
+    elif kind == IntentKind.BEFORE and intent.text.startswith("when"):
+        text = answerer.quoted(intent)
+    elif kind == IntentKind.FIRST:
+        text = answerer.first()
+    elif kind == IntentKind.LAST:
+        text = answerer.last()
     elif kind in _ABOUT_A_STEP and named is not None:
         text = answerer.about_step(kind, named)
     elif kind in _ABOUT_A_STEP and context.state_known and context.current_step is not None:
@@ -464,6 +515,8 @@ def answer_intent(
         text, needs_state = answerer.just_finished(), True
     elif kind == IntentKind.HISTORY:
         text, needs_state = answerer.history(), True
+    elif kind == IntentKind.REMAINING:
+        text, needs_state = answerer.remaining(), True
     elif kind == IntentKind.STEPS_DONE:
         text, needs_state = answerer.steps_done(), True
     elif kind == IntentKind.MISSED:

@@ -35,6 +35,12 @@ class IntentKind(StrEnum):
     PURPOSE = "purpose"
     HISTORY = "history"
     """Which steps are done (their names)."""
+    REMAINING = "remaining"
+    """Which steps are left (their names; :attr:`STEPS_LEFT` counts them)."""
+    FIRST = "first"
+    """The procedure's first step."""
+    LAST = "last"
+    """The procedure's last step."""
     STEPS_DONE = "steps_done"
     """How many steps are done."""
     BEFORE = "before"
@@ -69,6 +75,9 @@ class Intent:
     necessary?"): yes means the step is required, not that it may be skipped."""
     text: str = ""
     """The utterance, normalised (what retrieval searches the procedure's text for)."""
+    asked: bool = True
+    """False for a statement ("the oil is spitting"): answered only if the procedure
+    clearly has advice for it, else not at all."""
 
     @property
     def step(self) -> str | None:
@@ -84,13 +93,18 @@ _QUESTION_START = (
     r"^(?:(?:ok(?:ay)?|so|um+|uh+|hey|and|well|wait|alright|right|now|then|hmm+|oh)[ ,]+)*"
     r"(?:what|which|where|when|why|how|who|did|do|does|have|has|had|am|is|are|was|were|"
     r"should|shall|can|could|would|will|tell|remind|show|explain|walk|give|any|anything|"
-    r"next|help|status|remaining|anything else|say|repeat|sorry|pardon|come again)\b"
+    r"next|help|status|remaining|anything else|say|repeat|sorry|pardon|come again|list|name|"
+    r"go over|run through|recap|summari[sz]e)\b|"
+    r"^\w+(?: \w+)? or \w+(?: \w+)?(?: for| in| on| with|\?|$)"  # "cold or warm milk?"
 )
+_VOCATIVE = r"(?:honey|babe|baby|sweetie|darling|mom|mum|dad|kids?|guys|buddy|dude)"
 _ADDRESSED_ELSEWHERE = (
-    r"\b(?:honey|babe|baby|sweetie|darling|mom|mum|dad|kids?|guys|buddy|dude|"
-    r"can you pass|could you pass|pass me|hand me|give me the|can you grab|could you grab)\b|"
+    rf"^(?:(?:hey|oh|ok|okay|so)[ ,]+)?{_VOCATIVE}\b|[,;] {_VOCATIVE}\s*[?.!]*$|"
+    r"\b(?:can you pass|could you pass|pass me|hand me|can you grab|could you grab)\b|"
     r"^(?:hey|hi|yo|excuse me) (?!prism\b|watch\b|assistant\b)[a-z]+ ?,"
 )
+"""Talk to someone else: a name or endearment first or last ("honey, ...", "..., sweetie?"),
+or a request to pass or grab something."""
 _YES_NO = (
     r"^(?:(?:ok(?:ay)?|so|um+|uh+|hey|and|well|wait|alright|right)[ ,]+)*"
     r"(?:am|is|are|was|were|did|do|does|have|has|had|can|will|should)\b|"
@@ -122,9 +136,11 @@ _SKIP = (
     r"(?:skip\w*|not|without|leave out|omit\w*|miss out|pass on)\b|"
     r"\b(?:skip\w*|leaving out|omitting|not doing)\b.*\b(?:ok|okay|fine|alright|all right|"
     r"a problem|bad|allowed)\??$|"
-    r"^(?:(?:so|and|ok|okay|um+|uh+|well|wait|hmm+|but)[ ,]+)*(?:do|must) (?:i|we) (?:really |"
+    r"(?:^|[,;:] )(?:(?:so|and|ok|okay|um+|uh+|well|wait|hmm+|but)[ ,]+)*(?:do|must) (?:i|we) "
+    r"(?:really |"
     r"actually |even |absolutely |still |definitely )?(?:need to|have to|got to|need|must)\b|"
-    r"^(?:(?:so|and|ok|okay|um+|uh+|well|wait|hmm+|but)[ ,]+)*am i (?:required|supposed|obliged) "
+    r"(?:^|[,;:] )(?:(?:so|and|ok|okay|um+|uh+|well|wait|hmm+|but)[ ,]+)*am i "
+    r"(?:required|supposed|obliged) "
     r"to\b|\bis it (?:a )?must\b|"
     r"\b(?:is|are) (?:it|this|that|they|this step|that step|the \w+(?: \w+)?|\w+ing(?: the \w+)?) "
     r"(?:really |actually |strictly |absolutely |even )?(?:necessary|optional|required|needed|"
@@ -145,6 +161,15 @@ _TROUBLE = (
 )
 """Something goes wrong ("what if it keeps bleeding?", "the dressing is stuck, what now?")."""
 
+_TROUBLE_STATEMENT = (
+    r"\b(?:is|are|keeps?|kept|started|starting|starts?|begins?|began) (?:\w+ )?\w+ing\b|"
+    r"\bstill\b|\bstuck\b|\btoo \w+|\bgetting (?:really |very |too |so |quite )?\w+|"
+    r"\b(?:gone|turned|turning) \w+|\b(?:will|does|did|is|are|can) not\b"
+)
+"""A statement that reports a problem as it happens ("the oil is spitting", "it is still
+bleeding", "the jug is getting really hot"): answered only when the procedure's text has
+advice that clearly matches (:class:`~prism.assistant.grounded.GroundingConfig`)."""
+
 _RULES: tuple[tuple[IntentKind, str], ...] = (
     (
         IntentKind.REPEAT,
@@ -154,19 +179,24 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
     (IntentKind.SKIP, _SKIP),
     (
         IntentKind.HISTORY,
-        r"\bwhat (?:have|did) i (?:done|do|finished|completed) (?:so far|until now|already)\b|"
-        r"\bwhich steps (?:have i|did i|are|i have|i did) (?:already )?(?:done|finished|"
-        r"completed)\b|"
-        r"\bwhat (?:steps )?(?:have i|did i) (?:already )?(?:done|finished|completed|do|did)"
-        r"(?: so far| until now| already| up to now| yet)?\s*\??$|"
-        r"\b(?:list|name) (?:the |all |every )?(?:steps? )?(?:i (?:have )?(?:done|finished|"
-        r"completed)|(?:that are |that i have )?(?:done|finished|completed))\b|"
+        r"\bwhat (?:steps )?(?:have|did) (?:i|we) (?:already )?(?:done|do|did|finished|completed|"
+        r"got through|gotten through)\b(?! (?:just|last|before|right|wrong|first)\b)|"
+        r"\b(?:what|which steps?|the steps?|everything|all) (?:i|we) (?:have |had )?(?:already )?"
+        r"(?:done|did|finished|completed|got through|gotten through)\b(?! last\b)|"
+        r"\bwhich (?:steps? )?(?:have i|did i|are|i have|i did|have been) (?:already )?"
+        r"(?:done|finished|completed)\b|"
+        r"\b(?:list|name|recap|summari[sz]e) (?:the |all |every )?(?:steps? )?(?:(?:that )?"
+        r"(?:are |i have |have been )?(?:done|finished|completed))\b|"
         r"\bwhat (?:steps )?(?:is|are|have been) (?:done|finished|completed)(?: so far| already)?"
-        r"\s*\??$|\bwhich (?:steps? )?(?:are|have been) (?:done|finished|completed)\b",
+        r"\s*\??$",
     ),
     # where a thing is (lost, put away): not in the procedure; where a thing goes is
     (IntentKind.NONE, r"^where (?:is|are|did|has|have|was|were) (?!i at\b|we at\b)"),
-    (IntentKind.MISSED, r"\b(?:miss(?:ed|ing)?|forg[oe]t+(?:en)?|skip(?:ped)?|left out|overlook)"),
+    (
+        IntentKind.MISSED,
+        r"\b(?:miss(?:ed|ing)?|forg[oe]t+(?:en)?|skip(?:ped)?|overlook\w*|"
+        r"(?:leave|left) (?:\w+ )?out)\b",
+    ),
     (
         IntentKind.STEPS_DONE,
         r"\bhow many\b(?!.*\b(?:left|remain\w*|to go|more|until|till|before|after|to finish|"
@@ -174,16 +204,32 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"through|i did|i have|under my belt)\b",
     ),
     (
+        IntentKind.FIRST,
+        r"\b(?:what|which) is the (?:very )?first (?:step|thing|one)\b|"
+        r"\bwhat (?:do|should) (?:i|we|you) (?:do )?first\b|\bhow do (?:i|we) (?:start|begin)\b|"
+        r"\bwhere do (?:i|we) (?:start|begin)\b|\bwhat do (?:i|we) (?:start|begin) with\b",
+    ),
+    (
+        IntentKind.LAST,
+        r"\b(?:what|which) is the (?:very )?(?:last|final) (?:step|thing|one)\b"
+        r"(?! (?:i|we) (?:did|finished|completed|have done)\b)(?!.*\b(?:did|finished|done)\b)|"
+        r"\bwhat is the (?:very )?(?:last|final) thing (?:i|we) (?:do|will do|have to do|need to)\b|"
+        r"\b(?:what|which) (?:step )?(?:is|comes) (?:at the end|last)\b|"
+        r"\bhow does (?:it|this|the \w+) end\b|\bfinal step\b",
+    ),
+    (
         IntentKind.BEFORE,
-        r"\b(?:what|which)\b.*\b(?:comes?|came|goes|is|do|does|should|step|happens)\b.*"
-        r"\b(?:before|prior to|ahead of)\b(?! (?:this|that|it|now|i|we|the current)\b)|"
-        r"\bprecede\w*\b|\bleads? (?:up )?to\b",
+        r"\b(?:what|which|when)\b.*\b(?:comes?|came|goes|is|do|does|should|step|happens|done)\b.*"
+        r"\b(?:before|prior to|ahead of)\b(?! (?:this|that|it|now|the current)\b)|"
+        r"\bprecede\w*\b|\bleads? (?:up )?to\b|"
+        r"^(?:(?:so|and|ok|okay|um+|uh+)[ ,]+)*when (?:do|should|can|shall|must) (?:i|we) "
+        r"(?!stop\b|finish\w*\b|know\b|start\b|take (?:it|them) (?:out|off)\b)",
     ),
     (
         IntentKind.JUST_FINISHED,
         r"\b(?:just (?:did|do|done|finish\w*|complet\w*)|last (?:step|thing|one)|previous|"
-        r"step before|(?:finish\w*|complet\w*|did|done) last\b|most recent|"
-        r"(?:before|prior to) (?:this|that|now|it|the current)\b|"
+        r"step before|(?:finish\w*|complet\w*|did|do|done) (?:\w+ )?last\b|most recent|"
+        r"(?:before|prior to) (?:this|that|now|it|the current)\b|just now\b|"
         r"what (?:did|have) i (?:just )?(?:do|did|done|finish\w*|complet\w*)\b(?! \w+ \w+)|"
         r"what was i (?:just )?doing|what did i just)",
     ),
@@ -202,8 +248,16 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"\b(?:almost|nearly|close to|about) (?:done|finished|there|through)|"
         r"\b(?:steps?|much|lot) (?:left|remaining|to go)\b|\bam i (?:done|finished)\b|"
         r"\bhow far (?:along|in|into|through|off|am i|are we|have i|have we|is it|to go)\b|"
-        r"\bhow far\s*\??$|"
-        r"\bwhat is (?:left|remaining)\b|\b(?:left|remain\w*) to do\b|\banything else\b",
+        r"\bhow far\s*\??$",
+    ),
+    (
+        IntentKind.REMAINING,
+        r"\bwhat (?:is|are)(?: still)? (?:left|remaining|still left)\b|\bwhat remains\b|"
+        r"\b(?:left|remain\w*) to (?:do|go)\b|\bwhat else\b|\banything else\b|"
+        r"\bwhat (?:do|should|must) (?:i|we) still\b|\bwhat (?:steps )?(?:are|is) (?:still )?"
+        r"(?:ahead|to come|coming up)\b|\bwhich steps? (?:are )?(?:left|remain\w*)\b|"
+        r"\b(?:list|name) (?:the |all )?(?:steps? )?(?:left|remaining|to go)\b|"
+        r"\bwhat (?:do|should) (?:i|we) still (?:have|need|got) to do\b",
     ),
     (IntentKind.TROUBLE, _TROUBLE),
     (
@@ -309,9 +363,16 @@ def _understand(text: str, procedure: Procedure) -> Intent:
         or any(_has(_QUESTION_START, c) for c in clauses)
         or _has(_QUESTION_ANYWHERE, text)
     )
-    if not is_question or _has(_ADDRESSED_ELSEWHERE, text):
+    if _has(_ADDRESSED_ELSEWHERE, text):
         return Intent(IntentKind.NONE)
     steps = tuple(rank_steps(text, procedure))
+    if not is_question:
+        reports_trouble = _has(_TROUBLE_STATEMENT, text)
+        return (
+            Intent(IntentKind.TROUBLE, steps, asked=False)
+            if reports_trouble
+            else Intent(IntentKind.NONE)
+        )
     for kind, pattern in _RULES:
         if _has(pattern, text):
             if kind == IntentKind.DID_I and not steps:

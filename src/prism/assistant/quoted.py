@@ -63,6 +63,8 @@ class Quote:
     text : str
     step : str or None
         The step whose sentences are quoted (``None``: the procedure's description).
+    relevance : float
+        0-1: how well the best sentence matches the question.
     sure : bool
         The best sentence matched the question well.
     sentences : tuple of str
@@ -71,6 +73,7 @@ class Quote:
 
     text: str
     step: str | None
+    relevance: float
     sure: bool
     sentences: tuple[str, ...]
 
@@ -196,7 +199,7 @@ def quote(
     if step is not None and not _names_step(body, procedure.step(step).name):
         body = f"for {procedure.step(step).name_in_sentence}: {_in_sentence(body)}"
     text = ("I'm not sure, but " + _in_sentence(body)) if not sure else sentence_case(body)
-    return Quote(text, step, sure, tuple(p.text for p in said))
+    return Quote(text, step, hits[0].relevance, sure, tuple(p.text for p in said))
 
 
 def _names_step(body: str, name: str) -> bool:

@@ -32,7 +32,8 @@ _FUNCTION_WORDS = frozenset(
     """a an the and or of to in on into onto for with from at by it its is are was were be
     been being am do does did done doing i im me my mine you your we our us they them their
     this that these those there here then than so if as up out off over about yet get got
-    getting just still now already again also too very really please ok okay um uh hmm
+    getting just still now already again also too very really quite kind sort please ok okay
+    um uh hmm oh ah ow ouch ugh oops whoa wow yikes argh
     what which who whom whose when where why how should could would can may might must
     shall will need needs want let lets tell know say said thing things something anything
     step steps one some any all each every much many more most bit use""".split()  # noqa: SIM905 (a word list reads better as text)
@@ -126,6 +127,12 @@ class PassageIndex:
     def known_words(self, question: str) -> list[str]:
         """The question's content words that occur in the procedure's text."""
         return [w for w in retrieval_words(question) if w in self._vocabulary]
+
+    def coverage(self, question: str) -> float:
+        """The share (0-1) of the question's content words that occur in the procedure's
+        text (0 for a question without content words)."""
+        found = retrieval_words(question)
+        return len([w for w in found if w in self._vocabulary]) / len(found) if found else 0.0
 
 
 _INDEXES: OrderedDict[int, PassageIndex] = OrderedDict()
