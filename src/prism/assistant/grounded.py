@@ -29,13 +29,13 @@ from prism.assistant.facts import (
 )
 from prism.assistant.intents import Intent, IntentKind
 from prism.assistant.passages import split_sentences
-from prism.assistant.retrieval import passage_index
 from prism.assistant.quoted import (
     QuoteConfig,
     quote,
     sentence_case,
     spoken_sentence,
 )
+from prism.assistant.retrieval import passage_index
 from prism.procedure.model import Procedure
 
 __all__ = [
@@ -63,6 +63,9 @@ class GroundingConfig:
         "Am I almost done?" is answered yes with at most this many steps left.
     named_step_score : float
         A step named in a question counts when it matches at least this well.
+    close_score : float
+        Step matches scoring at least this share of the best one are compared by how
+        much of the question they explain (:func:`_step_in_question`).
     quoting : QuoteConfig
         Answers quoted from the procedure's text.
     unprompted_relevance, unprompted_coverage : float
@@ -81,6 +84,7 @@ class GroundingConfig:
     max_alternatives: int = 3
     almost_done_steps: int = 2
     named_step_score: float = 0.25
+    close_score: float = 0.97
     quoting: QuoteConfig = field(default_factory=QuoteConfig)
     unprompted_relevance: float = 0.15
     unprompted_coverage: float = 0.5
@@ -441,14 +445,19 @@ def _step_in_question(
 
     Among matches about as good as the best (90 % of its matched weight), the step the
     user is most probably on wins ("have I microwaved it yet?" while microwaving);
-    otherwise the best match, if it covers ``named_step_score`` of its step's name.
+    otherwise, among matches that score about as well as the best (``close_score`` of
+    it), the one with the most telling words matched ("put the cup under" is *Place
+    cup*, whose text says "under", rather than *Remove cup*), if it covers
+    ``named_step_score`` of its step's name.
     """
     if not intent.steps:
         return None
-    best = intent.steps[0]
-    tied = [m.step for m in intent.steps if m.matched >= 0.9 * best.matched]
+    top = intent.steps[0]
+    tied = [m.step for m in intent.steps if m.matched >= 0.9 * top.matched]
     if context.state_known and context.current_step in tied:
         return context.current_step
+    close = [m for m in intent.steps if m.score >= config.close_score * top.score]
+    best = max(close, key=lambda m: m.matched)
     return best.step if best.score >= config.named_step_score else None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from prism.assistant.mentions import StepMatch, rank_steps
-from prism.assistant.retrieval import passage_index
+from prism.assistant.retrieval import passage_index, retrieval_words
 from prism.procedure.model import Procedure
 from prism.text import normalise
 
@@ -161,6 +161,11 @@ _TROUBLE = (
 )
 """Something goes wrong ("what if it keeps bleeding?", "the dressing is stuck, what now?")."""
 
+_ANY_STEP = (
+    r"\b(?:anything|something|nothing|a step|any steps?|a thing|one|stuff|things|some steps?)\b"
+)
+"""No step in particular ("did I forget anything on this box?")."""
+
 _TROUBLE_STATEMENT = (
     r"\b(?:is|are|keeps?|kept|started|starting|starts?|begins?|began) (?:\w+ )?\w+ing\b|"
     r"\bstill\b|\bstuck\b|\btoo \w+|\bgetting (?:really |very |too |so |quite )?\w+|"
@@ -194,7 +199,7 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
     (IntentKind.NONE, r"^where (?:is|are|did|has|have|was|were) (?!i at\b|we at\b)"),
     (
         IntentKind.MISSED,
-        r"\b(?:miss(?:ed|ing)?|forg[oe]t+(?:en)?|skip(?:ped)?|overlook\w*|"
+        r"\b(?:miss(?:ed|ing)?|forg[oe]t\w*|skip(?:ped)?|overlook\w*|"
         r"(?:leave|left) (?:\w+ )?out)\b",
     ),
     (
@@ -248,7 +253,7 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"\b(?:almost|nearly|close to|about) (?:done|finished|there|through)|"
         r"\b(?:steps?|much|lot) (?:left|remaining|to go)\b|\bam i (?:done|finished)\b|"
         r"\bhow far (?:along|in|into|through|off|am i|are we|have i|have we|is it|to go)\b|"
-        r"\bhow far\s*\??$",
+        r"\bhow far\s*\??$|\bhow much is (?:still )?(?:left|remaining)\b",
     ),
     (
         IntentKind.REMAINING,
@@ -330,6 +335,27 @@ _ASKS_SKIPPABLE = (
 )
 
 
+_ABOUT_THE_TEXT = frozenset(
+    {
+        IntentKind.HOW_TO,
+        IntentKind.PURPOSE,
+        IntentKind.STEP_DURATION,
+        IntentKind.TROUBLE,
+        IntentKind.OTHER,
+    }
+)
+"""Kinds answered from the procedure's text: off topic when it shares no word with it."""
+
+
+def _off_topic(text: str, procedure: Procedure) -> bool:
+    """The text has content words, the procedure's text has none of them, and it does not
+    point at the task ("how do I finish it off?", "how long does this take?")."""
+    if _has(r"\b(?:it|this|that|these|those|them|they|here|step|steps)\b", text):
+        return False
+    index = passage_index(procedure)
+    return bool(retrieval_words(text)) and index.coverage(text) == 0.0
+
+
 def understand(utterance: str, procedure: Procedure) -> Intent:
     """What ``utterance`` asks or tells, and which steps it names.
 
@@ -377,8 +403,10 @@ def _understand(text: str, procedure: Procedure) -> Intent:
         if _has(pattern, text):
             if kind == IntentKind.DID_I and not steps:
                 continue
-            if kind == IntentKind.MISSED and steps:
-                kind = IntentKind.DID_I
+            if kind == IntentKind.MISSED and steps and not _has(_ANY_STEP, text):
+                kind = IntentKind.DID_I  # "did I forget to purge the wand?"
+            if kind in _ABOUT_THE_TEXT and not steps and _off_topic(text, procedure):
+                kind = IntentKind.OUT_OF_SCOPE  # "how many calories are in a croissant?"
             return Intent(kind, steps, yes_no=_has(_YES_NO, text))
     if _has(r"^(?:did|have|had) (?:i|we)\b", text):
         return Intent(IntentKind.DID_I, yes_no=True)  # about something that is not a step

@@ -80,6 +80,7 @@ _SYNONYMS = {
     "espresso": "coffee",
     "shot": "coffee",
     "bandage": "dress",
+    "bandag": "dress",  # the stem of "bandage", "bandages"
     "wash": "clean",
     "rinse": "clean",
     "box": "box",
