@@ -182,10 +182,26 @@ class SkipAdvice:
     step: str
     may_skip: bool
     reason: str | None
+    needed_by: str | None = None
+    """A required step that must come after it (so it is needed too), if it is not
+    required itself."""
 
 
 def skip_advice(procedure: Procedure, step: str) -> SkipAdvice:
-    """May ``step`` be skipped? Not if it is required; the reason is its reminder note."""
-    return SkipAdvice(
-        step, step not in required_steps(procedure), procedure.step(step).notes.reminder
-    )
+    """May ``step`` be skipped? Not if it is required (:func:`required_steps`), nor if a
+    required step must come after it (:func:`prism.observer.reminders.descendants`:
+    grinding the beans before brewing); the reason is its reminder note.
+
+    >>> from prism.procedure.io import load_procedure
+    >>> latte = load_procedure("tasks/latte_making/procedure.yaml")
+    >>> skip_advice(latte, "grind_beans").needed_by, skip_advice(latte, "adjust_grind").may_skip
+    ('brew_coffee', True)
+    """
+    required = required_steps(procedure)
+    note = procedure.step(step).notes.reminder
+    if step in required:
+        return SkipAdvice(step, False, note)
+    later = descendants(procedure)[step]
+    needing = [s for s in usual_order(procedure) if s in later and s in required]
+    needing += [s for s in required if s in later and s not in needing]
+    return SkipAdvice(step, not needing, note, needing[0] if needing else None)

@@ -31,6 +31,7 @@ from prism.assistant.intents import Intent, IntentKind
 from prism.assistant.passages import split_sentences
 from prism.assistant.quoted import (
     QuoteConfig,
+    answer_polarity,
     quote,
     sentence_case,
     spoken_sentence,
@@ -161,6 +162,8 @@ class _Answerer:
         self.config = config
         self.procedure = context.procedure
         self.named: list[str] = []
+        self.polarity: bool | None = None
+        """The yes/no of a quoted answer to a yes/no question (when the text says it)."""
 
     def name(self, step: str) -> str:
         self.named.append(step)
@@ -289,26 +292,38 @@ class _Answerer:
 
     def skip(self, step: str, intent: Intent) -> tuple[str, bool | None]:
         """May ``step`` be left out, and why not; yes/no follows the question's form
-        ("can I skip it?" yes = it may be skipped, "do I have to?" yes = it is required)."""
+        ("can I skip it?" yes = it may be skipped, "do I have to?" yes = it is required).
+        The step is "it": the question named it or means the current one."""
         advice = skip_advice(self.procedure, step)
-        phrase = self.name(step)
+        self.named.append(step)
         if advice.reason:
             why = _lower_first(spoken_sentence(advice.reason))
+        elif advice.needed_by is not None:
+            why = f"it has to come before {self.name(advice.needed_by)}."
         elif len(required_steps(self.procedure)) == self.procedure.n_steps:
             why = "the procedure needs every step."
         else:
             why = "the procedure marks it as a step not to skip."
-        if advice.may_skip:
-            fact = f"{phrase} is optional in this procedure."
-        else:
-            fact = f"{phrase} must not be skipped: {why}"
+        fact = "it is optional here." if advice.may_skip else f"it must not be skipped: {why}"
         if not intent.yes_no and intent.text.startswith("what"):  # "what if I skip it?"
             return sentence_case(fact), None
         if intent.asks_required:
             return ("No, " if advice.may_skip else "Yes, ") + fact, not advice.may_skip
         if advice.may_skip:
-            return f"Yes, you can skip {phrase}: it is optional in this procedure.", True
-        return f"No, don't skip {phrase}: {why}", False
+            return "Yes, you can skip it: it is optional here.", True
+        return f"No, don't skip it: {why}", False
+
+    def skipped_step(self, named: str, intent: Intent) -> str:
+        """The step a skip question means: among the steps it names about as well, one
+        not done yet (a done step cannot be skipped any more)."""
+        done = set(self.context.done_ids)
+        if named not in done:
+            return named
+        score = next((m.score for m in intent.steps if m.step == named), 0.0)
+        for match in intent.steps:
+            if match.step not in done and match.score >= self.config.close_score * score:
+                return match.step
+        return named
 
     def preferences(self, intent: Intent) -> dict[str | None, float]:
         """Retrieval weights per step (see :attr:`GroundingConfig.step_weights`)."""
@@ -346,6 +361,10 @@ class _Answerer:
             return "I'm not sure: the procedure does not say."
         if found.step is not None:
             self.named.append(found.step)
+        if intent.yes_no and " or " not in intent.text and found.sure:
+            self.polarity = answer_polarity(intent.text, found.sentences)
+            if self.polarity is not None:
+                return ("Yes. " if self.polarity else "No. ") + found.text
         return found.text
 
     def missed(self) -> str:
@@ -493,7 +512,8 @@ def answer_intent(
     elif kind in (IntentKind.OTHER, IntentKind.TROUBLE):
         text = answerer.quoted(intent)
     elif kind == IntentKind.SKIP and skipped is not None:
-        (text, polarity), needs_state = answerer.skip(skipped, intent), named is None
+        step = answerer.skipped_step(named, intent) if named is not None else skipped
+        (text, polarity), needs_state = answerer.skip(step, intent), named is None
     elif kind == IntentKind.BEFORE and named is not None and named != current:
         required = bool(re.search(_NEEDED, intent.text))
         text, needs_state = answerer.before(named, required=required), named in context.done_ids
@@ -536,4 +556,6 @@ def answer_intent(
         text, needs_state = answerer.time_left(), True
     else:  # how to / what for / how long of no step in particular, a skip of no step
         text = answerer.quoted(intent)
+    if polarity is None:
+        polarity = answerer.polarity
     return GroundedAnswer(text, intent, tuple(dict.fromkeys(answerer.named)), polarity, needs_state)

@@ -373,7 +373,8 @@ def understand(utterance: str, procedure: Procedure) -> Intent:
         and _has(_ASKS_REQUIRED, text)
         and not _has(_ASKS_SKIPPABLE, text)
     )
-    return replace(intent, text=text, asks_required=asks_required)
+    yes_no = intent.kind != IntentKind.NONE and _has(_YES_NO, text)
+    return replace(intent, text=text, asks_required=asks_required, yes_no=yes_no)
 
 
 def _understand(text: str, procedure: Procedure) -> Intent:
@@ -407,8 +408,8 @@ def _understand(text: str, procedure: Procedure) -> Intent:
                 kind = IntentKind.DID_I  # "did I forget to purge the wand?"
             if kind in _ABOUT_THE_TEXT and not steps and _off_topic(text, procedure):
                 kind = IntentKind.OUT_OF_SCOPE  # "how many calories are in a croissant?"
-            return Intent(kind, steps, yes_no=_has(_YES_NO, text))
+            return Intent(kind, steps)
     if _has(r"^(?:did|have|had) (?:i|we)\b", text):
-        return Intent(IntentKind.DID_I, yes_no=True)  # about something that is not a step
+        return Intent(IntentKind.DID_I)  # about something that is not a step
     about_task = steps or passage_index(procedure).known_words(text)
     return Intent(IntentKind.OTHER if about_task else IntentKind.OUT_OF_SCOPE, steps)

@@ -79,7 +79,6 @@ _SYNONYMS = {
     "foam": "steam",
     "espresso": "coffee",
     "shot": "coffee",
-    "bandage": "dress",
     "bandag": "dress",  # the stem of "bandage", "bandages"
     "wash": "clean",
     "rinse": "clean",
@@ -125,7 +124,9 @@ def fold(word: str) -> str:
     """``word``'s stem with everyday synonyms folded onto the procedures' usual word
     (``"frothing" -> "steam"``, ``"bandages" -> "dress"``)."""
     stemmed = stem(word)
-    return stem(_SYNONYMS.get(stemmed, stemmed))
+    target = _SYNONYMS.get(stemmed)
+    # the procedures' own words are stemmed twice here, so their synonyms are too
+    return stem(stemmed) if target is None else stem(stem(target))
 
 
 def words(text: str) -> list[str]:

@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from prism.assistant.passages import Passage
-from prism.assistant.retrieval import Hit, passage_index, retrieve
+from prism.assistant.retrieval import Hit, passage_index, retrieval_words, retrieve
 from prism.procedure.model import Procedure
 
 __all__ = [
     "Quote",
     "QuoteConfig",
+    "answer_polarity",
     "quote",
     "ranked_hits",
     "sentence_case",
@@ -94,6 +95,34 @@ def spoken_sentence(text: str) -> str:
     stop, and one is added if missing."""
     text = text.strip().rstrip(";,:")
     return text if text.endswith((".", "!", "?", ")")) else f"{text}."
+
+
+_NEGATED = re.compile(r"\b(?:do not|don't|never|not|without|no)\s+((?:\w+\s+){0,2}\w+)")
+_ASKED_VERB = re.compile(
+    r"^(?:(?:so|and|ok|okay|um+|uh+|well|wait|hmm+|but)[ ,]+)*(?:should|can|could|may|do|must|"
+    r"shall) (?:i|we) (?:(?:really|still|need to|have to|also|just) )*(\w+)"
+)
+
+
+def answer_polarity(question: str, sentences: tuple[str, ...]) -> bool | None:
+    """Yes or no to a yes/no question, as the quoted sentences say it.
+
+    No when a sentence negates a word of the question ("should I scrub the cut?" - "do
+    not scrub the wound itself"); yes when the question asks whether to do something and
+    a sentence says to do it ("should I tap the jug?" - "Tap the jug on the counter");
+    else ``None`` (the sentences do not say).
+    """
+    asked = set(retrieval_words(question))
+    for sentence in sentences:
+        for match in _NEGATED.finditer(sentence.lower()):
+            if asked & set(retrieval_words(match.group(1))):
+                return False
+    verb = _ASKED_VERB.search(question)
+    if verb is not None and retrieval_words(verb.group(1)):
+        wanted = retrieval_words(verb.group(1))[0]
+        if any(wanted in retrieval_words(sentence) for sentence in sentences):
+            return True
+    return None
 
 
 def _in_sentence(text: str) -> str:
