@@ -112,7 +112,7 @@ _YES_NO = (
 )
 _QUESTION_ANYWHERE = (
     r"\b(?:what|which|where|when|why|how)\b (?:is|are|do|does|did|should|comes?|now|next|"
-    r"am|was|were|can|to|long|much|many|else)\b"
+    r"am|was|were|can|to|long|much|many|else|have|has)\b"
 )
 _NOT_DONE = r"\b(?:have not|did not|not yet|has not|never)\b"
 _DONE_STATEMENT = (
@@ -151,7 +151,18 @@ _SKIP = (
 """Asks whether a step may be left out ("can I skip purging the wand?", "do I have to
 wear gloves?", "is the ointment necessary?")."""
 
+_TROUBLE_STATEMENT = (
+    r"\b(?:is|are|keeps?|kept|started|starting|starts?|begins?|began) (?:\w+ )?\w+ing\b|"
+    r"\bstill\b|\bstuck\b|\btoo \w+|\bgetting (?:really |very |too |so |quite )?\w+|"
+    r"\b(?:gone|turned|turning) \w+|\b(?:will|does|did|is|are|can) not\b"
+)
+"""A statement that reports a problem as it happens ("the oil is spitting", "it is still
+bleeding", "the jug is getting really hot"): answered only when the procedure's text has
+advice that clearly matches (:class:`~prism.assistant.grounded.GroundingConfig`)."""
+
 _TROUBLE = (
+    rf"^(?=.*\b(?:what (?:do|should|can|shall) (?:i|we) do|what now|help)\b).*(?:{_TROUBLE_STATEMENT})|"
+    r"\bwhat (?:is|went|goes) wrong\b|\bwhat (?:is going on|happened)\b|"
     r"\bwhat (?:if|happens if|should i do if|do i do if|do i do when|should i do when|now if)\b|"
     r"\b(?:keeps?|kept) \w+ing\b|\bstill \w+(?:s|ing)\b|\b(?:will|does|did|is|are|can) not "
     r"(?:\w+ing|stop|work|come|start|go|fit|stick|close|open|turn|foam|melt|set|rise|dry)\b|"
@@ -166,14 +177,6 @@ _ANY_STEP = (
 )
 """No step in particular ("did I forget anything on this box?")."""
 
-_TROUBLE_STATEMENT = (
-    r"\b(?:is|are|keeps?|kept|started|starting|starts?|begins?|began) (?:\w+ )?\w+ing\b|"
-    r"\bstill\b|\bstuck\b|\btoo \w+|\bgetting (?:really |very |too |so |quite )?\w+|"
-    r"\b(?:gone|turned|turning) \w+|\b(?:will|does|did|is|are|can) not\b"
-)
-"""A statement that reports a problem as it happens ("the oil is spitting", "it is still
-bleeding", "the jug is getting really hot"): answered only when the procedure's text has
-advice that clearly matches (:class:`~prism.assistant.grounded.GroundingConfig`)."""
 
 _RULES: tuple[tuple[IntentKind, str], ...] = (
     (
@@ -184,7 +187,8 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
     (IntentKind.SKIP, _SKIP),
     (
         IntentKind.HISTORY,
-        r"\bwhat (?:steps )?(?:have|did) (?:i|we) (?:already )?(?:done|do|did|finished|completed|"
+        r"\bwhat (?:steps )?(?:have|did) (?:i|we) (?:already )?(?:got |gotten )?(?:done|do|did|"
+        r"finished|completed|"
         r"got through|gotten through)\b(?! (?:just|last|before|right|wrong|first)\b)|"
         r"\b(?:what|which steps?|the steps?|everything|all) (?:i|we) (?:have |had )?(?:already )?"
         r"(?:done|did|finished|completed|got through|gotten through)\b(?! last\b)|"

@@ -72,6 +72,12 @@ IRREGULAR_FORMS = {
     "shaken": "shake",
     "poured": "pour",
     "frothed": "froth",
+    "stuck": "stick",
+    "bled": "bleed",
+    "spat": "spit",
+    "held": "hold",
+    "kept": "keep",
+    "burnt": "burn",
 }
 
 _SYNONYMS = {

@@ -80,7 +80,8 @@ class Quote:
 
 
 _CONDITIONAL = re.compile(
-    r"\b(?:if|until|unless|when|instead|help|doctor|medical|stop|stops|do not|don't|never)\b",
+    r"\b(?:if|until|unless|when|instead|help|doctor|medical|stop|stops|do not|don't|never|"
+    r"prevent|avoid|reduce|enough|so that)\b",
     re.IGNORECASE,
 )
 

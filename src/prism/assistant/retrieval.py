@@ -15,6 +15,7 @@ steps, then the steps done. A sentence-embedding model was measured against this
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,7 +55,8 @@ def retrieval_words(text: str) -> list[str]:
     >>> retrieval_words("How full should the jug be?")
     ['full', 'jug']
     """
-    return [fold(t) for t in WORD.findall(text.lower()) if t not in _FUNCTION_WORDS]
+    text = re.sub(r"'s\b", "", text.lower())  # "the milk's swirling": milk
+    return [fold(t) for t in WORD.findall(text) if t not in _FUNCTION_WORDS]
 
 
 @dataclass(frozen=True)
