@@ -27,7 +27,8 @@ from prism.assistant.facts import (
     step_before,
     steps_done,
 )
-from prism.assistant.intents import Intent, IntentKind
+from prism.assistant.intents import Intent, IntentKind, choice_options
+from prism.assistant.mentions import rank_steps
 from prism.assistant.passages import split_sentences
 from prism.assistant.quoted import (
     QuoteConfig,
@@ -37,6 +38,7 @@ from prism.assistant.quoted import (
     spoken_sentence,
 )
 from prism.assistant.retrieval import passage_index
+from prism.observer.reminders import descendants, usual_order
 from prism.procedure.model import Procedure
 
 __all__ = [
@@ -258,6 +260,37 @@ class _Answerer:
         where = f" after {self.name(current)}" if current else ""
         names = _join([self.name(s) for s in left], "and")
         return f"{len(left)} {unit} left{where}: {names}."
+
+    def which_first(self, intent: Intent) -> str | None:
+        """Which of the two options asked about comes first (``None``: they are not two
+        steps)."""
+        options = choice_options(intent.text)
+        if options is None:
+            return None
+        # each option's step: one it names and the other option does not ("the jelly or
+        # the nut butter": *Spread jelly over the nut butter* names both, so tells neither)
+        scores = [
+            {m.step: m.score for m in rank_steps(option, self.procedure, min_score=0.1)}
+            for option in options
+        ]
+        pairs = [
+            (scores[0][a] - scores[1].get(a, 0.0) + scores[1][b] - scores[0].get(b, 0.0), a, b)
+            for a in scores[0]
+            for b in scores[1]
+            if a != b
+        ]
+        if not pairs or max(pairs)[0] <= 0.0:
+            return None
+        _, first, second = max(pairs)
+        steps = [first, second]
+        later = descendants(self.procedure)
+        path = list(usual_order(self.procedure))
+        position = {s: path.index(s) if s in path else len(path) for s in steps if s}
+        in_order = second in later[first] or (
+            first not in later[second] and position[first] <= position[second]
+        )
+        before, after = options if in_order else options[::-1]
+        return f"First {before}, then {after}."
 
     def first(self) -> str:
         steps = first_steps(self.procedure)
@@ -519,6 +552,8 @@ def answer_intent(
         text, needs_state = answerer.before(named, required=required), named in context.done_ids
     elif kind == IntentKind.BEFORE and intent.text.startswith("when"):
         text = answerer.quoted(intent)
+    elif kind == IntentKind.WHICH_FIRST and answerer.which_first(intent) is not None:
+        text = answerer.which_first(intent)
     elif kind == IntentKind.FIRST:
         text = answerer.first()
     elif kind == IntentKind.LAST:

@@ -17,7 +17,7 @@ from prism.assistant.retrieval import passage_index, retrieval_words
 from prism.procedure.model import Procedure
 from prism.text import normalise
 
-__all__ = ["Intent", "IntentKind", "understand"]
+__all__ = ["Intent", "IntentKind", "choice_options", "understand"]
 
 
 class IntentKind(StrEnum):
@@ -39,6 +39,8 @@ class IntentKind(StrEnum):
     """Which steps are left (their names; :attr:`STEPS_LEFT` counts them)."""
     FIRST = "first"
     """The procedure's first step."""
+    WHICH_FIRST = "which_first"
+    """Which of two steps comes first ("the jelly or the nut butter first?")."""
     LAST = "last"
     """The procedure's last step."""
     STEPS_DONE = "steps_done"
@@ -212,6 +214,7 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"ahead)\b).*\b(?:done|finished|completed|complete|behind|did i|have i|so far|already|"
         r"through|i did|i have|under my belt)\b",
     ),
+    (IntentKind.WHICH_FIRST, r"\b(?:first|before|earlier|sooner)\b.*\bor\b|\bor\b.*\bfirst\b"),
     (
         IntentKind.FIRST,
         r"\b(?:what|which) is the (?:very )?first (?:step|thing|one)\b|"
@@ -328,6 +331,26 @@ def _statement(text: str, procedure: Procedure) -> Intent | None:
     if _has(_AT_STATEMENT, text):
         return Intent(IntentKind.CORRECT_AT, steps)
     return None
+
+
+_CHOICE = re.compile(
+    r"^(?:(?:which|what) (?:\w+ )*?(?:first|before|earlier|sooner)[,:]? |"
+    r"(?:\w+ )*?(?:do|should|shall|can|must|would) (?:i|we) )?"
+    r"(?P<a>[a-z][\w' ]*?) or (?P<b>[a-z][\w' ]*?)"
+    r"(?: (?:first|before|earlier|sooner))?\s*\??$"
+)
+
+
+def choice_options(text: str) -> tuple[str, str] | None:
+    """The two options of a which-first question, as said, from its last clause (``None``
+    if there are not two).
+
+    >>> choice_options("which goes on first, the jelly or the nut butter")
+    ('the jelly', 'the nut butter')
+    """
+    clause = re.split(r"[,;:] ", normalise(text))[-1]
+    found = _CHOICE.match(clause) or _CHOICE.match(normalise(text))
+    return (found.group("a"), found.group("b")) if found else None
 
 
 _ASKS_REQUIRED = (
