@@ -19,6 +19,7 @@ from prism.assistant.context import AssistantContext, DialogueTurn, context_from
 from prism.assistant.grounded import GroundedAnswer, GroundingConfig, answer_intent, step_phrase
 from prism.assistant.intents import Intent, IntentKind, understand
 from prism.assistant.llm import LLMPhraser
+from prism.assistant.retrieval import passage_index
 from prism.observer import Observer
 from prism.observer.remaining import RemainingTime
 from prism.procedure.model import Procedure
@@ -138,6 +139,7 @@ class Assistant:
         self.procedure = procedure
         self.llm = llm
         self.config = config or AssistantConfig()
+        passage_index(procedure)  # built now (sentence embeddings), not at the first question
 
     def reply(self, utterance: str, context: AssistantContext) -> AssistantReply:
         """Understand ``utterance`` and answer it from ``context``."""

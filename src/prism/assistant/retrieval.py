@@ -1,16 +1,17 @@
-"""Which sentences of the procedure answer a question: lexical retrieval with the state.
+"""Which sentences of the procedure answer a question: retrieval with the state.
 
 The procedure's sentences (:mod:`prism.assistant.passages`) are indexed with Okapi BM25
 (``rank_bm25``) over folded word stems (:func:`prism.assistant.mentions.fold`: "frothing"
 finds "steam", "bandage" finds "dressing"); each sentence is indexed together with its
 step's name, so "how full should the jug be?" finds the jug step's sentence about how full.
 Scores are normalised to 0-1 (the share of the question's weight a sentence can match)
-so that a weak match can be told apart from a good one.
+so that a weak match can be told apart from a good one. When the packaged sentence
+embedder is installed (:mod:`prism.assistant.embedding`), its cosine similarity is mixed
+in (``SEMANTIC_WEIGHT``) for words the text does not share ("shiny" for "glossy").
 
 :func:`retrieve` then prefers, among sentences that score about as well, those of the
 steps the state makes likely: the step named in the question, the current step, the next
-steps, then the steps done. A sentence-embedding model was measured against this (see
-``docs/assistant.md``).
+steps (measured in ``docs/assistant.md``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,20 @@ from dataclasses import dataclass
 import numpy as np
 from rank_bm25 import BM25Okapi
 
+from prism.assistant.embedding import SentenceEmbedder, default_embedder
 from prism.assistant.mentions import WORD, fold
 from prism.assistant.passages import Passage, procedure_passages
 from prism.procedure.model import Procedure
 
-__all__ = ["Hit", "PassageIndex", "passage_index", "retrieval_words", "retrieve"]
+__all__ = [
+    "COSINE_RANGE",
+    "SEMANTIC_WEIGHT",
+    "Hit",
+    "PassageIndex",
+    "passage_index",
+    "retrieval_words",
+    "retrieve",
+]
 
 _FUNCTION_WORDS = frozenset(
     """a an the and or of to in on into onto for with from at by it its is are was were be
@@ -42,6 +52,13 @@ _FUNCTION_WORDS = frozenset(
 """Words that carry no content for retrieval (question words, pronouns, fillers). Unlike
 :mod:`prism.assistant.mentions` it keeps numbers, units and sizes: details are asked
 about in those words ("how many minutes", "what size")."""
+
+SEMANTIC_WEIGHT = 0.3
+"""Share of the embedding similarity in the relevance (measured: 0.3 and 0.5 did about
+as well on the free-form questions; 1.0, embeddings alone, worse than BM25 alone)."""
+COSINE_RANGE = (0.15, 0.65)
+"""Cosine similarities mapped to relevance 0 and 1 (MiniLM's unrelated sentences sit
+near 0.1, paraphrases above 0.6)."""
 
 _BM25_K1 = 1.2
 _BM25_B = 0.5
@@ -81,14 +98,17 @@ class Hit:
 
 
 class PassageIndex:
-    """BM25 over a procedure's sentences.
+    """BM25 over a procedure's sentences, combined with sentence embeddings when given.
 
     Parameters
     ----------
     procedure : Procedure
+    embedder : SentenceEmbedder, optional
+        Adds semantic similarity (``SEMANTIC_WEIGHT`` of the relevance): "shiny" finds
+        "glossy", "how big" finds "large". ``None``: lexical only.
     """
 
-    def __init__(self, procedure: Procedure) -> None:
+    def __init__(self, procedure: Procedure, *, embedder: SentenceEmbedder | None = None) -> None:
         self.procedure = procedure
         self.passages: tuple[Passage, ...] = procedure_passages(procedure)
         names = {step.id: step.name for step in procedure.steps}
@@ -104,6 +124,17 @@ class PassageIndex:
         self._bm25 = BM25Okapi(documents, k1=_BM25_K1, b=_BM25_B)
         self._vocabulary = frozenset(w for document in documents for w in document)
         self._max_idf = max(self._bm25.idf.values(), default=1.0)
+        self._embedder = embedder
+        self._vectors = (
+            embedder.embed(
+                [
+                    f"{names[p.step]}: {p.text}" if p.step is not None else p.text
+                    for p in self.passages
+                ]
+            )
+            if embedder is not None and self.passages
+            else None
+        )
 
     def relevance(self, question: str) -> np.ndarray:
         """How well each sentence matches ``question``.
@@ -111,11 +142,22 @@ class PassageIndex:
         Returns
         -------
         np.ndarray [shape=(n_passages,), range 0-1]
-            The BM25 score over the most a sentence could score for the question's words
-            (each word at its highest term weight; words the procedure never uses count
-            at the highest inverse document frequency, so a question mostly about other
-            things scores low everywhere).
+            Lexical: the BM25 score over the most a sentence could score for the
+            question's words (each word at its highest term weight; words the procedure
+            never uses count at the highest inverse document frequency, so a question
+            mostly about other things scores low everywhere). With an embedder,
+            ``SEMANTIC_WEIGHT`` of it is the cosine similarity, mapped linearly from
+            ``COSINE_RANGE`` to 0-1.
         """
+        lexical = self._lexical(question)
+        if self._embedder is None or self._vectors is None or not question.strip():
+            return lexical
+        cosine = self._vectors @ self._embedder.embed([question])[0]
+        low, high = COSINE_RANGE
+        semantic = np.clip((cosine - low) / (high - low), 0.0, 1.0)
+        return (1.0 - SEMANTIC_WEIGHT) * lexical + SEMANTIC_WEIGHT * semantic
+
+    def _lexical(self, question: str) -> np.ndarray:
         query = list(dict.fromkeys(retrieval_words(question)))
         if not query or not self.passages:
             return np.zeros(len(self.passages))
@@ -147,7 +189,7 @@ def passage_index(procedure: Procedure) -> PassageIndex:
     key = id(procedure)
     found = _INDEXES.get(key)
     if found is None or found.procedure is not procedure:
-        found = PassageIndex(procedure)
+        found = PassageIndex(procedure, embedder=default_embedder())
         _INDEXES[key] = found
         while len(_INDEXES) > _CACHED:
             _INDEXES.popitem(last=False)
