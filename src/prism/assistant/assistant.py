@@ -176,7 +176,7 @@ class Assistant:
         kind = grounded.intent.kind
         if grounded.text is None:
             return AssistantReply(None, kind, "none")
-        if self.llm is not None:
+        if self.llm is not None and kind != IntentKind.OUT_OF_SCOPE:  # declined, not phrased
             text = self.llm.rephrase(utterance, context, grounded)
             if text is not None:
                 return AssistantReply(text, kind, "llm", steps=grounded.steps)

@@ -88,9 +88,12 @@ class SentenceEmbedder:
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
         tokens = np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
-        pooled = (tokens * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        pooled: np.ndarray = (tokens * mask[..., None]).sum(axis=1) / mask.sum(
+            axis=1, keepdims=True
+        )
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit: np.ndarray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
 
 
 @lru_cache(maxsize=1)

@@ -109,6 +109,8 @@ class GroundedAnswer:
         Yes/no answers: True for yes, False for no.
     needs_state : bool
         The answer depends on the step state (so it is wrong without it).
+    sentences : tuple of str
+        The procedure's sentences the answer quotes (for an LLM's prompt).
     """
 
     text: str | None
@@ -116,6 +118,7 @@ class GroundedAnswer:
     steps: tuple[str, ...] = ()
     polarity: bool | None = None
     needs_state: bool = False
+    sentences: tuple[str, ...] = ()
 
 
 def step_phrase(procedure: Procedure, step: str) -> str:
@@ -166,6 +169,8 @@ class _Answerer:
         self.named: list[str] = []
         self.polarity: bool | None = None
         """The yes/no of a quoted answer to a yes/no question (when the text says it)."""
+        self.sentences: tuple[str, ...] = ()
+        """The procedure's sentences a quoted answer quotes."""
 
     def name(self, step: str) -> str:
         self.named.append(step)
@@ -394,6 +399,7 @@ class _Answerer:
             return "I'm not sure: the procedure does not say."
         if found.step is not None:
             self.named.append(found.step)
+        self.sentences = found.sentences
         if intent.yes_no and " or " not in intent.text and found.sure:
             self.polarity = answer_polarity(intent.text, found.sentences)
             if self.polarity is not None:
@@ -593,4 +599,5 @@ def answer_intent(
         text = answerer.quoted(intent)
     if polarity is None:
         polarity = answerer.polarity
-    return GroundedAnswer(text, intent, tuple(dict.fromkeys(answerer.named)), polarity, needs_state)
+    steps = tuple(dict.fromkeys(answerer.named))
+    return GroundedAnswer(text, intent, steps, polarity, needs_state, answerer.sentences)

@@ -155,7 +155,8 @@ class PassageIndex:
         cosine = self._vectors @ self._embedder.embed([question])[0]
         low, high = COSINE_RANGE
         semantic = np.clip((cosine - low) / (high - low), 0.0, 1.0)
-        return (1.0 - SEMANTIC_WEIGHT) * lexical + SEMANTIC_WEIGHT * semantic
+        combined: np.ndarray = (1.0 - SEMANTIC_WEIGHT) * lexical + SEMANTIC_WEIGHT * semantic
+        return combined
 
     def _lexical(self, question: str) -> np.ndarray:
         query = list(dict.fromkeys(retrieval_words(question)))
