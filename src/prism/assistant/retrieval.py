@@ -122,7 +122,8 @@ class PassageIndex:
             for p in self.passages
         ]
         self._bm25 = BM25Okapi(documents, k1=_BM25_K1, b=_BM25_B)
-        self._vocabulary = frozenset(w for document in documents for w in document)
+        # words of the task, the procedure's name included
+        self._vocabulary = frozenset(w for document in documents for w in document) | title
         self._max_idf = max(self._bm25.idf.values(), default=1.0)
         self._embedder = embedder
         self._vectors = (
@@ -163,10 +164,7 @@ class PassageIndex:
         if not query or not self.passages:
             return np.zeros(len(self.passages))
         scores = np.asarray(self._bm25.get_scores(query), dtype=float)
-        ceiling = sum(
-            self._bm25.idf.get(word, self._max_idf) if word in self._vocabulary else self._max_idf
-            for word in query
-        ) * (_BM25_K1 + 1.0)
+        ceiling = sum(self._bm25.idf.get(word, self._max_idf) for word in query) * (_BM25_K1 + 1.0)
         return np.clip(scores / ceiling, 0.0, 1.0) if ceiling > 0.0 else scores * 0.0
 
     def known_words(self, question: str) -> list[str]:
