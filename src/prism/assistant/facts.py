@@ -16,6 +16,7 @@ from prism.procedure.model import END, START, Procedure
 
 __all__ = [
     "NEXT_MIN_PROBABILITY",
+    "OVERDUE_AFTER",
     "NextSteps",
     "SkipAdvice",
     "first_steps",
@@ -31,6 +32,10 @@ __all__ = [
     "step_before",
     "steps_done",
 ]
+
+OVERDUE_AFTER = 2
+"""A required step is overdue (missed) when this many other steps were finished since it
+could have been done."""
 
 NEXT_MIN_PROBABILITY = 0.15
 """A successor is a "next step" candidate when its transition probability reaches this."""
@@ -102,14 +107,43 @@ def required_steps(procedure: Procedure) -> list[str]:
     return [s.id for s in procedure.steps if s.notes.must_not_skip] or list(procedure.step_ids)
 
 
-def missed_steps(procedure: Procedure, done: Sequence[str], current: str | None) -> list[str]:
-    """Required steps (:func:`required_steps`) not done although a step that must come
-    after them is done or going on (procedure order:
-    :func:`prism.observer.reminders.descendants`), in class order."""
+def missed_steps(
+    procedure: Procedure,
+    done: Sequence[str],
+    current: str | None,
+    *,
+    overdue_after: int = OVERDUE_AFTER,
+) -> list[str]:
+    """Required steps (:func:`required_steps`) the user has passed by, in class order:
+
+    - not done although a step that must come after them is done or going on (procedure
+      order: :func:`prism.observer.reminders.descendants`; the observer's rule), or
+    - overdue: not done although every step that must come before them was done and
+      ``overdue_after`` other steps have been finished since (purging the wand is
+      skipped when the user steamed the milk, then removed the cup and poured the milk).
+
+    >>> from prism.procedure.io import load_procedure
+    >>> latte = load_procedure("tasks/latte_making/procedure.yaml")
+    >>> coffee = ["attach_filter", "grind_beans", "move_filter", "place_cup", "brew_coffee"]
+    >>> milk = ["use_fridge", "pour_milk_jug", "steam_milk"]
+    >>> missed_steps(latte, [*coffee, *milk, "remove_cup"], "pour_milk_cup")
+    []
+    >>> missed_steps(latte, [*coffee, *milk, "remove_cup", "pour_milk_cup"], "get_towel")
+    ['purge_wand']
+    """
     required = required_steps(procedure)
     reached = set(done) | ({current} if current else set())
     later = descendants(procedure)
-    return [s for s in required if s not in reached and later[s] & reached]
+    finished = list(done)
+
+    def overdue(step: str) -> bool:
+        before = [b for b, after in procedure.precedence if after == step]
+        if not before or any(b not in finished for b in before):
+            return False
+        since = max(len(finished) - 1 - finished[::-1].index(b) for b in before)
+        return len(finished) - 1 - since >= overdue_after
+
+    return [s for s in required if s not in reached and (later[s] & reached or overdue(s))]
 
 
 def steps_done(done: Sequence[str]) -> list[str]:

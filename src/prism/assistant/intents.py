@@ -163,7 +163,8 @@ bleeding", "the jug is getting really hot"): answered only when the procedure's 
 advice that clearly matches (:class:`~prism.assistant.grounded.GroundingConfig`)."""
 
 _TROUBLE = (
-    rf"^(?=.*\b(?:what (?:do|should|can|shall) (?:i|we) do|what now|help)\b).*(?:{_TROUBLE_STATEMENT})|"
+    r"^(?=.*\b(?:what (?:do|should|can|shall) (?:i|we) do|what now|help)\b)"
+    rf".*(?:{_TROUBLE_STATEMENT})|"
     r"\bwhat (?:is|went|goes) wrong\b|\bwhat (?:is going on|happened)\b|"
     r"\bwhat (?:if|happens if|should i do if|do i do if|do i do when|should i do when|now if)\b|"
     r"\b(?:keeps?|kept) \w+ing\b|\bstill \w+(?:s|ing)\b|\b(?:will|does|did|is|are|can) not "
@@ -225,7 +226,8 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         IntentKind.LAST,
         r"\b(?:what|which) is the (?:very )?(?:last|final) (?:step|thing|one)\b"
         r"(?! (?:i|we) (?:did|finished|completed|have done)\b)(?!.*\b(?:did|finished|done)\b)|"
-        r"\bwhat is the (?:very )?(?:last|final) thing (?:i|we) (?:do|will do|have to do|need to)\b|"
+        r"\bwhat is the (?:very )?(?:last|final) thing (?:i|we) "
+        r"(?:do|will do|have to do|need to)\b|"
         r"\b(?:what|which) (?:step )?(?:is|comes) (?:at the end|last)\b|"
         r"\bhow does (?:it|this|the \w+) end\b|\bfinal step\b",
     ),

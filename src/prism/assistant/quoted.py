@@ -49,7 +49,7 @@ class QuoteConfig:
         holding a number weigh this much more.
     """
 
-    sure_relevance: float = 0.2
+    sure_relevance: float = 0.3
     second_sentence_share: float = 0.75
     trouble_weight: float = 1.3
     amount_weight: float = 1.3
