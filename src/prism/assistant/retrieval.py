@@ -37,6 +37,7 @@ __all__ = [
     "passage_index",
     "retrieval_words",
     "retrieve",
+    "set_retrieval_mode",
 ]
 
 _FUNCTION_WORDS = frozenset(
@@ -104,12 +105,23 @@ class PassageIndex:
     ----------
     procedure : Procedure
     embedder : SentenceEmbedder, optional
-        Adds semantic similarity (``SEMANTIC_WEIGHT`` of the relevance): "shiny" finds
-        "glossy", "how big" finds "large". ``None``: lexical only.
+        Adds semantic similarity: "shiny" finds "glossy", "how big" finds "large".
+        ``None``: lexical only.
+    semantic_weight : float
+        The embedding similarity's share of the relevance (0-1; 1: embeddings alone).
     """
 
-    def __init__(self, procedure: Procedure, *, embedder: SentenceEmbedder | None = None) -> None:
+    def __init__(
+        self,
+        procedure: Procedure,
+        *,
+        embedder: SentenceEmbedder | None = None,
+        semantic_weight: float = SEMANTIC_WEIGHT,
+    ) -> None:
+        if not 0.0 <= semantic_weight <= 1.0:
+            raise ValueError(f"semantic_weight must be in [0, 1], got {semantic_weight}")
         self.procedure = procedure
+        self.semantic_weight = semantic_weight
         self.passages: tuple[Passage, ...] = procedure_passages(procedure)
         names = {step.id: step.name for step in procedure.steps}
         # the procedure's own name (the dish, the task) says nothing about which of its
@@ -147,7 +159,7 @@ class PassageIndex:
             question's words (each word at its highest term weight; words the procedure
             never uses count at the highest inverse document frequency, so a question
             mostly about other things scores low everywhere). With an embedder,
-            ``SEMANTIC_WEIGHT`` of it is the cosine similarity, mapped linearly from
+            ``semantic_weight`` of it is the cosine similarity, mapped linearly from
             ``COSINE_RANGE`` to 0-1.
         """
         lexical = self._lexical(question)
@@ -156,7 +168,8 @@ class PassageIndex:
         cosine = self._vectors @ self._embedder.embed([question])[0]
         low, high = COSINE_RANGE
         semantic = np.clip((cosine - low) / (high - low), 0.0, 1.0)
-        combined: np.ndarray = (1.0 - SEMANTIC_WEIGHT) * lexical + SEMANTIC_WEIGHT * semantic
+        weight = self.semantic_weight
+        combined: np.ndarray = (1.0 - weight) * lexical + weight * semantic
         return combined
 
     def _lexical(self, question: str) -> np.ndarray:
@@ -180,6 +193,15 @@ class PassageIndex:
 
 _INDEXES: OrderedDict[int, PassageIndex] = OrderedDict()
 _CACHED = 32
+_MODE: dict[str, float | bool] = {"embeddings": True, "semantic_weight": SEMANTIC_WEIGHT}
+
+
+def set_retrieval_mode(*, embeddings: bool, semantic_weight: float = SEMANTIC_WEIGHT) -> None:
+    """How :func:`passage_index` builds indexes from now on (cached ones are dropped):
+    with the packaged embedder (when installed) at ``semantic_weight``, or lexical only.
+    For comparisons (``benchmarks/assistant_retrieval.py``) and tests."""
+    _MODE.update(embeddings=embeddings, semantic_weight=semantic_weight)
+    _INDEXES.clear()
 
 
 def passage_index(procedure: Procedure) -> PassageIndex:
@@ -188,7 +210,10 @@ def passage_index(procedure: Procedure) -> PassageIndex:
     key = id(procedure)
     found = _INDEXES.get(key)
     if found is None or found.procedure is not procedure:
-        found = PassageIndex(procedure, embedder=default_embedder())
+        embedder = default_embedder() if _MODE["embeddings"] else None
+        found = PassageIndex(
+            procedure, embedder=embedder, semantic_weight=float(_MODE["semantic_weight"])
+        )
         _INDEXES[key] = found
         while len(_INDEXES) > _CACHED:
             _INDEXES.popitem(last=False)
