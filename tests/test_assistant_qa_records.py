@@ -27,6 +27,7 @@ GOOD: dict[str, Any] = {
     "expected": "Next is move filter.",
     "type": "next",
     "audio": "clips/q1.wav",
+    "must_include": [["move filter", "the filter"]],
 }
 
 
@@ -45,6 +46,15 @@ def test_a_record_is_read_with_step_ids_resolved(tmp_path: Path) -> None:
     assert record.alternatives == (("move_filter", 0.3),)
     assert record.audio == tmp_path / "clips" / "q1.wav"  # relative to the file's folder
     assert record.kind == "next" and record.elapsed_s == 12.5
+    assert record.must_include == (("move filter", "the filter"),)
+
+
+def test_key_facts_are_optional(tmp_path: Path) -> None:
+    plain = {k: v for k, v in GOOD.items() if k != "must_include"}
+    [record, nulled] = read_qa_records(
+        _write(tmp_path, plain, {**GOOD, "must_include": None}), tasks_dir=TASKS
+    )
+    assert record.must_include == () and nulled.must_include == ()
 
 
 def test_the_context_lists_beliefs_most_probable_first(tmp_path: Path) -> None:
@@ -74,6 +84,9 @@ def test_step_names_resolve_by_id_or_display_name_in_any_case() -> None:
         (json.dumps({**GOOD, "current_probability": True}), r"must be a finite number"),
         (json.dumps({**GOOD, "alternatives": [["move_filter"]]}), r"expected \[step, probab"),
         (json.dumps({**GOOD, "expected": 3}), r"field 'expected' must be a string or null"),
+        (json.dumps({**GOOD, "must_include": "third"}), r"'must_include' must be a list of facts"),
+        (json.dumps({**GOOD, "must_include": [[]]}), r"each a non-empty list of non-empty"),
+        (json.dumps({**GOOD, "must_include": [["third", 3]]}), r"non-empty strings, got"),
     ],
     ids=[
         "not-json",
@@ -86,6 +99,9 @@ def test_step_names_resolve_by_id_or_display_name_in_any_case() -> None:
         "probability-a-boolean",
         "alternative-without-probability",
         "expected-a-number",
+        "facts-a-string",
+        "fact-without-alternatives",
+        "fact-with-a-number",
     ],
 )
 def test_a_bad_line_is_named_by_file_and_line(tmp_path: Path, line: str, message: str) -> None:

@@ -6,10 +6,13 @@ One JSON object per line::
      "done_steps": ["attach_filter", "Grind beans"], "current_step": "move_filter",
      "current_probability": 0.92, "alternatives": [["place_cup", 0.05]],
      "elapsed_s": 31.0, "question": "what's next?", "expected": "Next: place cup.",
-     "audio": "optional/path.wav"}
+     "audio": "optional/path.wav", "type": "next",
+     "must_include": [["place cup", "the cup"]]}
 
 ``task`` names a folder of ``tasks/``; steps are given by id or name (case-insensitive);
-``expected`` is a reference answer or ``null`` (the assistant must not answer).
+``expected`` is a reference answer or ``null`` (the assistant must not answer);
+``must_include`` (optional) lists the key facts an answer must state, each a list of
+acceptable alternatives (see :func:`prism.assistant.scoring.has_fact`).
 Unknown fields are ignored. Errors name the file, the line and the field.
 """
 
@@ -48,6 +51,8 @@ class QARecord:
     audio: Path | None = None
     kind: str | None = None
     """The optional ``type`` field (question type, for per-type results)."""
+    must_include: tuple[tuple[str, ...], ...] = ()
+    """Key facts the answer must state, each as acceptable alternatives (may be empty)."""
 
     def context(self) -> AssistantContext:
         """The assistant's view of this state (remaining time from the durations)."""
@@ -102,6 +107,20 @@ class _Line:
         ):
             raise self.fail(f"field {field!r} must be a finite number, got {value!r}")
         return float(value)
+
+    def facts(self, field: str) -> tuple[tuple[str, ...], ...]:
+        value = self.data.get(field)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(
+            isinstance(fact, list) and fact and all(isinstance(a, str) and a.strip() for a in fact)
+            for fact in value
+        ):
+            raise self.fail(
+                f"field {field!r} must be a list of facts, each a non-empty list of "
+                f"non-empty strings, got {value!r}"
+            )
+        return tuple(tuple(fact) for fact in value)
 
     def step(self, procedure: Procedure, name: object, field: str) -> str:
         if not isinstance(name, str):
@@ -160,6 +179,7 @@ def _record(line: _Line, tasks_dir: Path, procedures: dict[str, Procedure]) -> Q
         expected=expected,
         audio=None if audio is None else Path(audio),
         kind=line.text("type", optional=True),
+        must_include=line.facts("must_include"),
     )
 
 

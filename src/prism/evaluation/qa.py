@@ -2,7 +2,8 @@
 
 Each record's question is answered twice by the same assistant: from its step state
 (``answer``) and from the procedure alone (``answer_without_context``); both are scored
-against ``expected`` with :func:`prism.assistant.scoring.score_answer`. Records with
+against ``expected`` (and the record's key facts, ``must_include``) with
+:func:`prism.assistant.scoring.score_answer`. Records with
 ``audio`` are transcribed first by the ``transcribe`` callable (the spoken path).
 """
 
@@ -45,7 +46,8 @@ def evaluate_qa(
         correct, correct_without_context, reason}`` per record), ``correctness``,
         ``correctness_without_context``, ``latency_ms_median`` (understanding + answer,
         with context), ``by_type`` / ``by_task`` (correctness per record ``type`` field
-        when present, and per task), ``n_questions``, ``llm`` (whether one was used).
+        when present, and per task), ``by_type_without_context``, ``n_by_type``
+        (questions per type), ``n_questions``, ``llm`` (whether one was used).
     """
     assistants: dict[str, Assistant] = {}
     answers: list[dict[str, Any]] = []
@@ -53,6 +55,7 @@ def evaluate_qa(
     correct: list[bool] = []
     blind_correct: list[bool] = []
     by_type: dict[str, list[bool]] = defaultdict(list)
+    blind_by_type: dict[str, list[bool]] = defaultdict(list)
     by_task: dict[str, list[bool]] = defaultdict(list)
     for record in records:
         assistant = assistants.setdefault(record.task, Assistant(record.procedure, llm=llm))
@@ -65,8 +68,16 @@ def evaluate_qa(
         reply = assistant.reply(question, context)
         blind = assistant.reply(question, context.without_state())
         latencies.append(reply.latency_ms)
-        score = score_answer(reply.text, record.expected, record.procedure, question=question)
-        blind_score = score_answer(blind.text, record.expected, record.procedure, question=question)
+        score, blind_score = (
+            score_answer(
+                text,
+                record.expected,
+                record.procedure,
+                question=question,
+                must_include=record.must_include,
+            )
+            for text in (reply.text, blind.text)
+        )
         answers.append(
             {
                 "id": record.id,
@@ -83,6 +94,7 @@ def evaluate_qa(
         by_task[record.task].append(score.correct)
         if record.kind is not None:
             by_type[record.kind].append(score.correct)
+            blind_by_type[record.kind].append(blind_score.correct)
     return {
         "answers": answers,
         "correctness": _share(correct),
@@ -90,6 +102,8 @@ def evaluate_qa(
         "latency_ms_median": float(np.median(latencies)) if latencies else float("nan"),
         "by_type": {k: _share(v) for k, v in sorted(by_type.items())},
         "by_task": {k: _share(v) for k, v in sorted(by_task.items())},
+        "by_type_without_context": {k: _share(v) for k, v in sorted(blind_by_type.items())},
+        "n_by_type": {k: len(v) for k, v in sorted(by_type.items())},
         "n_questions": len(answers),
         "llm": llm is not None,
     }
