@@ -113,6 +113,7 @@ def test_skipping_is_answered_from_the_procedure(question: str, allowed: bool, w
     ],
 )
 def test_a_problem_gets_the_notes_advice_not_the_next_step(question: str) -> None:
+    """Asked ("what if ...?") or told ("it's still bleeding"): the notes' advice."""
     context = latte_context(WOUND, done=("wash_hands",), current=(("apply_pressure", 0.9),))
     reply = Assistant(WOUND).reply(question, context)
     assert "bleed" in (reply.text or "").lower()
@@ -130,7 +131,13 @@ def test_a_question_beyond_the_task_is_declined_in_one_sentence(question: str) -
 
 
 @pytest.mark.parametrize(
-    "utterance", ["honey, pass the salt", "ouch that's hot", "the cat's on the counter again"]
+    "utterance",
+    [
+        "honey, pass the salt",
+        "ouch that's hot",
+        "the cat's on the counter again",
+        "there's milk on the floor",  # a problem, but the procedure has nothing on it
+    ],
 )
 def test_talk_not_for_the_assistant_gets_no_answer(utterance: str) -> None:
     assert Assistant(LATTE).reply(utterance, latte_context()).text is None

@@ -73,8 +73,9 @@ class GroundingConfig:
         Answers quoted from the procedure's text.
     unprompted_relevance, unprompted_coverage : float
         A problem told, not asked ("the oil is spitting"), is answered only when a
-        sentence matches it at least this well and the procedure's text knows at least
-        this share of its words; else the assistant stays silent.
+        sentence shares words with it at least this well (BM25 relevance, embeddings
+        aside) and the procedure's text knows at least this share of its words; else
+        the assistant stays silent.
     step_weights : tuple of float
         Retrieval weights (:func:`~prism.assistant.retrieval.retrieve`) of the step
         named in the question, the current step, the next steps and the procedure's
@@ -389,10 +390,12 @@ class _Answerer:
             trouble=intent.kind == IntentKind.TROUBLE,
             config=self.config.quoting,
         )
+        index = passage_index(self.procedure)
         if not intent.asked and (
             found is None
-            or found.relevance < self.config.unprompted_relevance
-            or passage_index(self.procedure).coverage(intent.text) < self.config.unprompted_coverage
+            or index.lexical_relevance(intent.text).max(initial=0.0)
+            < self.config.unprompted_relevance
+            or index.coverage(intent.text) < self.config.unprompted_coverage
         ):
             return None
         if found is None:

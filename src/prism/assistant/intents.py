@@ -156,7 +156,8 @@ wear gloves?", "is the ointment necessary?")."""
 _TROUBLE_STATEMENT = (
     r"\b(?:is|are|keeps?|kept|started|starting|starts?|begins?|began) (?:\w+ )?\w+ing\b|"
     r"\bstill\b|\bstuck\b|\btoo \w+|\bgetting (?:really |very |too |so |quite )?\w+|"
-    r"\b(?:gone|turned|turning) \w+|\b(?:will|does|did|is|are|can) not\b"
+    r"\b(?:gone|turned|turning) \w+|\b(?:will|does|did|is|are|can) not\b|"
+    r"\bthere(?:'s| is| are) (?:still |some |big |lots of |a lot of )?\w+"
 )
 """A statement that reports a problem as it happens ("the oil is spitting", "it is still
 bleeding", "the jug is getting really hot"): answered only when the procedure's text has

@@ -162,7 +162,7 @@ class PassageIndex:
             ``semantic_weight`` of it is the cosine similarity, mapped linearly from
             ``COSINE_RANGE`` to 0-1.
         """
-        lexical = self._lexical(question)
+        lexical = self.lexical_relevance(question)
         if self._embedder is None or self._vectors is None or not question.strip():
             return lexical
         cosine = self._vectors @ self._embedder.embed([question])[0]
@@ -172,7 +172,13 @@ class PassageIndex:
         combined: np.ndarray = (1.0 - weight) * lexical + weight * semantic
         return combined
 
-    def _lexical(self, question: str) -> np.ndarray:
+    def lexical_relevance(self, question: str) -> np.ndarray:
+        """The BM25 part of :meth:`relevance` alone (shared words only).
+
+        Returns
+        -------
+        np.ndarray [shape=(n_passages,), range 0-1]
+        """
         query = list(dict.fromkeys(retrieval_words(question)))
         if not query or not self.passages:
             return np.zeros(len(self.passages))
