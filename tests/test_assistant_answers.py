@@ -163,3 +163,24 @@ def test_a_question_for_the_assistant_always_gets_an_answer(question: str) -> No
 def test_a_weak_match_says_it_is_unsure() -> None:
     text = Assistant(LATTE).reply("can I use oat milk instead?", latte_context()).text or ""
     assert text.startswith("I'm not sure, but")
+
+
+def test_a_weak_question_about_this_is_answered_for_the_current_step() -> None:
+    context = latte_context(WOUND, done=("wash_hands",), current=(("pat_dry", 0.9),))
+    text = Assistant(WOUND).reply("what do I need for this?", context).text or ""
+    assert text.startswith("I'm not sure, but for pat dry:")
+
+
+def test_order_questions() -> None:
+    context = latte_context()
+    assistant = Assistant(LATTE)
+    assert assistant.reply("what's step three?", context).steps == ("grind_beans",)
+    assert assistant.reply("what's the very first step?", context).steps == (
+        "attach_filter",
+        "use_fridge",
+    )
+    assert assistant.reply("what is the final step", context).steps == ("wash_filter",)
+    text = assistant.reply("do I steam the milk or brew the coffee first?", context).text
+    assert text == "First brew the coffee, then steam the milk."
+    total = assistant.reply("how many steps are there in this recipe?", context).text or ""
+    assert "19 steps" in total

@@ -27,12 +27,13 @@ from prism.assistant.facts import (
     step_before,
     steps_done,
 )
-from prism.assistant.intents import Intent, IntentKind, choice_options
+from prism.assistant.intents import Intent, IntentKind, choice_options, step_number
 from prism.assistant.mentions import rank_steps
 from prism.assistant.passages import split_sentences
 from prism.assistant.quoted import (
     QuoteConfig,
     answer_polarity,
+    gives_advice,
     quote,
     sentence_case,
     spoken_sentence,
@@ -73,9 +74,10 @@ class GroundingConfig:
         Answers quoted from the procedure's text.
     unprompted_relevance, unprompted_coverage : float
         A problem told, not asked ("the oil is spitting"), is answered only when a
-        sentence shares words with it at least this well (BM25 relevance, embeddings
-        aside) and the procedure's text knows at least this share of its words; else
-        the assistant stays silent.
+        sentence that gives advice (:func:`~prism.assistant.quoted.gives_advice`) is
+        found, some sentence shares words with it at least this well (BM25 relevance,
+        embeddings aside) and the procedure's text knows at least this share of its
+        words; else the assistant stays silent.
     step_weights : tuple of float
         Retrieval weights (:func:`~prism.assistant.retrieval.retrieve`) of the step
         named in the question, the current step, the next steps and the procedure's
@@ -298,6 +300,13 @@ class _Answerer:
         before, after = options if in_order else options[::-1]
         return f"First {before}, then {after}."
 
+    def numbered(self, number: int) -> str:
+        """The procedure's ``number``-th step along its most probable path."""
+        path = usual_order(self.procedure)
+        if not 1 <= number <= len(path):
+            return f"The procedure usually has {len(path)} steps."
+        return f"Step {number} is usually {self.name(path[number - 1])}."
+
     def first(self) -> str:
         steps = first_steps(self.procedure)
         return f"First: {_join([self.name(s) for s in steps])}." if steps else "Any step."
@@ -305,6 +314,13 @@ class _Answerer:
     def last(self) -> str:
         step = last_step(self.procedure)
         return f"The last step is {self.name(step)}." if step else "The procedure has no steps."
+
+    def steps_total(self) -> str:
+        total = self.procedure.n_steps
+        done = len(steps_done(self.context.done_ids))
+        if not self.context.state_known:
+            return f"The procedure has {total} steps."
+        return f"The procedure has {total} steps; you have finished {done}."
 
     def steps_done(self) -> str:
         count = len(steps_done(self.context.done_ids))
@@ -393,11 +409,24 @@ class _Answerer:
         index = passage_index(self.procedure)
         if not intent.asked and (
             found is None
+            or not any(gives_advice(sentence) for sentence in found.sentences)
             or index.lexical_relevance(intent.text).max(initial=0.0)
             < self.config.unprompted_relevance
             or index.coverage(intent.text) < self.config.unprompted_coverage
         ):
             return None
+        current = self.context.current_step if self.context.state_known else None
+        deictic = intent.kind == IntentKind.OTHER and re.search(
+            r"\b(?:this|it|that|here)\b", intent.text
+        )
+        if current is not None and (found is None or (deictic and not found.sure)):
+            # "what do I need for this?": weakly matched, about what the user is doing
+            step = self.procedure.step(current)
+            text = _lower_first(spoken_sentence(step.description or step.name))
+            if step.name.lower().rstrip(".") in text.lower():  # recipes: the name is the text
+                self.named.append(current)
+                return f"I'm not sure, but {text}"
+            return f"I'm not sure, but for {self.name(current)}: {text}"
         if found is None:
             return "I'm not sure: the procedure does not say."
         if found.step is not None:
@@ -563,6 +592,10 @@ def answer_intent(
         text = answerer.quoted(intent)
     elif kind == IntentKind.WHICH_FIRST and answerer.which_first(intent) is not None:
         text = answerer.which_first(intent)
+    elif kind == IntentKind.STEPS_TOTAL:
+        text = answerer.steps_total()
+    elif kind == IntentKind.STEP_NUMBER and step_number(intent.text) is not None:
+        text = answerer.numbered(step_number(intent.text) or 0)
     elif kind == IntentKind.FIRST:
         text = answerer.first()
     elif kind == IntentKind.LAST:

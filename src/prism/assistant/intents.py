@@ -17,7 +17,7 @@ from prism.assistant.retrieval import passage_index, retrieval_words
 from prism.procedure.model import Procedure
 from prism.text import normalise
 
-__all__ = ["Intent", "IntentKind", "choice_options", "understand"]
+__all__ = ["Intent", "IntentKind", "choice_options", "step_number", "understand"]
 
 
 class IntentKind(StrEnum):
@@ -39,12 +39,16 @@ class IntentKind(StrEnum):
     """Which steps are left (their names; :attr:`STEPS_LEFT` counts them)."""
     FIRST = "first"
     """The procedure's first step."""
+    STEP_NUMBER = "step_number"
+    """The procedure's n-th step ("what's step three?")."""
     WHICH_FIRST = "which_first"
     """Which of two steps comes first ("the jelly or the nut butter first?")."""
     LAST = "last"
     """The procedure's last step."""
     STEPS_DONE = "steps_done"
     """How many steps are done."""
+    STEPS_TOTAL = "steps_total"
+    """How many steps the procedure has."""
     BEFORE = "before"
     """The step that comes before a named step."""
     SKIP = "skip"
@@ -133,6 +137,7 @@ _SKIP = (
     r"\b(?:can|could|may|might|shall|should) (?:i|we|you) (?:just |maybe |safely |please |also )?"
     r"(?:skip|leave out|leave (?:it|that|this|them|\w+) out|omit|not (?:do|bother)|go without|"
     r"do without|pass on|forget about|ignore|drop|cut out|get away without)\b|"
+    r"\b(?:am i|are we|is it) (?:allowed|ok|okay|fine) to (?:skip|leave|omit|not|go without)\b|"
     r"\b(?:is it|is that|would it be|will it be|would that be|it is)\b (?:ok|okay|fine|alright|"
     r"all right|safe|a problem|bad|allowed|necessary|required|important)\b(?: \w+){0,4}? "
     r"(?:skip\w*|not|without|leave out|omit\w*|miss out|pass on)\b|"
@@ -182,6 +187,31 @@ _ANY_STEP = (
 """No step in particular ("did I forget anything on this box?")."""
 
 
+_ORDINALS = {
+    "one": 1, "first": 1, "two": 2, "second": 2, "three": 3, "third": 3, "four": 4,
+    "fourth": 4, "five": 5, "fifth": 5, "six": 6, "sixth": 6, "seven": 7, "seventh": 7,
+    "eight": 8, "eighth": 8, "nine": 9, "ninth": 9, "ten": 10, "tenth": 10,
+}  # fmt: skip
+_STEP_NUMBER = (
+    r"\bstep (?:number )?(?P<n>\d+|" + "|".join(_ORDINALS) + r")\b(?! steps?\b)|"
+    r"\b(?P<m>" + "|".join(o for o in _ORDINALS if o.endswith(("nd", "rd", "th"))) + r") step\b"
+)
+
+
+def step_number(text: str) -> int | None:
+    """The step number a question asks about ("what's step three?", "the fifth step"),
+    1-based; ``None`` if it names none.
+
+    >>> step_number("what's step three"), step_number("what is the 2 step")
+    (3, None)
+    """
+    found = re.search(_STEP_NUMBER, normalise(text))
+    if found is None:
+        return None
+    raw = found.group("n") or found.group("m")
+    return int(raw) if raw.isdigit() else _ORDINALS[raw]
+
+
 _RULES: tuple[tuple[IntentKind, str], ...] = (
     (
         IntentKind.REPEAT,
@@ -203,12 +233,24 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"\bwhat (?:steps )?(?:is|are|have been) (?:done|finished|completed)(?: so far| already)?"
         r"\s*\??$",
     ),
+    (
+        IntentKind.OUT_OF_SCOPE,
+        r"\b(?:set|start) (?:a |an |the |me a )?(?:timer|alarm)\b|\bremind me to\b",
+    ),
     # where a thing is (lost, put away): not in the procedure; where a thing goes is
     (IntentKind.NONE, r"^where (?:is|are|did|has|have|was|were) (?!i at\b|we at\b)"),
     (
         IntentKind.MISSED,
         r"\b(?:miss(?:ed|ing)?|forg[oe]t\w*|skip(?:ped)?|overlook\w*|"
-        r"(?:leave|left) (?:\w+ )?out)\b",
+        r"(?:leave|left) (?:\w+ )?out)\b|"
+        r"\b(?:anything|something|any steps?)\b.*\b(?:have not|did not|not yet) (?:done|do)\b",
+    ),
+    (
+        IntentKind.STEPS_TOTAL,
+        r"\bhow many steps?\b.*\b(?:in total|total|altogether|overall|all together|in all|"
+        r"does (?:it|this|this \w+|the \w+) have|are there in|"
+        r"in (?:this|the) (?:recipe|task|procedure))\b|"
+        r"\bhow (?:long|big) is (?:this|the) (?:recipe|task|procedure)\b(?! \w+ing)",
     ),
     (
         IntentKind.STEPS_DONE,
@@ -223,6 +265,7 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"\bwhat (?:do|should) (?:i|we|you) (?:do )?first\b|\bhow do (?:i|we) (?:start|begin)\b|"
         r"\bwhere do (?:i|we) (?:start|begin)\b|\bwhat do (?:i|we) (?:start|begin) with\b",
     ),
+    (IntentKind.STEP_NUMBER, _STEP_NUMBER),
     (
         IntentKind.LAST,
         r"\b(?:what|which) is the (?:very )?(?:last|final) (?:step|thing|one)\b"
@@ -269,8 +312,8 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         IntentKind.REMAINING,
         r"\bwhat (?:is|are)(?: still)? (?:left|remaining|still left)\b|\bwhat remains\b|"
         r"\b(?:left|remain\w*) to (?:do|go)\b|\bwhat else\b|\banything else\b|"
-        r"\bwhat (?:do|should|must) (?:i|we) still\b|\bwhat (?:steps )?(?:are|is) (?:still )?"
-        r"(?:ahead|to come|coming up)\b|\bwhich steps? (?:are )?(?:left|remain\w*)\b|"
+        r"\bwhat (?:do|should|must) (?:i|we) still\b|\b(?:what|which) (?:steps? )?(?:are|is) "
+        r"(?:still )?(?:ahead|to come|coming up)\b|\bwhich steps? (?:are )?(?:left|remain\w*)\b|"
         r"\b(?:list|name) (?:the |all )?(?:steps? )?(?:left|remaining|to go)\b|"
         r"\bwhat (?:do|should) (?:i|we) still (?:have|need|got) to do\b",
     ),
@@ -441,5 +484,9 @@ def _understand(text: str, procedure: Procedure) -> Intent:
             return Intent(kind, steps)
     if _has(r"^(?:did|have|had) (?:i|we)\b", text):
         return Intent(IntentKind.DID_I)  # about something that is not a step
-    about_task = steps or passage_index(procedure).known_words(text)
+    about_task = (
+        steps
+        or passage_index(procedure).known_words(text)
+        or _has(r"\b(?:this|it|that|here|this step)\s*\??$", text)  # "what do I need for this?"
+    )
     return Intent(IntentKind.OTHER if about_task else IntentKind.OUT_OF_SCOPE, steps)

@@ -81,9 +81,15 @@ class Quote:
 
 _CONDITIONAL = re.compile(
     r"\b(?:if|until|unless|when|instead|help|doctor|medical|stop|stops|do not|don't|never|"
-    r"prevent|avoid|reduce|enough|so that)\b",
+    r"prevent|avoid|reduce|enough|so that|watch|careful)\b",
     re.IGNORECASE,
 )
+
+
+def gives_advice(sentence: str) -> bool:
+    """The sentence says what to do in a case ("if", "until", "when", "stop", "do not",
+    "to reduce", "watch for")."""
+    return _CONDITIONAL.search(sentence) is not None
 
 
 def sentence_case(text: str) -> str:
@@ -116,7 +122,8 @@ def answer_polarity(question: str, sentences: tuple[str, ...]) -> bool | None:
     asked = set(retrieval_words(question))
     for sentence in sentences:
         for match in _NEGATED.finditer(sentence.lower()):
-            if asked & set(retrieval_words(match.group(1))):
+            negated = retrieval_words(match.group(1))[:1]  # the word negated: "do not scrub"
+            if asked & set(negated):
                 return False
     verb = _ASKED_VERB.search(question)
     if verb is not None and retrieval_words(verb.group(1)):
