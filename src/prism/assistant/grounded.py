@@ -300,6 +300,10 @@ class _Answerer:
         before, after = options if in_order else options[::-1]
         return f"First {before}, then {after}."
 
+    def all_steps(self) -> str:
+        path = usual_order(self.procedure)
+        return f"Usually, in order: {_join([self.name(s) for s in path], 'and')}."
+
     def numbered(self, number: int) -> str:
         """The procedure's ``number``-th step along its most probable path."""
         path = usual_order(self.procedure)
@@ -596,6 +600,8 @@ def answer_intent(
         text = answerer.steps_total()
     elif kind == IntentKind.STEP_NUMBER and step_number(intent.text) is not None:
         text = answerer.numbered(step_number(intent.text) or 0)
+    elif kind == IntentKind.ALL_STEPS:
+        text = answerer.all_steps()
     elif kind == IntentKind.FIRST:
         text = answerer.first()
     elif kind == IntentKind.LAST:

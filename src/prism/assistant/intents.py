@@ -39,6 +39,8 @@ class IntentKind(StrEnum):
     """Which steps are left (their names; :attr:`STEPS_LEFT` counts them)."""
     FIRST = "first"
     """The procedure's first step."""
+    ALL_STEPS = "all_steps"
+    """The procedure's steps in their usual order."""
     STEP_NUMBER = "step_number"
     """The procedure's n-th step ("what's step three?")."""
     WHICH_FIRST = "which_first"
@@ -267,6 +269,14 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
     ),
     (IntentKind.STEP_NUMBER, _STEP_NUMBER),
     (
+        IntentKind.ALL_STEPS,
+        r"\bwhat is the (?:order|sequence) of (?:the )?(?:steps|things|operations)\b|"
+        r"\b(?:list|name|tell me|go through|read out) (?:all )?(?:the |all the )?(?:steps|operations)"
+        r"(?! (?:i|we|that|left|remaining|done|to))\b|"
+        r"\bwhat (?:are|were) (?:all )?the steps\s*(?:again|of (?:this|the) \w+)?\s*\??$|"
+        r"\bwhat steps are there\b",
+    ),
+    (
         IntentKind.LAST,
         r"\b(?:what|which) is the (?:very )?(?:last|final) (?:step|thing|one)\b"
         r"(?! (?:i|we) (?:did|finished|completed|have done)\b)(?!.*\b(?:did|finished|done)\b)|"
@@ -306,12 +316,15 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"\b(?:almost|nearly|close to|about) (?:done|finished|there|through)|"
         r"\b(?:steps?|much|lot) (?:left|remaining|to go)\b|\bam i (?:done|finished)\b|"
         r"\bhow far (?:along|in|into|through|off|am i|are we|have i|have we|is it|to go)\b|"
-        r"\bhow far\s*\??$|\bhow much is (?:still )?(?:left|remaining)\b",
+        r"\bhow far\s*\??$|\bhow much is (?:still )?(?:left|remaining)\b|"
+        r"\bhow many \w+ (?:are |is )?(?:still )?(?:left|remaining|to go)\b",
     ),
     (
         IntentKind.REMAINING,
         r"\bwhat (?:is|are)(?: still)? (?:left|remaining|still left)\b|\bwhat remains\b|"
         r"\b(?:left|remain\w*) to (?:do|go)\b|\bwhat else\b|\banything else\b|"
+        r"\b(?:what|which) (?:steps?|things|operations) (?:are |is )?(?:still )?(?:left|remaining|"
+        r"to do|to go)\b|"
         r"\bwhat (?:do|should|must) (?:i|we) still\b|\b(?:what|which) (?:steps? )?(?:are|is) "
         r"(?:still )?(?:ahead|to come|coming up)\b|\bwhich steps? (?:are )?(?:left|remain\w*)\b|"
         r"\b(?:list|name) (?:the |all )?(?:steps? )?(?:left|remaining|to go)\b|"
@@ -488,5 +501,6 @@ def _understand(text: str, procedure: Procedure) -> Intent:
         steps
         or passage_index(procedure).known_words(text)
         or _has(r"\b(?:this|it|that|here|this step)\s*\??$", text)  # "what do I need for this?"
+        or _has(r"\b(?:steps?|recipe|task|procedure)\b", text)
     )
     return Intent(IntentKind.OTHER if about_task else IntentKind.OUT_OF_SCOPE, steps)
