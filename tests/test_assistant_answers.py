@@ -122,7 +122,13 @@ def test_a_problem_gets_the_notes_advice_not_the_next_step(question: str) -> Non
 
 @pytest.mark.parametrize(
     "question",
-    ["who won the game last night?", "tell me a joke", "what's the capital of Australia"],
+    [
+        "who won the game last night?",
+        "tell me a joke",
+        "what's the capital of Australia",
+        "is it going to rain this afternoon?",
+        "what time is it",
+    ],
 )
 def test_a_question_beyond_the_task_is_declined_in_one_sentence(question: str) -> None:
     reply = Assistant(LATTE).reply(question, latte_context())
@@ -152,6 +158,8 @@ def test_talk_not_for_the_assistant_gets_no_answer(utterance: str) -> None:
         "any tips for this?",
         "which direction?",
         "can I use oat milk instead?",
+        "is it done yet?",
+        "what temperature?",
     ],
 )
 def test_a_question_for_the_assistant_always_gets_an_answer(question: str) -> None:

@@ -355,7 +355,7 @@ class _Answerer:
         The step is "it": the question named it or means the current one."""
         advice = skip_advice(self.procedure, step)
         self.named.append(step)
-        if advice.reason:
+        if advice.reason and advice.needed_by is None and not advice.may_skip:
             why = _lower_first(spoken_sentence(advice.reason))
         elif advice.needed_by is not None:
             why = f"it has to come before {self.name(advice.needed_by)}."
@@ -494,8 +494,13 @@ class _Answerer:
                 detail = format_duration(self.procedure.step(step).duration.mean)
             else:
                 found = self.procedure.step(step)
-                detail = (found.notes.reminder if kind == IntentKind.PURPOSE else None) or (
-                    found.description.strip().rstrip(".")
+                detail = (
+                    (
+                        (found.notes.reminder if kind == IntentKind.PURPOSE else None)
+                        or found.description
+                    )
+                    .strip()
+                    .rstrip(".")
                 )
                 detail = detail[:1].lower() + detail[1:]
             parts.append(f"if you are on {self.name(step)}, {detail}")

@@ -433,10 +433,22 @@ _ABOUT_THE_TEXT = frozenset(
 """Kinds answered from the procedure's text: off topic when it shares no word with it."""
 
 
+def _points_at_task(text: str, procedure: Procedure) -> bool:
+    """The text speaks of the task in general words ("step", "temperature", "ready"), or
+    points at it ("how do I finish it off?", "is it done yet?") with no word the
+    procedure's text does not know ("is it going to rain?" does not)."""
+    if _has(r"\b(?:steps?|recipe|task|procedure|temperature|setting|amount|size|ready)\b", text):
+        return True
+    unknown = [w for w in retrieval_words(text) if w not in passage_index(procedure).vocabulary]
+    return _has(r"\b(?:it|this|that|these|those|them|here)\b", text) and not unknown
+
+
 def _off_topic(text: str, procedure: Procedure) -> bool:
-    """The text has content words, the procedure's text has none of them, and it does not
-    point at the task ("how do I finish it off?", "how long does this take?")."""
-    if _has(r"\b(?:it|this|that|these|those|them|they|here|step|steps)\b", text):
+    """A question of a kind answered from the text ("how do I ...?") with content words
+    the procedure's text has none of, that does not point at the task at all ("it",
+    "this", "step": "how do I finish it off?", "how long does this take?")."""
+    pointing = r"\b(?:it|this|that|these|those|them|here)\b"
+    if _has(pointing, text) or _points_at_task(text, procedure):
         return False
     index = passage_index(procedure)
     return bool(retrieval_words(text)) and index.coverage(text) == 0.0
@@ -500,7 +512,6 @@ def _understand(text: str, procedure: Procedure) -> Intent:
     about_task = (
         steps
         or passage_index(procedure).known_words(text)
-        or _has(r"\b(?:this|it|that|here|this step)\s*\??$", text)  # "what do I need for this?"
-        or _has(r"\b(?:steps?|recipe|task|procedure)\b", text)
+        or _points_at_task(text, procedure)  # "what do I need for this?", "is it done yet?"
     )
     return Intent(IntentKind.OTHER if about_task else IntentKind.OUT_OF_SCOPE, steps)

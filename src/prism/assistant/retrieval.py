@@ -186,6 +186,11 @@ class PassageIndex:
         ceiling = sum(self._bm25.idf.get(word, self._max_idf) for word in query) * (_BM25_K1 + 1.0)
         return np.clip(scores / ceiling, 0.0, 1.0) if ceiling > 0.0 else scores * 0.0
 
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """The folded words of the procedure's text and name."""
+        return self._vocabulary
+
     def known_words(self, question: str) -> list[str]:
         """The question's content words that occur in the procedure's text."""
         return [w for w in retrieval_words(question) if w in self._vocabulary]
