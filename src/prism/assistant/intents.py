@@ -271,8 +271,8 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
     (
         IntentKind.ALL_STEPS,
         r"\bwhat is the (?:order|sequence) of (?:the )?(?:steps|things|operations)\b|"
-        r"\b(?:list|name|tell me|go through|read out) (?:all )?(?:the |all the )?(?:steps|operations)"
-        r"(?! (?:i|we|that|left|remaining|done|to))\b|"
+        r"\b(?:list|name|tell me|go through|read out) (?:all )?(?:the |all the )?"
+        r"(?:steps|operations)(?! (?:i|we|that|left|remaining|done|to))\b|"
         r"\bwhat (?:are|were) (?:all )?the steps\s*(?:again|of (?:this|the) \w+)?\s*\??$|"
         r"\bwhat steps are there\b",
     ),
