@@ -599,12 +599,12 @@ def answer_intent(
         text, needs_state = answerer.before(named, required=required), named in context.done_ids
     elif kind == IntentKind.BEFORE and intent.text.startswith("when"):
         text = answerer.quoted(intent)
-    elif kind == IntentKind.WHICH_FIRST and answerer.which_first(intent) is not None:
-        text = answerer.which_first(intent)
+    elif kind == IntentKind.WHICH_FIRST and (order := answerer.which_first(intent)) is not None:
+        text = order
     elif kind == IntentKind.STEPS_TOTAL:
         text = answerer.steps_total()
-    elif kind == IntentKind.STEP_NUMBER and step_number(intent.text) is not None:
-        text = answerer.numbered(step_number(intent.text) or 0)
+    elif kind == IntentKind.STEP_NUMBER and (number := step_number(intent.text)) is not None:
+        text = answerer.numbered(number)
     elif kind == IntentKind.ALL_STEPS:
         text = answerer.all_steps()
     elif kind == IntentKind.FIRST:
