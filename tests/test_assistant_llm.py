@@ -98,3 +98,33 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.enabled and settings.timeout_s == 2.5
     monkeypatch.delenv("PRISM_LLM_BASE_URL")
     assert not Settings().llm.enabled
+
+
+def test_a_detail_question_sends_the_procedures_sentences(openai_stub: OpenAIStub) -> None:
+    openai_stub.script = {"text": "Stop at about 60-65 °C, when the jug is too hot to hold."}
+    context = AssistantContext(LATTE, current=(StepBelief("steam_milk", 0.9),))
+    reply = _assistant(openai_stub.url).reply("how hot should the milk get?", context)
+    prompt = openai_stub.requests[0]["messages"][1]["content"]
+    assert "What the procedure's text says on this question:" in prompt
+    assert "(about 60-65 °C)" in prompt  # the steam milk sentence, quoted
+    assert "Current step (tracker's belief): steam milk (90%)." in prompt
+    assert reply.source == "llm"  # its step left unnamed, its number kept: agrees
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Heat the milk to about 80 °C.", "Next, purge the wand and stop at 60 °C."],
+    ids=["changed-number", "other-step"],
+)
+def test_a_detail_reply_that_changes_a_fact_is_not_used(openai_stub: OpenAIStub, text: str) -> None:
+    openai_stub.script = {"text": text}
+    context = AssistantContext(LATTE, current=(StepBelief("steam_milk", 0.9),))
+    reply = _assistant(openai_stub.url).reply("how hot should the milk get?", context)
+    assert reply.source == "grounded" and "60-65 °C" in (reply.text or "")
+
+
+def test_an_out_of_scope_question_is_declined_without_the_llm(openai_stub: OpenAIStub) -> None:
+    openai_stub.script = {"text": "The Titanic sank in 1912."}
+    reply = _assistant(openai_stub.url).reply("what year did the Titanic sink?", CONTEXT)
+    assert reply.text == "Sorry, I can only help with the steps of this task."
+    assert not openai_stub.requests

@@ -2,9 +2,12 @@
 
 Layers (each usable alone): :mod:`~prism.assistant.intents` (what an utterance asks),
 :mod:`~prism.assistant.facts` and :mod:`~prism.assistant.grounded` (answers from the
-state, no LLM), :mod:`~prism.assistant.llm` (an OpenAI-compatible LLM that may rephrase,
-checked against the facts), :mod:`~prism.assistant.assistant` (the whole, and a live
-session's assistant). Spoken questions become text in :mod:`prism.speech` (VAD, ASR,
+state, no LLM), :mod:`~prism.assistant.passages`, :mod:`~prism.assistant.retrieval` and
+:mod:`~prism.assistant.quoted` (answers quoted from the procedure's own sentences, found
+with BM25 and the packaged sentence embedder of :mod:`~prism.assistant.embedding`),
+:mod:`~prism.assistant.llm` (an OpenAI-compatible LLM that may rephrase, checked against
+the facts), :mod:`~prism.assistant.assistant` (the whole, and a live session's
+assistant). Spoken questions become text in :mod:`prism.speech` (VAD, ASR,
 TTS), a lower layer this package does not import.
 """
 

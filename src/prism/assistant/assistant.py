@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from prism.assistant.context import AssistantContext, DialogueTurn, context_from_tracker
 from prism.assistant.grounded import GroundedAnswer, GroundingConfig, answer_intent, step_phrase
 from prism.assistant.intents import Intent, IntentKind, understand
 from prism.assistant.llm import LLMPhraser
+from prism.assistant.retrieval import passage_index
 from prism.observer import Observer
 from prism.observer.remaining import RemainingTime
 from prism.procedure.model import Procedure
@@ -138,11 +139,21 @@ class Assistant:
         self.procedure = procedure
         self.llm = llm
         self.config = config or AssistantConfig()
+        passage_index(procedure)  # built now (sentence embeddings), not at the first question
 
     def reply(self, utterance: str, context: AssistantContext) -> AssistantReply:
         """Understand ``utterance`` and answer it from ``context``."""
         started = time.perf_counter()
         intent = understand(utterance, self.procedure)
+        if intent.kind in _CORRECTIONS and not self._names_a_step(intent):
+            # "I got this from a rusty nail": no step to correct; perhaps a problem told
+            told = answer_intent(
+                replace(intent, kind=IntentKind.TROUBLE, asked=False),
+                context,
+                self.config.grounding,
+            )
+            if told.text is not None:
+                intent = told.intent
         if intent.kind in _CORRECTIONS:
             reply = self._correction(intent, context)
         else:
@@ -165,7 +176,7 @@ class Assistant:
         kind = grounded.intent.kind
         if grounded.text is None:
             return AssistantReply(None, kind, "none")
-        if self.llm is not None:
+        if self.llm is not None and kind != IntentKind.OUT_OF_SCOPE:  # declined, not phrased
             text = self.llm.rephrase(utterance, context, grounded)
             if text is not None:
                 return AssistantReply(text, kind, "llm", steps=grounded.steps)
@@ -173,6 +184,9 @@ class Assistant:
         return AssistantReply(
             grounded.text, kind, "grounded", steps=grounded.steps, phrasing=request
         )
+
+    def _names_a_step(self, intent: Intent) -> bool:
+        return any(m.score >= self.config.min_correction_score for m in intent.steps)
 
     def _correction(self, intent: Intent, context: AssistantContext) -> AssistantReply:
         matches = [m for m in intent.steps if m.score >= self.config.min_correction_score]

@@ -55,12 +55,23 @@ def _state_lines(context: AssistantContext) -> list[str]:
     return lines
 
 
+def _open(grounded: GroundedAnswer) -> bool:
+    """An open question: about the task, but the procedure's text has nothing on it, so
+    the LLM answers from the procedure and the state (unchecked but for its steps)."""
+    return grounded.intent.kind == IntentKind.OTHER and not grounded.sentences
+
+
 def build_messages(
     question: str, context: AssistantContext, grounded: GroundedAnswer
 ) -> list[dict[str, str]]:
-    """The chat messages: system rules, the state, the question and the grounded answer."""
-    facts = "\n".join(_state_lines(context))
-    if grounded.intent.kind == IntentKind.OTHER:
+    """The chat messages: system rules, the procedure and the state, the procedure's
+    sentences the grounded answer quotes, the question and the grounded answer."""
+    lines = _state_lines(context)
+    if grounded.sentences:
+        lines.append("What the procedure's text says on this question:")
+        lines += [f"- {sentence}" for sentence in grounded.sentences]
+    facts = "\n".join(lines)
+    if _open(grounded):
         task = "Answer the question from the facts above."
     else:
         task = (
@@ -79,8 +90,10 @@ def agrees_with(text: str, grounded: GroundedAnswer, context: AssistantContext) 
         return False
     procedure = context.procedure
     named = mentioned_steps(text, procedure)
-    if grounded.intent.kind != IntentKind.OTHER:
-        if named - set(grounded.steps) or set(grounded.steps) - named:
+    if not _open(grounded):
+        # a quoted answer may leave its step unnamed; any other names exactly its steps
+        missing = set() if grounded.sentences else set(grounded.steps) - named
+        if named - set(grounded.steps) or missing:
             return False
         if grounded.polarity is not None and polarity(text) != grounded.polarity:
             return False

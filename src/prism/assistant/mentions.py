@@ -23,8 +23,10 @@ from prism.procedure.model import Procedure
 
 __all__ = [
     "IRREGULAR_FORMS",
+    "WORD",
     "StepMatch",
     "StepVocabulary",
+    "fold",
     "mentioned_steps",
     "rank_steps",
     "stem",
@@ -70,6 +72,12 @@ IRREGULAR_FORMS = {
     "shaken": "shake",
     "poured": "pour",
     "frothed": "froth",
+    "stuck": "stick",
+    "bled": "bleed",
+    "spat": "spit",
+    "held": "hold",
+    "kept": "keep",
+    "burnt": "burn",
 }
 
 _SYNONYMS = {
@@ -77,7 +85,7 @@ _SYNONYMS = {
     "foam": "steam",
     "espresso": "coffee",
     "shot": "coffee",
-    "bandage": "dress",
+    "bandag": "dress",  # the stem of "bandage", "bandages"
     "wash": "clean",
     "rinse": "clean",
     "box": "box",
@@ -95,7 +103,8 @@ _SYNONYMS = {
 }
 """Everyday words folded onto the word procedures usually use (after stemming)."""
 
-_WORD = re.compile(r"[a-z0-9]+(?:[/.'][a-z0-9]+)*")
+WORD = re.compile(r"[a-z0-9]+(?:[/.'][a-z0-9]+)*")
+"""A word of lower-case text (keeps "1/8", "6-oz" as "6" and "oz", "don't")."""
 
 
 def stem(word: str) -> str:
@@ -117,16 +126,20 @@ def stem(word: str) -> str:
     return word
 
 
-def _fold(token: str) -> str:
-    stemmed = stem(token)
-    return stem(_SYNONYMS.get(stemmed, stemmed))
+def fold(word: str) -> str:
+    """``word``'s stem with everyday synonyms folded onto the procedures' usual word
+    (``"frothing" -> "steam"``, ``"bandages" -> "dress"``)."""
+    stemmed = stem(word)
+    target = _SYNONYMS.get(stemmed)
+    # the procedures' own words are stemmed twice here, so their synonyms are too
+    return stem(stemmed) if target is None else stem(stem(target))
 
 
 def words(text: str) -> list[str]:
     """Content-word stems of ``text`` in order (stopwords, numbers and units removed,
     synonyms folded)."""
     return [
-        _fold(t) for t in _WORD.findall(text.lower()) if t not in _STOPWORDS and not t[0].isdigit()
+        fold(t) for t in WORD.findall(text.lower()) if t not in _STOPWORDS and not t[0].isdigit()
     ]
 
 
