@@ -27,6 +27,7 @@ from rank_bm25 import BM25Okapi
 from prism.assistant.embedding import SentenceEmbedder, default_embedder
 from prism.assistant.mentions import WORD, fold
 from prism.assistant.passages import Passage, procedure_passages
+from prism.errors import SettingsError
 from prism.procedure.model import Procedure
 
 __all__ = [
@@ -119,7 +120,7 @@ class PassageIndex:
         semantic_weight: float = SEMANTIC_WEIGHT,
     ) -> None:
         if not 0.0 <= semantic_weight <= 1.0:
-            raise ValueError(f"semantic_weight must be in [0, 1], got {semantic_weight}")
+            raise SettingsError(f"semantic_weight must be in [0, 1], got {semantic_weight}")
         self.procedure = procedure
         self.semantic_weight = semantic_weight
         self.passages: tuple[Passage, ...] = procedure_passages(procedure)
