@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from prism.assistant.retrieval import passage_index
 from prism.data.annotations import frame_labels
 from prism.data.recording import AUDIO_RATE_HZ
 from prism.data.sampling import sample_session
@@ -218,6 +219,7 @@ class LocalPipeline(Pipeline):
             self._procedures[procedure_id] = load_procedure(
                 self.tasks_dir / procedure_id / "procedure.yaml"
             )
+            passage_index(self._procedures[procedure_id])  # now, not at the first question
         procedure = self._procedures[procedure_id]
         audio_rate = PRIVACY_RATE_HZ if privacy else AUDIO_RATE_HZ
         if (procedure_id, privacy) not in self._models:
