@@ -136,6 +136,13 @@ def on_grid(recording: Recording, rate_hz: float = 50.0) -> Recording:
                      ImuSamples(grid, values), recording.audio, recording.metadata)  # fmt: skip
 
 
+def write_microphone(path: Path, audio: np.ndarray) -> None:
+    """``audio`` (16 kHz, float32) as a 48 kHz 16-bit WAV for Chromium's fake microphone:
+    a browser's rate, so Chromium does not resample it; upsampled band-limited (FFT)."""
+    upsampled = resample(audio, 3 * audio.size)
+    soundfile.write(path, np.clip(upsampled, -1, 1), 3 * AUDIO_RATE_HZ, subtype="PCM_16")
+
+
 def step_sequence(steps: list[Any]) -> list[str | None]:
     """The ``current`` values of step updates (not the final one), runs merged."""
     out: list[str | None] = []
@@ -167,9 +174,7 @@ def run(question: str, question_at_s: float, workdir: Path) -> dict[str, Any]:
     duration = recording.audio.size / AUDIO_RATE_HZ
     held_from = question_at_s - 0.5  # the talk button, as the clip
     wav = workdir / "microphone.wav"
-    microphone_rate = 3 * AUDIO_RATE_HZ  # a browser's: no resampling in Chromium's fake device
-    upsampled = resample(recording.audio, 3 * recording.audio.size)  # band-limited (FFT)
-    soundfile.write(wav, np.clip(upsampled, -1, 1), microphone_rate, subtype="PCM_16")
+    write_microphone(wav, recording.audio)
     admin = secrets.token_urlsafe(16)
     settings = {"warm_up_sessions": "0", "checkpoint_every_s": "30"}
     service = Service(free_port(), workdir / "sessions.sqlite3", admin, settings,

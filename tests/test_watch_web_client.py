@@ -19,16 +19,15 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-import soundfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.signal import resample
 
 from chromium import DevTools, chromium_available, open_chromium
 from conftest import ADMIN_TOKEN, BENCHMARKS, needs_chromium, replay_settings, service_settings
 from prism.data.recording import AUDIO_RATE_HZ, read_recording
 from prism.protocol import FrameKind, decode_frame
 from prism.server.threaded import serve_in_thread
+from web_client import write_microphone
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
 FAKE_MEDIA = (
@@ -52,7 +51,7 @@ def _microphone_file(folder: Path, seconds: float = 60.0) -> Path:
     assert audio is not None
     part = audio[: round(seconds * AUDIO_RATE_HZ)]
     path = folder / "microphone.wav"
-    soundfile.write(path, np.clip(resample(part, 3 * part.size), -1, 1), 48_000)
+    write_microphone(path, part)
     return path
 
 
