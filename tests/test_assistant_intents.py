@@ -6,6 +6,8 @@ import pytest
 
 from assistant_states import LATTE
 from prism.assistant import IntentKind, understand
+from prism.assistant.embedding import packaged_model_files
+from prism.assistant.intent_examples import EXAMPLES, similar_intent
 
 
 @pytest.mark.parametrize(
@@ -73,3 +75,53 @@ def test_understanding(utterance: str, kind: IntentKind, step: str | None) -> No
     assert intent.kind == kind
     if step is not None:
         assert intent.step == step
+
+
+needs_embedder = pytest.mark.skipif(
+    packaged_model_files() is None, reason="the packaged sentence embedder is not installed"
+)
+
+
+@needs_embedder
+@pytest.mark.parametrize(
+    ("utterance", "kind"),
+    [
+        ("tell me everything I've completed", IntentKind.HISTORY),
+        ("how many more are there to get through", IntentKind.STEPS_LEFT),
+        ("run down the list of what's still ahead", IntentKind.REMAINING),
+        ("what's my progress in steps", IntentKind.STEPS_DONE),
+    ],
+)
+def test_phrasings_the_rules_miss_take_the_kind_of_similar_examples(
+    utterance: str, kind: IntentKind
+) -> None:
+    """None of these is an example or fits a rule: the nearest examples decide."""
+    assert all(utterance not in texts for texts in EXAMPLES.values())
+    assert understand(utterance, LATTE).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("utterance", "kind"),
+    [
+        ("could you buy some milk for me", IntentKind.OUT_OF_SCOPE),
+        ("hey, can you order more beans online", IntentKind.OUT_OF_SCOPE),
+        ("how do you say milk in French", IntentKind.OUT_OF_SCOPE),
+        ("can you play the radio", IntentKind.OUT_OF_SCOPE),
+        ("can you tell me the next step", IntentKind.NEXT),
+        ("can you repeat that", IntentKind.REPEAT),
+    ],
+)
+def test_errands_for_a_general_assistant_are_declined(utterance: str, kind: IntentKind) -> None:
+    assert understand(utterance, LATTE).kind == kind
+
+
+@needs_embedder
+def test_the_examples_vote_for_their_own_kinds_and_detail_questions_stay_with_the_text() -> None:
+    votes = [(kind, similar_intent(text)) for kind, texts in EXAMPLES.items() for text in texts]
+    own = [found for kind, found in votes if found is not None and found.kind == kind]
+    assert len(own) >= 0.9 * len(votes)  # the kinds are told apart
+    assert all(found.similarity == pytest.approx(1.0, abs=1e-4) for found in own)
+    assert all(0.0 < found.share <= 1.0 for _, found in votes if found is not None)
+    assert similar_intent("") is None
+    # a detail question about the task keeps the kind the rules give it
+    assert understand("how full should the jug be", LATTE).kind == IntentKind.OTHER

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 from typer.testing import CliRunner
 
 from prism.assistant.qa_records import read_qa_records
 from prism.cli import app
 from prism.errors import DataError
+from prism.speech import espeak_available, synthesize
 
 RECORD = {
     "id": "q1",
@@ -90,3 +93,35 @@ def test_cli_reports_a_bad_file_without_a_traceback(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "does not exist" in result.output
+
+
+@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed")
+def test_questions_with_audio_are_transcribed_and_scored(tmp_path: Path) -> None:
+    """A record's ``audio`` is heard by the recognizer (not its text): the answer follows
+    what was said, and the report gives the word error rate."""
+    speech, rate = synthesize("did I grind the beans?")
+    soundfile.write(tmp_path / "q1.wav", np.concatenate([np.zeros(rate // 2), speech]), rate)
+    silent = tmp_path / "q2.wav"
+    soundfile.write(silent, np.zeros(rate), rate)
+    spoken = {**RECORD, "audio": "q1.wav"}
+    unheard = {**RECORD, "id": "q2", "audio": str(silent)}
+    questions = _write(tmp_path / "qa.jsonl", spoken, unheard)
+    result = CliRunner().invoke(app, ["eval", "qa", "--questions", str(questions), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    answers = {a["id"]: a for a in report["answers"]}
+    assert "grind" in answers["q1"]["transcript"].lower()
+    assert answers["q1"]["correct"]
+    assert answers["q2"]["transcript"] == ""  # nothing said: nothing heard, not the text
+    assert not answers["q2"]["correct"]
+    assert report["speech"]["n_transcribed"] == 2
+    assert 0.4 <= report["speech"]["wer"] <= 0.75  # q2 misses all its words
+
+
+def test_a_missing_or_broken_audio_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not really a wave file")
+    for audio in ("missing.wav", "broken.wav"):
+        questions = _write(tmp_path / "qa.jsonl", {**RECORD, "audio": audio})
+        result = CliRunner().invoke(app, ["eval", "qa", "--questions", str(questions)])
+        assert result.exit_code == 1  # the command's error exit, as for a bad question file
+        assert audio in result.output and "Traceback" not in result.output

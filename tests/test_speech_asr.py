@@ -12,7 +12,7 @@ from conftest import needs_whisper
 from prism.evaluation.metrics import word_error_rate
 from prism.procedure.model import Procedure
 from prism.speech import tts
-from prism.speech.asr import Transcriber, _decode_hypotheses
+from prism.speech.asr import Transcriber, _decode_hypotheses, encode_audio
 from prism.speech.audio import (
     SAMPLE_RATE_HZ,
     SpeechBackendError,
@@ -56,7 +56,7 @@ def test_hypotheses_are_whispers_own_beams(transcriber: Transcriber, latte: Proc
     audio, _ = tts.synthesize("did I steam the milk yet", voice="en-us+f3")
     prompt = vocabulary_prompt([step.name for step in latte.steps])
     model = transcriber._ensure_model()
-    hypotheses, no_speech = _decode_hypotheses(model, audio, prompt, "", beam_size=5)
+    hypotheses, no_speech = _decode_hypotheses(model, audio, prompt, "", beam_size=5, window_s=30.0)
     segments, _ = model.transcribe(
         audio,
         language="en",
@@ -71,6 +71,29 @@ def test_hypotheses_are_whispers_own_beams(transcriber: Transcriber, latte: Proc
     scores = [score for _, score in hypotheses]
     assert scores == sorted(scores, reverse=True) and all(s < 0 for s in scores)
     assert 0.0 <= no_speech < 0.5
+
+
+@needs_whisper
+@needs_espeak
+def test_a_short_window_hears_a_short_question_as_the_full_one(
+    transcriber: Transcriber, latte: Procedure
+) -> None:
+    """Whisper reads a 2 s question padded to 15 s (the default) or 10 s as it does in
+    its own 30 s window; a clip longer than the window is read whole, with 5 s of
+    silence after it."""
+    audio, _ = tts.synthesize("how long should I steam the milk", voice="en-us")
+    prompt = vocabulary_prompt([step.name for step in latte.steps])
+    model = transcriber._ensure_model()
+    texts = {
+        window: _decode_hypotheses(model, audio, prompt, "", beam_size=3, window_s=window)[0][0][0]
+        for window in (30.0, 15.0, 10.0)
+    }
+    assert len(set(texts.values())) == 1, texts
+    assert "steam the milk" in texts[30.0].lower()
+    long = np.concatenate([audio] * 5)  # about 11 s
+    assert encode_audio(model, long, window_s=10.0).shape[1] == pytest.approx(
+        50 * (long.size / SAMPLE_RATE_HZ + 5.0), abs=1
+    )
 
 
 @needs_whisper

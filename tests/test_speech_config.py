@@ -19,6 +19,8 @@ from prism.speech.config import AsrConfig
         ({"max_duration_s": float("inf")}, "max_duration_s must be"),
         ({"no_speech_threshold": 0.0}, "no_speech_threshold must be"),
         ({"rescore_weight": -0.1}, "rescore_weight must be"),
+        ({"window_s": 5.0}, r"window_s must be in \[10.0, 30.0\], got 5.0"),
+        ({"window_s": 31.0}, "window_s must be in"),
     ],
     ids=[
         "model",
@@ -29,6 +31,8 @@ from prism.speech.config import AsrConfig
         "duration-inf",
         "no-speech-0",
         "rescore-negative",
+        "window-short",
+        "window-long",
     ],
 )
 def test_bad_config_is_rejected(changes: dict[str, object], match: str) -> None:

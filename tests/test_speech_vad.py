@@ -8,6 +8,8 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from prism.data.synth.kitchen import kitchen_noise
 from prism.data.synth.mixing import mix_at_snr
@@ -23,6 +25,7 @@ from prism.speech.vad import (
     FRAME_S,
     SpeechDetector,
     SpeechSegment,
+    Utterance,
     VadConfig,
     detect_speech,
     segments_from_probabilities,
@@ -112,6 +115,50 @@ def test_streaming_finds_what_the_batch_finds(
         assert np.array_equal(u.audio, audio[start:stop])
     assert first_done_at > batch[0].end_s  # the first was emitted before the flush
     assert detector.time_s == 0.0  # flush starts a new stream
+
+
+@needs_espeak
+@settings(max_examples=15, deadline=None)
+@given(chunks=st.lists(st.integers(1, 4000), min_size=1, max_size=40))
+def test_a_pending_utterance_is_the_one_closed_if_silence_goes_on(
+    sentence: tuple[np.ndarray, float, float], chunks: list[int]
+) -> None:
+    """Whatever the chunking, every pending utterance either is exactly the utterance
+    the detector closes next (same span and samples) or is followed by more speech; the
+    pending one is there before the detector closes it."""
+    speech = sentence[0]
+    audio = np.concatenate([_silence(0.4), speech, _silence(0.35), speech, _silence(1.0)])
+    detector = SpeechDetector()
+    pending: list[tuple[float, Utterance]] = []  # (stream time seen, utterance)
+    closed: list[tuple[float, Utterance]] = []
+    position, sizes = 0, iter(chunks * (audio.size // min(chunks) + 1))
+    while position < audio.size:
+        size = next(sizes)
+        closed += [(detector.time_s, u) for u in detector.push(audio[position : position + size])]
+        position += size
+        candidate = detector.pending()
+        if candidate is not None:
+            pending.append((detector.time_s, candidate))
+    closed += [(detector.time_s, u) for u in detector.flush()]
+    assert closed, "the detector heard nothing"
+    last = closed[-1][1]
+    spans = {c.segment for _, c in closed}
+    matches = [
+        (seen, u) for seen, u in pending if (u.start_s, u.end_s) == (last.start_s, last.end_s)
+    ]
+    assert matches, "the last utterance was never pending"
+    seen_at, early = matches[0]
+    assert np.array_equal(early.audio, last.audio)
+    assert last.end_s - 1e-9 <= seen_at < closed[-1][0]  # after its padding, before closing
+    for _, u in pending:  # any other pending span was cut short by speech coming back
+        if u.segment not in spans:
+            assert any(c.start_s <= u.start_s and c.end_s > u.end_s for _, c in closed)
+
+
+def test_nothing_is_pending_in_silence(rng: np.random.Generator) -> None:
+    detector = SpeechDetector()
+    detector.push(kitchen_noise(2.0, rng, level_db=-30.0))
+    assert detector.pending() is None
 
 
 def test_detector_keeps_only_what_it_needs(rng: np.random.Generator) -> None:

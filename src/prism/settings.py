@@ -108,6 +108,11 @@ class AsrSettings(EndpointSettings):
         default=None,
         description="prompt after the step names (none: the recognizer's typical questions)",
     )
+    preload: bool = Field(
+        default=True,
+        description="the service loads the recognizer when it starts, so that the first "
+        "spoken question is as fast as the others (false: on the first question)",
+    )
 
 
 class ServerSettings(BaseModel):

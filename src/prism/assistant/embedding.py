@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 
 _MAX_TOKENS = 128
 """Longer texts are cut (procedure sentences and questions are far shorter)."""
+
+_CACHED_TEXTS = 256
+"""Recent texts whose vectors :meth:`SentenceEmbedder.embed_one` keeps (a question is
+embedded once for understanding and once for retrieval)."""
 
 
 def _package_folder(name: str) -> Path | None:
@@ -72,6 +78,28 @@ class SentenceEmbedder:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.enable_padding()
         self._tokenizer.enable_truncation(_MAX_TOKENS)
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """:meth:`embed` of one text, remembered for the next few hundred calls.
+
+        Returns
+        -------
+        np.ndarray [shape=(dim,), float32], unit length (read-only)
+        """
+        with self._lock:
+            found = self._recent.get(text)
+            if found is not None:
+                self._recent.move_to_end(text)
+                return found
+        vector: np.ndarray = self.embed([text])[0]
+        vector.flags.writeable = False
+        with self._lock:
+            self._recent[text] = vector
+            while len(self._recent) > _CACHED_TEXTS:
+                self._recent.popitem(last=False)
+        return vector
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Mean-pooled, unit-length embeddings.

@@ -1,7 +1,10 @@
 """Question understanding: what an utterance asks (or tells), and about which step.
 
 Rules over the normalised text, in a fixed order (the first that fits wins), plus step
-resolution with :func:`prism.assistant.mentions.rank_steps`. Utterances that are not
+resolution with :func:`prism.assistant.mentions.rank_steps`. A question the rules leave
+to the procedure's text (or find off topic) that is very similar to example questions of
+another kind (:func:`prism.assistant.intent_examples.similar_intent`: "which steps are
+behind me?" to "which ones are behind me") takes that kind. Utterances that are not
 for the assistant ("ouch, this is hot", "honey, can you pass the salt") get
 :attr:`IntentKind.NONE`: no answer.
 """
@@ -12,6 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from prism.assistant.intent_examples import similar_intent
 from prism.assistant.mentions import StepMatch, rank_steps
 from prism.assistant.retrieval import passage_index, retrieval_words
 from prism.procedure.model import Procedure
@@ -183,6 +187,17 @@ _TROUBLE = (
 )
 """Something goes wrong ("what if it keeps bleeding?", "the dressing is stuck, what now?")."""
 
+_ERRAND = (
+    r"\b(?:set|start) (?:a |an |the |me a )?(?:timer|alarm)\b|\bremind me to\b|"
+    r"^(?:(?:hey|hi|ok|okay|so|um+|uh+|and|also|oh)[ ,]+)*(?:can|could|would|will) you "
+    r"(?:please |just |maybe |quickly )?(?:order|buy|purchase|get me|call|phone|ring|text|"
+    r"email|message|play|book|reserve|translate|search|google|look up|turn (?:on|off)|"
+    r"switch (?:on|off)|sing|tell me a joke)\b|"
+    r"\bhow do (?:you|i|we) say\b.*\bin [a-z]+$|\btranslate\b"
+)
+"""Errands for a general assistant ("can you order more beans online?", "how do you say
+pizza in Japanese?"): declined, whatever words of the task they use."""
+
 _ANY_STEP = (
     r"\b(?:anything|something|nothing|a step|any steps?|a thing|one|stuff|things|some steps?)\b"
 )
@@ -235,10 +250,7 @@ _RULES: tuple[tuple[IntentKind, str], ...] = (
         r"\bwhat (?:steps )?(?:is|are|have been) (?:done|finished|completed)(?: so far| already)?"
         r"\s*\??$",
     ),
-    (
-        IntentKind.OUT_OF_SCOPE,
-        r"\b(?:set|start) (?:a |an |the |me a )?(?:timer|alarm)\b|\bremind me to\b",
-    ),
+    (IntentKind.OUT_OF_SCOPE, _ERRAND),
     # where a thing is (lost, put away): not in the procedure; where a thing goes is
     (IntentKind.NONE, r"^where (?:is|are|did|has|have|was|were) (?!i at\b|we at\b)"),
     (
@@ -454,6 +466,57 @@ def _off_topic(text: str, procedure: Procedure) -> bool:
     return bool(retrieval_words(text)) and index.coverage(text) == 0.0
 
 
+_UNSURE_RULES = frozenset({IntentKind.OTHER, IntentKind.OUT_OF_SCOPE, IntentKind.HOW_TO})
+"""Rule outcomes a similar example may overrule: the fall-backs, and "how ..." questions
+(the rules take "how many ..." as asking how to, unless they know the phrasing)."""
+
+_BY_SIMILARITY = frozenset(
+    {
+        IntentKind.CURRENT,
+        IntentKind.NEXT,
+        IntentKind.JUST_FINISHED,
+        IntentKind.HISTORY,
+        IntentKind.STEPS_DONE,
+        IntentKind.REMAINING,
+        IntentKind.STEPS_LEFT,
+        IntentKind.TIME_LEFT,
+        IntentKind.MISSED,
+        IntentKind.FIRST,
+        IntentKind.LAST,
+        IntentKind.ALL_STEPS,
+        IntentKind.OUT_OF_SCOPE,
+    }
+)
+"""Kinds a similar example can give (``other`` and ``trouble`` examples only keep
+questions of those kinds from being pulled elsewhere)."""
+
+SIMILAR_INTENT_MIN = 0.6
+"""Least cosine similarity of the closest example of the winning kind."""
+
+SIMILAR_VOTE_MIN = 0.4
+"""Least share of the nearest examples' weighted vote for the winning kind."""
+
+SIMILAR_NONE_MIN = 0.75
+"""Least similarity for an utterance the rules did not take as a question ("go through
+the steps I've done") to be answered as one."""
+
+
+def _by_similarity(intent: Intent, text: str) -> Intent:
+    """``intent`` with the kind of the most similar examples, when they agree well enough
+    (a question the rules did not take as one, :attr:`IntentKind.NONE`, needs
+    :data:`SIMILAR_NONE_MIN` and is never declined for it)."""
+    similar = similar_intent(text)
+    if similar is None or similar.kind not in _BY_SIMILARITY or similar.share < SIMILAR_VOTE_MIN:
+        return intent
+    if intent.kind == IntentKind.NONE and (
+        similar.similarity < SIMILAR_NONE_MIN or similar.kind == IntentKind.OUT_OF_SCOPE
+    ):
+        return intent
+    if similar.similarity < SIMILAR_INTENT_MIN:
+        return intent
+    return replace(intent, kind=IntentKind(similar.kind))
+
+
 def understand(utterance: str, procedure: Procedure) -> Intent:
     """What ``utterance`` asks or tells, and which steps it names.
 
@@ -466,6 +529,8 @@ def understand(utterance: str, procedure: Procedure) -> Intent:
     """
     text = normalise(utterance)
     intent = _understand(text, procedure)
+    if intent.asked and intent.kind in (*_UNSURE_RULES, IntentKind.NONE):
+        intent = _by_similarity(intent, text)
     asks_required = (
         intent.kind == IntentKind.SKIP
         and _has(_ASKS_REQUIRED, text)

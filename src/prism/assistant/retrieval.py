@@ -166,7 +166,7 @@ class PassageIndex:
         lexical = self.lexical_relevance(question)
         if self._embedder is None or self._vectors is None or not question.strip():
             return lexical
-        cosine = self._vectors @ self._embedder.embed([question])[0]
+        cosine = self._vectors @ self._embedder.embed_one(question)
         low, high = COSINE_RANGE
         semantic = np.clip((cosine - low) / (high - low), 0.0, 1.0)
         weight = self.semantic_weight

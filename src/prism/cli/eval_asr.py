@@ -56,6 +56,13 @@ def eval_asr(
     adapter_weight: Annotated[
         float, typer.Option(help="Share of the adapter merged in (0: plain tiny.en).", min=0.0)
     ] = ADAPTER_WEIGHT,
+    early: Annotated[
+        bool,
+        typer.Option(
+            help="Start recognizing once the speaker pauses (0.2 s), before the detector "
+            "closes the utterance (0.5 s); --no-early waits for it."
+        ),
+    ] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Speak each question with espeak-ng in kitchen noise (10-20 dB SNR), detect, transcribe
@@ -80,6 +87,7 @@ def eval_asr(
             records,
             transcriber=make_transcriber(local=local),
             config=SpokenQuestionConfig(seed=seed),
+            early=early,
         )
     except PrismError as error:
         fail(str(error))

@@ -9,12 +9,15 @@ import typer
 from rich.table import Table
 
 from prism.assistant.llm import LLMPhraser
-from prism.assistant.qa_records import read_qa_records
+from prism.assistant.qa_records import QARecord, read_qa_records
 from prism.cli import eval_app
 from prism.cli._common import console, fail, print_json
+from prism.data.recording import read_wav
 from prism.errors import PrismError
-from prism.evaluation.qa import evaluate_qa
+from prism.evaluation.qa import Transcribe, evaluate_qa
 from prism.settings import get_settings
+from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, transcribe_clip
+from prism.speech.models import shipped_adapter
 
 __all__ = ["eval_qa"]
 
@@ -28,6 +31,16 @@ def _table(report: dict[str, Any]) -> Table:
     table.add_row("ALL, with the step state", f"{report['correctness']:.3f}")
     table.add_row("ALL, procedure only", f"{report['correctness_without_context']:.3f}")
     return table
+
+
+def _transcribe_with(recognizer: SpeechRecognizer) -> Transcribe:
+    """A record's audio file -> its words, with the procedure's step names as vocabulary."""
+
+    def transcribe(path: Path, record: QARecord) -> str:
+        vocabulary = [step.name for step in record.procedure.steps]
+        return transcribe_clip(read_wav(path), recognizer, vocabulary=vocabulary)
+
+    return transcribe
 
 
 @eval_app.command("qa")
@@ -48,6 +61,9 @@ def eval_qa(
     """Answer every question with and without the step state and score the answers.
 
     With no LLM configured the embedded grounded layer answers alone (no key, no network).
+    A question with an ``audio`` file is transcribed first by the configured recognizer
+    (local Whisper, or the endpoint ``PRISM_ASR_BASE_URL`` names) and its transcript is
+    answered; the report's ``speech`` section gives the word error rate.
     """
     settings = get_settings().llm
     if llm_base_url is not None:
@@ -57,7 +73,13 @@ def eval_qa(
     try:
         records = read_qa_records(questions, tasks_dir=tasks_dir or get_settings().tasks_dir)
         llm = LLMPhraser(settings) if settings.enabled else None
-        report = evaluate_qa(records, llm=llm)
+        transcribe = None
+        if any(record.audio is not None for record in records):
+            models_dir = get_settings().models_dir
+            local = Transcriber(AsrConfig(adapter=shipped_adapter(models_dir)))
+            recognizer = make_transcriber(get_settings().asr, local=local).load()
+            transcribe = _transcribe_with(recognizer)
+        report = evaluate_qa(records, llm=llm, transcribe=transcribe)
     except PrismError as error:
         fail(str(error))
     if json_output:

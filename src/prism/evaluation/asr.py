@@ -12,8 +12,11 @@ utterances overlapping the question is answered from the record's step state.
 - ``wer_whisper_normalised``: the same with the Whisper English text normaliser, the one
   published Whisper word error rates use.
 - ``answer_correctness``: answers scored against ``expected`` like ``prism eval qa``.
-- ``latency_ms``: from the true end of speech to the answer text: the detector's wait
-  for silence (stream time) plus the recognition and answering compute time.
+- ``latency_ms``: from the true end of speech to the answer text on a live stream:
+  when the last utterance's text is ready (:class:`~prism.speech.listener.QuestionListener`
+  starts recognizing once the speaker has paused for ``speech_pad_s`` and keeps the
+  result if the detector then closes the same utterance; stream time plus recognition
+  compute time) plus the answering compute time.
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ from prism.data.synth.mixing import active_mask, mix_at_snr
 from prism.evaluation.metrics import corpus_word_error_rate, word_error_rate
 from prism.speech import (
     SAMPLE_RATE_HZ,
-    SpeechDetector,
+    HeardQuestion,
+    QuestionListener,
     SpeechRecognizer,
     Transcriber,
-    Utterance,
     synthesize,
 )
 from prism.text import spoken_words
@@ -103,17 +106,12 @@ def spoken_question(
     return mixed, (lead + float(last)) / SAMPLE_RATE_HZ, snr
 
 
-def _stream(
-    audio: np.ndarray, detector: SpeechDetector, chunk: int
-) -> list[tuple[Utterance, float]]:
-    """Utterances and the stream time (s) at which each was emitted."""
-    out = []
+def _stream(audio: np.ndarray, listener: QuestionListener, chunk: int) -> list[HeardQuestion]:
+    """Every utterance heard in ``audio``, pushed in chunks of ``chunk`` samples."""
+    heard = []
     for start in range(0, audio.size, chunk):
-        for utterance in detector.push(audio[start : start + chunk]):
-            out.append((utterance, min(start + chunk, audio.size) / SAMPLE_RATE_HZ))
-    emitted_at = audio.size / SAMPLE_RATE_HZ
-    out.extend((utterance, emitted_at) for utterance in detector.flush())
-    return out
+        heard.extend(listener.push(audio[start : start + chunk]))
+    return heard + listener.flush()
 
 
 def evaluate_asr(
@@ -122,8 +120,13 @@ def evaluate_asr(
     transcriber: SpeechRecognizer | None = None,
     config: SpokenQuestionConfig | None = None,
     llm: LLMPhraser | None = None,
+    early: bool = True,
 ) -> dict[str, Any]:
     """Speak, detect, transcribe and answer every record's question; score it all.
+
+    ``early``: recognition starts on the pending utterance
+    (:class:`~prism.speech.listener.QuestionListener`); False waits for the detector to
+    close it.
 
     Returns
     -------
@@ -136,7 +139,7 @@ def evaluate_asr(
     """
     config = config or SpokenQuestionConfig()
     transcriber = (transcriber or Transcriber()).load()
-    detector = SpeechDetector()
+    listener = QuestionListener(transcriber, early=early)
     rng = np.random.default_rng(config.seed)
     chunk = max(1, round(config.chunk_s * SAMPLE_RATE_HZ))
     assistants: dict[str, Assistant] = {}
@@ -145,30 +148,29 @@ def evaluate_asr(
     errors = words = 0.0
     for index, record in enumerate(records):
         assistant = assistants.setdefault(record.task, Assistant(record.procedure, llm=llm))
-        vocabulary = [step.name for step in record.procedure.steps]
+        listener.vocabulary = [step.name for step in record.procedure.steps]
         audio, speech_end_s, snr = spoken_question(record.question, index, config, rng)
-        heard = [(u, at) for u, at in _stream(audio, detector, chunk) if u.end_s > config.lead_s]
-        texts = []
-        compute_s = 0.0
-        for utterance, _ in heard:
-            transcript = transcriber.transcribe(utterance.audio, vocabulary=vocabulary)
-            texts.append(transcript.text)
-            compute_s = transcript.compute_s  # only the last one is on the critical path
-        text = " ".join(t for t in texts if t).strip()
+        heard = [h for h in _stream(audio, listener, chunk) if h.utterance.end_s > config.lead_s]
+        text = " ".join(h.transcript.text for h in heard if h.transcript.text).strip()
         started = time.perf_counter()
         reply = assistant.reply(text, record.context()) if text else None
         answer = reply.text if reply is not None else None
-        compute_s += time.perf_counter() - started
-        waited_s = max(0.0, heard[-1][1] - speech_end_s) if heard else 0.0
+        answer_s = time.perf_counter() - started
+        # the last utterance's text is ready at ready_s on a live stream; then the answer
+        waited_s = max(0.0, heard[-1].ready_s - speech_end_s) if heard else 0.0
         n_words = len(spoken_words(record.question))
         rate = word_error_rate(record.question, text) if n_words else None
         if n_words:  # a question of hesitations only ("hmm") has no words to recognise
             errors += (rate or 0.0) * n_words
             words += n_words
         correct = score_answer(
-            answer, record.expected, record.procedure, question=record.question
+            answer,
+            record.expected,
+            record.procedure,
+            question=record.question,
+            must_include=record.must_include,
         ).correct
-        latencies.append((waited_s + compute_s) * 1000.0)
+        latencies.append((waited_s + answer_s) * 1000.0)
         rows.append(
             {
                 "id": record.id,
@@ -197,6 +199,7 @@ def evaluate_asr(
         "settings": {
             **asdict(config),
             "asr": transcriber.describe(),
-            "vad": asdict(detector.config),
+            "vad": asdict(listener.detector.config),
+            "early_recognition": early,
         },
     }

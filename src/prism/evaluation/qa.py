@@ -20,6 +20,7 @@ from prism.assistant.assistant import Assistant
 from prism.assistant.llm import LLMPhraser
 from prism.assistant.qa_records import QARecord
 from prism.assistant.scoring import score_answer
+from prism.evaluation.metrics import corpus_word_error_rate
 
 __all__ = ["Transcribe", "evaluate_qa"]
 
@@ -47,7 +48,9 @@ def evaluate_qa(
         ``correctness_without_context``, ``latency_ms_median`` (understanding + answer,
         with context), ``by_type`` / ``by_task`` (correctness per record ``type`` field
         when present, and per task), ``by_type_without_context``, ``n_by_type``
-        (questions per type), ``n_questions``, ``llm`` (whether one was used).
+        (questions per type), ``n_questions``, ``llm`` (whether one was used), and
+        ``speech`` when records were transcribed: ``n_transcribed`` and ``wer`` (corpus
+        word error rate of the transcripts against the records' questions).
     """
     assistants: dict[str, Assistant] = {}
     answers: list[dict[str, Any]] = []
@@ -95,6 +98,19 @@ def evaluate_qa(
         if record.kind is not None:
             by_type[record.kind].append(score.correct)
             blind_by_type[record.kind].append(blind_score.correct)
+    spoken = [
+        (r.question, a["transcript"])
+        for r, a in zip(records, answers, strict=True)
+        if a["transcript"] is not None
+    ]
+    speech = (
+        {
+            "n_transcribed": len(spoken),
+            "wer": corpus_word_error_rate([q for q, _ in spoken], [t for _, t in spoken]),
+        }
+        if spoken
+        else None
+    )
     return {
         "answers": answers,
         "correctness": _share(correct),
@@ -106,4 +122,5 @@ def evaluate_qa(
         "n_by_type": {k: len(v) for k, v in sorted(by_type.items())},
         "n_questions": len(answers),
         "llm": llm is not None,
+        **({"speech": speech} if speech is not None else {}),
     }

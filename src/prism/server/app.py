@@ -57,6 +57,7 @@ from prism.server.errors import (
     TooManySessionsError,
     UnauthorizedError,
 )
+from prism.server.health import Health
 from prism.server.pairing import Pairings, qr_svg
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import transcribe_question
@@ -188,13 +189,27 @@ async def _purge_periodically(registry: SessionRegistry) -> None:
         await asyncio.sleep(PURGE_EVERY_S)
 
 
+async def _load_recognizer(recognizer: SpeechRecognizer, health: Health) -> None:
+    """Load the speech recognizer on a worker thread while the service already serves;
+    ``/v1/health`` says ``speech: loading``, then ``ready`` (or ``unavailable``, logged
+    once: spoken questions then get an error answer, everything else works)."""
+    health.speech = "loading"
+    try:
+        await asyncio.to_thread(recognizer.load)
+    except PrismError as problem:
+        health.speech = f"unavailable: {problem}"
+        log.warning("speech recognition unavailable: %s", problem)
+    else:
+        health.speech = "ready"
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service: ``uvicorn --factory prism.server.app:create_app`` (settings: the
     process's, :func:`~prism.settings.get_settings`, unless given)."""
     settings = settings or get_settings()
     registry = SessionRegistry(settings)
-    # the recognizer's adapter comes from the same models folder as the classifiers; a
-    # local model loads when it is first used
+    # the recognizer's adapter comes from the same models folder as the classifiers; it
+    # loads when the service starts (settings.asr.preload) or at the first question
     local = Transcriber(AsrConfig(adapter=shipped_adapter(settings.models_dir)))
     transcriber: SpeechRecognizer = make_transcriber(settings.asr, local=local)
     voice = Voice(partial(transcribe_question, transcriber=transcriber), synthesize)
@@ -211,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 *registry.batches.loops(),
                 registry.sweep_idle(),
                 _purge_periodically(registry),
+                *([_load_recognizer(transcriber, registry.health)] if settings.asr.preload else []),
             ]
             loops = [group.create_task(task) for task in tasks]
             yield

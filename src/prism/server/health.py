@@ -25,11 +25,16 @@ class Health:
     restarting : set of int
         Lanes of the pipeline whose worker process is being restarted and its sessions
         rebuilt.
+    speech : str
+        The speech recognizer: ``"loading"``, ``"ready"``, ``"unavailable: <why>"`` or
+        ``"loads on first use"`` (not preloaded). Not a fault: sessions are served
+        either way, and a spoken question asked while it loads waits for it.
     """
 
     def __init__(self) -> None:
         self.store_fault: str | None = None
         self.restarting: set[int] = set()
+        self.speech = "loads on first use"
 
     @property
     def ok(self) -> bool:
@@ -63,7 +68,8 @@ class Health:
     def report(self) -> dict[str, Any]:
         """The body of ``GET /v1/health`` (without the session count): ``status`` is
         ``"ok"`` or ``"degraded"``; ``store`` ``"ok"`` or ``"unavailable: <why>"``;
-        ``pipeline`` ``"ok"`` or the lanes being restarted."""
+        ``pipeline`` ``"ok"`` or the lanes being restarted; ``speech`` the recognizer's
+        state (:attr:`speech`)."""
         pipeline = (
             "restarting worker of lane " + ", ".join(map(str, sorted(self.restarting)))
             if self.restarting
@@ -73,4 +79,5 @@ class Health:
             "status": "ok" if self.ok else "degraded",
             "store": "ok" if self.store_fault is None else f"unavailable: {self.store_fault}",
             "pipeline": pipeline,
+            "speech": self.speech,
         }

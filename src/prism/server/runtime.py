@@ -42,7 +42,7 @@ from prism.protocol import (
 from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.features import SensingError
 from prism.sensing.streaming import StreamingClassifier
-from prism.speech import SpeechDetector, SpeechRecognizer
+from prism.speech import SpeechRecognizer, transcribe_clip
 from prism.tracker import StepTracker, TrackerConfig, TrackerState
 from prism.tracker.model import TrackingModel
 
@@ -381,13 +381,8 @@ def transcribe_question(
 ) -> str:
     """The words of a spoken question (16 kHz mono float audio); "" if none.
 
-    Voice activity detection cuts the speech out of the clip; each utterance is
-    recognised with the procedure's step names as vocabulary. Touches no session state
-    (the service runs it on a worker thread and hands the text to the session as a
-    :class:`~prism.protocol.Question`).
+    :func:`~prism.speech.listener.transcribe_clip` with the procedure's step names as
+    vocabulary. Touches no session state (the service runs it on a worker thread and
+    hands the text to the session as a :class:`~prism.protocol.Question`).
     """
-    detector = SpeechDetector()
-    utterances = [*detector.push(audio), *detector.flush()]
-    vocabulary = [step.name for step in procedure.steps]
-    texts = [transcriber.transcribe(u.audio, vocabulary=vocabulary).text for u in utterances]
-    return " ".join(text for text in texts if text).strip()
+    return transcribe_clip(audio, transcriber, vocabulary=[step.name for step in procedure.steps])

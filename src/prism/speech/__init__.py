@@ -6,7 +6,9 @@ use it; it imports neither. What a user of recognition needs is exported here:
 - the audio contract (:func:`check_audio`, 16 kHz mono float) and the errors
   (:mod:`~prism.speech.audio`);
 - :class:`SpeechDetector` (a stream) and :func:`detect_speech` (a clip) find utterances
-  with silero-vad (:mod:`~prism.speech.vad`);
+  with silero-vad (:mod:`~prism.speech.vad`); :class:`QuestionListener` recognizes a
+  live stream's utterances, starting before the speaker's pause ends, and
+  :func:`transcribe_clip` a clip's (:mod:`~prism.speech.listener`);
 - :class:`Transcriber` recognizes one with Whisper from a local model folder
   (:mod:`~prism.speech.asr`; settings :class:`AsrConfig`, :mod:`~prism.speech.config`;
   models and the model cache :mod:`~prism.speech.models`; the vocabulary prompt
@@ -30,6 +32,7 @@ from prism.speech.audio import (
 )
 from prism.speech.config import ADAPTER_WEIGHT, MODEL_NAMES, AsrConfig
 from prism.speech.denoise import FrontEnd, spectral_subtraction
+from prism.speech.listener import HeardQuestion, QuestionListener, transcribe_clip
 from prism.speech.models import front_end, model_directory
 from prism.speech.prompt import TYPICAL_QUESTIONS, vocabulary_prompt
 from prism.speech.remote_asr import RemoteTranscriber, make_transcriber
@@ -53,6 +56,8 @@ __all__ = [
     "TYPICAL_QUESTIONS",
     "AsrConfig",
     "FrontEnd",
+    "HeardQuestion",
+    "QuestionListener",
     "RemoteTranscriber",
     "SpeechBackendError",
     "SpeechDetector",
@@ -71,5 +76,6 @@ __all__ = [
     "model_directory",
     "spectral_subtraction",
     "synthesize",
+    "transcribe_clip",
     "vocabulary_prompt",
 ]

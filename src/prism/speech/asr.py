@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 _load_lock = threading.Lock()
+_SILENCE_AFTER_S = 5.0  # silence Whisper reads after an utterance at least (s)
 
 
 @dataclass(frozen=True)
@@ -125,26 +126,41 @@ def _tokenizer(model: WhisperModel) -> Tokenizer:
     )
 
 
-def encode_audio(model: WhisperModel, audio: np.ndarray) -> np.ndarray:
-    """Whisper's encoder output for one utterance in a 30 s window.
+def encode_audio(model: WhisperModel, audio: np.ndarray, window_s: float = 30.0) -> np.ndarray:
+    """Whisper's encoder output for one utterance in a window of ``window_s`` seconds.
 
     Parameters
     ----------
     audio : np.ndarray [shape=(n_samples,), float32, 16 kHz], at most 30 s
+    window_s : float
+        The audio is padded with silence to this length (s, at most 30), or to its own
+        length plus 5 s if longer. Below 10 s Whisper tends to repeat a short question
+        (:class:`~prism.speech.config.AsrConfig` refuses such a ``window_s``).
 
     Returns
     -------
-    np.ndarray [shape=(1, 1500, width), float32]
-        ``width`` is 384 for tiny.en, 512 for base.
+    np.ndarray [shape=(1, 50 * window, width), float32]
+        ``window`` in s (30 s: 1500 positions); ``width`` is 384 for tiny.en, 512 for
+        base.
     """
-    return np.asarray(_encode(model, audio))
+    return np.asarray(_encode(model, audio, window_s))
 
 
-def _encode(model: WhisperModel, audio: np.ndarray) -> StorageView:
+def _encode(model: WhisperModel, audio: np.ndarray, window_s: float) -> StorageView:
+    """Encode in a window shorter than Whisper's 30 s: the encoder's cost grows with the
+    window (15 s: 0.6x the time of 30 s on tiny.en), and a spoken question is a few
+    seconds long."""
     from faster_whisper.audio import pad_or_trim
 
     features = model.feature_extractor(audio)[:, :-1]  # the last frame is padding
-    return model.encode(pad_or_trim(features))
+    full = model.feature_extractor.nb_max_frames  # 3000 frames: 30 s
+    per_s = full / 30.0
+    # silence after the audio: without enough, Whisper does not end its transcript and
+    # repeats it
+    needed = features.shape[-1] + round(_SILENCE_AFTER_S * per_s)
+    frames = min(full, max(round(window_s * per_s), needed))
+    frames += frames % 2  # the encoder halves the frames with a stride of 2
+    return model.encode(pad_or_trim(features, frames))
 
 
 def prompt_tokens(
@@ -164,13 +180,18 @@ def prompt_tokens(
 
 
 def _decode_hypotheses(
-    model: WhisperModel, audio: np.ndarray, prompt: str, hotwords: str, beam_size: int
+    model: WhisperModel,
+    audio: np.ndarray,
+    prompt: str,
+    hotwords: str,
+    beam_size: int,
+    window_s: float,
 ) -> tuple[list[tuple[str, float]], float]:
     """Whisper's ``beam_size`` best transcripts of one utterance (at most 30 s).
 
-    The same decoding as faster-whisper's ``transcribe`` for one 30 s window (English,
-    no timestamps, temperature 0, its default suppressed tokens) but keeping every
-    finished beam.
+    The same decoding as faster-whisper's ``transcribe`` for one window of ``window_s``
+    (English, no timestamps, temperature 0, its default suppressed tokens) but keeping
+    every finished beam.
 
     Returns
     -------
@@ -182,7 +203,7 @@ def _decode_hypotheses(
 
     start, tokenizer = prompt_tokens(model, prompt, hotwords)
     result = model.model.generate(
-        _encode(model, audio),
+        _encode(model, audio, window_s),
         [start],
         beam_size=beam_size,
         num_hypotheses=beam_size,
@@ -385,6 +406,7 @@ class Transcriber:
                 prompt if mode == "prompt" else "",
                 prompt if mode == "hotwords" else "",
                 self.config.beam_size,
+                self.config.window_s,
             )
         if no_speech_prob > self.config.no_speech_threshold or not hypotheses:
             text, avg_logprob = "", float("-inf")

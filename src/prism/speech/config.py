@@ -16,7 +16,14 @@ from prism.speech.audio import SpeechInputError
 from prism.speech.prompt import TYPICAL_QUESTIONS
 from prism.speech.question_lm import RESCORE_WEIGHT
 
-__all__ = ["ADAPTER_WEIGHT", "MAX_UTTERANCE_S", "MODEL_NAMES", "AsrConfig", "ModelName"]
+__all__ = [
+    "ADAPTER_WEIGHT",
+    "MAX_UTTERANCE_S",
+    "MODEL_NAMES",
+    "WINDOW_S",
+    "AsrConfig",
+    "ModelName",
+]
 
 ModelName = Literal["tiny.en-adapted", "tiny.en", "base"]
 MODEL_NAMES: tuple[ModelName, ...] = ("tiny.en-adapted", "tiny.en", "base")
@@ -29,6 +36,14 @@ everyday sentences, which the full adapter recognizes worse (``docs/speech.md``)
 
 MAX_UTTERANCE_S = 30.0
 """Longest utterance a recognizer takes by default (s): Whisper reads 30 s at most."""
+
+MIN_WINDOW_S = 10.0
+"""Shortest window (s): in a shorter one tiny.en repeats a short question several times."""
+
+WINDOW_S = 15.0
+"""Whisper's window for a spoken question (s): half of its 30 s, 0.6x the compute time,
+with the same word error rate on the free-form development questions (0.159 against
+0.165 for 30 s, 60 questions; 10 s: 0.170; ``docs/speech.md``)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,11 @@ class AsrConfig:
         (:data:`~prism.speech.prompt.TYPICAL_QUESTIONS`).
     max_duration_s : float
         Longest audio accepted (s, > 0); a spoken question is a few seconds.
+    window_s : float
+        Whisper's encoder reads the utterance padded with silence to this length (s, in
+        [10, 30]; a longer utterance is read whole, with 5 s of silence after it).
+        Whisper was trained on 30 s windows; a shorter one costs proportionally less
+        (``docs/speech.md`` measures the trade-off).
     denoise : bool or None
         Whether the utterance is cleaned (:func:`~prism.speech.denoise.spectral_subtraction`)
         before recognition. None (default): the model's own front end, which is part of
@@ -98,6 +118,7 @@ class AsrConfig:
     vocabulary_mode: Literal["prompt", "hotwords", "none"] = "prompt"
     questions: str = TYPICAL_QUESTIONS
     max_duration_s: float = MAX_UTTERANCE_S
+    window_s: float = WINDOW_S
     no_speech_threshold: float = 0.5
     denoise: bool | None = None
     rescore_weight: float = RESCORE_WEIGHT
@@ -129,6 +150,10 @@ class AsrConfig:
             found.append(f"questions must be a string, got {self.questions!r}")
         if not (self.max_duration_s > 0 and np.isfinite(self.max_duration_s)):
             found.append(f"max_duration_s must be a finite number > 0, got {self.max_duration_s}")
+        if not (MIN_WINDOW_S <= self.window_s <= MAX_UTTERANCE_S):
+            found.append(
+                f"window_s must be in [{MIN_WINDOW_S}, {MAX_UTTERANCE_S}], got {self.window_s}"
+            )
         if not (self.rescore_weight >= 0 and np.isfinite(self.rescore_weight)):
             found.append(f"rescore_weight must be a finite number >= 0, got {self.rescore_weight}")
         if not (self.adapter_weight >= 0 and np.isfinite(self.adapter_weight)):

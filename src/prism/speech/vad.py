@@ -197,11 +197,11 @@ class _Segmenter:
         self._threshold = config.threshold
         self._release = config.release
         self._silence_frames = math.ceil(config.min_silence_s / FRAME_S - 1e-9)
-        self._min_frames = math.ceil(config.min_speech_s / FRAME_S - 1e-9)
+        self.min_frames = math.ceil(config.min_speech_s / FRAME_S - 1e-9)
         self._max_frames = max(math.floor(config.max_utterance_s / FRAME_S + 1e-9), 1)
         self.frame = 0  # index of the next frame
         self.start: int | None = None  # first frame of the open segment
-        self._last_speech = 0  # last frame of the open segment at or above the release
+        self.last_speech = 0  # last frame of the open segment at or above the release
 
     def push(self, probability: float) -> tuple[int, int, bool] | None:
         """Consume one frame; return a finished segment or None.
@@ -213,23 +213,23 @@ class _Segmenter:
         self.frame += 1
         if self.start is None:
             if probability >= self._threshold:
-                self.start, self._last_speech = i, i
+                self.start, self.last_speech = i, i
             return None
         if probability >= self._release:
-            self._last_speech = i
+            self.last_speech = i
             if i + 1 - self.start >= self._max_frames:
                 return self._close(i + 1, cut=True)
-        elif i - self._last_speech >= self._silence_frames:
-            return self._close(self._last_speech + 1, cut=False)
+        elif i - self.last_speech >= self._silence_frames:
+            return self._close(self.last_speech + 1, cut=False)
         return None
 
     def finish(self) -> tuple[int, int, bool] | None:
         """End of audio: close the open segment, if any."""
-        return None if self.start is None else self._close(self._last_speech + 1, cut=False)
+        return None if self.start is None else self._close(self.last_speech + 1, cut=False)
 
     def _close(self, stop: int, *, cut: bool) -> tuple[int, int, bool] | None:
         start, self.start = self.start, None
-        if start is None or stop - start < self._min_frames:
+        if start is None or stop - start < self.min_frames:
             return None
         return start, stop, cut
 
@@ -505,6 +505,34 @@ class SpeechDetector:
     def in_speech(self) -> bool:
         """Whether an utterance is open (started, not yet finished)."""
         return self._segmenter.start is not None
+
+    def pending(self) -> Utterance | None:
+        """The open utterance as it will be cut if the silence it is in goes on.
+
+        Available once the open segment has been silent for ``speech_pad_s`` (its end
+        padding has arrived), ``min_silence_s`` before :meth:`push` returns it. If no
+        speech comes back, the utterance :meth:`push` returns later is the same (same
+        ``start_s``, ``end_s`` and audio), so a recognizer can start on it early
+        (:class:`~prism.speech.listener.QuestionListener`).
+
+        Returns
+        -------
+        Utterance or None
+            None while no utterance is open, while speech goes on, before the end
+            padding has arrived, or if the open segment is shorter than
+            ``min_speech_s``.
+        """
+        segmenter = self._segmenter
+        if segmenter.start is None or segmenter.frame - 1 <= segmenter.last_speech:
+            return None
+        frames = (segmenter.start, segmenter.last_speech + 1, False)
+        if frames[1] - frames[0] < segmenter.min_frames:
+            return None
+        start, stop = _padded(frames, self._pad, self._received, self._previous_stop)
+        if stop < frames[1] * FRAME_SAMPLES + self._pad:
+            return None
+        audio = self._buffer[start - self._offset : stop - self._offset].copy()
+        return Utterance(audio, start / SAMPLE_RATE_HZ, stop / SAMPLE_RATE_HZ)
 
     def push(self, chunk: np.ndarray) -> list[Utterance]:
         """Add the next samples of the stream.
