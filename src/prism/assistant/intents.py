@@ -124,7 +124,9 @@ _YES_NO = (
 )
 _QUESTION_ANYWHERE = (
     r"\b(?:what|which|where|when|why|how)\b (?:is|are|do|does|did|should|comes?|now|next|"
-    r"am|was|were|can|to|long|much|many|else|have|has)\b"
+    r"am|was|were|can|to|long|much|many|else|have|has)\b|"
+    r"\b(?:what|which|how) \w+ (?:do|does|did|should|shall|can|could|would|will|is|are|"
+    r"must|need|needs)\b"  # "at what point do I ...", "how deep does it go"
 )
 _NOT_DONE = r"\b(?:have not|did not|not yet|has not|never)\b"
 _DONE_STATEMENT = (
