@@ -72,14 +72,13 @@ class GroundingConfig:
         much of the question they explain (:func:`_step_in_question`).
     quoting : QuoteConfig
         Answers quoted from the procedure's text.
-    unprompted_relevance, unprompted_meaning, unprompted_coverage : float
+    unprompted_relevance, unprompted_coverage : float
         A problem told, not asked ("the oil is spitting"), is answered only when a
         sentence that gives advice (:func:`~prism.assistant.quoted.gives_advice`) is
-        found, some sentence shares words with it at least ``unprompted_relevance``
-        (BM25 relevance, embeddings aside) or matches it at least ``unprompted_meaning``
-        with the embeddings counted ("the cut is swelling up" and "signs of infection"),
-        and the procedure's text knows at least ``unprompted_coverage`` of its words;
-        else the assistant stays silent.
+        found, some sentence shares words with it at least this well (BM25 relevance,
+        embeddings aside: with them, "there's milk on the floor" matches the milk
+        steps) and the procedure's text knows at least this share of its words; else
+        the assistant stays silent.
     step_weights : tuple of float
         Retrieval weights (:func:`~prism.assistant.retrieval.retrieve`) of the step
         named in the question, the current step, the next steps and the procedure's
@@ -95,7 +94,6 @@ class GroundingConfig:
     close_score: float = 0.97
     quoting: QuoteConfig = field(default_factory=QuoteConfig)
     unprompted_relevance: float = 0.15
-    unprompted_meaning: float = 0.3
     unprompted_coverage: float = 0.5
     step_weights: tuple[float, float, float, float] = (1.25, 1.15, 1.1, 0.9)
 
@@ -417,12 +415,8 @@ class _Answerer:
         if not intent.asked and (
             found is None
             or not any(gives_advice(sentence) for sentence in found.sentences)
-            or (
-                index.lexical_relevance(intent.text).max(initial=0.0)
-                < self.config.unprompted_relevance
-                and index.relevance(intent.text).max(initial=0.0)
-                < self.config.unprompted_meaning
-            )
+            or index.lexical_relevance(intent.text).max(initial=0.0)
+            < self.config.unprompted_relevance
             or index.coverage(intent.text) < self.config.unprompted_coverage
         ):
             return None
