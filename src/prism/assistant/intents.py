@@ -498,6 +498,10 @@ SIMILAR_INTENT_MIN = 0.6
 SIMILAR_VOTE_MIN = 0.4
 """Least share of the nearest examples' weighted vote for the winning kind."""
 
+SIMILAR_DETAIL_MIN = 0.5
+"""Least similarity to a detail question for a question the rules find off topic (no
+word of the procedure's text) to be answered from the text after all."""
+
 SIMILAR_NONE_MIN = 0.75
 """Least similarity for an utterance the rules did not take as a question ("go through
 the steps I've done") to be answered as one."""
@@ -506,9 +510,19 @@ the steps I've done") to be answered as one."""
 def _by_similarity(intent: Intent, text: str) -> Intent:
     """``intent`` with the kind of the most similar examples, when they agree well enough
     (a question the rules did not take as one, :attr:`IntentKind.NONE`, needs
-    :data:`SIMILAR_NONE_MIN` and is never declined for it)."""
+    :data:`SIMILAR_NONE_MIN` and is never declined for it; one they found off topic is
+    answered from the text if it is much like a detail question)."""
     similar = similar_intent(text)
-    if similar is None or similar.kind not in _BY_SIMILARITY or similar.share < SIMILAR_VOTE_MIN:
+    if similar is None or similar.share < SIMILAR_VOTE_MIN:
+        return intent
+    if (
+        intent.kind == IntentKind.OUT_OF_SCOPE
+        and similar.kind == IntentKind.OTHER
+        and similar.similarity >= SIMILAR_DETAIL_MIN
+        and not _has(_ERRAND, text)
+    ):
+        return replace(intent, kind=IntentKind.OTHER)  # "which direction to get it off?"
+    if similar.kind not in _BY_SIMILARITY:
         return intent
     if intent.kind == IntentKind.NONE and (
         similar.similarity < SIMILAR_NONE_MIN or similar.kind == IntentKind.OUT_OF_SCOPE

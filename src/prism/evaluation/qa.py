@@ -45,12 +45,13 @@ def evaluate_qa(
     dict
         JSON-ready: ``answers`` (``{id, answer, answer_without_context, transcript,
         correct, correct_without_context, reason}`` per record), ``correctness``,
-        ``correctness_without_context``, ``latency_ms_median`` (understanding + answer,
-        with context), ``by_type`` / ``by_task`` (correctness per record ``type`` field
-        when present, and per task), ``by_type_without_context``, ``n_by_type``
-        (questions per type), ``n_questions``, ``llm`` (whether one was used), and
-        ``speech`` when records were transcribed: ``n_transcribed`` and ``wer`` (corpus
-        word error rate of the transcripts against the records' questions).
+        ``correctness_without_context``, ``latency_ms_median`` and ``latency_ms_p99``
+        (understanding + answer, with context), ``by_type`` / ``by_task``
+        (correctness per record ``type`` field when present, and per task),
+        ``by_type_without_context``, ``n_by_type`` (questions per type),
+        ``n_questions``, ``llm`` (whether one was used), and ``speech`` when records
+        were transcribed: ``n_transcribed`` and ``wer`` (corpus word error rate of the
+        transcripts against the records' questions).
     """
     assistants: dict[str, Assistant] = {}
     answers: list[dict[str, Any]] = []
@@ -116,6 +117,7 @@ def evaluate_qa(
         "correctness": _share(correct),
         "correctness_without_context": _share(blind_correct),
         "latency_ms_median": float(np.median(latencies)) if latencies else float("nan"),
+        "latency_ms_p99": float(np.percentile(latencies, 99)) if latencies else float("nan"),
         "by_type": {k: _share(v) for k, v in sorted(by_type.items())},
         "by_task": {k: _share(v) for k, v in sorted(by_task.items())},
         "by_type_without_context": {k: _share(v) for k, v in sorted(blind_by_type.items())},
