@@ -71,6 +71,7 @@ figures in line with the hand-written tasks and CaptainCook4D's annotated recipe
 _NUMBER_WORDS = {
     "a": 1.0,
     "an": 1.0,
+    "another": 1.0,
     "one": 1.0,
     "two": 2.0,
     "three": 3.0,

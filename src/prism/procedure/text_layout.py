@@ -3,9 +3,9 @@
 People write procedures and recipes in a few layouts, and mix them:
 
 - numbered steps ("1.", "1)", "(1)", "Step 1:"), bulleted steps ("-", "*", "•"), or one
-  step per paragraph (blank-line separated); a paragraph whose every line ends a
-  sentence is one step per line, and a text that is one paragraph of several sentences
-  is one step per sentence;
+  step per paragraph (blank-line separated); a section that is one block of lines that
+  each end a sentence is one step per line, and a text that is one paragraph of several
+  sentences is one step per sentence;
 - lines that wrap continue their step; a line indented under a list item, or a bullet
   of another kind indented under a numbered step, belongs to that step; "Note:" and
   "Tip:" lines belong to the step above;
@@ -310,6 +310,23 @@ def _items(lines: list[_Line]) -> list[_Item]:
     return items
 
 
+def _list_items(lines: list[_Line]) -> list[str]:
+    """The items of a list that is not steps: one per list item or line; a line indented
+    under an item, or after a line that ends with a comma, continues it."""
+    items: list[list[str]] = []
+    indent = 0
+    for line in lines:
+        if line.kind == _Kind.BLANK or not line.text:
+            continue
+        marked = line.kind in (_Kind.NUMBERED, _Kind.BULLET)
+        if items and ((line.indent > indent and not marked) or items[-1][-1].endswith(",")):
+            items[-1].append(line.text)
+        else:
+            items.append([line.text])
+            indent = line.indent
+    return [" ".join(" ".join(item).split()) for item in items]
+
+
 def _paragraph_lines(item: _Item) -> list[_Item]:
     """A paragraph whose every line ends a sentence, as one item per line."""
     if item.marker != _Kind.TEXT or len(item.parts) < 2 or not all(item.ends):
@@ -324,13 +341,11 @@ def _text(item: _Item) -> str:
     return " ".join(" ".join(item.parts).split())
 
 
-def _unlabelled_list(items: list[_Item]) -> bool:
+def _unlabelled_list(items: list[str]) -> bool:
     """Short lines without instruction verbs or full stops ("2 eggs", "salt")."""
     return len(items) >= 2 and all(
-        leading_verb(_text(i)) is None
-        and not _SENTENCE_END.search(_text(i))
-        and len(_text(i).split()) <= 8
-        for i in items
+        leading_verb(item) is None and not _SENTENCE_END.search(item) and len(item.split()) <= 8
+        for item in items
     )
 
 
@@ -367,19 +382,22 @@ def read_layout(text: str) -> TextLayout:
     steps: list[StepText] = []
     paragraph_steps = 0
     for kind, heading, section in sections:
-        if kind == _Section.OTHER or (kind == _Section.AUTO and has_steps_heading):
-            items = [_text(i) for i in _items(section)]
-            items = [i for i in items if _LETTER.search(i)]
-            if kind == _Section.OTHER and items:
-                lists.append(ListSection(heading, tuple(items)))
-            elif items:
-                notes += items
+        if kind == _Section.OTHER:
+            items = [item for item in _list_items(section) if _LETTER.search(item)]
+            lists += [ListSection(heading, tuple(items))] if items else []
+            continue
+        if kind == _Section.AUTO and has_steps_heading:  # an introduction
+            notes += [_text(i) for i in _items(section) if _LETTER.search(_text(i))]
             continue
         blocks = _blocks(section)
-        if len(blocks) > 1 and not steps and _unlabelled_list(_items(blocks[0])):
-            lists.append(ListSection(None, tuple(_text(i) for i in _items(blocks[0]))))
-            section = [line for block in blocks[1:] for line in block]
-        for item in (piece for found in _items(section) for piece in _paragraph_lines(found)):
+        if len(blocks) > 1 and not steps and _unlabelled_list(_list_items(blocks[0])):
+            lists.append(ListSection(None, tuple(_list_items(blocks[0]))))
+            blocks = blocks[1:]
+            section = [line for block in blocks for line in block]
+        found = _items(section)
+        if len(blocks) == 1:  # a block of lines that each end a sentence: one step each
+            found = [piece for item in found for piece in _paragraph_lines(item)]
+        for item in found:
             step = _text(item)
             if not _LETTER.search(step) or (step.endswith(":") and len(item.parts) == 1):
                 continue

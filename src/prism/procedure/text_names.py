@@ -42,10 +42,10 @@ MAX_ID_LENGTH = 40
 
 _OPENERS = re.compile(
     r"^(?:if|when|once|while|after|before|as soon as|as|using|with|in|on|into|for|to|"
-    r"at|meanwhile|then|next|now|finally|first|lastly|afterwards|optionally|optional|"
-    r"carefully|gently|to finish|to serve|for the|working|wearing|holding)\b",
+    r"at|working|wearing|holding)\b",
     re.IGNORECASE,
 )
+"""Words that open a clause setting a condition, a time or a place ("In a bowl, ...")."""
 
 
 def _words(text: str) -> frozenset[str]:
@@ -57,30 +57,31 @@ _STOPS = _words(
     """to into in on onto with for until till over under from at by about around through
     while before after so if or and then as using without per between inside within across
     along against off up down out away than that which who until unless because but
-    whether like near next when once where since"""
+    whether like near next when once where since again"""
 )
 _ARTICLES = _words("a an the some your each any all this that these those it them")
 _PARTICLE_VERBS = _words(
     """turn switch put take pour fold top plug pick break set clean wipe wash mix stir fill
-    rub throw tip dry cut whisk beat"""
+    rub throw tip dry cut whisk beat measure get drop lay roll pull scoop crack"""
 )
 _PARTICLES = _words("on off up out in away down back")
 _TO_VERBS = _words("allow use")
+_APPROXIMATELY = _words("about around roughly approximately")
 _FILLERS = _words(
     """then next now first firstly second secondly finally lastly also again meanwhile
     afterwards carefully gently slowly quickly immediately briefly lightly thoroughly
-    generously evenly just simply optionally still please"""
+    generously evenly just simply optionally optional still please"""
 )
 _UNITS = _words(
     """tsp tsps teaspoon teaspoons tbsp tbsps tablespoon tablespoons tbs cup cups g gram
     grams kg ml l litre litres liter liters oz ounce ounces lb lbs pound pounds pinch
-    pinches dash dashes handful handfuls piece pieces slice slices can cans cm mm inch
+    pinches dash dashes handful handfuls can cans cm mm inch
     inches in heaped level generous large medium small knob knobs splash drizzle pair
-    pairs couple bit little few"""
+    pairs couple bit little few block blocks"""
 )
 _QUANTITY = re.compile(
     r"^(?:\d+(?:[.,/]\d+)*(?:[-\u2013]\d+(?:[.,/]\d+)*)?[a-z]{0,4}|[½¼¾⅓⅔]|one|two|three|four|"
-    r"five|six|seven|eight|nine|ten|twelve|half|quarter)$",
+    r"five|six|seven|eight|nine|ten|twelve|half|quarter|third|fifth|sixth|eighth)$",
     re.IGNORECASE,
 )
 _TOKEN = re.compile(r"\(|\)|[^\s,;:()]+|[,;:]")
@@ -92,7 +93,9 @@ def _strip_opening(sentence: str) -> str:
     sentence = re.sub(r"^\W*(?:optional|note|tip)\s*:\s*", "", sentence, flags=re.IGNORECASE)
     for _ in range(3):  # "If needed, in a bowl, whisk ..."
         head, comma, rest = sentence.partition(",")
-        if comma and _OPENERS.match(head.strip()) and re.search(r"[^\W\d_]", rest):
+        head = head.strip()
+        opener = _OPENERS.match(head) or head.lower() in _FILLERS  # "Then, add ..."
+        if comma and opener and re.search(r"[^\W\d_]", rest):
             sentence = rest
         else:
             break
@@ -128,6 +131,8 @@ def short_name(text: str, *, max_words: int = MAX_NAME_WORDS) -> str:
         if len(words) == 1 and words[0].lower() in _PARTICLE_VERBS and lowered in _PARTICLES:
             words.append(lowered)  # "Turn on", "Stir in", "Put on"
             continue
+        if lowered in _APPROXIMATELY and (_QUANTITY.match(following) or following in _ARTICLES):
+            continue  # "Halve about a quarter cup of tomatoes"
         if words and lowered in _STOPS:
             if lowered in ("and", "or") and clause_verbs(following):
                 words.append(lowered)  # "Peel and chop"
@@ -146,6 +151,9 @@ def short_name(text: str, *, max_words: int = MAX_NAME_WORDS) -> str:
         if len(words) >= max_words:
             break
     words = words[:max_words]
+    joined = [i for i, word in enumerate(words) if word in ("and", "or")]
+    if joined and joined[-1] > 1 and len(words) - joined[-1] <= 2:
+        words = words[: joined[-1]]  # "Add shallot and cook" -> "Add shallot"
     while words and words[-1].lower() in ("and", "or", "of", "to"):
         words.pop()
     if not words:

@@ -63,7 +63,7 @@ _LEXICON: dict[StepKind, str] = {
         scald char deglaze""",
     StepKind.CUT: """chop dice slice mince cut peel grate shred julienne spiralize spiralise
         core trim crush halve quarter zest pit seed deseed debone fillet score carve tear
-        snip crack separate""",
+        snip separate""",
     StepKind.MIX: """mix whisk beat blend stir combine knead fold toss mash cream puree purée
         blitz pulse emulsify whip shake massage coat""",
     StepKind.CLEAN: """wash rinse clean wipe scrub dry pat disinfect sanitize sanitise sterilize
