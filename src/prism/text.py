@@ -120,18 +120,33 @@ def split_sentences(text: str) -> list[str]:
     ['Stop at about 25-30 s;', 'the stream turns pale.', 'Then wait.']
     >>> split_sentences("Coat a 6-oz. ramekin with spray, e.g. oil.")
     ['Coat a 6-oz. ramekin with spray, e.g. oil.']
+    >>> split_sentences("Microwave for 30 sec. Check it.")
+    ['Microwave for 30 sec.', 'Check it.']
     """
     pieces: list[str] = []
     start = 0
     for match in _BOUNDARY.finditer(text):
         before = text[start : match.start()].rstrip("\"')]")
         last_word = re.search(r"([A-Za-z][A-Za-z.-]*)\.$", before)
-        if last_word is not None and _is_abbreviation(last_word.group(1)):
+        if (
+            last_word is not None
+            and _is_abbreviation(last_word.group(1))
+            and not _time_then_sentence(before, text[match.end() :])
+        ):
             continue
         pieces.append(text[start : match.start()].strip())
         start = match.end()
     pieces.append(text[start:].strip())
     return [piece for piece in pieces if piece]
+
+
+_TIME_UNIT_END = re.compile(r"\d\s*(?:s|sec|secs|min|mins|h|hr|hrs)\.$", re.IGNORECASE)
+
+
+def _time_then_sentence(before: str, after: str) -> bool:
+    """A time unit's stop after a number, before a capital, ends a sentence ("for 30 s.
+    Check ...")."""
+    return bool(_TIME_UNIT_END.search(before)) and after[:1].isupper()
 
 
 def _is_abbreviation(word: str) -> bool:

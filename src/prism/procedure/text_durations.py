@@ -110,7 +110,7 @@ _WORD_NUMBER = "|".join(
 _DIGITS = r"\d+(?:[.,]\d+)?(?:\s+\d+/\d+|\s*[½¼¾⅓⅔])?|\d+/\d+|[½¼¾⅓⅔]"
 _NUMBER = rf"(?:{_DIGITS}|\b(?:{_WORD_NUMBER})\b)"
 _UNIT = r"(?P<unit>seconds?|secs?\.?|minutes?|mins?\.?|hours?|hrs?\.?)\b"
-_SHORT_UNIT = r"(?P<short>[sh])\b"  # "30s", "1 h": only after digits
+_SHORT_UNIT = r"(?P<short>[sh])(?![\w-])"  # "30s", "1 h": only after digits
 _SPAN = re.compile(
     r"\b(?P<or_two>a|one)\s+(?P<unit2>second|minute|hour)\s+or\s+two\b|"
     rf"(?P<low>{_NUMBER})(?:\s*(?:-|\u2013|\u2014|to|or)\s*(?P<high>{_NUMBER}))?"

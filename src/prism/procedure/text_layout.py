@@ -159,7 +159,7 @@ _SECTION_WORDS = re.compile(
 )
 _INLINE_HEADING = re.compile(
     r"^(ingredients|equipment|you will need|you'll need|what you need|tools|materials|"
-    r"supplies|method|steps|instructions|directions|notes?|tips?)\s*:\s*(\S.*)$",
+    r"supplies|method|steps|instructions|directions)\s*:\s*(\S.*)$",
     re.IGNORECASE,
 )
 _TITLE_LINE = re.compile(r"^(?:title|recipe|procedure|name)\s*:\s*(\S.*)$", re.IGNORECASE)

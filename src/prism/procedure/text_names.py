@@ -122,6 +122,7 @@ def short_name(text: str, *, max_words: int = MAX_NAME_WORDS) -> str:
         word = raw.strip("\"'`*_.!?[]{}")
         lowered = word.lower()
         following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
+        following = following.strip("\"'`*_.!?[]{}")
         if not word or raw in ",;:()":
             if words:
                 break
@@ -145,6 +146,8 @@ def short_name(text: str, *, max_words: int = MAX_NAME_WORDS) -> str:
             continue
         if lowered in _ARTICLES or (lowered == "of" and previous_dropped):
             previous_dropped = True
+            continue
+        if not re.search(r"[^\W\d_]", word):  # no letter: "=", "#3"
             continue
         previous_dropped = False
         words.append(word)
