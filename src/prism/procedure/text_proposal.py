@@ -111,10 +111,12 @@ def proposal_max_tokens(reading: TextProcedure) -> int:
     return 200 + 80 * reading.procedure.n_steps
 
 
-def _parse(reply: str) -> _Proposal:
+def _parse(reply: str, prefix: str) -> _Proposal:
+    """The proposal in ``reply``; a reply that is not one raises the error that starts
+    with ``prefix``."""
     start, end = reply.find("{"), reply.rfind("}")
     if start < 0 or end < start:
-        raise ValueError("the reply holds no JSON object")
+        raise ProcedureTextError(f"{prefix}: the reply holds no JSON object")
     try:
         return _Proposal.model_validate_json(reply[start : end + 1])
     except ValidationError as error:
@@ -122,7 +124,7 @@ def _parse(reply: str) -> _Proposal:
             f"{'.'.join(str(part) for part in problem['loc']) or 'reply'}: {problem['msg']}"
             for problem in error.errors()[:3]
         ]
-        raise ValueError("; ".join(problems)) from None
+        raise ProcedureTextError(f"{prefix}: " + "; ".join(problems)) from None
 
 
 def _problems(reading: TextProcedure, proposal: _Proposal) -> list[str]:
@@ -185,10 +187,7 @@ def apply_proposal(reading: TextProcedure, reply: str, *, model: str = "") -> Te
         The proposal breaks a rule; the message names the text's file and the problem.
     """
     prefix = f"{reading.filename}: the LLM's proposal is not used"
-    try:
-        proposal = _parse(reply)
-    except ValueError as error:
-        raise ProcedureTextError(f"{prefix}: {error}") from None
+    proposal = _parse(reply, prefix)
     problems = _problems(reading, proposal)
     if problems:
         raise ProcedureTextError(f"{prefix}: " + "; ".join(problems[:5]))
