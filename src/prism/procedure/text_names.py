@@ -66,6 +66,9 @@ _PARTICLE_VERBS = _words(
 )
 _PARTICLES = _words("on off up out in away down back")
 _TO_VERBS = _words("allow use")
+_WITH_VERBS = _words(
+    "top garnish season drizzle sprinkle finish fill brush coat cover line dust spray serve"
+)
 _APPROXIMATELY = _words("about around roughly approximately")
 _FILLERS = _words(
     """then next now first firstly second secondly finally lastly also again meanwhile
@@ -134,6 +137,9 @@ def short_name(text: str, *, max_words: int = MAX_NAME_WORDS) -> str:
             continue
         if lowered in _APPROXIMATELY and (_QUANTITY.match(following) or following in _ARTICLES):
             continue  # "Halve about a quarter cup of tomatoes"
+        if len(words) == 1 and lowered == "with" and words[0].lower() in _WITH_VERBS:
+            words.append(lowered)  # "Season with salt", "Top with parmesan"
+            continue
         if words and lowered in _STOPS:
             if lowered in ("and", "or") and clause_verbs(following):
                 words.append(lowered)  # "Peel and chop"
@@ -157,7 +163,7 @@ def short_name(text: str, *, max_words: int = MAX_NAME_WORDS) -> str:
     joined = [i for i, word in enumerate(words) if word in ("and", "or")]
     if joined and joined[-1] > 1 and len(words) - joined[-1] <= 2:
         words = words[: joined[-1]]  # "Add shallot and cook" -> "Add shallot"
-    while words and words[-1].lower() in ("and", "or", "of", "to"):
+    while words and words[-1].lower() in ("and", "or", "of", "to", "with"):
         words.pop()
     if not words:
         return ""
