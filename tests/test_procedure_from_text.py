@@ -132,8 +132,9 @@ def test_the_recipes_notes_come_from_their_phrases() -> None:
             flags[path.stem, index] = (
                 read.optional is not None,
                 step.notes.time_critical,
-                step.notes.must_not_skip,
+                read.safety is not None,
             )
+            assert step.notes.must_not_skip == (read.optional is None)
     optional = {key for key, value in flags.items() if value[0]}
     assert optional == {
         ("blender_banana_pancakes", 9),  # if you like
@@ -288,6 +289,9 @@ def test_an_optional_step_can_be_skipped_by_the_graph() -> None:
     assert _reachable_without(procedure, "add_sugar")
     assert not _reachable_without(procedure, "boil_water")
     assert not procedure.step("add_sugar").notes.must_not_skip
+    assert all(procedure.step(s).notes.must_not_skip for s in ("boil_water", "pour_water"))
+    # the required steps keep the written order; the optional one is in no pair
+    assert procedure.precedence == (("wash_hands", "boil_water"), ("boil_water", "pour_water"))
 
 
 def test_consecutive_and_trailing_optional_steps() -> None:
@@ -338,9 +342,11 @@ def test_consecutive_and_trailing_optional_steps() -> None:
     ],
 )
 def test_time_critical_and_safety_notes(text: str, critical: bool, safe: bool) -> None:
-    step = procedure_from_text(f"1. {text}\n2. Serve.", procedure_id="t").procedure.steps[0]
+    reading = procedure_from_text(f"1. {text}\n2. Serve.", procedure_id="t")
+    step = reading.procedure.steps[0]
     assert step.notes.time_critical == critical
-    assert step.notes.must_not_skip == safe
+    assert (reading.steps[0].safety is not None) == safe
+    assert step.notes.must_not_skip  # a step the text does not make optional is required
     if critical or safe:  # the reminder is the sentence that says why
         assert step.notes.reminder is not None and step.notes.reminder in text
     else:
@@ -348,10 +354,11 @@ def test_time_critical_and_safety_notes(text: str, critical: bool, safe: bool) -
 
 
 def test_an_optional_safety_step_is_not_must_not_skip() -> None:
-    procedure = procedure_from_text(
+    reading = procedure_from_text(
         "1. Chop the onion.\n2. Put on gloves if you like.\n3. Serve.", procedure_id="t"
-    ).procedure
-    assert not procedure.steps[1].notes.must_not_skip
+    )
+    assert not reading.procedure.steps[1].notes.must_not_skip
+    assert reading.steps[1].safety is None and reading.procedure.steps[1].notes.reminder is None
 
 
 def test_open_ended_steps_are_flagged_and_widened() -> None:
@@ -464,7 +471,8 @@ def test_an_instruction_line_is_not_a_title_in_plain_paragraphs() -> None:
         ("Peel and chop the onion.", "Peel and chop onion"),
         ("Let the tea steep for 3 minutes.", "Let tea steep"),
         ("Put on a pair of clean gloves.", "Put on clean gloves"),
-        ("Take the pan off the heat.", "Take pan"),
+        ("Take the pan off the heat.", "Take pan off"),
+        ("Cut the avocado in half.", "Cut avocado"),
         ("Allow the mixture to simmer.", "Allow mixture to simmer"),
         ("écraser l'ail.", "Écraser l'ail"),
         ("3 * 4 = 12", ""),
@@ -479,7 +487,8 @@ def test_an_instruction_line_is_not_a_title_in_plain_paragraphs() -> None:
         "two-verbs",
         "let",
         "particle",
-        "preposition",
+        "late-particle",
+        "no-late-in",
         "allow-to",
         "non-ascii",
         "no-words",
@@ -761,6 +770,19 @@ def test_the_assistant_answers_about_a_generated_procedure_at_once(
     assert report["answers"][0]["answer"] == "Next: stir egg." and report["correctness"] == 1.0
 
 
+def test_the_assistant_knows_which_written_steps_may_be_skipped() -> None:
+    procedure = _tea().procedure
+    context = AssistantContext(
+        procedure, done=(DoneStep("wash_hands"),), current=(StepBelief("boil_water", 0.9),)
+    )
+    assistant = Assistant(procedure)
+    assert assistant.reply("do I have to add the sugar?", context).text == (
+        "No, it is optional here."
+    )
+    required = assistant.reply("can I skip pouring the water?", context).text or ""
+    assert required.startswith("No, don't skip it")
+
+
 # --- the LLM's proposal ---------------------------------------------------------------
 
 GOOD_PROPOSAL = {
@@ -804,6 +826,9 @@ def test_a_valid_proposal_is_applied() -> None:
     assert [s.id for s in proposed.steps] == list(procedure.step_ids)
     draft = json.loads(proposal_messages(reading)[1]["content"].split("Draft:\n", 1)[1])
     assert [s["optional"] for s in draft["steps"]] == [False, False, True, False]
+    # no pairs proposed: the written order of the required steps is kept
+    kept = apply_proposal(reading, json.dumps(_proposal(precedence=[]))).procedure
+    assert kept.precedence == (("wash_hands", "boil_water"), ("boil_water", "steep_tea"))
 
 
 @pytest.mark.parametrize(
@@ -834,8 +859,8 @@ def test_a_valid_proposal_is_applied() -> None:
             "name 'Boil' is used twice",
         ),
         (
-            json.dumps(_proposal(steps=_steps_with(0, reminder=None))),
-            "has a note but no reminder",
+            json.dumps(_proposal(steps=_steps_with(3, reminder=None))),
+            "step 'pour_water' is time-critical but has no reminder",
         ),
     ],
     ids=[

@@ -93,7 +93,7 @@ def _table(reading: TextProcedure) -> Table:
                 ("optional", text_step.optional),
                 ("open-ended", text_step.open_ended),
                 ("time-critical", step.notes.time_critical),
-                ("must-not-skip", step.notes.must_not_skip),
+                ("safety", text_step.safety),
             )
             if on
         ]
@@ -112,6 +112,7 @@ def _as_json(reading: TextProcedure) -> list[dict[str, Any]]:
             "duration_from_text": text_step.duration_from_text,
             "kind": str(text_step.kind),
             "optional": text_step.optional,
+            "safety": text_step.safety,
             "open_ended": text_step.open_ended,
             "time_critical": step.notes.time_critical,
             "must_not_skip": step.notes.must_not_skip,

@@ -8,25 +8,29 @@ the steps; :mod:`prism.procedure.text_layout`) and turns each written step into 
   (:mod:`prism.procedure.text_names`); the **description** is the step's whole text;
 - **duration**: the times the step gives, else a prior by kind of work
   (:mod:`prism.procedure.text_durations`);
+- **optional steps** ("if you like", "If the wound bleeds, ...") can be skipped; every
+  other step is required: ``must_not_skip`` (skipping it is an error worth a reminder,
+  as for the CaptainCook4D recipes, whose annotations count a skipped step as an error);
 - **notes** (:mod:`prism.procedure.text_cues`): ``time_critical`` when a sentence says
-  timing matters ("immediately", "before it sets"), ``must_not_skip`` for a safety cue
-  ("wash your hands", "raw chicken", "unplug"), with those sentences as the reminder;
+  timing matters ("immediately", "before it sets"); a sentence with a safety cue ("wash
+  your hands", "raw chicken", "unplug") or the timing sentence is the step's
+  ``reminder``, what the user is told when it is about to be missed or overrun. A
+  safety cue in an optional step is kept in its description only: the text allows
+  leaving the step out;
 - **transitions**: the written order, ``start`` to the first step and the last to
-  ``end``. An optional step ("if you like", "If the wound bleeds, ...") can be skipped:
-  every step before it may also go straight to the step after it, each optional step
-  being taken with probability :data:`OPTIONAL_TAKEN`. An optional step is never
-  ``must_not_skip``.
+  ``end``; every step before an optional one may also go straight to the step after
+  it, each optional step being taken with probability :data:`OPTIONAL_TAKEN`;
+- **precedence**: the required steps in the written order, one pair per neighbouring
+  two (optional steps are in no pair). Without them the reminders and the assistant
+  would read "comes before" from the transitions, where an optional step comes before
+  every later step, so it could not be skipped;
 - the procedure's **description** holds the lists that are not steps (ingredients,
   equipment) and the introduction, so the assistant can answer from them.
 
-No precedence pairs are written: the transitions already give the written order, and
-reminders derive "comes before" from them; pairs for orders that must hold can be added
-by hand or proposed by an LLM (:mod:`prism.procedure.text_proposal`).
-
 What a step's text says that the file format has no field for is kept in
-:class:`TextStep`: the optional cue, and the cue of an **open-ended** step ("until
-golden"), whose duration is widened and left without ``max``;
-:func:`dump_text_procedure` lists them in the file's header comment.
+:class:`TextStep`: the optional cue, the safety sentence, and the cue of an
+**open-ended** step ("until golden"), whose duration is widened and left without
+``max``; :func:`dump_text_procedure` lists them in the file's header comment.
 
 >>> reading = procedure_from_text(
 ...     "Tea\\n\\n1. Boil the water.\\n2. Add sugar if you like.\\n3. Steep for 3 minutes.",
@@ -35,6 +39,8 @@ golden"), whose duration is widened and left without ``max``;
 ('boil_water', 'add_sugar', 'steep')
 >>> dict(reading.procedure.transitions["boil_water"])
 {'add_sugar': 0.5, 'steep': 0.5}
+>>> reading.procedure.precedence
+(('boil_water', 'steep'),)
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from prism.errors import ProcedureError, ProcedureTextError
@@ -63,6 +70,7 @@ __all__ = [
     "OPTIONAL_TAKEN",
     "TextProcedure",
     "TextStep",
+    "chain_precedence",
     "chain_transitions",
     "dump_text_procedure",
     "procedure_from_file",
@@ -86,6 +94,9 @@ class TextStep:
         1-based line of the text where the step starts.
     optional : str or None
         The phrase that makes the step optional ("if you like"), or None.
+    safety : str or None
+        The sentence with a safety cue ("Wash your hands after handling raw egg."), or
+        None.
     open_ended : str or None
         The phrase the step ends on ("until golden"), or None.
     duration_from_text : bool
@@ -97,6 +108,7 @@ class TextStep:
     id: str
     line: int
     optional: str | None
+    safety: str | None
     open_ended: str | None
     duration_from_text: bool
     kind: StepKind
@@ -167,6 +179,17 @@ def chain_transitions(
                 break
         transitions[source] = row
     return transitions
+
+
+def chain_precedence(ids: Sequence[str], optional: Sequence[bool]) -> tuple[tuple[str, str], ...]:
+    """Precedence pairs that keep the required steps of ``ids`` in order: one pair per
+    two neighbouring required steps (optional steps are in no pair).
+
+    >>> chain_precedence(["a", "b", "c", "d"], [False, True, False, False])
+    (('a', 'c'), ('c', 'd'))
+    """
+    required = [step for step, skippable in zip(ids, optional, strict=True) if not skippable]
+    return tuple(pairwise(required))
 
 
 def _reminder(*sentences: str | None) -> str | None:
@@ -261,7 +284,7 @@ def procedure_from_text(
         safety = None if optional else safety_sentence(description)
         notes = StepNotes(
             time_critical=critical is not None,
-            must_not_skip=safety is not None,
+            must_not_skip=optional is None,
             reminder=_reminder(critical, safety),
         )
         steps.append(Step(step_id, step_name, description, duration.duration, notes=notes))
@@ -270,17 +293,20 @@ def procedure_from_text(
                 step_id,
                 layout_step.line,
                 optional,
+                safety,
                 open_ended,
                 duration.from_text,
                 duration.kind,
             )
         )
     title = name or layout.title or _humanized(procedure_id)
+    skippable = [r.optional is not None for r in readings]
     procedure = Procedure(
         id=procedure_id,
         name=title,
         steps=tuple(steps),
-        transitions=chain_transitions(ids, [r.optional is not None for r in readings]),
+        transitions=chain_transitions(ids, skippable),
+        precedence=chain_precedence(ids, skippable),
         description=_description(layout, title, len(steps)),
         source=f"read from the text {Path(filename).name} (prism procedure from-text)",
     )
@@ -339,7 +365,8 @@ def dump_text_procedure(reading: TextProcedure) -> str:
         f" {Path(reading.filename).name} by"
         " `prism procedure from-text`.",
         "# Names, descriptions and notes come from the text; durations from the times it",
-        "# gives, else a prior by kind of step. Check it, and edit it by hand.",
+        "# gives, else a prior by kind of step. Steps not marked optional are required",
+        "# (must_not_skip) and kept in the written order (precedence). Check it, edit it.",
     ]
     optional = [s for s in reading.steps if s.optional]
     if optional:

@@ -65,6 +65,8 @@ _PARTICLE_VERBS = _words(
     rub throw tip dry cut whisk beat measure get drop lay roll pull scoop crack"""
 )
 _PARTICLES = _words("on off up out in away down back")
+_LATE_PARTICLES = _words("off up out away down")
+"""Particles that may follow the object ("Take the pan off")."""
 _TO_VERBS = _words("allow use")
 _WITH_VERBS = _words(
     "top garnish season drizzle sprinkle finish fill brush coat cover line dust spray serve"
@@ -132,7 +134,8 @@ def short_name(text: str, *, max_words: int = MAX_NAME_WORDS) -> str:
             continue
         if not words and lowered in _FILLERS:
             continue
-        if len(words) == 1 and words[0].lower() in _PARTICLE_VERBS and lowered in _PARTICLES:
+        right_after_verb = len(words) == 1 and not previous_dropped
+        if right_after_verb and words[0].lower() in _PARTICLE_VERBS and lowered in _PARTICLES:
             words.append(lowered)  # "Turn on", "Stir in", "Put on"
             continue
         if lowered in _APPROXIMATELY and (_QUANTITY.match(following) or following in _ARTICLES):
@@ -146,6 +149,8 @@ def short_name(text: str, *, max_words: int = MAX_NAME_WORDS) -> str:
                 continue
             if lowered == "to" and words[0].lower() in _TO_VERBS and clause_verbs(following):
                 words += ["to", following]  # "Use knife to scoop", "Allow mixture to simmer"
+            elif lowered in _LATE_PARTICLES and words[0].lower() in _PARTICLE_VERBS:
+                words.append(lowered)  # "Take the pan off the heat" -> "Take pan off"
             break
         if _QUANTITY.match(word) or (previous_dropped and lowered in _UNITS):
             previous_dropped = True

@@ -16,9 +16,11 @@ deterministic procedure:
   keys; each step ``{"id", "name", "time_critical", "must_not_skip", "reminder"}``;
 - it lists exactly the text's steps, by id, in the written order;
 - names are not blank, at most :data:`MAX_NAME_LENGTH` characters on one line, unique;
-- an optional step is not ``must_not_skip``; a noted step has a reminder;
+- an optional step is not ``must_not_skip``; a time-critical step has a reminder;
 - precedence pairs name two different known steps, in the written order, and the step
-  that must come first is not optional; no pair twice;
+  that must come first is not optional; no pair twice. No pairs keep the draft's (the
+  written order of the required steps): without any, "comes before" would be read from
+  the transitions, where an optional step comes before every later step;
 - the procedure they make passes the checks every procedure passes
   (:mod:`prism.procedure.checks`).
 
@@ -56,11 +58,13 @@ Return {"steps": [...], "precedence": [...]} where:
    "reminder": "..." or null}.
 - "name": a short imperative name of 1-4 words without quantities (e.g. "Steam milk").
 - "time_critical": timing matters (something burns, sets, cools or overcooks).
-- "must_not_skip": skipping the step is unsafe (hygiene, raw meat, hot oil, electricity,
-  sharp blades, allergies). Never for a step marked optional.
-- "reminder": one short sentence for the user when a note is set, else null.
-- "precedence": [before_id, after_id] pairs only for orders that must hold; "before"
-  comes earlier in the list and is not optional."""
+- "must_not_skip": skipping the step is an error; the draft marks every step that is not
+  optional. Never for a step marked optional.
+- "reminder": one short sentence on what matters (a time, a safety point) for a
+  time-critical or safety-critical step, else null.
+- "precedence": [before_id, after_id] pairs only for orders that must hold (the draft
+  keeps the whole written order); "before" comes earlier in the list and is not
+  optional. An empty list keeps the draft's pairs."""
 
 
 class _StepProposal(BaseModel):
@@ -88,6 +92,7 @@ def _draft(reading: TextProcedure) -> dict[str, Any]:
             "name": step.name,
             "text": step.description,
             "optional": text_step.optional is not None,
+            "safety": text_step.safety,
             "time_critical": step.notes.time_critical,
             "must_not_skip": step.notes.must_not_skip,
             "reminder": step.notes.reminder,
@@ -144,9 +149,8 @@ def _problems(reading: TextProcedure, proposal: _Proposal) -> list[str]:
         seen.add(name.lower())
         if step.must_not_skip and step.id in optional:
             found.append(f"step {step.id!r} is optional in the text but marked must_not_skip")
-        noted = step.time_critical or step.must_not_skip
-        if noted and not (step.reminder or "").strip():
-            found.append(f"step {step.id!r} has a note but no reminder")
+        if step.time_critical and not (step.reminder or "").strip():
+            found.append(f"step {step.id!r} is time-critical but has no reminder")
     pairs: set[tuple[str, str]] = set()
     for pair in proposal.precedence:
         if len(pair) != 2 or pair[0] not in ids or pair[1] not in ids or pair[0] == pair[1]:
@@ -219,7 +223,9 @@ def apply_proposal(reading: TextProcedure, reply: str, *, model: str = "") -> Te
             steps=steps,
             transitions=chain_transitions(new_ids, optional),
             description=draft.description,
-            precedence=tuple((renamed[a], renamed[b]) for a, b in proposal.precedence),
+            precedence=tuple(
+                (renamed[a], renamed[b]) for a, b in (proposal.precedence or draft.precedence)
+            ),
             gap=draft.gap,
             source=f"{draft.source}; names, notes and precedence proposed by an LLM{by}",
         )
