@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -47,6 +48,7 @@ from prism.procedure.text_layout import read_layout
 from prism.procedure.text_names import short_name, step_ids, unique_names
 from prism.procedure.text_proposal import apply_proposal, proposal_messages
 from prism.procedure.text_verbs import StepKind
+from prism.tracker import StepTracker
 
 RECIPES = Path(__file__).resolve().parents[1] / "datasets" / "recipes"
 RECIPE_FILES = sorted(RECIPES.glob("*.txt"))
@@ -768,6 +770,15 @@ def test_the_assistant_answers_about_a_generated_procedure_at_once(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["answers"][0]["answer"] == "Next: stir egg." and report["correctness"] == 1.0
+
+
+def test_the_tracker_follows_a_generated_procedure(one_hot: Any) -> None:
+    reading = procedure_from_file(RECIPES / "spiced_hot_chocolate.txt", procedure_id="c")
+    procedure = reading.procedure
+    tracker = StepTracker(procedure)
+    frames = one_hot(np.repeat(np.arange(procedure.n_steps), 25), procedure.n_steps + 1, high=0.8)
+    states = [tracker.update(frame) for frame in frames]
+    assert [states[k].current_step for k in (10, 35, 60, 99)] == list(procedure.step_ids)
 
 
 def test_the_assistant_knows_which_written_steps_may_be_skipped() -> None:
