@@ -833,7 +833,7 @@ def test_a_valid_proposal_is_applied() -> None:
     assert [s.description for s in procedure.steps] == [
         s.description for s in reading.procedure.steps
     ]
-    assert procedure.source.endswith("proposed by an LLM by local")
+    assert procedure.source.endswith("proposed by an LLM (local)")
     assert [s.id for s in proposed.steps] == list(procedure.step_ids)
     draft = json.loads(proposal_messages(reading)[1]["content"].split("Draft:\n", 1)[1])
     assert [s["optional"] for s in draft["steps"]] == [False, False, True, False]

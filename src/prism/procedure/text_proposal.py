@@ -215,7 +215,7 @@ def apply_proposal(reading: TextProcedure, reply: str, *, model: str = "") -> Te
         )
     )
     optional = [s.optional is not None for s in reading.steps]
-    by = f" by {model}" if model else ""
+    by = f" ({model})" if model else ""
     try:
         procedure = Procedure(
             id=draft.id,
