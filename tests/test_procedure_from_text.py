@@ -7,6 +7,7 @@ import doctest
 import json
 import re
 import textwrap
+from itertools import pairwise
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -961,3 +962,39 @@ def test_llm_without_an_endpoint_is_a_bad_option(
     result = _run("from-text", str(tea_file), "--id", "tea", "--out", str(tmp_path / "a"), "--llm")
     assert result.exit_code == 2
     assert "--llm needs an OpenAI-compatible endpoint" in " ".join(result.stderr.split())
+
+
+# --- the tutorial ---------------------------------------------------------------------
+
+TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "teach-a-task.md"
+
+
+def _tutorial_block(fence: str, after: str) -> str:
+    text = TUTORIAL.read_text(encoding="utf-8")
+    section = text[text.index(after) :]
+    start = section.index(fence) + len(fence)
+    return section[start : section.index("```", start)].lstrip("\n")
+
+
+def test_the_tutorial_shows_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = RECIPES / "zoodles.txt"
+    assert _tutorial_block("```text", "### 1.") == source.read_text(encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "120")
+    out = "tasks/garlic_zoodles/procedure.yaml"
+    result = _run("from-text", str(source), "--id", "garlic_zoodles", "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = [line.rstrip() for line in result.stdout.splitlines() if line.startswith("│")]
+    shown = _tutorial_block("```console", "### 2.").splitlines()
+    assert rows == [line.rstrip() for line in shown if line.startswith("│")]
+    header = Path(out).read_text(encoding="utf-8").split("format_version")[0]
+    assert header in _tutorial_block("```yaml", "### 2.")
+    # the assistant's answers shown are its answers
+    code = _tutorial_block("```python", "### 4.").splitlines()
+    namespace: dict[str, Any] = {}
+    setup = [line for line in code if not line.startswith(("assistant.reply", "#"))]
+    exec("\n".join(setup), namespace)
+    for line, answer in pairwise(code):
+        if line.startswith("assistant.reply("):
+            assert answer.startswith("# ")
+            assert repr(eval(line, namespace)) == answer[2:]
