@@ -158,7 +158,8 @@ def from_text(
         float | None,
         typer.Option(
             min=0.1,
-            help=f"Seconds to wait for the LLM (default: {LLM_TIMEOUT_S:g}).",
+            help="Seconds to wait for the LLM (default: PRISM_LLM_TIMEOUT_S if set, else"
+            f" {LLM_TIMEOUT_S:g}).",
             show_default=False,
         ),
     ] = None,
