@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assistant_states import LATTE, WOUND
-from prism.assistant.passages import _ABBREVIATIONS, procedure_passages, split_sentences
+from prism.assistant.passages import procedure_passages, split_sentences
+from prism.text import SENTENCE_ABBREVIATIONS
 
 _WORDS = st.text(alphabet="abcdefghij XYZ0123456789-/°,()", min_size=1, max_size=30)
 _TEXTS = st.lists(
@@ -26,7 +27,7 @@ def test_splitting_keeps_every_character_but_the_spaces(text: str) -> None:
 
 
 _SENTENCE = st.from_regex(r"[A-Z][a-z]{2,8}(?: [a-z]{2,8}){0,5}", fullmatch=True).filter(
-    lambda sentence: sentence.split()[-1].lower() not in _ABBREVIATIONS  # "Ask the dr."
+    lambda sentence: sentence.split()[-1].lower() not in SENTENCE_ABBREVIATIONS  # "Ask the dr."
 )
 
 

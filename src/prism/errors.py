@@ -47,6 +47,7 @@ __all__ = [
     "ProcedureError",
     "ProcedureFileError",
     "ProcedureNotFoundError",
+    "ProcedureTextError",
     "ProcedureUnusableError",
     "ReminderError",
     "ReplayError",
@@ -130,6 +131,12 @@ class ProcedureFileError(ProcedureError):
     def sorted(cls, issues: Iterable[FileIssue]) -> ProcedureFileError:
         """The error with ``issues`` sorted by line and column (stable for ties)."""
         return cls(sorted(issues, key=lambda issue: (issue.line or 0, issue.column or 0)))
+
+
+class ProcedureTextError(ProcedureError):
+    """A procedure written as plain text (a recipe) cannot be read: the file is missing,
+    empty, not UTF-8 text or holds no recognisable steps, or an LLM's proposal for it
+    breaks a rule. The message names the file and what is wrong."""
 
 
 class TrackerInputError(PrismError, ValueError):

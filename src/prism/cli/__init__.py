@@ -8,6 +8,7 @@ import typer
 from prism.cli import (  # noqa: F401
     data_import,
     data_synth,
+    procedure_from_text,
     procedure_learn,
     procedure_show,
     procedure_validate,
