@@ -109,13 +109,13 @@ def test_rest_endpoints_and_security(client: TestClient) -> None:
     }
     assert client.get("/v1/sessions", headers=other).json() == []
     assert client.post("/v1/sessions", json={"procedure": "latte_making"}).status_code == 401
-    missing_model = client.post(
+    guided = client.post(
         "/v1/sessions",
-        json={"procedure": "wound_care"},
+        json={"procedure": "wound_care"},  # no trained model: guided mode
         headers={"Authorization": f"Bearer {first['token']}"},
     )
-    assert missing_model.status_code == 409 and "no trained model" in missing_model.text
-    assert "prism_sessions_active 1" in client.get("/metrics").text
+    assert guided.status_code == 200 and guided.json()["mode"] == "guided"
+    assert "prism_sessions_active 2" in client.get("/metrics").text
 
 
 def test_a_watch_streams_asks_and_resumes(client: TestClient) -> None:

@@ -91,10 +91,10 @@ def test_what_the_registry_refuses() -> None:
     registry = server_registry(max_sessions=2)
     with pytest.raises(ProcedureNotFoundError, match="unknown procedure 'nope'"):
         registry.open_session("dev", "nope")
-    with pytest.raises(NoUsableModelError, match="no trained model"):
-        registry.open_session("dev", "wound_care")
+    with pytest.raises(NoUsableModelError, match="no privacy model"):
+        registry.open_session("dev", "wound_care", privacy=True)
     session = registry.open_session("dev", "latte_making")
-    registry.open_session("dev", "latte_making")
+    registry.open_session("dev", "wound_care")  # no trained model: guided mode
     with pytest.raises(TooManySessionsError, match=r"2 live sessions \(max_sessions\)"):
         registry.open_session("dev", "latte_making")
     assert registry.owned(session.id, "dev") is session

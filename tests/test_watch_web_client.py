@@ -40,8 +40,8 @@ FAKE_MEDIA = (
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
-def _pairing_code(base: str) -> str:
-    reply = httpx.post(f"{base}/v1/pairings", json={"task": "latte_making"}, headers=ADMIN)
+def _pairing_code(base: str, task: str = "latte_making") -> str:
+    reply = httpx.post(f"{base}/v1/pairings", json={"task": task}, headers=ADMIN)
     return str(reply.json()["code"])
 
 
@@ -55,9 +55,9 @@ def _microphone_file(folder: Path, seconds: float = 60.0) -> Path:
     return path
 
 
-def _open_paired(page: DevTools, base: str) -> None:
+def _open_paired(page: DevTools, base: str, task: str = "latte_making") -> None:
     page.watch_problems()
-    page.call("Page.navigate", url=f"{base}/watch?pair={_pairing_code(base)}")
+    page.call("Page.navigate", url=f"{base}/watch?pair={_pairing_code(base, task)}")
     page.wait_for("document.getElementById('start-panel')?.hidden === false")
 
 
@@ -384,6 +384,24 @@ def test_missing_or_refused_sensors_are_said_and_the_session_still_opens(
         page.wait_for("document.getElementById('finished')?.hidden === false")
         reminders = _text(page, "final-reminders")  # the required steps, said at the end
         assert reminders.count("Before you finish") >= 3 and "brew coffee" in reminders
+        assert page.problems == []
+
+
+@needs_chromium
+def test_a_task_without_a_recognizer_is_guided_by_taps(service: str, tmp_path: Path) -> None:
+    """Wound care has no trained model: the page says so and its "Step done" button moves
+    the session on and shows what to do now."""
+    with open_chromium(tmp_path / "profile") as page:
+        _open_paired(page, service, task="wound_care")
+        assert page.evaluate("document.getElementById('next-step').hidden")
+        page.evaluate("document.getElementById('start').click()", gesture=True)
+        page.wait_for("document.getElementById('status').textContent === 'live'", timeout_s=15)
+        page.wait_for("!document.getElementById('next-step').hidden")
+        assert _text(page, "mode").startswith("Guided mode")
+        page.evaluate("document.getElementById('next-step').click()")
+        page.wait_for("document.getElementById('answer').textContent.includes('Now:')")
+        assert "Wash hands" in _text(page, "answer")
+        page.wait_for("document.getElementById('step').textContent.includes('Wash hands')")
         assert page.problems == []
 
 

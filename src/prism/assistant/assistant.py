@@ -17,7 +17,7 @@ from typing import Literal
 
 from prism.assistant.context import AssistantContext, DialogueTurn, context_from_tracker
 from prism.assistant.grounded import GroundedAnswer, GroundingConfig, answer_intent, step_phrase
-from prism.assistant.intents import Intent, IntentKind, understand
+from prism.assistant.intents import Intent, IntentKind, StepCommand, step_command, understand
 from prism.assistant.llm import LLMPhraser
 from prism.assistant.retrieval import passage_index
 from prism.observer import Observer
@@ -232,6 +232,10 @@ class SessionAssistant:
         :meth:`~prism.observer.Observer.correct` (a step said done is not reminded).
     dialogue_turns : int
         Recent exchanges kept for the context.
+    guided : bool
+        Guided mode (no recognizer: the user moves the state on): a bare "next" or
+        "done" marks the current step done and "skip that" moves past it, and the reply
+        gives the step to do now with its instructions (:meth:`command`).
     """
 
     def __init__(
@@ -241,17 +245,72 @@ class SessionAssistant:
         *,
         observer: Observer | None = None,
         dialogue_turns: int = 6,
+        guided: bool = False,
     ) -> None:
         self.tracker = tracker
         self.observer = observer
         self.assistant = assistant or Assistant(tracker.procedure)
         self.dialogue: deque[DialogueTurn] = deque(maxlen=dialogue_turns)
+        self.guided = guided
+
+    def command(self, command: StepCommand) -> AssistantReply:
+        """Move on from the current step (guided mode) and say what to do now.
+
+        ``"done"``: the current step is done and the user is on the most probable next
+        one; ``"skip"``: the current step is left undone (a must-not-skip step is then
+        reminded as usual) and the user is on the next one. Before any step, both start
+        the most probable first step; on the last step, "done" finishes it.
+
+        Returns
+        -------
+        AssistantReply
+            Its corrections are applied already; ``correction`` is the last of them.
+            Its text names the step to do now with its description ("OK, wash hands
+            is done. Now: Put on gloves. Put on a pair of ...").
+        """
+        started = time.perf_counter()
+        state = self.tracker.state()
+        procedure = self.tracker.procedure
+        current = state.current_step
+        target = next((c.step for c in state.next_steps(3) if c.step is not None), None)
+        corrections: list[Correction] = []
+        if current is not None and (command == "skip" and target is not None):
+            corrections.append(Correction("not_done", current))
+            opening = f"OK, skipping {step_phrase(procedure, current)}."
+        elif current is not None:
+            opening = f"OK, {step_phrase(procedure, current)} is done."
+            if target is None:
+                corrections.append(Correction("done", current))
+        else:
+            opening = "OK."
+        if target is not None:
+            corrections.append(Correction("at", target))
+            step = procedure.step(target)
+            text = " ".join(
+                part for part in (opening, f"Now: {step.name}.", step.description) if part
+            )
+        elif corrections:
+            text = f"{opening} That was the last step."
+        else:
+            return AssistantReply("There is no step left: you are done.", IntentKind.NONE, "none")
+        correct = self.observer.correct if self.observer else self.tracker.correct
+        for correction in corrections:
+            correct(correction.kind, correction.step)
+        kind = IntentKind.CORRECT_AT if corrections[-1].kind == "at" else IntentKind.CORRECT_DONE
+        steps = tuple(dict.fromkeys(c.step for c in corrections))
+        elapsed = (time.perf_counter() - started) * 1000.0
+        return AssistantReply(text, kind, "grounded", corrections[-1], steps, elapsed)
 
     def ask(self, utterance: str, *, remaining: RemainingTime | None = None) -> AssistantReply:
         """Answer ``utterance`` from the tracker's current state; apply any correction."""
         context = context_from_tracker(
             self.tracker.state(), remaining=remaining, dialogue=tuple(self.dialogue)
         )
+        command = step_command(utterance) if self.guided else None
+        if command is not None:
+            reply = self.command(command)  # its corrections are applied
+            self.dialogue.append(DialogueTurn(utterance, reply.text))
+            return reply
         reply = self.assistant.reply(utterance, context)
         if reply.correction is not None:
             correct = self.observer.correct if self.observer else self.tracker.correct

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Literal
 
 from prism.assistant.intent_examples import similar_intent
 from prism.assistant.mentions import StepMatch, rank_steps
@@ -21,7 +22,15 @@ from prism.assistant.retrieval import passage_index, retrieval_words
 from prism.procedure.model import Procedure
 from prism.text import normalise
 
-__all__ = ["Intent", "IntentKind", "choice_options", "step_number", "understand"]
+__all__ = [
+    "Intent",
+    "IntentKind",
+    "StepCommand",
+    "choice_options",
+    "step_command",
+    "step_number",
+    "understand",
+]
 
 
 class IntentKind(StrEnum):
@@ -215,6 +224,32 @@ _STEP_NUMBER = (
     r"\bstep (?:number )?(?P<n>\d+|" + "|".join(_ORDINALS) + r")\b(?! steps?\b)|"
     r"\b(?P<m>" + "|".join(o for o in _ORDINALS if o.endswith(("nd", "rd", "th"))) + r") step\b"
 )
+
+
+StepCommand = Literal["done", "skip"]
+
+_STEP_COMMAND = re.compile(
+    r"^(?:(?:ok(?:ay)?|right|alright|so|and|um+|uh+|now|yes|yeah|good|great)[ ,]+)*"
+    r"(?:(?P<done>next(?: (?:step|one|please))?|(?:i am |i'm )?(?:all )?(?:done|finished)"
+    r"(?: (?:with )?(?:this|that|it|this step|that step|here))?|that is done|this is done|"
+    r"that's done|go on|move on|continue)|"
+    r"(?P<skip>skip(?: (?:this|that|it|this one|that one|this step|that step))?(?: please)?))"
+    r"[.!]*$"
+)
+
+
+def step_command(utterance: str) -> StepCommand | None:
+    """A bare command to move on, in guided mode: ``"done"`` ("next", "done", "I'm
+    finished with this") or ``"skip"`` ("skip that"); ``None`` for anything else (a
+    question about the next step is a question).
+
+    >>> step_command("ok, next"), step_command("skip that"), step_command("what's next?")
+    ('done', 'skip', None)
+    """
+    found = _STEP_COMMAND.match(normalise(utterance))
+    if found is None:
+        return None
+    return "skip" if found.group("skip") else "done"
 
 
 def step_number(text: str) -> int | None:

@@ -403,6 +403,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "session_id": session.id,
             "procedure": session.procedure_id,
             "privacy": session.privacy,
+            "mode": registry.procedures.mode(session.procedure_id, privacy=session.privacy),
         }
 
     @app.get("/v1/sessions")
@@ -423,6 +424,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "session_id": session.id,
             "procedure": session.procedure_id,
             "privacy": session.privacy,
+            "mode": view["mode"],
             "ended": session.ended,
             "time_s": view["time_s"],
             "current": view["current"],

@@ -20,7 +20,8 @@ def runtime_view(
     Returns
     -------
     dict
-        ``procedure`` and ``procedure_name``, ``steps`` (id, name), ``time_s``, the
+        ``procedure`` and ``procedure_name``, ``mode`` (``"sensing"`` or
+        ``"guided"``), ``steps`` (id, name), ``time_s``, the
         ``current`` step (and ``current_name``) with its ``probability``, the tracked
         ``history`` (step, name, start, end in s) and ``probabilities`` (``times`` and,
         for the ``chart_steps`` steps that were most probable at some point, their
@@ -40,6 +41,7 @@ def runtime_view(
     return {
         "procedure": procedure.id,
         "procedure_name": procedure.name,
+        "mode": runtime.mode,
         "steps": [{"id": step.id, "name": step.name} for step in procedure.steps],
         "time_s": state.time,
         "current": state.current_step,

@@ -15,7 +15,10 @@ frame bytes, control messages) and which returns :class:`RuntimeEvent` s:
 
 Sessions of a procedure share its model and its remaining-time kernels. A privacy session
 (its watch sends audio decimated to 1 kHz, no intelligible speech) runs on the
-procedure's privacy model (:func:`~prism.server.procedures.model_folder`) instead.
+procedure's privacy model (:func:`~prism.server.procedures.model_folder`) instead. A
+procedure without a model (a new task) runs in guided mode
+(:attr:`~prism.server.runtime.SessionRuntime.mode`); a privacy session needs the privacy
+model (it is refused without one: the user asked for recognition on 1 kHz audio).
 
 Failures: a call that fails on its input raises a :class:`~prism.errors.PrismError`
 (frames that cannot be used come back in :attr:`StepResult.errors` instead). A sharded
@@ -58,6 +61,7 @@ from prism.protocol import (
 from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.features import PRIVACY_RATE_HZ
 from prism.sensing.streaming import FrameBatch, StreamingClassifier
+from prism.sensing.uninformative import UninformativeStream
 from prism.server.checkpoint import dump_runtime, load_runtime
 from prism.server.dashboard import runtime_view
 from prism.server.procedures import model_folder
@@ -210,8 +214,8 @@ class LocalPipeline(Pipeline):
         self.futures: dict[str, FutureModel] = {}
         """The remaining-time model each procedure's sessions share."""
         self._procedures: dict[str, Procedure] = {}
-        self._models: dict[tuple[str, bool], ActivityClassifier] = {}
-        """The model of each (procedure, privacy)."""
+        self._models: dict[tuple[str, bool], ActivityClassifier | None] = {}
+        """The model of each (procedure, privacy); None: it has none (guided mode)."""
         self._lock = threading.Lock()
 
     def _runtime(self, session_id: str, procedure_id: str, privacy: bool) -> SessionRuntime:
@@ -224,11 +228,11 @@ class LocalPipeline(Pipeline):
         audio_rate = PRIVACY_RATE_HZ if privacy else AUDIO_RATE_HZ
         if (procedure_id, privacy) not in self._models:
             folder = model_folder(self.models_dir, procedure_id, privacy=privacy)
-            if not folder.is_dir():
-                kind = "privacy model" if privacy else "trained model"
-                raise DataError(f"no {kind} for procedure {procedure_id!r} in {folder}")
-            model = ActivityClassifier.load(folder)
-            _warm_up(model, audio_rate)
+            if privacy and not folder.is_dir():
+                raise DataError(f"no privacy model for procedure {procedure_id!r} in {folder}")
+            model = ActivityClassifier.load(folder) if folder.is_dir() else None
+            if model is not None:
+                _warm_up(model, audio_rate)
             self._models[procedure_id, privacy] = model
         if procedure_id not in self.futures:
             future = FutureModel(
@@ -287,7 +291,7 @@ class LocalPipeline(Pipeline):
                         runtime.push(frame)
                     except PrismError as problem:
                         results[session_id].errors.append(FrameError(frame.seq, str(problem)))
-            rows = FrameBatch([runtime.stream for runtime in runtimes]).classify()
+            rows = _classified([runtime.stream for runtime in runtimes])
             for runtime, session_id, classified in zip(runtimes, frames, rows, strict=True):
                 results[session_id].frames = classified.shape[0]
                 if classified.shape[0]:
@@ -323,6 +327,17 @@ class LocalPipeline(Pipeline):
                 except PrismError:
                     failed += 1
             return failed
+
+
+def _classified(streams: Sequence[StreamingClassifier | UninformativeStream]) -> list[np.ndarray]:
+    """The new frames of every stream: the classifiers' in one batch
+    (:class:`~prism.sensing.streaming.FrameBatch`), guided sessions' as they are."""
+    recognizing = [s for s in streams if isinstance(s, StreamingClassifier)]
+    batch = iter(FrameBatch(recognizing).classify())
+    return [
+        next(batch) if isinstance(stream, StreamingClassifier) else stream.pop_frames()
+        for stream in streams
+    ]
 
 
 def _replay_input(runtime: SessionRuntime, stored: StoredInput) -> None:

@@ -42,6 +42,7 @@ from prism.protocol import (
 from prism.sensing.classifier import ActivityClassifier
 from prism.sensing.features import SensingError
 from prism.sensing.streaming import StreamingClassifier
+from prism.sensing.uninformative import UninformativeStream
 from prism.speech import SpeechRecognizer, transcribe_clip
 from prism.tracker import StepTracker, TrackerConfig, TrackerState
 from prism.tracker.model import TrackingModel
@@ -51,11 +52,13 @@ __all__ = [
     "ProbabilityHistory",
     "RuntimeConfig",
     "RuntimeEvent",
+    "SessionMode",
     "SessionRuntime",
     "transcribe_question",
 ]
 
 EventKind = Literal["step", "reminder", "answer", "error"]
+SessionMode = Literal["sensing", "guided"]
 
 
 @dataclass(frozen=True)
@@ -156,8 +159,11 @@ class SessionRuntime:
     Parameters
     ----------
     procedure : Procedure
-    classifier : ActivityClassifier
-        A fitted model over ``procedure``'s steps (e.g. ``models/latte_making``).
+    classifier : ActivityClassifier or None
+        A fitted model over ``procedure``'s steps (e.g. ``models/latte_making``); None
+        for a task without one: guided mode (:attr:`mode`), where the sensor frames only
+        keep the clock (:class:`~prism.sensing.uninformative.UninformativeStream`) and
+        the state moves by the step durations and by what the user says or taps.
     assistant : Assistant, optional
         Defaults to the grounded assistant of ``procedure``.
     config : RuntimeConfig, optional
@@ -179,7 +185,7 @@ class SessionRuntime:
     def __init__(
         self,
         procedure: Procedure,
-        classifier: ActivityClassifier,
+        classifier: ActivityClassifier | None,
         *,
         assistant: Assistant | None = None,
         config: RuntimeConfig | None = None,
@@ -188,7 +194,10 @@ class SessionRuntime:
         observe_phase: int = 0,
         audio_rate: int = AUDIO_RATE_HZ,
     ) -> None:
-        if tuple(classifier.class_names[: procedure.n_steps]) != procedure.step_ids:
+        if (
+            classifier is not None
+            and tuple(classifier.class_names[: procedure.n_steps]) != procedure.step_ids
+        ):
             raise DataError(
                 f"the classifier's classes {classifier.class_names} do not match the steps "
                 f"of procedure {procedure.id!r} ({', '.join(procedure.step_ids)})"
@@ -196,15 +205,21 @@ class SessionRuntime:
         self.procedure = procedure
         self.config = config or RuntimeConfig()
         self.observe_phase = observe_phase
-        self.stream = StreamingClassifier(classifier, audio_rate=audio_rate, late_imu="drop")
+        self.stream: StreamingClassifier | UninformativeStream = (
+            UninformativeStream(procedure.n_steps + 1, audio_rate=audio_rate)
+            if classifier is None
+            else StreamingClassifier(classifier, audio_rate=audio_rate, late_imu="drop")
+        )
+        profile = None if classifier is None else classifier.error_profile_
         self.tracker = StepTracker(
-            procedure,
-            TrackerConfig(classifier_profile=classifier.error_profile_),
-            model=tracking_model,
+            procedure, TrackerConfig(classifier_profile=profile), model=tracking_model
         )
         self.observer = Observer(self.tracker, future=future)
         self.assistant = SessionAssistant(
-            self.tracker, assistant or Assistant(procedure), observer=self.observer
+            self.tracker,
+            assistant or Assistant(procedure),
+            observer=self.observer,
+            guided=classifier is None,
         )
         self._last_step: tuple[str | None, float] = ("", -np.inf)
         # the prediction from the start (the same for every session of the procedure:
@@ -222,6 +237,12 @@ class SessionRuntime:
     def state(self) -> TrackerState:
         """The tracker's latest state."""
         return self.tracker.state()
+
+    @property
+    def mode(self) -> SessionMode:
+        """``"sensing"`` (a trained model recognizes the steps) or ``"guided"`` (none:
+        the user's words and taps and the step durations move the state)."""
+        return "guided" if isinstance(self.stream, UninformativeStream) else "sensing"
 
     def handle_frame(self, frame: SensorFrame) -> list[RuntimeEvent]:
         """Feed an IMU batch or an audio chunk; events for every frame it completes.

@@ -459,6 +459,7 @@ function receive(message) {
       app.retry = 0;
       status("live", "up");
       say("recording", message.recording ? "This session is recorded for research: its raw audio and motion are kept." : "");
+      showMode(message.mode);
       transmit(app.outbox.welcome(message.next_seq));
       break;
     case "step":
@@ -543,6 +544,20 @@ function sendQuestion() {
   if (n < MIN_QUESTION_S * 16000) { say("asked", "No sound came from the microphone."); return; }
   sendFrame(KIND.QUESTION, question.from, 16000, toInt16(joined(samples, n)));
   say("asked", "Asked: waiting for the answer…");
+}
+
+/** Guided mode (the task has no recognizer yet): the user moves on by tapping or saying
+ * "next"; the answer names the step to do now. */
+function showMode(mode) {
+  const guided = mode === "guided";
+  $("next-step").hidden = !guided;
+  say("mode", guided ? "Guided mode: this task has no recognizer yet. Tap “Step done” or say “next” when you finish a step." : "");
+}
+
+function nextStep() {
+  if (!app.session) return;
+  sendControl({ type: "question", text: "next", t: sessionTime() });
+  say("asked", "Step done: what comes now…");
 }
 
 function askTyped(event) {
@@ -706,6 +721,7 @@ function wire() {
   $("talk").addEventListener("contextmenu", (event) => event.preventDefault());
   $("ask-form").addEventListener("submit", askTyped);
   $("finish").addEventListener("click", finish);
+  $("next-step").addEventListener("click", nextStep);
   $("again").addEventListener("click", () => { showHome(); });
   $("forget").addEventListener("click", () => unpair(""));
   $("privacy").addEventListener("change", () => saved.set("privacy", $("privacy").checked));
