@@ -226,6 +226,9 @@ class LocalPipeline(Pipeline):
             passage_index(self._procedures[procedure_id])  # now, not at the first question
         procedure = self._procedures[procedure_id]
         audio_rate = PRIVACY_RATE_HZ if privacy else AUDIO_RATE_HZ
+        key = (procedure_id, privacy)
+        if key in self._models and self._models[key] is None:
+            del self._models[key]  # guided so far: a model may have been trained since
         if (procedure_id, privacy) not in self._models:
             folder = model_folder(self.models_dir, procedure_id, privacy=privacy)
             if privacy and not folder.is_dir():
