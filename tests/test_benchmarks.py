@@ -74,6 +74,14 @@ def test_load_benchmark_reports_latency_cpu_and_memory() -> None:
     assert report["latency_samples"] >= 3 and report["errors_received"] == 0
     assert report["sessions_without_final"] == 0
     assert report["cpu_percent"] > 0 and report["rss_mb"] > 50
+    # the cost of one watch: CPU over the streaming window, memory over the idle service
+    assert report["cpu_ms_per_session_second"] > 0
+    assert sum(report["cpu_ms_per_session_second_by_process"]) == pytest.approx(
+        report["cpu_ms_per_session_second"], abs=0.01
+    )
+    assert 50 < report["memory_mb_idle"] < report["rss_mb"]
+    assert report["memory_mb_per_session"] > 0
+    assert report["disk_mb_per_session_hour"] is None  # no growth rate before 30 s
     assert report["service_counters"]["frames"] == report["frames_sent"]
     # the store on disk: a size at both ends; no growth rate before 30 s of streaming
     assert 0 < report["database_mb_start"] <= report["database_mb_end"]
