@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/load.py [--sessions 200] [--seconds 60] [--chunk-s 0.2] [--json]
+                              [--profile DIR]
 
 Starts the service (``uvicorn --factory prism.server.app:create_app``, one worker, a
 fresh SQLite file) as a child process on 127.0.0.1, registers a device, opens
@@ -54,6 +55,9 @@ Measured:
   caches), so it falls with more sessions.
 - ``disk_mb_per_session_hour``: ``database_growth_mb_per_min`` (below) per session,
   scaled to an hour (None before 30 s of streaming).
+- ``profile`` (with ``--profile DIR``): the share of the service's CPU samples (py-spy,
+  every process, the streaming window) by part of PrISM (``benchmarks/where_time_goes.py``);
+  the raw stacks stay in ``DIR``.
 - ``batches``: the service's histogram of sessions per classification batch (from
   ``/metrics``), and the service's error counters.
 """
@@ -66,6 +70,8 @@ import contextlib
 import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -273,21 +279,47 @@ async def _run_watches(
     return list(results), start
 
 
+def _record(service: psutil.Process, seconds: float, folder: Path) -> list[subprocess.Popen[bytes]]:
+    """Start ``py-spy record`` on every service process for ``seconds`` (100 samples/s,
+    without pausing it): raw stacks in ``folder/process-<i>.txt``, the front first
+    (``benchmarks/where_time_goes.py`` sums them up)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    recorders = []
+    for i, process in enumerate(tree(service)):
+        command = [
+            str(spy), "record", "--pid", str(process.pid), "--duration", str(round(seconds)),
+            "--rate", "100", "--nonblocking", "--format", "raw",
+            "--output", str(folder / f"process-{i}.txt"),
+        ]  # fmt: skip
+        recorders.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    return recorders
+
+
 def _cpu_s(service: psutil.Process) -> dict[int, float]:
     """CPU seconds (user + system) per process of the service."""
     return {p.pid: p.cpu_times().user + p.cpu_times().system for p in tree(service)}
 
 
 async def _streaming_window(
-    service: psutil.Process, started: asyncio.Future[float], seconds: float
+    service: psutil.Process,
+    started: asyncio.Future[float],
+    seconds: float,
+    profile: Path | None,
 ) -> tuple[dict[int, float], float]:
     """CPU seconds per process of the service from the start of streaming (``started``)
-    to ``seconds`` later, and the service's resident memory (MB) then."""
+    to ``seconds`` later, and the service's resident memory (MB) then; with ``profile``,
+    each process recorded by py-spy meanwhile (:func:`_record`)."""
     start = await started
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
     before = _cpu_s(service)
+    recorders = _record(service, seconds, profile) if profile is not None else []
     await asyncio.sleep(max(0.0, start + seconds - time.perf_counter()))
     after = _cpu_s(service)
+    for recorder in recorders:  # py-spy stops by itself after the window
+        await asyncio.to_thread(recorder.wait)
     busy = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
     return busy, sum(rss_mb_by_process(service))
 
@@ -354,7 +386,7 @@ async def _measure(
     wall_before = time.perf_counter()
     started: asyncio.Future[float] = asyncio.get_running_loop().create_future()
     watches = asyncio.ensure_future(_run_watches(base, args, scripts, started))
-    window = asyncio.ensure_future(_streaming_window(service, started, args.seconds))
+    window = asyncio.ensure_future(_streaming_window(service, started, args.seconds, args.profile))
     await asyncio.sleep(0)
     sampler = asyncio.ensure_future(_sample_memory(service, wall_before + 2.0, samples))
     sizer = asyncio.ensure_future(_sample_database(database, sizes))
@@ -483,9 +515,21 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="the service's pipeline worker processes (default: one per core)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="record the service with py-spy over the streaming window into DIR "
+        "(summed up in the report's 'profile'; benchmarks/where_time_goes.py)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON only")
     args = parser.parse_args()
     report = run(args)
+    if args.profile is not None:
+        from where_time_goes import report as profile_report
+
+        report["profile"] = profile_report(args.profile)
     if args.json:
         print(json.dumps(report))
         return
