@@ -33,6 +33,8 @@ checked and cleaned is described there).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,7 +49,7 @@ from prism.sensing.features import (
 )
 from prism.sensing.frame_streams import AudioFrameStream, ImuFrameStream
 from prism.sensing.framing import frame_count
-from prism.sensing.network import check_modalities
+from prism.sensing.network import FusedActivityNet, check_modalities
 from prism.sensing.state_pool import StateSlot
 
 __all__ = [
@@ -145,7 +147,7 @@ class StreamingClassifier:
                 f"the model analyses audio at {model_rate} Hz; audio pushed at "
                 f"audio_rate = {audio_rate} Hz cannot give the same features"
             )
-        self._network = classifier.network_.eval()
+        self._network = _inference_network(classifier.network_)
         self._state = StateSlot(self._network)
         self._emitted = 0
         self._finished = False
@@ -294,6 +296,22 @@ class StreamingClassifier:
             stream.finish(n_frames)
         self._finished = True
         return self.pop_frames()
+
+
+_INFERENCE: weakref.WeakKeyDictionary[FusedActivityNet, FusedActivityNet] = (
+    weakref.WeakKeyDictionary()
+)
+_INFERENCE_LOCK = threading.Lock()
+
+
+def _inference_network(network: FusedActivityNet) -> FusedActivityNet:
+    """``network.for_inference()``, made once per network: the streams of one model share
+    it (and with it their row pool: :mod:`prism.sensing.state_pool`)."""
+    with _INFERENCE_LOCK:
+        twin = _INFERENCE.get(network)
+        if twin is None:
+            twin = _INFERENCE[network] = network.for_inference()
+        return twin
 
 
 def classify_streams(
