@@ -408,6 +408,10 @@ def _interpolate_grid(times: np.ndarray, values: np.ndarray, grid: np.ndarray) -
     Every channel must hold a finite sample. Returns ``(grid.size, 6)`` float64.
     """
     out = np.empty((grid.size, values.shape[1]), dtype=np.float64)
+    if np.isfinite(values).all():  # the usual case: no sample to skip
+        for channel in range(values.shape[1]):
+            out[:, channel] = np.interp(grid, times, values[:, channel])
+        return out
     for channel in range(values.shape[1]):
         column = values[:, channel]
         finite = np.isfinite(column)
