@@ -59,7 +59,10 @@ Measured:
   every process, the streaming window) by part of PrISM (``benchmarks/where_time_goes.py``);
   the raw stacks stay in ``DIR``.
 - ``batches``: the service's histogram of sessions per classification batch (from
-  ``/metrics``), and the service's error counters.
+  ``/metrics``), and the service's error counters; ``batch_sessions_mean`` its mean.
+  The CPU cost of a session depends on it: each batch has a fixed cost (the network
+  call, the worker round trip, the database transaction), so a service that keeps up
+  easily runs many small batches and spends more per session than a busier one.
 """
 
 from __future__ import annotations
@@ -495,6 +498,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors_received": sum(len(r.errors) for r in results),
         **database,
         "batches": dict(sorted(batches.items())),
+        "batch_sessions_mean": (
+            sum(size * count for size, count in batches.items()) / sum(batches.values())
+            if batches
+            else None
+        ),
         "service_counters": {
             key.removeprefix("prism_").removesuffix("_total"): value
             for key, value in metrics.items()
