@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/load.py [--sessions 200] [--seconds 60] [--chunk-s 0.2] [--json]
+                              [--profile DIR]
 
 Starts the service (``uvicorn --factory prism.server.app:create_app``, one worker, a
 fresh SQLite file) as a child process on 127.0.0.1, registers a device, opens
@@ -42,8 +43,26 @@ Measured:
   growth of what is kept. The write-ahead log is left out of the slope: it is bounded
   (rewound every 2 s, trimmed to 64 MB) and rises and falls by tens of MB with the
   moment it is sampled.
+- ``cpu_ms_per_session_second``: the service's CPU time (user + system, the front and
+  its pipeline workers) over the streaming window only (from the moment the watches
+  start streaming to ``--seconds`` later: not the start-up, the sessions' opening or
+  the ends), in ms per session per second of streaming; the cost of one watch.
+  ``cpu_ms_per_session_second_by_process`` splits it by process (the front first).
+- ``memory_mb_per_session``: the growth of the service's resident memory (all its
+  processes) from its idle baseline (``memory_mb_idle``: started, no session open, no
+  model loaded) to the end of streaming, divided by the sessions. It includes what each
+  pipeline worker loads once (the model, the procedure's tracking and remaining-time
+  caches), so it falls with more sessions.
+- ``disk_mb_per_session_hour``: ``database_growth_mb_per_min`` (below) per session,
+  scaled to an hour (None before 30 s of streaming).
+- ``profile`` (with ``--profile DIR``): the share of the service's CPU samples (py-spy,
+  every process, the streaming window) by part of PrISM (``benchmarks/where_time_goes.py``);
+  the raw stacks stay in ``DIR``.
 - ``batches``: the service's histogram of sessions per classification batch (from
-  ``/metrics``), and the service's error counters.
+  ``/metrics``), and the service's error counters; ``batch_sessions_mean`` its mean.
+  The CPU cost of a session depends on it: each batch has a fixed cost (the network
+  call, the worker round trip, the database transaction), so a service that keeps up
+  easily runs many small batches and spends more per session than a busier one.
 """
 
 from __future__ import annotations
@@ -54,6 +73,8 @@ import contextlib
 import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -222,8 +243,10 @@ async def _stream_watch(
 
 
 async def _run_watches(
-    base: str, args: argparse.Namespace, scripts: list[Script]
+    base: str, args: argparse.Namespace, scripts: list[Script], started: asyncio.Future[float]
 ) -> tuple[list[WatchStats], float]:
+    """Open the sessions, then stream into all of them; ``started`` gets the
+    ``perf_counter`` time at which streaming starts, as soon as it is known."""
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     async with httpx.AsyncClient(base_url=base, timeout=30.0) as http:
         sessions = []  # (session id, device token): one device per watch, as in the field
@@ -240,6 +263,7 @@ async def _run_watches(
             sessions.append((reply.json()["session_id"], token))
     ws_base = base.replace("http", "ws", 1)
     start = time.perf_counter() + 2.0  # time for every watch to connect
+    started.set_result(start)
     results = await asyncio.gather(
         *(
             _watch(
@@ -258,9 +282,49 @@ async def _run_watches(
     return list(results), start
 
 
+def _record(service: psutil.Process, seconds: float, folder: Path) -> list[subprocess.Popen[bytes]]:
+    """Start ``py-spy record`` on every service process for ``seconds`` (100 samples/s,
+    without pausing it): raw stacks in ``folder/process-<i>.txt``, the front first
+    (``benchmarks/where_time_goes.py`` sums them up)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    recorders = []
+    for i, process in enumerate(tree(service)):
+        command = [
+            str(spy), "record", "--pid", str(process.pid), "--duration", str(round(seconds)),
+            "--rate", "100", "--nonblocking", "--format", "raw",
+            "--output", str(folder / f"process-{i}.txt"),
+        ]  # fmt: skip
+        recorders.append(
+            subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        )
+    return recorders
+
+
 def _cpu_s(service: psutil.Process) -> dict[int, float]:
     """CPU seconds (user + system) per process of the service."""
     return {p.pid: p.cpu_times().user + p.cpu_times().system for p in tree(service)}
+
+
+async def _streaming_window(
+    service: psutil.Process,
+    started: asyncio.Future[float],
+    seconds: float,
+    profile: Path | None,
+) -> tuple[dict[int, float], float]:
+    """CPU seconds per process of the service from the start of streaming (``started``)
+    to ``seconds`` later, and the service's resident memory (MB) then; with ``profile``,
+    each process recorded by py-spy meanwhile (:func:`_record`)."""
+    start = await started
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    before = _cpu_s(service)
+    recorders = _record(service, seconds, profile) if profile is not None else []
+    await asyncio.sleep(max(0.0, start + seconds - time.perf_counter()))
+    after = _cpu_s(service)
+    for recorder in recorders:  # py-spy stops by itself after the window
+        await asyncio.to_thread(recorder.wait)
+    busy = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+    return busy, sum(rss_mb_by_process(service))
 
 
 async def _sample_memory(
@@ -315,17 +379,22 @@ async def _measure(
     float,
     list[tuple[float, list[float]]],
     list[tuple[float, float, float]],
+    dict[int, float],
+    float,
 ]:
     samples: list[tuple[float, list[float]]] = []
     sizes: list[tuple[float, float, float]] = []
     cpu_before = _cpu_s(service)
     own_before = time.process_time()
     wall_before = time.perf_counter()
-    watches = asyncio.ensure_future(_run_watches(base, args, scripts))
+    started: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    watches = asyncio.ensure_future(_run_watches(base, args, scripts, started))
+    window = asyncio.ensure_future(_streaming_window(service, started, args.seconds, args.profile))
     await asyncio.sleep(0)
     sampler = asyncio.ensure_future(_sample_memory(service, wall_before + 2.0, samples))
     sizer = asyncio.ensure_future(_sample_database(database, sizes))
     results, start = await watches
+    streaming_busy, streaming_rss = await window
     global STREAM_START
     STREAM_START = start
     sampler.cancel()
@@ -336,7 +405,22 @@ async def _measure(
     global LOAD_CPU_PERCENT
     LOAD_CPU_PERCENT = 100.0 * (time.process_time() - own_before) / wall
     since_start = [(t - start, mb, wal) for t, mb, wal in sizes if t >= start]
-    return results, busy, wall, samples, since_start
+    return results, busy, wall, samples, since_start, streaming_busy, streaming_rss
+
+
+def _idle_rss_mb(service: psutil.Process, *, settle_s: float = 30.0) -> float:
+    """The service's resident memory (MB, all processes) once it is idle: sampled every
+    0.5 s until it changes by less than 1 MB (the workers import their libraries after
+    the front answers), at most ``settle_s``."""
+    deadline = time.perf_counter() + settle_s
+    last = sum(rss_mb_by_process(service))
+    while time.perf_counter() < deadline:
+        time.sleep(0.5)
+        now = sum(rss_mb_by_process(service))
+        if abs(now - last) < 1.0:
+            return now
+        last = now
+    return last
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -350,7 +434,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         base = server.base
         try:
             service = server.start()
-            results, busy_s, wall_s, memory, sizes = asyncio.run(
+            idle_mb = _idle_rss_mb(service)
+            results, busy_s, wall_s, memory, sizes, streaming_s, streaming_mb = asyncio.run(
                 _measure(base, args, scripts, service, database)
             )
             rss_mb = sum(rss_mb_by_process(service))
@@ -371,6 +456,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     lag_p99 = float(np.percentile(lags, 99))
     kept_up = all(f is not None for f in finals)
     after_warmup = [sum(rss) for t, rss in memory if t >= WARMUP_S]
+    database = _database_report(sizes, args.seconds)
+    growth = database["database_growth_mb_per_min"]
+    session_s = args.sessions * args.seconds
     batches = {
         int(re.search(r'size="(\d+)"', key).group(1)): int(value)  # type: ignore[union-attr]
         for key, value in metrics.items()
@@ -392,6 +480,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sessions_dropped": sum(r.dropped for r in results),
         "cpu_percent": 100.0 * sum(busy_s.values()) / wall_s,
         "cpu_percent_by_process": [round(100.0 * b / wall_s, 1) for b in busy_s.values()],
+        "cpu_ms_per_session_second": 1e3 * sum(streaming_s.values()) / session_s,
+        "cpu_ms_per_session_second_by_process": [
+            round(1e3 * b / session_s, 3) for b in streaming_s.values()
+        ],
+        "memory_mb_idle": round(idle_mb, 1),
+        "memory_mb_per_session": (streaming_mb - idle_mb) / args.sessions,
+        "disk_mb_per_session_hour": None if growth is None else growth * 60 / args.sessions,
         "load_generator_cpu_percent": LOAD_CPU_PERCENT,
         "rss_mb": rss_mb,
         "rss_mb_samples": [[round(t, 1), round(sum(rss), 1)] for t, rss in memory],
@@ -401,8 +496,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_growth_mb": (after_warmup[-1] - after_warmup[0]) if len(after_warmup) > 1 else 0.0,
         "frames_sent": sum(r.frames_sent for r in results),
         "errors_received": sum(len(r.errors) for r in results),
-        **_database_report(sizes, args.seconds),
+        **database,
         "batches": dict(sorted(batches.items())),
+        "batch_sessions_mean": (
+            sum(size * count for size, count in batches.items()) / sum(batches.values())
+            if batches
+            else None
+        ),
         "service_counters": {
             key.removeprefix("prism_").removesuffix("_total"): value
             for key, value in metrics.items()
@@ -423,9 +523,21 @@ def main() -> None:
         default=os.cpu_count() or 1,
         help="the service's pipeline worker processes (default: one per core)",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="record the service with py-spy over the streaming window into DIR "
+        "(summed up in the report's 'profile'; benchmarks/where_time_goes.py)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON only")
     args = parser.parse_args()
     report = run(args)
+    if args.profile is not None:
+        from where_time_goes import report as profile_report
+
+        report["profile"] = profile_report(args.profile)
     if args.json:
         print(json.dumps(report))
         return

@@ -74,7 +74,40 @@ def test_load_benchmark_reports_latency_cpu_and_memory() -> None:
     assert report["latency_samples"] >= 3 and report["errors_received"] == 0
     assert report["sessions_without_final"] == 0
     assert report["cpu_percent"] > 0 and report["rss_mb"] > 50
+    # the cost of one watch: CPU over the streaming window, memory over the idle service
+    assert report["cpu_ms_per_session_second"] > 0
+    assert sum(report["cpu_ms_per_session_second_by_process"]) == pytest.approx(
+        report["cpu_ms_per_session_second"], abs=0.01
+    )
+    assert 50 < report["memory_mb_idle"] < report["rss_mb"]
+    assert report["memory_mb_per_session"] > 0
+    assert report["disk_mb_per_session_hour"] is None  # no growth rate before 30 s
+    assert 1 <= report["batch_sessions_mean"] <= 3
     assert report["service_counters"]["frames"] == report["frames_sent"]
     # the store on disk: a size at both ends; no growth rate before 30 s of streaming
     assert 0 < report["database_mb_start"] <= report["database_mb_end"]
     assert report["database_growth_mb_per_min"] is None
+
+
+def test_where_time_goes_gives_each_sample_to_its_innermost_known_part(tmp_path: Path) -> None:
+    """numpy under the tracker counts for the tracker, torch anywhere for the network; a
+    thread blocked in the event loop's select is left out."""
+    (tmp_path / "process-0.txt").write_text(
+        "run (asyncio/base_events.py:1);select (selectors.py:2);EpollSelector.select "
+        "(selectors.py:468) 40\n"
+        "step (prism/server/batches.py:3);record_many (prism/storage/sqlite.py:300) 10\n"
+    )
+    (tmp_path / "process-1.txt").write_text(
+        "step (prism/server/pipeline.py:1);update (prism/tracker/tracker.py:2);"
+        "where (numpy/_core/multiarray.py:3) 30\n"
+        "step (prism/server/pipeline.py:1);embed (prism/sensing/network.py:9);"
+        "forward (torch/nn/modules/conv.py:380) 60\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "where_time_goes.py"), str(tmp_path), "--json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    assert report["samples"] == 100 and report["samples_waiting"] == 40
+    assert report["percent"] == {"network (torch)": 60.0, "tracker": 30.0, "storage (SQLite)": 10.0}
+    assert report["samples_by_process"] == {"process-0": 10, "process-1": 90}

@@ -5,6 +5,9 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import resample_poly
 
 from prism.data.recording import ImuSamples, clean_imu
@@ -22,6 +25,7 @@ from prism.sensing.features import (
     imu_frames,
     imu_window_channels,
 )
+from prism.sensing.features import _windows as strided_windows
 
 RATE = 16_000
 FLOOR_DB = 10 * np.log10(LOG_MEL_FLOOR)
@@ -30,6 +34,34 @@ FLOOR_DB = 10 * np.log10(LOG_MEL_FLOOR)
 def tone(frequency: float, seconds: float, *, rate: int = RATE) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (0.5 * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+# ------------------------------------------------------------------------- windows
+@given(
+    rows=st.integers(1, 60),
+    channels=st.sampled_from([0, 1, 3]),
+    length=st.integers(1, 20),
+    step=st.integers(1, 9),
+    data=st.data(),
+)
+def test_windows_equal_sliding_window_view(
+    rows: int, channels: int, length: int, step: int, data: st.DataObject
+) -> None:
+    """The streaming core's strided windows are numpy's sliding windows, every ``step``-th."""
+    shape = (rows,) if channels == 0 else (rows, channels)
+    array = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    possible = max(0, (rows - length) // step + 1) if rows >= length else 0
+    count = data.draw(st.integers(0, possible))
+    got = strided_windows(array, count, length, step)
+    if count:
+        expected = sliding_window_view(array, length, axis=0)[::step][:count]
+        np.testing.assert_array_equal(got, expected)
+    assert got.shape[0] == count and not got.flags.writeable
+
+
+def test_windows_past_the_end_raise() -> None:
+    with pytest.raises(SensingError, match="3 windows of 4 every 2 need 8 rows, got 7"):
+        strided_windows(np.zeros(7), 3, 4, 2)
 
 
 # ------------------------------------------------------------------------- audio

@@ -102,6 +102,36 @@ def test_context_frame_by_frame_equals_one_pass(net: FusedActivityNet) -> None:
     torch.testing.assert_close(torch.cat(frames, dim=1), whole, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("modalities", [("imu",), ("audio",), ("imu", "audio")])
+def test_inference_copy_gives_the_same_logits(
+    net: FusedActivityNet, modalities: tuple[str, ...]
+) -> None:
+    """The copy with batch norms folded into the convolutions (and no dropout layers)
+    gives the network's eval-mode logits, with learned normalisation statistics."""
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
+                size = module.num_features
+                module.running_mean.copy_(torch.randn(size, generator=generator))
+                module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
+                module.weight.copy_(torch.randn(size, generator=generator))
+                module.bias.copy_(torch.randn(size, generator=generator))
+    twin = net.for_inference()
+    assert not any(p.requires_grad for p in twin.parameters())
+    assert not any(
+        isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d) for m in twin.modules()
+    )
+    imu, audio = inputs(2, 12, seed=4)
+    given_imu = imu if "imu" in modalities else None
+    given_audio = audio if "audio" in modalities else None
+    with torch.no_grad():
+        expected = net(given_imu, given_audio)
+        got = twin(given_imu, given_audio)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    assert any(p.requires_grad for p in net.parameters())  # the original is left alone
+
+
 def test_missing_modality_uses_the_learned_vector_with_early_fusion() -> None:
     torch.manual_seed(0)
     net = FusedActivityNet(5, config=replace(SMALL, fusion="early")).eval()

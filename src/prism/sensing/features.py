@@ -40,7 +40,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from prism.data.recording import AUDIO_RATE_HZ, IMU_CHANNELS, ImuSamples
 from prism.errors import DataError, SensingError
@@ -205,6 +205,28 @@ class LogMelSpec:
         }
 
 
+def _windows(array: np.ndarray, count: int, length: int, step: int) -> np.ndarray:
+    """Read-only view of ``count`` windows of ``length`` rows of ``array``, one every
+    ``step`` rows (private core).
+
+    ``array`` of shape ``(n,)`` gives ``(count, length)``; ``(n, C)`` gives ``(count, C,
+    length)`` (the window axis last): ``sliding_window_view(array, length, axis=0)[::step]
+    [:count]`` without its checks and set-up, which cost more than the few windows of a
+    streaming call. Hand-written for that reason; the bounds are checked here because
+    a view past the end would read foreign memory.
+    """
+    if count and (count - 1) * step + length > array.shape[0]:
+        raise SensingError(
+            f"{count} windows of {length} every {step} need "
+            f"{(count - 1) * step + length} rows, got {array.shape[0]}"
+        )
+    rows = array.strides[0]
+    if array.ndim == 1:
+        return as_strided(array, (count, length), (step * rows, rows), writeable=False)
+    shape = (count, array.shape[1], length)
+    return as_strided(array, shape, (step * rows, array.strides[1], rows), writeable=False)
+
+
 def _decimate(padded: np.ndarray, n_out: int, spec: LogMelSpec) -> np.ndarray:
     """``out[i] = padded[i * F : i * F + L] @ taps`` for ``i < n_out`` (private core).
 
@@ -214,7 +236,7 @@ def _decimate(padded: np.ndarray, n_out: int, spec: LogMelSpec) -> np.ndarray:
     out = np.empty(n_out, dtype=np.float64)
     if n_out == 0:
         return out
-    view = sliding_window_view(padded, taps.size)[::factor]
+    view = _windows(padded, n_out, taps.size, factor)
     for start in range(0, n_out, _BLOCK):
         stop = min(start + _BLOCK, n_out)
         out[start:stop] = view[start:stop] @ taps
@@ -230,7 +252,7 @@ def _logmel_columns(buffer: np.ndarray, n_columns: int, spec: LogMelSpec) -> np.
     out = np.empty((n_columns, N_MELS), dtype=np.float64)
     if n_columns == 0:
         return out
-    view = sliding_window_view(buffer, spec.win_length)[:: spec.hop]
+    view = _windows(buffer, n_columns, spec.win_length, spec.hop)
     for start in range(0, n_columns, _BLOCK):
         stop = min(start + _BLOCK, n_columns)
         spectrum = np.fft.rfft(view[start:stop] * spec.window, n=spec.n_fft, axis=1)
@@ -246,8 +268,8 @@ def _column_windows(columns: np.ndarray, n_frames: int, spec: LogMelSpec) -> np.
     """
     if n_frames == 0:
         return np.zeros((0, N_MELS, AUDIO_COLUMNS), dtype=np.float32)
-    view = sliding_window_view(columns, AUDIO_COLUMNS, axis=0)[:: spec.columns_per_frame]
-    return np.ascontiguousarray(view[:n_frames], dtype=np.float32)
+    view = _windows(columns, n_frames, AUDIO_COLUMNS, spec.columns_per_frame)
+    return np.ascontiguousarray(view, dtype=np.float32)
 
 
 def _check_frames(n_frames: int) -> None:
@@ -386,6 +408,10 @@ def _interpolate_grid(times: np.ndarray, values: np.ndarray, grid: np.ndarray) -
     Every channel must hold a finite sample. Returns ``(grid.size, 6)`` float64.
     """
     out = np.empty((grid.size, values.shape[1]), dtype=np.float64)
+    if np.isfinite(values).all():  # the usual case: no sample to skip
+        for channel in range(values.shape[1]):
+            out[:, channel] = np.interp(grid, times, values[:, channel])
+        return out
     for channel in range(values.shape[1]):
         column = values[:, channel]
         finite = np.isfinite(column)
@@ -407,8 +433,8 @@ def _imu_windows(grid_values: np.ndarray, n_frames: int, *, magnitude: bool) -> 
         norm = np.sqrt(np.sum(grid_values[:, :3] ** 2, axis=1, keepdims=True))
         grid_values = np.concatenate([grid_values, norm], axis=1)
     step = _frame_hop(IMU_RESAMPLE_HZ, 1)
-    view = sliding_window_view(grid_values, IMU_WINDOW_SAMPLES, axis=0)[::step]
-    return np.ascontiguousarray(view[:n_frames], dtype=np.float32)
+    view = _windows(grid_values, n_frames, IMU_WINDOW_SAMPLES, step)
+    return np.ascontiguousarray(view, dtype=np.float32)
 
 
 def _imu_grid_span(n_frames: int) -> tuple[int, int]:

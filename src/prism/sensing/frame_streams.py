@@ -215,6 +215,12 @@ class AudioFrameStream:
         return windows
 
 
+def _in_order_after(stamps: np.ndarray, newest: float) -> bool:
+    """Whether ``stamps`` (finite, ``(n,)``, n >= 1) strictly increase from after
+    ``newest``: then sorting, repeats and late rows need no work."""
+    return bool(stamps.size and stamps[0] > newest and (stamps[1:] > stamps[:-1]).all())
+
+
 class ImuFrameStream:
     """Incremental :func:`~prism.sensing.features.imu_frames` (input rules: module docstring).
 
@@ -296,25 +302,28 @@ class ImuFrameStream:
             )
         if not np.isfinite(stamps).all():
             raise DataError("IMU chunk timestamps contain NaN or infinite values")
-        order = np.argsort(stamps, kind="stable")
-        stamps, rows = stamps[order], rows[order]
-        keep = np.concatenate([[True], np.diff(stamps) > 0]) & (stamps != self._newest)
-        late = stamps < self._newest
-        if late.any() and self.late == "error":
-            raise DataError(
-                f"IMU chunk has {int(late.sum())} row(s) older than t = {self._newest:.3f} s "
-                f"already received (first at t = {stamps[late][0]:.3f} s); the chunk was not used"
-            )
-        self.dropped += int(late.sum())
-        stamps, rows = stamps[keep & ~late], rows[keep & ~late]
-        if stamps.size == 0:
-            return
-        self._check_gaps(stamps, rows)
+        if not _in_order_after(stamps, self._newest):  # the usual chunk needs none of this
+            order = np.argsort(stamps, kind="stable")
+            stamps, rows = stamps[order], rows[order]
+            keep = np.concatenate([[True], np.diff(stamps) > 0]) & (stamps != self._newest)
+            late = stamps < self._newest
+            if late.any() and self.late == "error":
+                raise DataError(
+                    f"IMU chunk has {int(late.sum())} row(s) older than t = {self._newest:.3f} s "
+                    f"already received (first at t = {stamps[late][0]:.3f} s); "
+                    "the chunk was not used"
+                )
+            self.dropped += int(late.sum())
+            stamps, rows = stamps[keep & ~late], rows[keep & ~late]
+            if stamps.size == 0:
+                return
+        finite = np.isfinite(rows)
+        all_finite = bool(finite.all())
+        self._check_gaps(stamps, rows, all_finite=all_finite)
         if np.isnan(self._first_row):
             self._first_row = stamps[0]
         self._newest = stamps[-1]
-        finite = np.isfinite(rows)
-        if finite.all():  # the usual chunk: one step for every channel
+        if all_finite:  # the usual chunk: one step for every channel
             self._last_finite[:] = stamps[-1]
         else:
             for channel in range(rows.shape[1]):
@@ -324,7 +333,7 @@ class ImuFrameStream:
         self._values = np.concatenate([self._values, rows])
         self._resample(float(self._last_finite.min()))
 
-    def _check_gaps(self, stamps: np.ndarray, rows: np.ndarray) -> None:
+    def _check_gaps(self, stamps: np.ndarray, rows: np.ndarray, *, all_finite: bool) -> None:
         marks = stamps if np.isinf(self._newest) else np.concatenate([[self._newest], stamps])
         gaps = np.diff(marks)
         if (gaps > self.max_gap_s).any():
@@ -334,7 +343,7 @@ class ImuFrameStream:
                 f"(longer than max_gap_s = {self.max_gap_s} s); the chunk was not used"
             )
         first = stamps[0] if np.isnan(self._first_row) else self._first_row
-        if np.isfinite(rows).all():  # the only missing run a channel can have: before the chunk
+        if all_finite:  # the only missing run a channel can have: before the chunk
             anchors = np.where(np.isinf(self._last_finite), first, self._last_finite)
             runs = stamps[0] - anchors
             if (runs > self.max_gap_s).any():
@@ -368,9 +377,11 @@ class ImuFrameStream:
             stop = int(np.floor(until * IMU_RESAMPLE_HZ)) + 2
             grid = _grid_times(self._next_grid, max(stop, self._next_grid))
             stop = self._next_grid + int(np.count_nonzero(grid <= until))
+            grid = grid[: stop - self._next_grid]
+        else:
+            grid = _grid_times(self._next_grid, max(stop, self._next_grid))
         if stop <= self._next_grid:
             return
-        grid = _grid_times(self._next_grid, stop)
         values = _interpolate_grid(self._times, self._values, grid)
         self._grid = np.concatenate([self._grid, values])
         self._next_grid = stop

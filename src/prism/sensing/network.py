@@ -24,6 +24,7 @@ missing modality's branch is left out.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, cast
@@ -31,6 +32,7 @@ from typing import Any, cast
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from prism.sensing.features import N_MELS, SensingError
 
@@ -265,6 +267,21 @@ class CausalContext(nn.Module):
         return x, new_state
 
 
+def _fold_batch_norms(layers: nn.Sequential) -> nn.Sequential:
+    """``layers`` (in eval mode) with every convolution followed by a batch norm replaced
+    by one convolution doing both."""
+    folded: list[nn.Module] = []
+    for layer in layers:
+        previous = folded[-1] if folded else None
+        if isinstance(layer, nn.BatchNorm1d | nn.BatchNorm2d) and isinstance(
+            previous, nn.Conv1d | nn.Conv2d
+        ):
+            folded[-1] = fuse_conv_bn_eval(previous, layer)
+        else:
+            folded.append(layer)
+    return nn.Sequential(*folded)
+
+
 class _Branch(nn.Module):
     """Frame inputs -> Linear+ReLU -> causal context -> per-frame logits."""
 
@@ -361,6 +378,23 @@ class FusedActivityNet(nn.Module):
     def branch(self, name: str) -> _Branch:
         """The branch ``name`` (one of :attr:`branch_names`)."""
         return cast(_Branch, self.branches[name])
+
+    def for_inference(self) -> FusedActivityNet:
+        """A copy for inference only, cheaper to call on the few frames of a live batch.
+
+        The copy is in eval mode without gradients; each encoder's batch norms are
+        folded into the convolutions before them (``fuse_conv_bn_eval``: one layer
+        instead of two) and the branches' dropout layers (identities in eval mode) are
+        left out. Its outputs equal this network's in eval mode to float rounding
+        (~1e-6). It does not follow later changes of this network's weights.
+        """
+        twin = copy.deepcopy(self).eval().requires_grad_(False)
+        for encoder in twin.encoders.values():
+            encoder.convs = _fold_batch_norms(cast(nn.Sequential, encoder.convs))
+        for name in twin.branch_names:
+            branch = twin.branch(name)
+            branch.fuse = nn.Sequential(*(m for m in branch.fuse if not isinstance(m, nn.Dropout)))
+        return twin
 
     def parameter_count(self) -> int:
         """Number of trainable parameters."""

@@ -33,6 +33,8 @@ checked and cleaned is described there).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -47,7 +49,7 @@ from prism.sensing.features import (
 )
 from prism.sensing.frame_streams import AudioFrameStream, ImuFrameStream
 from prism.sensing.framing import frame_count
-from prism.sensing.network import check_modalities
+from prism.sensing.network import FusedActivityNet, check_modalities
 from prism.sensing.state_pool import StateSlot
 
 __all__ = [
@@ -145,7 +147,7 @@ class StreamingClassifier:
                 f"the model analyses audio at {model_rate} Hz; audio pushed at "
                 f"audio_rate = {audio_rate} Hz cannot give the same features"
             )
-        self._network = classifier.network_.eval()
+        self._network = _inference_network(classifier.network_)
         self._state = StateSlot(self._network)
         self._emitted = 0
         self._finished = False
@@ -228,16 +230,17 @@ class StreamingClassifier:
         """Frames whose windows are complete and not yet returned."""
         return min(stream.ready for stream in self._streams())
 
-    def _pop_windows(self) -> dict[str, torch.Tensor | None]:
-        """The normalised windows of the :attr:`ready` frames, by modality (None: unused)."""
+    def _pop_windows(self) -> dict[str, np.ndarray | None]:
+        """The windows of the :attr:`ready` frames, by modality (None: unused), not yet
+        normalised (:class:`FrameBatch` normalises the windows of all its streams at once)."""
         k = self.ready
-        normalizers = self.classifier.normalizers_
-        tensors: dict[str, torch.Tensor | None] = {"imu": None, "audio": None}
-        for name, stream in (("imu", self._imu), ("audio", self._audio)):
-            if stream is not None:
-                tensors[name] = torch.from_numpy(normalizers[name].transform(stream.pop(k)))
+        windows: dict[str, np.ndarray | None] = {"imu": None, "audio": None}
+        if self._imu is not None:
+            windows["imu"] = self._imu.pop(k)
+        if self._audio is not None:
+            windows["audio"] = self._audio.pop(k)
         self._emitted += k
-        return tensors
+        return windows
 
     def _check_coverage(self, duration: float) -> None:
         """The offline rule: no modality may miss more than COVERAGE_TOLERANCE_S at an end."""
@@ -295,6 +298,22 @@ class StreamingClassifier:
         return self.pop_frames()
 
 
+_INFERENCE: weakref.WeakKeyDictionary[FusedActivityNet, FusedActivityNet] = (
+    weakref.WeakKeyDictionary()
+)
+_INFERENCE_LOCK = threading.Lock()
+
+
+def _inference_network(network: FusedActivityNet) -> FusedActivityNet:
+    """``network.for_inference()``, made once per network: the streams of one model share
+    it (and with it their row pool: :mod:`prism.sensing.state_pool`)."""
+    with _INFERENCE_LOCK:
+        twin = _INFERENCE.get(network)
+        if twin is None:
+            twin = _INFERENCE[network] = network.for_inference()
+        return twin
+
+
 def classify_streams(
     streams: Sequence[StreamingClassifier], *, threads: int | None = 1
 ) -> list[np.ndarray]:
@@ -331,7 +350,8 @@ class FrameBatch:
     Parameters
     ----------
     streams : sequence of StreamingClassifier
-        Distinct streams; their ready windows are taken (normalised) at construction.
+        Distinct streams; their ready windows are taken at construction (and normalised
+        together when classified).
     """
 
     def __init__(self, streams: Sequence[StreamingClassifier]) -> None:
@@ -339,7 +359,7 @@ class FrameBatch:
             raise SensingError("classify_streams got the same stream twice")
         self.streams = list(streams)
         self._groups: dict[tuple[int, tuple[str, ...]], list[int]] = {}
-        self._windows: dict[int, dict[str, torch.Tensor | None]] = {}
+        self._windows: dict[int, dict[str, np.ndarray | None]] = {}
         for index, stream in enumerate(self.streams):
             if stream.ready > 0:
                 key = (id(stream.classifier), stream.modalities)
@@ -370,17 +390,20 @@ class FrameBatch:
         return results
 
     def _classify_group(self, members: list[int]) -> list[np.ndarray]:
-        """Rows of streams that share one classifier and modalities."""
+        """Rows of streams that share one classifier and modalities: their windows
+        normalised together, one encoder call, one context call per frame count."""
         streams = [self.streams[i] for i in members]
         windows = [self._windows[i] for i in members]
         classifier, network = streams[0].classifier, streams[0]._network
         counts = [_count(w) for w in windows]
         inputs: dict[str, torch.Tensor | None] = {}
         for name in ("imu", "audio"):
-            parts = [w[name] for w in windows]
-            inputs[name] = (
-                torch.cat([p for p in parts if p is not None]) if parts[0] is not None else None
-            )
+            parts = [part for w in windows if (part := w[name]) is not None]
+            if not parts:  # streams of a group share their modalities
+                inputs[name] = None
+                continue
+            joined = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            inputs[name] = torch.from_numpy(classifier.normalizers_[name].transform(joined))
         embeddings = torch.split(network.embed(inputs["imu"], inputs["audio"]), counts)
         by_count: dict[int, list[int]] = {}
         for position, count in enumerate(counts):
@@ -392,11 +415,12 @@ class FrameBatch:
             stacked = torch.stack([embeddings[i] for i in same])
             logits, new_state = network.context(stacked, pool.gather(slots))
             pool.scatter(slots, new_state)
+            probabilities = softmax(logits.numpy(), temperature=classifier.temperature_)
             for place, i in enumerate(same):
-                rows[i] = softmax(logits[place].numpy(), temperature=classifier.temperature_)
+                rows[i] = probabilities[place]
         return rows
 
 
-def _count(windows: dict[str, torch.Tensor | None]) -> int:
+def _count(windows: dict[str, np.ndarray | None]) -> int:
     """Frames in one stream's popped windows."""
-    return next(w.shape[0] for w in windows.values() if w is not None)
+    return next(int(w.shape[0]) for w in windows.values() if w is not None)

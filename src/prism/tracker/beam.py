@@ -116,18 +116,20 @@ def next_log_probabilities(model: TrackingModel, node: np.ndarray, done: np.ndar
     computation; the memo is bounded and only ever holds exact results.
     """
     keys = ((done << np.uint64(8)) | node.astype(np.uint64)).tolist()
-    cache = model.next_row_cache
-    rows = [cache.get(key) for key in keys]
-    missing = [i for i, row in enumerate(rows) if row is None]
-    if missing:
-        index = np.array(missing)
-        fresh = _compute_next_log_probabilities(model, node[index], done[index])
-        if len(cache) + len(missing) > _NEXT_ROW_CACHE_SIZE:
-            cache.clear()
-        for i, row in zip(missing, fresh, strict=True):
-            cache[keys[i]] = row
-            rows[i] = row
-    return np.array(rows)
+    memo = model.next_row_cache
+    found = memo.find(keys)
+    missing = np.flatnonzero(found < 0)
+    if missing.size:
+        if len(memo) + missing.size > _NEXT_ROW_CACHE_SIZE:
+            memo.clear()
+            missing = np.arange(len(keys))
+        first: dict[int, int] = {}  # each missing key, where it first occurs
+        for i in missing.tolist():
+            first.setdefault(keys[i], i)
+        index = np.fromiter(first.values(), np.int64, len(first))
+        memo.add(list(first), _compute_next_log_probabilities(model, node[index], done[index]))
+        found = memo.find(keys)
+    return np.asarray(memo.rows[found])
 
 
 def _compute_next_log_probabilities(

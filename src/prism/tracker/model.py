@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import numpy as np
 
@@ -10,10 +11,55 @@ from prism.errors import ProcedureError
 from prism.procedure.model import Procedure
 from prism.tracker.durations import hazard_from_stats
 
-__all__ = ["MAX_TRACKED_STEPS", "TrackingModel", "compile_procedure"]
+__all__ = ["MAX_TRACKED_STEPS", "NextRowMemo", "TrackingModel", "compile_procedure"]
 
 MAX_TRACKED_STEPS = 56
 """Done sets are 64-bit masks sharing their word with the node id: at most 56 steps."""
+
+
+class NextRowMemo:
+    """Rows of numbers kept by integer key: a dict from key to a row of one table, so
+    that the rows of many keys come out with one index (:meth:`find`, then
+    :attr:`rows`) instead of one Python object each.
+
+    Examples
+    --------
+    >>> memo = NextRowMemo()
+    >>> memo.add([7, 9], np.array([[0.0, 1.0], [2.0, 3.0]]))
+    >>> found = memo.find([9, 8, 7])
+    >>> found.tolist(), len(memo), memo.rows[found[[0, 2]]].tolist()
+    ([1, -1, 0], 2, [[2.0, 3.0], [0.0, 1.0]])
+    """
+
+    def __init__(self) -> None:
+        self._index: dict[int, int] = {}
+        self._table = np.zeros((0, 0))
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The rows kept, ``(len(self), width)``, in the order they were added."""
+        return self._table[: len(self._index)]
+
+    def find(self, keys: list[int]) -> np.ndarray:
+        """The place of each key's row in :attr:`rows` (-1: absent), ``(len(keys),)``."""
+        return np.fromiter(map(self._index.get, keys, repeat(-1)), np.int64, len(keys))
+
+    def add(self, keys: list[int], rows: np.ndarray) -> None:
+        """Keep ``rows`` ``(len(keys), width)`` under ``keys`` (distinct, not kept yet)."""
+        size, more = len(self._index), len(keys)
+        if size + more > self._table.shape[0]:
+            grown = np.zeros((max(2 * self._table.shape[0], size + more, 64), rows.shape[1]))
+            grown[:size] = self._table[:size] if size else grown[:0]
+            self._table = grown
+        self._table[size : size + more] = rows
+        self._index.update(zip(keys, range(size, size + more), strict=True))
+
+    def clear(self) -> None:
+        """Forget every row (the table's memory is kept for the next ones)."""
+        self._index.clear()
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,7 +102,7 @@ class TrackingModel:
         (end, gap, stay).
     column_penalty : np.ndarray [shape=(S + 1,), float64]
         ``precedence_penalty`` for each step column, ``end_penalty`` for the end.
-    next_row_cache : dict
+    next_row_cache : NextRowMemo
         Memo of next-step log probabilities by (node, done set), filled by the tracker.
     """
 
@@ -74,7 +120,7 @@ class TrackingModel:
     column_node: np.ndarray
     column_bit: np.ndarray
     column_penalty: np.ndarray
-    next_row_cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    next_row_cache: NextRowMemo = field(default_factory=NextRowMemo, repr=False)
 
     @property
     def n_steps(self) -> int:
