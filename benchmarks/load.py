@@ -482,8 +482,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     lag_p99 = float(np.percentile(lags, 99))
     kept_up = all(f is not None for f in finals)
     after_warmup = [sum(rss) for t, rss in memory if t >= WARMUP_S]
-    database = _database_report(sizes, args.seconds)
-    growth = database["database_growth_mb_per_min"]
+    disk = _database_report(sizes, args.seconds)
+    growth = disk["database_growth_mb_per_min"]
     session_s = args.sessions * args.seconds
     batches = {
         int(re.search(r'size="(\d+)"', key).group(1)): int(value)  # type: ignore[union-attr]
@@ -528,7 +528,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_growth_mb": (after_warmup[-1] - after_warmup[0]) if len(after_warmup) > 1 else 0.0,
         "frames_sent": sum(r.frames_sent for r in results),
         "errors_received": sum(len(r.errors) for r in results),
-        **database,
+        **disk,
         "batches": dict(sorted(batches.items())),
         "batch_sessions_mean": (
             sum(size * count for size, count in batches.items()) / sum(batches.values())
