@@ -48,6 +48,11 @@ Measured:
   start streaming to ``--seconds`` later: not the start-up, the sessions' opening or
   the ends), in ms per session per second of streaming; the cost of one watch.
   ``cpu_ms_per_session_second_by_process`` splits it by process (the front first).
+  It is the cost of a session only when the service kept up (``realtime``): one that
+  falls behind leaves work for later. ``cpu_ms_per_frame_classified`` is the same CPU
+  time over the frames the service classified in the window
+  (``frames_classified_in_window``; a watch completes one frame every 0.2 s of audio
+  and IMU), the cost of the work it did either way.
 - ``memory_mb_per_session``: the growth of the service's resident memory (all its
   processes) from its idle baseline (``memory_mb_idle``: started, no session open, no
   model loaded) to the end of streaming, divided by the sessions. It includes what each
@@ -86,7 +91,7 @@ import numpy as np
 import psutil
 import websockets
 
-from service_process import ROOT, Service, free_port, rss_mb_by_process, tree
+from service_process import ROOT, Service, free_port, parse_metrics, rss_mb_by_process, tree
 
 RECORDINGS = ("latte_making-s000", "latte_making-s001")
 ADMIN_TOKEN = "load-benchmark-admin"
@@ -306,25 +311,45 @@ def _cpu_s(service: psutil.Process) -> dict[int, float]:
     return {p.pid: p.cpu_times().user + p.cpu_times().system for p in tree(service)}
 
 
+@dataclass
+class Window:
+    """What the service did over the streaming window (``--seconds`` from the start of
+    streaming)."""
+
+    cpu_s: dict[int, float]
+    """CPU seconds (user + system) per process, the front first."""
+    rss_mb: float
+    """Resident memory of all its processes at the end (MB)."""
+    frames_classified: int
+    """Frames classified (and delivered) meanwhile."""
+
+
+async def _frames_classified(http: httpx.AsyncClient) -> float:
+    metrics = parse_metrics((await http.get("/metrics")).text)
+    return metrics.get("prism_frames_classified_total", 0.0)
+
+
 async def _streaming_window(
     service: psutil.Process,
+    base: str,
     started: asyncio.Future[float],
     seconds: float,
     profile: Path | None,
-) -> tuple[dict[int, float], float]:
-    """CPU seconds per process of the service from the start of streaming (``started``)
-    to ``seconds`` later, and the service's resident memory (MB) then; with ``profile``,
-    each process recorded by py-spy meanwhile (:func:`_record`)."""
+) -> Window:
+    """The service over the streaming window (from ``started``); with ``profile``, each
+    process recorded by py-spy meanwhile (:func:`_record`)."""
     start = await started
-    await asyncio.sleep(max(0.0, start - time.perf_counter()))
-    before = _cpu_s(service)
-    recorders = _record(service, seconds, profile) if profile is not None else []
-    await asyncio.sleep(max(0.0, start + seconds - time.perf_counter()))
-    after = _cpu_s(service)
+    async with httpx.AsyncClient(base_url=base, timeout=30.0) as http:
+        await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        before, classified = _cpu_s(service), await _frames_classified(http)
+        recorders = _record(service, seconds, profile) if profile is not None else []
+        await asyncio.sleep(max(0.0, start + seconds - time.perf_counter()))
+        after, rss_mb = _cpu_s(service), sum(rss_mb_by_process(service))
+        classified = await _frames_classified(http) - classified
     for recorder in recorders:  # py-spy stops by itself after the window
         await asyncio.to_thread(recorder.wait)
     busy = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
-    return busy, sum(rss_mb_by_process(service))
+    return Window(busy, rss_mb, round(classified))
 
 
 async def _sample_memory(
@@ -379,8 +404,7 @@ async def _measure(
     float,
     list[tuple[float, list[float]]],
     list[tuple[float, float, float]],
-    dict[int, float],
-    float,
+    Window,
 ]:
     samples: list[tuple[float, list[float]]] = []
     sizes: list[tuple[float, float, float]] = []
@@ -389,12 +413,14 @@ async def _measure(
     wall_before = time.perf_counter()
     started: asyncio.Future[float] = asyncio.get_running_loop().create_future()
     watches = asyncio.ensure_future(_run_watches(base, args, scripts, started))
-    window = asyncio.ensure_future(_streaming_window(service, started, args.seconds, args.profile))
+    window = asyncio.ensure_future(
+        _streaming_window(service, base, started, args.seconds, args.profile)
+    )
     await asyncio.sleep(0)
     sampler = asyncio.ensure_future(_sample_memory(service, wall_before + 2.0, samples))
     sizer = asyncio.ensure_future(_sample_database(database, sizes))
     results, start = await watches
-    streaming_busy, streaming_rss = await window
+    streaming = await window
     global STREAM_START
     STREAM_START = start
     sampler.cancel()
@@ -405,7 +431,7 @@ async def _measure(
     global LOAD_CPU_PERCENT
     LOAD_CPU_PERCENT = 100.0 * (time.process_time() - own_before) / wall
     since_start = [(t - start, mb, wal) for t, mb, wal in sizes if t >= start]
-    return results, busy, wall, samples, since_start, streaming_busy, streaming_rss
+    return results, busy, wall, samples, since_start, streaming
 
 
 def _idle_rss_mb(service: psutil.Process, *, settle_s: float = 30.0) -> float:
@@ -435,7 +461,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             service = server.start()
             idle_mb = _idle_rss_mb(service)
-            results, busy_s, wall_s, memory, sizes, streaming_s, streaming_mb = asyncio.run(
+            results, busy_s, wall_s, memory, sizes, streaming = asyncio.run(
                 _measure(base, args, scripts, service, database)
             )
             rss_mb = sum(rss_mb_by_process(service))
@@ -456,8 +482,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     lag_p99 = float(np.percentile(lags, 99))
     kept_up = all(f is not None for f in finals)
     after_warmup = [sum(rss) for t, rss in memory if t >= WARMUP_S]
-    database = _database_report(sizes, args.seconds)
-    growth = database["database_growth_mb_per_min"]
+    disk = _database_report(sizes, args.seconds)
+    growth = disk["database_growth_mb_per_min"]
     session_s = args.sessions * args.seconds
     batches = {
         int(re.search(r'size="(\d+)"', key).group(1)): int(value)  # type: ignore[union-attr]
@@ -480,12 +506,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sessions_dropped": sum(r.dropped for r in results),
         "cpu_percent": 100.0 * sum(busy_s.values()) / wall_s,
         "cpu_percent_by_process": [round(100.0 * b / wall_s, 1) for b in busy_s.values()],
-        "cpu_ms_per_session_second": 1e3 * sum(streaming_s.values()) / session_s,
+        "cpu_ms_per_session_second": 1e3 * sum(streaming.cpu_s.values()) / session_s,
         "cpu_ms_per_session_second_by_process": [
-            round(1e3 * b / session_s, 3) for b in streaming_s.values()
+            round(1e3 * b / session_s, 3) for b in streaming.cpu_s.values()
         ],
+        "frames_classified_in_window": streaming.frames_classified,
+        "cpu_ms_per_frame_classified": (
+            1e3 * sum(streaming.cpu_s.values()) / streaming.frames_classified
+            if streaming.frames_classified
+            else None
+        ),
         "memory_mb_idle": round(idle_mb, 1),
-        "memory_mb_per_session": (streaming_mb - idle_mb) / args.sessions,
+        "memory_mb_per_session": (streaming.rss_mb - idle_mb) / args.sessions,
         "disk_mb_per_session_hour": None if growth is None else growth * 60 / args.sessions,
         "load_generator_cpu_percent": LOAD_CPU_PERCENT,
         "rss_mb": rss_mb,
@@ -496,7 +528,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_growth_mb": (after_warmup[-1] - after_warmup[0]) if len(after_warmup) > 1 else 0.0,
         "frames_sent": sum(r.frames_sent for r in results),
         "errors_received": sum(len(r.errors) for r in results),
-        **database,
+        **disk,
         "batches": dict(sorted(batches.items())),
         "batch_sessions_mean": (
             sum(size * count for size, count in batches.items()) / sum(batches.values())

@@ -23,7 +23,15 @@ from pathlib import Path
 import httpx
 import psutil
 
-__all__ = ["ROOT", "Service", "ServiceStartError", "free_port", "rss_mb_by_process", "tree"]
+__all__ = [
+    "ROOT",
+    "Service",
+    "ServiceStartError",
+    "free_port",
+    "parse_metrics",
+    "rss_mb_by_process",
+    "tree",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +46,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def parse_metrics(text: str) -> dict[str, float]:
+    """The ``prism_*`` samples (with their labels) -> value of a ``/metrics`` page."""
+    values = {}
+    for line in text.splitlines():
+        found = re.match(r"^(prism_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$", line)
+        if found:
+            values[found.group(1)] = float(found.group(2))
+    return values
 
 
 def tree(service: psutil.Process) -> list[psutil.Process]:
@@ -81,13 +99,7 @@ class Service:
 
     def metrics(self) -> dict[str, float]:
         """The service's ``/metrics``: each ``prism_*`` sample (with its labels) -> value."""
-        text = httpx.get(f"{self.base}/metrics", timeout=10.0).text
-        values = {}
-        for line in text.splitlines():
-            found = re.match(r"^(prism_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$", line)
-            if found:
-                values[found.group(1)] = float(found.group(2))
-        return values
+        return parse_metrics(httpx.get(f"{self.base}/metrics", timeout=10.0).text)
 
     def start(self, *, timeout_s: float = 60.0) -> psutil.Process:
         """Start the service and wait until ``/v1/health`` answers; its process.

@@ -79,6 +79,9 @@ def test_load_benchmark_reports_latency_cpu_and_memory() -> None:
     assert sum(report["cpu_ms_per_session_second_by_process"]) == pytest.approx(
         report["cpu_ms_per_session_second"], abs=0.01
     )
+    # 3 watches x 4 s complete up to 60 frames (the first second of each gives none)
+    assert 0 < report["frames_classified_in_window"] <= 60
+    assert report["cpu_ms_per_frame_classified"] > 0
     assert 50 < report["memory_mb_idle"] < report["rss_mb"]
     assert report["memory_mb_per_session"] > 0
     assert report["disk_mb_per_session_hour"] is None  # no growth rate before 30 s

@@ -263,7 +263,7 @@ class LocalPipeline(Pipeline):
         every = self.checkpoint_every_s
         if every is not None:  # the first one within an interval, by the session id
             phase = (zlib.crc32(session_id.encode()) % 97) / 97
-            self._checkpoint_due[session_id] = runtime.state.time + every * phase
+            self._checkpoint_due[session_id] = runtime.time + every * phase
 
     def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> None:
         with self._lock:
@@ -277,7 +277,7 @@ class LocalPipeline(Pipeline):
     def _checkpoint(self, session_id: str, runtime: SessionRuntime) -> bytes | None:
         """The runtime's checkpoint if one is due (and when the next one is)."""
         due = self._checkpoint_due.get(session_id)
-        now = runtime.state.time
+        now = runtime.time
         if due is None or self.checkpoint_every_s is None or now < due:
             return None
         self._checkpoint_due[session_id] = now + self.checkpoint_every_s

@@ -244,6 +244,12 @@ class SessionRuntime:
         the user's words and taps and the step durations move the state)."""
         return "guided" if isinstance(self.stream, UninformativeStream) else "sensing"
 
+    @property
+    def time(self) -> float:
+        """Session time (s) of the frames tracked so far: ``state.time`` without making
+        the state (a frame's batch asks it of every session)."""
+        return self.tracker.frame / self.tracker.model.frame_rate
+
     def handle_frame(self, frame: SensorFrame) -> list[RuntimeEvent]:
         """Feed an IMU batch or an audio chunk; events for every frame it completes.
 
@@ -323,7 +329,7 @@ class SessionRuntime:
     def _error(self, code: ErrorCode, message: str, ref_seq: int | None = None) -> RuntimeEvent:
         return RuntimeEvent(
             "error",
-            self.tracker.state().time,
+            self.time,
             {"code": int(code), "message": message, "ref_seq": ref_seq},
         )
 
@@ -331,7 +337,7 @@ class SessionRuntime:
         self, message: Question | CorrectionMessage | ReminderAction | End
     ) -> list[RuntimeEvent]:
         """Answer a question, apply a correction or a reminder action, or end the stream."""
-        now = self.tracker.state().time
+        now = self.time
         self._prediction = None  # a correction changes the prediction
         if isinstance(message, Question):
             reply = self.assistant.ask(message.text, remaining=self.observer.remaining(self.state))
