@@ -268,8 +268,8 @@ class Connection:
 
         Returns whether it counts in the ``messages`` and ``processing_us`` metrics:
         sensor frames, corrections, reminder actions and ends do (as do refused
-        messages); hellos, acknowledgements and questions (answered in the background)
-        do not.
+        messages); hellos, acknowledgements and questions (their answers' time is an
+        answer latency) do not.
         """
         body = received.get("bytes")
         if body is not None:
@@ -309,7 +309,7 @@ class Connection:
             self.on_ack(message, stored)
             return False
         if isinstance(message, Question):
-            self.on_question(message)
+            await self.on_question(message)
             return False
         if isinstance(message, End):
             await self.on_end(message, stored)
@@ -402,9 +402,16 @@ class Connection:
         """The watch has the messages up to ``up_to`` (stored with the next batch)."""
         self.registry.batches.acknowledge(self.session, stored, ack.up_to)
 
-    def on_question(self, question: Question) -> None:
-        """A typed question: answered while the stream goes on."""
-        self._in_background(self._answer(question, question.seq))
+    async def on_question(self, question: Question) -> None:
+        """A typed question: worked out in the session's order, after the frames sent
+        before it (what the answer says, and a correction it makes, hold at the point the
+        user asked). Without an LLM its answer is stored and sent at once; an LLM phrases
+        it, and the watch speaks it, while the stream goes on."""
+        events = await self.registry.control(self.session, question)
+        if self.registry.phraser is None:
+            self._send_answer(question, events)
+        else:
+            self._in_background(self._phrase_and_send(question, events))
 
     async def on_control(self, message: ControlMessage, stored: StoredInput) -> None:
         """A correction or a reminder action, after the session's pending frames."""
@@ -421,32 +428,43 @@ class Connection:
         )
 
     # ----------------------------------------------------------------- answers
-    async def _answer(self, question: Question | None, seq: int) -> None:
-        """Answer a question (None: nothing was heard) in the session's order; an LLM,
-        if configured, phrases it meanwhile the connection goes on."""
+    async def _answer_spoken(self, audio: np.ndarray, seq: int) -> None:
+        """A spoken question, recognised on a worker thread: answered at the point of the
+        stream where it was heard (its stored row keeps that order for a restore); an
+        empty answer if nothing was heard."""
         registry, session = self.registry, self.session
-        if question is None:
+        procedure = registry.procedures.get(session.procedure_id)
+        text = await asyncio.to_thread(self.voice.transcribe, audio, procedure)
+        if not text:
             await registry.batches.flush(session)
             now = float(session.last_step.get("t", 0.0))
             events = [RuntimeEvent("answer", now, {"question": "", "text": None})]
             registry.deliver(session, registry.commit(session, None, events))
             return
-        events = await registry.phrase(await registry.control(session, question))
-        stored = StoredInput(seq, "question", question.text.encode())
+        question = Question(type="question", seq=seq, text=text[:500], t=0.0)
+        await self._phrase_and_send(question, await registry.control(session, question))
+
+    async def _phrase_and_send(self, question: Question, events: list[RuntimeEvent]) -> None:
+        """Phrase the answer of ``question`` with the LLM, if configured, then store and
+        send it (:meth:`_send_answer`)."""
+        self._send_answer(question, await self.registry.phrase(events))
+
+    def _send_answer(self, question: Question, events: list[RuntimeEvent]) -> None:
+        """Store the question with its answer's events, send them; a watch that asked
+        for speech also gets the answer spoken (synthesised while the stream goes on)."""
+        registry, session = self.registry, self.session
+        stored = StoredInput(question.seq, "question", question.text.encode())
         messages = registry.commit(session, stored, events)
         registry.deliver(session, messages)
         if self.speech and session.outbox is self.outbox:
             for message in messages:
                 if message["type"] == "answer" and message.get("text"):
-                    audio = await asyncio.to_thread(self.voice.speak, message)
-                    if audio is not None and session.outbox is self.outbox:
-                        self.outbox.put_nowait(audio)
+                    self._in_background(self._speak(message))
 
-    async def _answer_spoken(self, audio: np.ndarray, seq: int) -> None:
-        procedure = self.registry.procedures.get(self.session.procedure_id)
-        text = await asyncio.to_thread(self.voice.transcribe, audio, procedure)
-        question = Question(type="question", seq=seq, text=text[:500], t=0.0) if text else None
-        await self._answer(question, seq)
+    async def _speak(self, message: dict[str, Any]) -> None:
+        audio = await asyncio.to_thread(self.voice.speak, message)
+        if audio is not None and self.session.outbox is self.outbox:
+            self.outbox.put_nowait(audio)
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._guarded(work))
