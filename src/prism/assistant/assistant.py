@@ -293,9 +293,8 @@ class SessionAssistant:
             text = f"{opening} That was the last step."
         else:
             return AssistantReply("There is no step left: you are done.", IntentKind.NONE, "none")
-        correct = self.observer.correct if self.observer else self.tracker.correct
         for correction in corrections:
-            correct(correction.kind, correction.step)
+            self._correct(correction)
         kind = IntentKind.CORRECT_AT if corrections[-1].kind == "at" else IntentKind.CORRECT_DONE
         steps = tuple(dict.fromkeys(c.step for c in corrections))
         elapsed = (time.perf_counter() - started) * 1000.0
@@ -303,17 +302,21 @@ class SessionAssistant:
 
     def ask(self, utterance: str, *, remaining: RemainingTime | None = None) -> AssistantReply:
         """Answer ``utterance`` from the tracker's current state; apply any correction."""
-        context = context_from_tracker(
-            self.tracker.state(), remaining=remaining, dialogue=tuple(self.dialogue)
-        )
         command = step_command(utterance) if self.guided else None
         if command is not None:
             reply = self.command(command)  # its corrections are applied
-            self.dialogue.append(DialogueTurn(utterance, reply.text))
-            return reply
-        reply = self.assistant.reply(utterance, context)
-        if reply.correction is not None:
-            correct = self.observer.correct if self.observer else self.tracker.correct
-            correct(reply.correction.kind, reply.correction.step)
+        else:
+            context = context_from_tracker(
+                self.tracker.state(), remaining=remaining, dialogue=tuple(self.dialogue)
+            )
+            reply = self.assistant.reply(utterance, context)
+            if reply.correction is not None:
+                self._correct(reply.correction)
         self.dialogue.append(DialogueTurn(utterance, reply.text))
         return reply
+
+    def _correct(self, correction: Correction) -> None:
+        """Apply ``correction`` through the observer if there is one (a step said done
+        is then not reminded), else to the tracker."""
+        correct = self.observer.correct if self.observer else self.tracker.correct
+        correct(correction.kind, correction.step)

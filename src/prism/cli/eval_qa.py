@@ -16,8 +16,7 @@ from prism.data.recording import read_wav
 from prism.errors import PrismError
 from prism.evaluation.qa import Transcribe, evaluate_qa
 from prism.settings import get_settings
-from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, transcribe_clip
-from prism.speech.models import shipped_adapter
+from prism.speech import SpeechRecognizer, configured_recognizer, transcribe_clip
 
 __all__ = ["eval_qa"]
 
@@ -75,9 +74,7 @@ def eval_qa(
         llm = LLMPhraser(settings) if settings.enabled else None
         transcribe = None
         if any(record.audio is not None for record in records):
-            models_dir = get_settings().models_dir
-            local = Transcriber(AsrConfig(adapter=shipped_adapter(models_dir)))
-            recognizer = make_transcriber(get_settings().asr, local=local).load()
+            recognizer = configured_recognizer().load()
             transcribe = _transcribe_with(recognizer)
         report = evaluate_qa(records, llm=llm, transcribe=transcribe)
     except PrismError as error:

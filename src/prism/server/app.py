@@ -65,8 +65,7 @@ from prism.server.sensor_logger import MAX_BODY_BYTES, SensorLoggerBridge
 from prism.server.voice import Voice
 from prism.server.web_client import WEB_CLIENT_FILES, web_client_file, web_client_page
 from prism.settings import Settings, get_settings
-from prism.speech import AsrConfig, SpeechRecognizer, Transcriber, make_transcriber, synthesize
-from prism.speech.models import shipped_adapter
+from prism.speech import SpeechRecognizer, configured_recognizer, synthesize
 
 if TYPE_CHECKING:
     import uvicorn
@@ -210,8 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = SessionRegistry(settings)
     # the recognizer's adapter comes from the same models folder as the classifiers; it
     # loads when the service starts (settings.asr.preload) or at the first question
-    local = Transcriber(AsrConfig(adapter=shipped_adapter(settings.models_dir)))
-    transcriber: SpeechRecognizer = make_transcriber(settings.asr, local=local)
+    transcriber = configured_recognizer(settings)
     voice = Voice(partial(transcribe_question, transcriber=transcriber), synthesize)
 
     access = AdminAccess(settings.server.admin_token, secret=settings.server.checkpoint_secret)

@@ -15,7 +15,8 @@ use it; it imports neither. What a user of recognition needs is exported here:
   :mod:`~prism.speech.prompt`; noise suppression :mod:`~prism.speech.denoise`; the
   choice among Whisper's beams :mod:`~prism.speech.question_lm`), or
   :class:`RemoteTranscriber` at an OpenAI-compatible endpoint
-  (:mod:`~prism.speech.remote_asr`); :func:`make_transcriber` picks one;
+  (:mod:`~prism.speech.remote_asr`); :func:`make_transcriber` picks one,
+  :func:`configured_recognizer` the service's;
 - :func:`synthesize` speaks answers with espeak-ng (:mod:`~prism.speech.tts`).
 
 Training the decoder adapter is :mod:`prism.speech.adaptation` (not imported here).
@@ -35,7 +36,7 @@ from prism.speech.denoise import FrontEnd, spectral_subtraction
 from prism.speech.listener import HeardQuestion, QuestionListener, transcribe_clip
 from prism.speech.models import front_end, model_directory
 from prism.speech.prompt import TYPICAL_QUESTIONS, vocabulary_prompt
-from prism.speech.remote_asr import RemoteTranscriber, make_transcriber
+from prism.speech.remote_asr import RemoteTranscriber, configured_recognizer, make_transcriber
 from prism.speech.tts import espeak_available, synthesize
 from prism.speech.vad import (
     FRAME_S,
@@ -69,6 +70,7 @@ __all__ = [
     "Utterance",
     "VadConfig",
     "check_audio",
+    "configured_recognizer",
     "detect_speech",
     "espeak_available",
     "front_end",

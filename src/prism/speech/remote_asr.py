@@ -34,12 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from prism.settings import AsrSettings, get_settings
+from prism.settings import AsrSettings, Settings, get_settings
 from prism.speech.asr import SpeechRecognizer, Transcriber, Transcript, check_utterance
 from prism.speech.audio import SAMPLE_RATE_HZ, SpeechBackendError
+from prism.speech.config import AsrConfig
+from prism.speech.models import shipped_adapter
 from prism.speech.prompt import TYPICAL_QUESTIONS, vocabulary_prompt
 
-__all__ = ["RemoteTranscriber", "make_transcriber", "wav_bytes"]
+__all__ = ["RemoteTranscriber", "configured_recognizer", "make_transcriber", "wav_bytes"]
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE_HZ) -> bytes:
@@ -162,3 +164,19 @@ def make_transcriber(
     if settings.enabled:
         return RemoteTranscriber(settings)
     return local if local is not None else Transcriber()
+
+
+def configured_recognizer(settings: Settings | None = None) -> SpeechRecognizer:
+    """The recognizer of the service and of the evaluations that stand for it: the
+    endpoint ``PRISM_ASR_*`` names, else local Whisper with the decoder adapter from the
+    settings' models folder (:func:`~prism.speech.models.shipped_adapter`). Not loaded
+    yet (the caller loads it, at start-up or at the first question).
+
+    Parameters
+    ----------
+    settings : Settings or None
+        The process's (:func:`~prism.settings.get_settings`) if omitted.
+    """
+    settings = settings if settings is not None else get_settings()
+    local = Transcriber(AsrConfig(adapter=shipped_adapter(settings.models_dir)))
+    return make_transcriber(settings.asr, local=local)
