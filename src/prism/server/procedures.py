@@ -23,7 +23,6 @@ from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
 from prism.procedure.render import render_procedure
 from prism.server.errors import ProcedureNotFoundError, ProcedureUnusableError, unknown
-from prism.server.runtime import SessionMode
 
 __all__ = ["PRIVACY_MODEL", "PROCEDURE_ID", "Procedures", "Reloaded", "model_folder"]
 
@@ -170,11 +169,6 @@ class Procedures:
         """Whether the models folder has a model for the procedure (``privacy``: a
         privacy model)."""
         return model_folder(self.models_dir, procedure_id, privacy=privacy).is_dir()
-
-    def mode(self, procedure_id: str, *, privacy: bool = False) -> SessionMode:
-        """How a new session of the procedure runs: ``"sensing"`` with its model,
-        ``"guided"`` without one (:attr:`~prism.server.runtime.SessionRuntime.mode`)."""
-        return "sensing" if self.has_model(procedure_id, privacy=privacy) else "guided"
 
     def picture(self, procedure_id: str) -> bytes:
         """The procedure's graph as SVG (raises like :meth:`get`)."""
