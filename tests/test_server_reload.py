@@ -238,7 +238,8 @@ def test_the_switch_and_the_opening_mode_survive_a_restart(
         url = f"/v1/sessions/{switched}/mode"
         assert client.post(url, json={"mode": "sensing"}, headers=auth).status_code == 200
         _stream(client, switched, auth, range(12, 20), first_seq=26)
-        before = {s: client.get(f"/v1/sessions/{s}", headers=auth).json() for s in (switched, stays)}
+        views = [client.get(f"/v1/sessions/{s}", headers=auth).json() for s in (switched, stays)]
+        before = dict(zip((switched, stays), views, strict=True))
     with TestClient(create_app(settings)) as client:  # a new process would do the same
         for session_id, view in before.items():
             after = client.get(f"/v1/sessions/{session_id}", headers=auth).json()
