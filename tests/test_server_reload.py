@@ -16,10 +16,12 @@ from typer.testing import CliRunner
 
 from conftest import TASKS, service_settings
 from prism.cli import app as cli
+from prism.errors import PrismError
 from prism.protocol import FrameKind, SensorFrame, encode_frame
 from prism.sensing.streaming import StreamingClassifier
 from prism.server.app import create_app
 from prism.server.pipeline import LocalPipeline
+from prism.server.shards import ShardedPipeline
 from prism.server.threaded import serve_in_thread
 from prism.settings import Settings
 
@@ -265,3 +267,29 @@ def test_prism_reload_prints_the_summary_and_fails_clearly(tmp_path: Path) -> No
         server.should_exit = True
     gone = runner.invoke(cli, ["reload", "--server", "http://127.0.0.1:9", "--admin-token", "a"])
     assert gone.exit_code == 1 and "cannot reach the service" in gone.output
+
+
+def test_a_reload_drops_the_models_the_pipeline_workers_loaded(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    _add_model(settings.models_dir, NEW)
+    pipeline = ShardedPipeline(settings.tasks_dir, settings.models_dir, workers=1)
+    try:
+        assert pipeline.open("ses-a", NEW) == "sensing"
+        # replaced by a model of another task: still the one loaded, until a reload
+        shutil.rmtree(settings.models_dir / NEW)
+        shutil.copytree(MODELS / "openpack_packing", settings.models_dir / NEW)
+        assert pipeline.open("ses-b", NEW) == "sensing"
+        pipeline.reload()
+        with pytest.raises(PrismError, match="do not match the steps"):
+            pipeline.open("ses-c", NEW)
+        shutil.rmtree(settings.models_dir / NEW)
+        pipeline.reload()
+        assert pipeline.open("ses-d", NEW) == "guided"
+        with pytest.raises(PrismError, match="no model for task"):
+            pipeline.sense("ses-d")
+        _add_model(settings.models_dir, NEW)
+        pipeline.reload()
+        assert [event.kind for event in pipeline.sense("ses-d")] == ["mode", "step"]
+        assert pipeline.snapshot("ses-d")["mode"] == "sensing"
+    finally:
+        pipeline.close()
