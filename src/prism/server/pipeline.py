@@ -18,7 +18,10 @@ Sessions of a procedure share its model and its remaining-time kernels. A privac
 procedure's privacy model (:func:`~prism.server.procedures.model_folder`) instead. A
 procedure without a model (a new task) runs in guided mode
 (:attr:`~prism.server.runtime.SessionRuntime.mode`); a privacy session needs the privacy
-model (it is refused without one: the user asked for recognition on 1 kHz audio).
+model (it is refused without one: the user asked for recognition on 1 kHz audio). Once
+the task has a model, :meth:`Pipeline.sense` switches a guided session to it where it is
+(the front stores the switch as a ``mode`` input, replayed in its place). Procedures and
+models are loaded once per pipeline (per worker) until :meth:`Pipeline.reload`.
 
 Failures: a call that fails on its input raises a :class:`~prism.errors.PrismError`
 (frames that cannot be used come back in :attr:`StepResult.errors` instead). A sharded
