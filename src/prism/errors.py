@@ -38,6 +38,7 @@ __all__ = [
     "FileIssue",
     "LocalLLMError",
     "MetricInputError",
+    "ModeRefusedError",
     "ModelFileError",
     "NoUsableModelError",
     "ObserverError",
@@ -240,6 +241,11 @@ class ProcedureUnusableError(ServiceError, RuntimeError):
 
 class NoUsableModelError(ServiceError, RuntimeError):
     """A session cannot start: its procedure has no model the pipeline can use."""
+
+
+class ModeRefusedError(ServiceError, RuntimeError):
+    """A session cannot switch mode now: it is sensing already, or its task has no
+    usable model (a privacy session: no privacy model) yet."""
 
 
 class SessionElsewhereError(ServiceError, RuntimeError):

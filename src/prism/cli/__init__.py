@@ -48,6 +48,7 @@ from prism.cli import (  # noqa: E402, F401
     eval_reminders,
     eval_tracker,
     pair,
+    reload,
     serve,
     train,
     train_asr,

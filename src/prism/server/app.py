@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterator
 from functools import partial
 from importlib import resources
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from fastapi import Cookie, Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.responses import (
@@ -46,6 +46,7 @@ from prism.server.connection import Connection, refuse
 from prism.server.dashboard import dashboard_view
 from prism.server.errors import (
     DeviceNotFoundError,
+    ModeRefusedError,
     NoUsableModelError,
     PairingNotFoundError,
     ProcedureNotFoundError,
@@ -84,6 +85,7 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     PairingNotFoundError: 404,
     ProcedureNotFoundError: 404,
     NoUsableModelError: 409,
+    ModeRefusedError: 409,
     SessionElsewhereError: 409,
     TooManyDeviceSessionsError: 429,
     ProcedureUnusableError: 500,
@@ -142,6 +144,12 @@ class SessionRequest(BaseModel):
         description="a privacy session: the watch sends audio decimated to 1 kHz (no "
         "intelligible speech), classified by the procedure's privacy model",
     )
+
+
+class ModeRequest(BaseModel):
+    """Switch a session's mode (only guided to sensing)."""
+
+    mode: Literal["sensing"]
 
 
 class LoginRequest(BaseModel):
@@ -393,16 +401,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"device_id": device_id, "sessions_deleted": len(deleted)}
 
     @app.post("/v1/sessions")
-    def create_session(
+    async def create_session(
         request: SessionRequest, device_id: Annotated[str, Depends(device)]
     ) -> dict[str, Any]:
-        session = registry.open_session(device_id, request.procedure, privacy=request.privacy)
+        session = await asyncio.to_thread(
+            registry.open_session, device_id, request.procedure, privacy=request.privacy
+        )
+        view = await registry.snapshot(session)
         return {
             "session_id": session.id,
             "procedure": session.procedure_id,
             "privacy": session.privacy,
-            "mode": registry.procedures.mode(session.procedure_id, privacy=session.privacy),
+            "mode": view["mode"],
         }
+
+    @app.post("/v1/sessions/{session_id}/mode")
+    async def switch_mode(
+        session_id: str, request: ModeRequest, device_id: Annotated[str, Depends(device)]
+    ) -> dict[str, Any]:
+        """Switch a guided session to sensing on its task's model (found after a
+        reload); 409 naming why when it cannot."""
+        session = registry.owned(session_id, device_id)
+        await registry.sense(session)
+        view = await registry.snapshot(session)
+        return {"session_id": session.id, "mode": view["mode"], "time_s": view["time_s"]}
+
+    @app.post("/v1/admin/reload", dependencies=[Depends(admin)])
+    def reload() -> dict[str, Any]:
+        """Read the tasks and models folders again: what changed, what is broken, which
+        models there are (new sessions use them; running ones keep theirs)."""
+        return registry.reload().as_json()
 
     @app.get("/v1/sessions")
     def list_sessions(device_id: Annotated[str, Depends(device)]) -> list[dict[str, Any]]:

@@ -7,7 +7,9 @@ shares with the other sessions of its procedure or derives from the model alone 
 procedure, the classifier and its network, the audio feature settings, the compiled
 tracking model, the remaining-time model, the answerer). :func:`dump_runtime` pickles the
 runtime with those references replaced by their names; :func:`load_runtime` resolves
-the names against a freshly built runtime of the same procedure and model, so the
+the names against a freshly built runtime of the same procedure and model (a guided
+session's runtime, switched to sensing or not, against one built with the model if the
+task has one now: its tracker configuration holds no model part and is copied), so the
 restored runtime continues exactly where the checkpointed one was (the next frames give
 the same events) while a checkpoint stays small (about 150 to 300 kB for latte making,
 most of it the last remaining-time prediction).
@@ -35,7 +37,7 @@ from prism.server.runtime import SessionRuntime
 
 __all__ = ["CheckpointError", "dump_runtime", "load_runtime"]
 
-_HEADER = f"prism-checkpoint/2 prism={version('prism')} python={platform.python_version()} "
+_HEADER = f"prism-checkpoint/3 prism={version('prism')} python={platform.python_version()} "
 _HEADER += f"torch={torch.__version__}\n"
 MAGIC = _HEADER.encode()
 """The first bytes of every checkpoint: format and the versions it depends on."""
@@ -46,10 +48,11 @@ def _shared_parts(runtime: SessionRuntime) -> dict[str, object]:
     parts: dict[str, object] = {
         "procedure": runtime.procedure,
         "tracking_model": runtime.tracker.model,
-        "tracker_config": runtime.tracker.config,
         "answerer": runtime.assistant.assistant,
         **{f"stream.{name}": part for name, part in runtime.stream.model_parts().items()},
     }
+    if runtime.tracker.config.classifier_profile is not None:  # else a few numbers: copied
+        parts["tracker_config"] = runtime.tracker.config
     if runtime.tracker.run_tables is not None:
         parts["tracker_runs"] = runtime.tracker.run_tables
     if runtime.observer.future is not None:

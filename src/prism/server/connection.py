@@ -377,9 +377,7 @@ class Connection:
                 "resume_from": hello.resume_from,
                 "recording": self.session.recording,
                 "audio_rate": round(self.session.audio_rate),
-                "mode": self.registry.procedures.mode(
-                    self.session.procedure_id, privacy=self.session.privacy
-                ),
+                "mode": (await self.registry.snapshot(self.session))["mode"],
             }
         )
         for resent in self.registry.sent_after(self.session, hello.resume_from):

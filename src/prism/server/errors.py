@@ -12,6 +12,7 @@ from __future__ import annotations
 from prism.errors import (
     ConnectionStateError,
     DeviceNotFoundError,
+    ModeRefusedError,
     NoUsableModelError,
     PairingNotFoundError,
     ProcedureNotFoundError,
@@ -29,6 +30,7 @@ __all__ = [
     "ECHOED_NAME_MAX",
     "ConnectionStateError",
     "DeviceNotFoundError",
+    "ModeRefusedError",
     "NoUsableModelError",
     "PairingNotFoundError",
     "ProcedureNotFoundError",

@@ -18,7 +18,10 @@ Sessions of a procedure share its model and its remaining-time kernels. A privac
 procedure's privacy model (:func:`~prism.server.procedures.model_folder`) instead. A
 procedure without a model (a new task) runs in guided mode
 (:attr:`~prism.server.runtime.SessionRuntime.mode`); a privacy session needs the privacy
-model (it is refused without one: the user asked for recognition on 1 kHz audio).
+model (it is refused without one: the user asked for recognition on 1 kHz audio). Once
+the task has a model, :meth:`Pipeline.sense` switches a guided session to it where it is
+(the front stores the switch as a ``mode`` input, replayed in its place). Procedures and
+models are loaded once per pipeline (per worker) until :meth:`Pipeline.reload`.
 
 Failures: a call that fails on its input raises a :class:`~prism.errors.PrismError`
 (frames that cannot be used come back in :attr:`StepResult.errors` instead). A sharded
@@ -65,7 +68,7 @@ from prism.sensing.uninformative import UninformativeStream
 from prism.server.checkpoint import dump_runtime, load_runtime
 from prism.server.dashboard import runtime_view
 from prism.server.procedures import model_folder
-from prism.server.runtime import RuntimeEvent, SessionRuntime
+from prism.server.runtime import RuntimeEvent, SessionMode, SessionRuntime
 from prism.storage import StoredInput
 from prism.tracker import StepTracker
 
@@ -74,6 +77,8 @@ SHARED_KERNELS = 2048
 making: 84 MB at most); sessions in many different states share them."""
 
 __all__ = [
+    "OPENED_GUIDED",
+    "SWITCHED_TO_SENSING",
     "FrameError",
     "LocalPipeline",
     "Pipeline",
@@ -108,15 +113,34 @@ class Pipeline(ABC):
     """The sessions' runtimes, called by the service front (see the module docstring)."""
 
     @abstractmethod
-    def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> None:
+    def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> SessionMode:
         """Start a session's runtime (``privacy``: a privacy session, on the procedure's
-        privacy model, taking audio at 1 kHz).
+        privacy model, taking audio at 1 kHz); its mode (``"guided"``: the task has no
+        model yet).
 
         Raises
         ------
         PrismError
             If the procedure or its model (privacy model) cannot be loaded or do not match.
         """
+
+    @abstractmethod
+    def sense(self, session_id: str) -> list[RuntimeEvent]:
+        """Switch a guided session to sensing on its task's model (found now); the
+        ``mode`` and ``step`` events (:meth:`~prism.server.runtime.SessionRuntime.sense`).
+
+        Raises
+        ------
+        PrismError
+            If the session is sensing already, or its task has no usable model yet (a
+            privacy session: no privacy model).
+        """
+
+    @abstractmethod
+    def reload(self) -> None:
+        """Forget the procedures and models loaded so far: new sessions (and switches
+        to sensing) load them again from the tasks and models folders. Running sessions
+        keep those they have."""
 
     @abstractmethod
     def step(self, frames: Mapping[str, Sequence[bytes]]) -> dict[str, StepResult]:
@@ -150,8 +174,9 @@ class Pipeline(ABC):
     ) -> int:
         """Rebuild a session (after a restart, or taken over from another process) from
         its stored inputs: all of them, or those after ``checkpoint`` (restored first);
-        ``privacy`` as for :meth:`open`. Returns how many inputs failed (the same way
-        they failed when they first came).
+        ``privacy`` as for :meth:`open`. A session whose first input is a ``mode`` row
+        ``guided`` opened in guided mode (and a later ``sensing`` row switched it).
+        Returns how many inputs failed (the same way they failed when they first came).
 
         Raises
         ------
@@ -218,25 +243,18 @@ class LocalPipeline(Pipeline):
         """The model of each (procedure, privacy); None: it has none (guided mode)."""
         self._lock = threading.Lock()
 
-    def _runtime(self, session_id: str, procedure_id: str, privacy: bool) -> SessionRuntime:
+    def _runtime(
+        self, session_id: str, procedure_id: str, privacy: bool, *, guided: bool = False
+    ) -> SessionRuntime:
+        """A new runtime of the procedure, on its model if it has one (``guided``: on
+        none, whatever the models folder holds)."""
         if procedure_id not in self._procedures:
             self._procedures[procedure_id] = load_procedure(
                 self.tasks_dir / procedure_id / "procedure.yaml"
             )
             passage_index(self._procedures[procedure_id])  # now, not at the first question
         procedure = self._procedures[procedure_id]
-        audio_rate = PRIVACY_RATE_HZ if privacy else AUDIO_RATE_HZ
-        key = (procedure_id, privacy)
-        if key in self._models and self._models[key] is None:
-            del self._models[key]  # guided so far: a model may have been trained since
-        if (procedure_id, privacy) not in self._models:
-            folder = model_folder(self.models_dir, procedure_id, privacy=privacy)
-            if privacy and not folder.is_dir():
-                raise DataError(f"no privacy model for procedure {procedure_id!r} in {folder}")
-            model = ActivityClassifier.load(folder) if folder.is_dir() else None
-            if model is not None:
-                _warm_up(model, audio_rate)
-            self._models[procedure_id, privacy] = model
+        model = None if guided else self._model(procedure_id, privacy)
         if procedure_id not in self.futures:
             future = FutureModel(
                 StepTracker(procedure).model, RemainingTimeConfig(cache_size=SHARED_KERNELS)
@@ -245,12 +263,47 @@ class LocalPipeline(Pipeline):
             self.futures[procedure_id] = future
         return SessionRuntime(
             procedure,
-            self._models[procedure_id, privacy],
+            model,
             future=self.futures[procedure_id],
             tracking_model=self.futures[procedure_id].model,
             observe_phase=zlib.crc32(session_id.encode()),  # spread over the sessions
-            audio_rate=audio_rate,
+            audio_rate=PRIVACY_RATE_HZ if privacy else AUDIO_RATE_HZ,
         )
+
+    def _model(self, procedure_id: str, privacy: bool) -> ActivityClassifier | None:
+        """The procedure's model (``privacy``: its privacy model), loaded once; None
+        without one (looked for again each time: a model may have been trained since).
+
+        Raises
+        ------
+        DataError
+            For a privacy model the models folder lacks.
+        """
+        key = (procedure_id, privacy)
+        if self._models.get(key, False) is None:
+            del self._models[key]  # guided so far: a model may have been trained since
+        if key not in self._models:
+            folder = model_folder(self.models_dir, procedure_id, privacy=privacy)
+            if privacy and not folder.is_dir():
+                raise DataError(f"no privacy model for procedure {procedure_id!r} in {folder}")
+            model = ActivityClassifier.load(folder) if folder.is_dir() else None
+            if model is not None:
+                _warm_up(model, PRIVACY_RATE_HZ if privacy else AUDIO_RATE_HZ)
+            self._models[key] = model
+        return self._models[key]
+
+    def _sense(self, runtime: SessionRuntime) -> list[RuntimeEvent]:
+        """Switch ``runtime`` (guided) to sensing on its task's model."""
+        if runtime.mode == "sensing":
+            raise DataError("the session is sensing already")
+        procedure_id = runtime.procedure.id
+        model = self._model(procedure_id, runtime.audio_rate == PRIVACY_RATE_HZ)
+        if model is None:
+            raise DataError(
+                f"no model for task {procedure_id!r} in the models folder yet: train one, "
+                "then reload the service (prism reload)"
+            )
+        return runtime.sense(model)
 
     def _get(self, session_id: str) -> SessionRuntime:
         runtime = self.runtimes.get(session_id)
@@ -265,9 +318,21 @@ class LocalPipeline(Pipeline):
             phase = (zlib.crc32(session_id.encode()) % 97) / 97
             self._checkpoint_due[session_id] = runtime.time + every * phase
 
-    def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> None:
+    def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> SessionMode:
         with self._lock:
-            self._install(session_id, self._runtime(session_id, procedure_id, privacy))
+            runtime = self._runtime(session_id, procedure_id, privacy)
+            self._install(session_id, runtime)
+            return runtime.mode
+
+    def sense(self, session_id: str) -> list[RuntimeEvent]:
+        with self._lock:
+            return self._sense(self._get(session_id))
+
+    def reload(self) -> None:
+        with self._lock:
+            self._procedures.clear()
+            self._models.clear()
+            self.futures.clear()
 
     def drop(self, session_id: str) -> None:
         with self._lock:
@@ -319,17 +384,29 @@ class LocalPipeline(Pipeline):
         privacy: bool = False,
     ) -> int:
         with self._lock:
-            runtime = self._runtime(session_id, procedure_id, privacy)
+            guided = checkpoint is None and bool(inputs) and inputs[0] == OPENED_GUIDED
+            runtime = self._runtime(session_id, procedure_id, privacy, guided=guided)
             if checkpoint is not None:
                 runtime = load_runtime(checkpoint, runtime)
             self._install(session_id, runtime)
             failed = 0
             for stored in inputs:
                 try:
-                    _replay_input(runtime, stored)
+                    if stored.kind == "mode":
+                        if stored.body == b"sensing":
+                            self._sense(runtime)
+                    else:
+                        _replay_input(runtime, stored)
                 except PrismError:
                     failed += 1
             return failed
+
+
+OPENED_GUIDED = StoredInput(0, "mode", b"guided")
+"""The first stored input of a session opened in guided mode (a replay opens it so)."""
+
+SWITCHED_TO_SENSING = StoredInput(0, "mode", b"sensing")
+"""The stored input of a guided session's switch to sensing (replayed in its place)."""
 
 
 def _classified(streams: Sequence[StreamingClassifier | UninformativeStream]) -> list[np.ndarray]:

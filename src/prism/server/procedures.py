@@ -1,5 +1,5 @@
-"""The procedures the service offers: those of its tasks folder, loaded once each, and
-where their models are.
+"""The procedures the service offers: those of its tasks folder, loaded once each (until
+:meth:`Procedures.reload`), and where their models are.
 
 A procedure's model is the folder ``<models dir>/<id>/``; its privacy model (audio at
 1 kHz, for privacy sessions: :data:`PRIVACY_MODEL`) the sub-folder ``privacy/`` of it,
@@ -10,19 +10,21 @@ procedure.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prism.errors import ProcedureFileError
 from prism.procedure.io import load_procedure
 from prism.procedure.model import Procedure
 from prism.procedure.render import render_procedure
 from prism.server.errors import ProcedureNotFoundError, ProcedureUnusableError, unknown
-from prism.server.runtime import SessionMode
 
-__all__ = ["PRIVACY_MODEL", "PROCEDURE_ID", "Procedures", "model_folder"]
+__all__ = ["PRIVACY_MODEL", "PROCEDURE_ID", "Procedures", "Reloaded", "model_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +43,37 @@ def model_folder(models_dir: Path, procedure_id: str, *, privacy: bool = False) 
     return folder / PRIVACY_MODEL if privacy else folder
 
 
+@dataclass(frozen=True)
+class Reloaded:
+    """What :meth:`Procedures.reload` found, each list sorted.
+
+    Attributes
+    ----------
+    added, changed, removed : list of str
+        Procedure ids whose ``procedure.yaml`` appeared, changed (its bytes) or went
+        since the previous look (the start of the service, or the last reload).
+    broken : dict of str to str
+        Why each procedure whose file cannot be loaded is unusable (file and line).
+    models, privacy_models : list of str
+        The procedures the models folder has a model (a privacy model) for.
+    """
+
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+    broken: dict[str, str]
+    models: list[str]
+    privacy_models: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary as JSON-ready data (the fields by name)."""
+        return dataclasses.asdict(self)
+
+
 class Procedures:
     """The procedures of ``tasks_dir`` (``<id>/procedure.yaml``) and whether
     ``models_dir`` has a model for each; each is loaded (and drawn) at most once, and a
-    broken file is read once too (fixing it needs a restart, as changing one does).
+    broken file is read once too, until :meth:`reload` reads the folder again.
 
     Parameters
     ----------
@@ -57,6 +86,41 @@ class Procedures:
         self._broken: dict[str, str] = {}
         """Why each procedure whose file cannot be loaded is unusable."""
         self._pictures: dict[str, bytes] = {}
+        self._digests = self._files()
+        """The SHA-256 of each procedure file at the previous look."""
+
+    def _files(self) -> dict[str, bytes]:
+        """The SHA-256 of each procedure file of the tasks folder, by id (a file that
+        goes while it is read is left out)."""
+        digests = {}
+        for procedure_id in self.ids():
+            try:
+                data = (self.tasks_dir / procedure_id / "procedure.yaml").read_bytes()
+            except OSError:
+                continue
+            digests[procedure_id] = hashlib.sha256(data).digest()
+        return digests
+
+    def reload(self) -> Reloaded:
+        """Read the tasks folder again: forget every procedure loaded (and every broken
+        file, and every picture), load each one now, and say what changed since the
+        previous look. Objects handed out before stay as they were (running sessions
+        keep their procedure)."""
+        before, now = self._digests, self._files()
+        self._loaded.clear()
+        self._broken.clear()
+        self._pictures.clear()
+        for procedure_id in now:
+            self._load(procedure_id)
+        self._digests = now
+        return Reloaded(
+            added=sorted(now.keys() - before.keys()),
+            changed=sorted(i for i in now.keys() & before.keys() if now[i] != before[i]),
+            removed=sorted(before.keys() - now.keys()),
+            broken=dict(sorted(self._broken.items())),
+            models=[i for i in sorted(now) if self.has_model(i)],
+            privacy_models=[i for i in sorted(now) if self.has_model(i, privacy=True)],
+        )
 
     def ids(self) -> list[str]:
         """The ids of the procedures in the tasks folder, sorted."""
@@ -105,11 +169,6 @@ class Procedures:
         """Whether the models folder has a model for the procedure (``privacy``: a
         privacy model)."""
         return model_folder(self.models_dir, procedure_id, privacy=privacy).is_dir()
-
-    def mode(self, procedure_id: str, *, privacy: bool = False) -> SessionMode:
-        """How a new session of the procedure runs: ``"sensing"`` with its model,
-        ``"guided"`` without one (:attr:`~prism.server.runtime.SessionRuntime.mode`)."""
-        return "sensing" if self.has_model(procedure_id, privacy=privacy) else "guided"
 
     def picture(self, procedure_id: str) -> bytes:
         """The procedure's graph as SVG (raises like :meth:`get`)."""

@@ -35,6 +35,7 @@ from prism.server.batches import Batcher
 from prism.server.devices import Devices
 from prism.server.errors import (
     DeviceNotFoundError,
+    ModeRefusedError,
     NoUsableModelError,
     SessionElsewhereError,
     SessionNotFoundError,
@@ -44,8 +45,8 @@ from prism.server.errors import (
 )
 from prism.server.health import Health
 from prism.server.memory import limit_malloc_arenas
-from prism.server.pipeline import LocalPipeline, Pipeline
-from prism.server.procedures import Procedures
+from prism.server.pipeline import OPENED_GUIDED, SWITCHED_TO_SENSING, LocalPipeline, Pipeline
+from prism.server.procedures import Procedures, Reloaded
 from prism.server.restore import rebuild
 from prism.server.runtime import RuntimeEvent
 from prism.server.session import CloseRequest, LiveSession, error_messages
@@ -178,13 +179,15 @@ class SessionRegistry:
         procedure = self.procedures.get(procedure_id)
         session_id = f"ses-{secrets.token_hex(8)}"
         try:
-            self.pipeline.open(session_id, procedure.id, privacy)
+            mode = self.pipeline.open(session_id, procedure.id, privacy)
         except WorkerLostError:  # a passing fault, not the procedure's
             raise
         except PrismError as error:
             raise NoUsableModelError(str(error)) from None
         try:
             row = self.store.add_session(session_id, device_id, procedure.id, privacy=privacy)
+            if mode == "guided":  # a replay opens it guided too, whatever models exist then
+                self.store.record(session_id, OPENED_GUIDED, [])
         except StoreError:  # not stored: not opened
             self.pipeline.drop(session_id)
             raise
@@ -397,6 +400,41 @@ class SessionRegistry:
             raise SessionElsewhereError(f"session {session.id!r} is served by another server")
         await self.batches.flush(session)
         return await self.batches.call(session.id, self.pipeline.control, session.id, message)
+
+    async def sense(self, session: LiveSession) -> None:
+        """Switch a guided session to sensing on its task's model, after its pending
+        frames: the switch is stored as an input (a replay makes it at the same point)
+        and the watch gets the ``mode`` message and the step state.
+
+        Raises
+        ------
+        ModeRefusedError
+            If the session is sensing already, or its task has no usable model yet.
+        SessionElsewhereError
+            If another process serves the session.
+        """
+        if not session.owner:
+            raise SessionElsewhereError(f"session {session.id!r} is served by another server")
+        if session.ended:
+            raise ModeRefusedError(f"session {session.id!r} is over")
+        await self.batches.flush(session)
+        try:
+            events = await self.batches.call(session.id, self.pipeline.sense, session.id)
+        except WorkerLostError:
+            raise
+        except PrismError as refusal:
+            raise ModeRefusedError(str(refusal)) from None
+        self.deliver(session, self.commit(session, SWITCHED_TO_SENSING, events))
+
+    def reload(self) -> Reloaded:
+        """Read the tasks and models folders again (:meth:`Procedures.reload
+        <prism.server.procedures.Procedures.reload>`, :meth:`Pipeline.reload
+        <prism.server.pipeline.Pipeline.reload>`): new sessions use what is there now,
+        running ones keep their procedure and model."""
+        reloaded = self.procedures.reload()
+        self.pipeline.reload()
+        self.counters["reloads"] += 1
+        return reloaded
 
     async def end(self, session: LiveSession) -> None:
         """End the session (REST or the idle sweep: the watch did not say ``end``),

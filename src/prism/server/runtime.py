@@ -57,7 +57,7 @@ __all__ = [
     "transcribe_question",
 ]
 
-EventKind = Literal["step", "reminder", "answer", "error"]
+EventKind = Literal["step", "reminder", "answer", "mode", "error"]
 SessionMode = Literal["sensing", "guided"]
 
 
@@ -67,7 +67,7 @@ class RuntimeEvent:
 
     Attributes
     ----------
-    kind : {"step", "reminder", "answer", "error"}
+    kind : {"step", "reminder", "answer", "mode", "error"}
     t : float
         Session time (s) the event refers to.
     data : dict
@@ -194,15 +194,16 @@ class SessionRuntime:
         observe_phase: int = 0,
         audio_rate: int = AUDIO_RATE_HZ,
     ) -> None:
-        if (
-            classifier is not None
-            and tuple(classifier.class_names[: procedure.n_steps]) != procedure.step_ids
-        ):
-            raise DataError(
-                f"the classifier's classes {classifier.class_names} do not match the steps "
-                f"of procedure {procedure.id!r} ({', '.join(procedure.step_ids)})"
-            )
+        if classifier is not None:
+            _check_classes(classifier, procedure)
         self.procedure = procedure
+        self.audio_rate = audio_rate
+        self._audio_samples = 0
+        """Audio samples received (a switch to sensing lines the new stream up with them)."""
+        self._sensing_from_s = 0.0
+        """Session time (s) at which :attr:`stream` starts (0, or where guided mode ended)."""
+        self._audio_skip = 0
+        """Samples of the coming audio that fall before :attr:`stream` starts."""
         self.config = config or RuntimeConfig()
         self.observe_phase = observe_phase
         self.stream: StreamingClassifier | UninformativeStream = (
@@ -272,10 +273,20 @@ class SessionRuntime:
             For unusable samples (e.g. an IMU gap longer than the stream allows).
         """
         if frame.kind == FrameKind.IMU:
-            times = frame.t0 + np.arange(len(frame.samples)) / frame.rate
-            self.stream.push_imu(times, frame.samples)
+            times = frame.t0 + np.arange(len(frame.samples)) / frame.rate - self._sensing_from_s
+            if self._sensing_from_s:  # rows before the switch to sensing were guided time
+                keep = times >= 0.0
+                times, samples = times[keep], frame.samples[keep]
+                if times.size:
+                    self.stream.push_imu(times, samples)
+            else:
+                self.stream.push_imu(times, frame.samples)
         elif frame.kind == FrameKind.AUDIO:
-            self.stream.push_audio(frame.samples)
+            self._audio_samples += len(frame.samples)
+            skip = min(self._audio_skip, len(frame.samples))
+            self._audio_skip -= skip
+            if skip < len(frame.samples) or not self._sensing_from_s:
+                self.stream.push_audio(frame.samples[skip:])
         else:
             raise SensingError("spoken-question audio is not sensor data: it goes to transcribe")
 
@@ -333,6 +344,44 @@ class SessionRuntime:
             {"code": int(code), "message": message, "ref_seq": ref_seq},
         )
 
+    def sense(self, classifier: ActivityClassifier) -> list[RuntimeEvent]:
+        """Switch a guided session to sensing with ``classifier`` (its task's model, trained
+        while the session ran): the tracker state (steps done, current step, time) stays,
+        and the frames from the next one on are classified.
+
+        The new stream starts at the first frame not tracked yet; its network context
+        starts empty there. Audio received beyond that point is lost to it (guided mode
+        keeps no samples: it gets silence of the same length, at most a chunk), audio
+        still to come that belongs before it is skipped, and IMU rows before it are left
+        out. The tracker keeps its configuration (the default evidence weighting; a
+        session opened with the model also uses the model's error profile).
+
+        Returns
+        -------
+        list of RuntimeEvent
+            The ``mode`` event, then a ``step`` event with the state.
+
+        Raises
+        ------
+        DataError
+            If the session is sensing already, or ``classifier`` does not match the
+            procedure's steps.
+        """
+        if self.mode == "sensing":
+            raise DataError("the session is sensing already")
+        _check_classes(classifier, self.procedure)
+        start_s = self.stream.n_emitted / self.tracker.model.frame_rate
+        stream = StreamingClassifier(classifier, audio_rate=self.audio_rate, late_imu="drop")
+        ahead = self._audio_samples - round(start_s * self.audio_rate)
+        if ahead > 0:
+            stream.push_audio(np.zeros(ahead, dtype=np.float32))
+        self._audio_skip = max(0, -ahead)
+        self.stream, self._sensing_from_s = stream, start_s
+        self.assistant.guided = False
+        self._prediction = None
+        state = self.tracker.state()
+        return [RuntimeEvent("mode", self.time, {"mode": "sensing"}), self._step_event(state)]
+
     def handle_control(
         self, message: Question | CorrectionMessage | ReminderAction | End
     ) -> list[RuntimeEvent]:
@@ -386,6 +435,15 @@ class SessionRuntime:
             return self.stream.finish()
         except (DataError, SensingError):
             return np.zeros((0, self.procedure.n_steps + 1))
+
+
+def _check_classes(classifier: ActivityClassifier, procedure: Procedure) -> None:
+    """Refuse a classifier whose classes are not the procedure's steps (then "other")."""
+    if tuple(classifier.class_names[: procedure.n_steps]) != procedure.step_ids:
+        raise DataError(
+            f"the classifier's classes {classifier.class_names} do not match the steps "
+            f"of procedure {procedure.id!r} ({', '.join(procedure.step_ids)})"
+        )
 
 
 def _reminder_event(reminder: Reminder) -> RuntimeEvent:

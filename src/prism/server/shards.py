@@ -33,7 +33,7 @@ from prism.errors import PrismError, SettingsError, WorkerLostError
 from prism.protocol import ControlMessage
 from prism.server.checkpoint import CheckpointError
 from prism.server.pipeline import LocalPipeline, Pipeline, StepResult, UnknownSessionError
-from prism.server.runtime import RuntimeEvent
+from prism.server.runtime import RuntimeEvent, SessionMode
 from prism.storage import StoredInput
 
 __all__ = ["GC_THRESHOLDS", "ShardedPipeline"]
@@ -198,8 +198,23 @@ class ShardedPipeline(Pipeline):
                 index,
             )
 
-    def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> None:
-        self._call(session_id, "open", session_id, procedure_id, privacy)
+    def open(self, session_id: str, procedure_id: str, privacy: bool = False) -> SessionMode:
+        mode: SessionMode = self._call(session_id, "open", session_id, procedure_id, privacy)
+        return mode
+
+    def sense(self, session_id: str) -> list[RuntimeEvent]:
+        events: list[RuntimeEvent] = self._call(session_id, "sense", session_id)
+        return events
+
+    def reload(self) -> None:
+        """Every worker forgets its procedures and models (a restarted one has none)."""
+        for index, shard in enumerate(self._shards):
+            with shard.lock:
+                try:
+                    shard.connection.send(("reload", ()))
+                    self._answer(shard)
+                except (EOFError, OSError) as problem:
+                    raise self._lost(index, problem) from None
 
     def step(self, frames: Mapping[str, Sequence[bytes]]) -> dict[str, StepResult]:
         by_shard: dict[int, dict[str, Sequence[bytes]]] = {}

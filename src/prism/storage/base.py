@@ -43,9 +43,11 @@ __all__ = [
     "StoredInput",
 ]
 
-InputKind = Literal["frame", "control", "question"]
+InputKind = Literal["frame", "control", "question", "mode"]
 """``frame``: binary frame bytes; ``control``: a JSON control message; ``question``: the
-transcript of a spoken question, answered at that point."""
+transcript of a spoken question, answered at that point; ``mode``: the session's mode
+from that point (``guided``: opened without a model; ``sensing``: switched to its
+task's model)."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The service's REST API as its clients use it: opening a session (what a watch's
-companion app does), asking for a pairing code (what a researcher does)."""
+companion app does), asking for a pairing code or a reload of the tasks and models
+folders (what a researcher does)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import httpx
 
 from prism.errors import SessionRequestError
 
-__all__ = ["OPEN_TIMEOUT_S", "SessionRequestError", "open_session", "request_pairing"]
+__all__ = [
+    "OPEN_TIMEOUT_S",
+    "SessionRequestError",
+    "open_session",
+    "request_pairing",
+    "request_reload",
+]
 
 
 OPEN_TIMEOUT_S = 120.0
@@ -73,16 +80,39 @@ def request_pairing(server: str, admin_token: str, task: str) -> dict[str, Any]:
     SessionRequestError
         If the service cannot be reached or refuses (the message has its status and reply).
     """
+    return _admin_post(server, admin_token, "/v1/pairings", {"task": task}, "making a pairing")
+
+
+def request_reload(server: str, admin_token: str) -> dict[str, Any]:
+    """Have the service read its tasks and models folders again (``POST
+    /v1/admin/reload``).
+
+    Returns
+    -------
+    dict
+        ``added``, ``changed``, ``removed`` (procedure ids), ``broken`` (id: why),
+        ``models`` and ``privacy_models`` (the ids with a model).
+
+    Raises
+    ------
+    SessionRequestError
+        If the service cannot be reached or refuses (the message has its status and reply).
+    """
+    return _admin_post(server, admin_token, "/v1/admin/reload", None, "reloading")
+
+
+def _admin_post(
+    server: str, admin_token: str, path: str, body: dict[str, Any] | None, what: str
+) -> dict[str, Any]:
+    """POST ``body`` (JSON) to an admin endpoint; its JSON reply."""
     try:
-        with httpx.Client(base_url=server, timeout=10.0) as http:
-            reply = http.post(
-                "/v1/pairings",
-                json={"task": task},
-                headers={"Authorization": f"Bearer {admin_token}"},
-            )
+        with httpx.Client(base_url=server, timeout=OPEN_TIMEOUT_S) as http:
+            reply = http.post(path, json=body, headers={"Authorization": f"Bearer {admin_token}"})
     except httpx.HTTPError as error:
         raise SessionRequestError(f"cannot reach the service at {server}: {error}") from None
+    if reply.status_code == 401:
+        raise SessionRequestError(f"{what} refused (401): the admin token is wrong or missing")
     if reply.status_code != 200:
-        raise SessionRequestError(f"making a pairing failed ({reply.status_code}): {reply.text}")
-    made: dict[str, Any] = reply.json()
-    return made
+        raise SessionRequestError(f"{what} failed ({reply.status_code}): {reply.text}")
+    answer: dict[str, Any] = reply.json()
+    return answer

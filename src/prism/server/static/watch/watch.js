@@ -478,6 +478,7 @@ function receive(message) {
     case "reminder": renderReminder(message); break;
     case "answer": renderAnswer(message); break;
     case "confirm": renderConfirm(message); break;
+    case "mode": showMode(message.mode); break;
     case "error":
       transmit(app.outbox.error(message));
       if (message.code === 4503) status("service busy: your data is kept", "waiting");
