@@ -112,5 +112,9 @@ def test_where_time_goes_gives_each_sample_to_its_innermost_known_part(tmp_path:
     )  # fmt: skip
     report = json.loads(result.stdout)
     assert report["samples"] == 100 and report["samples_waiting"] == 40
-    assert report["percent"] == {"network (torch)": 60.0, "tracker": 30.0, "storage (SQLite)": 10.0}
+    assert report["percent"] == {
+        "network (torch)": 60.0,
+        "tracker": 30.0,
+        "storage (SQLite, Redis)": 10.0,
+    }
     assert report["samples_by_process"] == {"process-0": 10, "process-1": 90}
