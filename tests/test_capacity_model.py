@@ -131,6 +131,7 @@ def _report(sessions: int, batch: float, **fields: Any) -> dict[str, Any]:
         "redis_bytes_per_session_second": 40_000.0,
         "redis_memory_mb_per_session": 0.5,
         "redis_time_share": 0.05,
+        "redis_ops_per_session_second_by_command": {"hmget": 5.0, "rpush": 5.0},
         **fields,
     }
 
