@@ -1,9 +1,9 @@
-"""Load: many simulated watches streaming IMU + audio in real time to one service process.
+"""Load: many simulated watches streaming IMU + audio in real time to the service.
 
 Usage::
 
     python benchmarks/load.py [--sessions 200] [--seconds 60] [--chunk-s 0.2] [--json]
-                              [--profile DIR]
+                              [--profile DIR] [--store sqlite|redis] [--workers N]
 
 Starts the service (``uvicorn --factory prism.server.app:create_app``, one worker, a
 fresh SQLite file) as a child process on 127.0.0.1, registers a device, opens
@@ -13,6 +13,16 @@ session time an IMU frame (50 Hz, 6 channels) and an audio frame (16 kHz), paced
 wall clock, sessions staggered over one chunk, recordings looped with their time shifted.
 Every watch acknowledges what it receives. After ``--seconds`` each sends ``end`` and
 waits for its final step event.
+
+With ``--store redis`` the sessions live in a ``redis-server`` the benchmark starts on a
+free port of 127.0.0.1 in a temporary folder (append-only file flushed every second, as
+``docs/service.md`` recommends; stopped by its pid at the end), and ``--workers N``
+service processes share it, each on its own port with ``--pipeline-workers`` pipeline
+workers (default: the cores divided among the service processes). This is what
+``prism serve --workers N`` runs behind one address (N uvicorn workers of the same app
+on one Redis); separate ports let the benchmark read each process's ``/metrics`` and
+route the watches itself, as a load balancer routing by session would: watch ``i`` opens
+its session on process ``i mod N`` and streams there (round-robin).
 
 Measured:
 
@@ -68,6 +78,26 @@ Measured:
   The CPU cost of a session depends on it: each batch has a fixed cost (the network
   call, the worker round trip, the database transaction), so a service that keeps up
   easily runs many small batches and spends more per session than a busier one.
+- ``store_cpu_share``: the CPU time the service processes spent in store operations
+  (the calling threads' CPU time, ``prism_store_cpu_seconds_total`` on ``/metrics``:
+  client-side encoding and the system calls, lock waits excluded) over the streaming
+  window, as a share of the service's CPU time (every process, pipeline workers
+  included); ``store_wall_share``: their wall-clock time (waits for the server or the
+  lock included, ``prism_store_seconds_total``) as a share of the window, per front
+  process (above 1: several threads were in the store at once). With Redis
+  ``redis_time_share`` is ``store_cpu_share``.
+- With ``--store redis``, from the server's ``INFO`` at both ends of the streaming
+  window: ``redis_ops_per_session_second`` (``total_commands_processed`` less the
+  benchmark's own ``INFO``; by command in
+  ``redis_ops_per_session_second_by_command``, from ``commandstats``),
+  ``redis_bytes_per_session_second`` (``total_net_input_bytes`` +
+  ``total_net_output_bytes``, also split as ``redis_bytes_in_per_session_second`` and
+  ``..._out_...``), ``redis_memory_mb`` (``used_memory`` at the end) and
+  ``redis_memory_mb_per_session`` (its growth from before the sessions were opened),
+  ``redis_cpu_ms_per_session_second`` (the ``redis-server`` process's CPU time, not in
+  ``cpu_ms_per_session_second``). The ``database_*`` fields are then the size of its
+  folder (the append-only files, which Redis rewrites as they double, so the growth
+  rate is not the size kept).
 """
 
 from __future__ import annotations
@@ -82,6 +112,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,13 +122,15 @@ import numpy as np
 import psutil
 import websockets
 
-from service_process import ROOT, Service, free_port, parse_metrics, rss_mb_by_process, tree
+from service_process import ROOT, RedisServer, Service, free_port, parse_metrics, tree
 
 RECORDINGS = ("latte_making-s000", "latte_making-s001")
 ADMIN_TOKEN = "load-benchmark-admin"
 WARMUP_S = 20.0
 GROWTH_FROM_S = 30.0
 """Database growth is measured from this long after streaming started to its end (s)."""
+CHECKPOINT_SECRET = "load-benchmark-checkpoint-key"
+"""Signs the checkpoints of every service process sharing a Redis store."""
 LOAD_CPU_PERCENT = float("nan")
 STREAM_START = 0.0
 
@@ -248,14 +281,19 @@ async def _stream_watch(
 
 
 async def _run_watches(
-    base: str, args: argparse.Namespace, scripts: list[Script], started: asyncio.Future[float]
+    bases: list[str],
+    args: argparse.Namespace,
+    scripts: list[Script],
+    started: asyncio.Future[float],
 ) -> tuple[list[WatchStats], float]:
     """Open the sessions, then stream into all of them; ``started`` gets the
-    ``perf_counter`` time at which streaming starts, as soon as it is known."""
+    ``perf_counter`` time at which streaming starts, as soon as it is known. Watch ``i``
+    opens its session on service process ``bases[i % len(bases)]`` and streams there."""
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    async with httpx.AsyncClient(base_url=base, timeout=30.0) as http:
-        sessions = []  # (session id, device token): one device per watch, as in the field
-        for i in range(args.sessions):
+    sessions = []  # (base, session id, device token): one device per watch, as in the field
+    for i in range(args.sessions):
+        base = bases[i % len(bases)]
+        async with httpx.AsyncClient(base_url=base, timeout=30.0) as http:
             device = await http.post("/v1/devices", json={"name": f"load-{i}"}, headers=admin)
             device.raise_for_status()
             token = device.json()["token"]
@@ -265,14 +303,13 @@ async def _run_watches(
                 headers={"Authorization": f"Bearer {token}"},
             )
             reply.raise_for_status()
-            sessions.append((reply.json()["session_id"], token))
-    ws_base = base.replace("http", "ws", 1)
+            sessions.append((base, reply.json()["session_id"], token))
     start = time.perf_counter() + 2.0  # time for every watch to connect
     started.set_result(start)
     results = await asyncio.gather(
         *(
             _watch(
-                f"{ws_base}/v1/sessions/{session}/stream",
+                f"{base.replace('http', 'ws', 1)}/v1/sessions/{session}/stream",
                 token,
                 scripts,
                 index=i,
@@ -281,20 +318,32 @@ async def _run_watches(
                 seconds=args.seconds,
                 final_timeout=args.final_timeout,
             )
-            for i, (session, token) in enumerate(sessions)
+            for i, (base, session, token) in enumerate(sessions)
         )
     )
     return list(results), start
 
 
-def _record(service: psutil.Process, seconds: float, folder: Path) -> list[subprocess.Popen[bytes]]:
+def _processes(services: list[psutil.Process]) -> list[psutil.Process]:
+    """Every process of the service: each service process, then its pipeline workers."""
+    return [process for service in services for process in tree(service)]
+
+
+def _rss_mb(services: list[psutil.Process]) -> list[float]:
+    """Resident memory (MB) of each process of :func:`_processes`."""
+    return [p.memory_info().rss / 2**20 for p in _processes(services)]
+
+
+def _record(
+    services: list[psutil.Process], seconds: float, folder: Path
+) -> list[subprocess.Popen[bytes]]:
     """Start ``py-spy record`` on every service process for ``seconds`` (100 samples/s,
-    without pausing it): raw stacks in ``folder/process-<i>.txt``, the front first
-    (``benchmarks/where_time_goes.py`` sums them up)."""
+    without pausing it): raw stacks in ``folder/process-<i>.txt``, each front before its
+    workers (``benchmarks/where_time_goes.py`` sums them up)."""
     folder.mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
     recorders = []
-    for i, process in enumerate(tree(service)):
+    for i, process in enumerate(_processes(services)):
         command = [
             str(spy), "record", "--pid", str(process.pid), "--duration", str(round(seconds)),
             "--rate", "100", "--nonblocking", "--format", "raw",
@@ -306,9 +355,9 @@ def _record(service: psutil.Process, seconds: float, folder: Path) -> list[subpr
     return recorders
 
 
-def _cpu_s(service: psutil.Process) -> dict[int, float]:
+def _cpu_s(services: list[psutil.Process]) -> dict[int, float]:
     """CPU seconds (user + system) per process of the service."""
-    return {p.pid: p.cpu_times().user + p.cpu_times().system for p in tree(service)}
+    return {p.pid: p.cpu_times().user + p.cpu_times().system for p in _processes(services)}
 
 
 @dataclass
@@ -322,16 +371,42 @@ class Window:
     """Resident memory of all its processes at the end (MB)."""
     frames_classified: int
     """Frames classified (and delivered) meanwhile."""
+    store_wall_s: float
+    """Wall-clock seconds of the store operations of all service processes meanwhile."""
+    store_cpu_s: float
+    """The calling threads' CPU seconds in those operations."""
+    redis: tuple[dict[str, Any], dict[str, Any]] | None = None
+    """Redis's ``INFO`` at the start and at the end (None: SQLite)."""
+    redis_cpu_s: float = 0.0
+    """CPU seconds of the ``redis-server`` process meanwhile."""
 
 
-async def _frames_classified(http: httpx.AsyncClient) -> float:
-    metrics = parse_metrics((await http.get("/metrics")).text)
-    return metrics.get("prism_frames_classified_total", 0.0)
+_WINDOW_COUNTERS = (
+    "prism_frames_classified_total",
+    "prism_store_seconds_total",
+    "prism_store_cpu_seconds_total",
+)
+
+
+async def _counters(bases: list[str]) -> np.ndarray:
+    """:data:`_WINDOW_COUNTERS` summed over the service processes at ``bases``."""
+    total = np.zeros(len(_WINDOW_COUNTERS))
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        for base in bases:
+            metrics = parse_metrics((await http.get(f"{base}/metrics")).text)
+            total += [metrics.get(name, 0.0) for name in _WINDOW_COUNTERS]
+    return total
+
+
+def _process_cpu_s(process: psutil.Process | None) -> float:
+    if process is None:
+        return 0.0
+    times = process.cpu_times()
+    return float(times.user + times.system)
 
 
 async def _streaming_window(
-    service: psutil.Process,
-    base: str,
+    deployment: Deployment,
     started: asyncio.Future[float],
     seconds: float,
     profile: Path | None,
@@ -339,27 +414,40 @@ async def _streaming_window(
     """The service over the streaming window (from ``started``); with ``profile``, each
     process recorded by py-spy meanwhile (:func:`_record`)."""
     start = await started
-    async with httpx.AsyncClient(base_url=base, timeout=30.0) as http:
-        await asyncio.sleep(max(0.0, start - time.perf_counter()))
-        before, classified = _cpu_s(service), await _frames_classified(http)
-        recorders = _record(service, seconds, profile) if profile is not None else []
-        await asyncio.sleep(max(0.0, start + seconds - time.perf_counter()))
-        after, rss_mb = _cpu_s(service), sum(rss_mb_by_process(service))
-        classified = await _frames_classified(http) - classified
+    services, redis_server = deployment.processes, deployment.redis
+    info: Callable[[], dict[str, Any]] = redis_server.info if redis_server else dict
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    before, counted = _cpu_s(services), await _counters(deployment.bases)
+    redis_before = await asyncio.to_thread(info)
+    redis_cpu = _process_cpu_s(deployment.redis_process)
+    recorders = _record(services, seconds, profile) if profile is not None else []
+    await asyncio.sleep(max(0.0, start + seconds - time.perf_counter()))
+    after, rss_mb = _cpu_s(services), sum(_rss_mb(services))
+    redis_after = await asyncio.to_thread(info)
+    redis_cpu = _process_cpu_s(deployment.redis_process) - redis_cpu
+    classified, store_wall_s, store_cpu_s = await _counters(deployment.bases) - counted
     for recorder in recorders:  # py-spy stops by itself after the window
         await asyncio.to_thread(recorder.wait)
     busy = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
-    return Window(busy, rss_mb, round(classified))
+    return Window(
+        busy,
+        rss_mb,
+        round(classified),
+        float(store_wall_s),
+        float(store_cpu_s),
+        (redis_before, redis_after) if redis_server else None,
+        redis_cpu,
+    )
 
 
 async def _sample_memory(
-    service: psutil.Process, start: float, samples: list[tuple[float, list[float]]]
+    services: list[psutil.Process], start: float, samples: list[tuple[float, list[float]]]
 ) -> None:
     """Every 10 s: the time since ``start`` and the RSS (MB) of each service process
-    (the front first, then its pipeline workers)."""
+    (each front, then its pipeline workers)."""
     while True:
         await asyncio.sleep(max(0.0, start - time.perf_counter()) + 10.0)
-        samples.append((time.perf_counter() - start, rss_mb_by_process(service)))
+        samples.append((time.perf_counter() - start, _rss_mb(services)))
 
 
 def _database_mb(database: Path) -> tuple[float, float]:
@@ -369,10 +457,13 @@ def _database_mb(database: Path) -> tuple[float, float]:
     return file_mb, wal_mb
 
 
-async def _sample_database(database: Path, samples: list[tuple[float, float, float]]) -> None:
-    """Every second: the time (perf_counter s), the database file's and its log's sizes (MB)."""
+async def _sample_database(
+    sizes: Callable[[], tuple[float, float]], samples: list[tuple[float, float, float]]
+) -> None:
+    """Every second: the time (perf_counter s) and ``sizes()``, the store's data and log
+    sizes on disk (MB)."""
     while True:
-        samples.append((time.perf_counter(), *_database_mb(database)))
+        samples.append((time.perf_counter(), *sizes()))
         await asyncio.sleep(1.0)
 
 
@@ -392,12 +483,22 @@ def _database_report(samples: list[tuple[float, float, float]], seconds: float) 
     }
 
 
+@dataclass
+class Deployment:
+    """The running service: its processes, their addresses and the Redis they share."""
+
+    bases: list[str]
+    """``http://127.0.0.1:PORT`` of each service process."""
+    processes: list[psutil.Process]
+    """Each service process (its pipeline workers are its children)."""
+    disk_mb: Callable[[], tuple[float, float]]
+    """The store's size on disk (MB): its data and its log."""
+    redis: RedisServer | None = None
+    redis_process: psutil.Process | None = None
+
+
 async def _measure(
-    base: str,
-    args: argparse.Namespace,
-    scripts: list[Script],
-    service: psutil.Process,
-    database: Path,
+    deployment: Deployment, args: argparse.Namespace, scripts: list[Script]
 ) -> tuple[
     list[WatchStats],
     dict[int, float],
@@ -408,24 +509,25 @@ async def _measure(
 ]:
     samples: list[tuple[float, list[float]]] = []
     sizes: list[tuple[float, float, float]] = []
-    cpu_before = _cpu_s(service)
+    services = deployment.processes
+    cpu_before = _cpu_s(services)
     own_before = time.process_time()
     wall_before = time.perf_counter()
     started: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-    watches = asyncio.ensure_future(_run_watches(base, args, scripts, started))
+    watches = asyncio.ensure_future(_run_watches(deployment.bases, args, scripts, started))
     window = asyncio.ensure_future(
-        _streaming_window(service, base, started, args.seconds, args.profile)
+        _streaming_window(deployment, started, args.seconds, args.profile)
     )
     await asyncio.sleep(0)
-    sampler = asyncio.ensure_future(_sample_memory(service, wall_before + 2.0, samples))
-    sizer = asyncio.ensure_future(_sample_database(database, sizes))
+    sampler = asyncio.ensure_future(_sample_memory(services, wall_before + 2.0, samples))
+    sizer = asyncio.ensure_future(_sample_database(deployment.disk_mb, sizes))
     results, start = await watches
     streaming = await window
     global STREAM_START
     STREAM_START = start
     sampler.cancel()
     sizer.cancel()
-    cpu_after = _cpu_s(service)
+    cpu_after = _cpu_s(services)
     busy = {pid: cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after}
     wall = time.perf_counter() - wall_before
     global LOAD_CPU_PERCENT
@@ -434,40 +536,103 @@ async def _measure(
     return results, busy, wall, samples, since_start, streaming
 
 
-def _idle_rss_mb(service: psutil.Process, *, settle_s: float = 30.0) -> float:
+def _idle_rss_mb(services: list[psutil.Process], *, settle_s: float = 30.0) -> float:
     """The service's resident memory (MB, all processes) once it is idle: sampled every
     0.5 s until it changes by less than 1 MB (the workers import their libraries after
     the front answers), at most ``settle_s``."""
     deadline = time.perf_counter() + settle_s
-    last = sum(rss_mb_by_process(service))
+    last = sum(_rss_mb(services))
     while time.perf_counter() < deadline:
         time.sleep(0.5)
-        now = sum(rss_mb_by_process(service))
+        now = sum(_rss_mb(services))
         if abs(now - last) < 1.0:
             return now
         last = now
     return last
 
 
+@contextlib.contextmanager
+def _deployment(
+    args: argparse.Namespace, folder: Path
+) -> Iterator[tuple[Deployment, list[Service]]]:
+    """Start the store (``--store redis``: a ``redis-server``) and ``--workers`` service
+    processes in ``folder``; stop them all by pid afterwards, Redis last."""
+    settings = {"pipeline_workers": str(args.pipeline_workers)}
+    redis_server, redis_process = None, None
+    with contextlib.ExitStack() as stack:
+        if args.store == "redis":
+            redis_server = RedisServer(folder / "redis", free_port())
+            stack.callback(redis_server.stop)
+            redis_process = redis_server.start()
+            # one signing key for every process, as docs/service.md asks of shared stores
+            settings |= {"redis_url": redis_server.url, "checkpoint_secret": CHECKPOINT_SECRET}
+        servers = []
+        for i in range(args.workers):
+            servers.append(
+                Service(free_port(), folder / f"load-{i}.sqlite3", ADMIN_TOKEN, settings)
+            )
+            stack.callback(servers[-1].stop)
+        processes = [server.start() for server in servers]
+
+        def disk_mb() -> tuple[float, float]:
+            if redis_server is not None:
+                return redis_server.disk_mb(), 0.0
+            return _database_mb(servers[0].database)
+
+        bases = [server.base for server in servers]
+        yield Deployment(bases, processes, disk_mb, redis_server, redis_process), servers
+
+
+def _redis_report(
+    window: Window, idle_memory: float, sessions: int, session_s: float
+) -> dict[str, Any]:
+    """The ``redis_*`` fields of the report (module docstring) from the window's ``INFO``
+    and Redis's ``used_memory`` (bytes) before the sessions were opened."""
+    assert window.redis is not None
+    before, after = window.redis
+    by_command = {
+        name.removeprefix("cmdstat_"): (after[name]["calls"] - before.get(name, {}).get("calls", 0))
+        / session_s
+        for name in after
+        if name.startswith("cmdstat_")
+    }
+    net_in, net_out = (
+        after[key] - before[key] for key in ("total_net_input_bytes", "total_net_output_bytes")
+    )
+    ops = after["total_commands_processed"] - before["total_commands_processed"]
+    ops -= by_command.pop("info", 0.0) * session_s  # the benchmark's own INFO
+    return {
+        "redis_ops_per_session_second": ops / session_s,
+        "redis_ops_per_session_second_by_command": {
+            name: round(rate, 3)
+            for name, rate in sorted(by_command.items(), key=lambda kv: -kv[1])
+            if rate > 0
+        },
+        "redis_bytes_per_session_second": (net_in + net_out) / session_s,
+        "redis_bytes_in_per_session_second": net_in / session_s,
+        "redis_bytes_out_per_session_second": net_out / session_s,
+        "redis_memory_mb": after["used_memory"] / 2**20,
+        "redis_memory_mb_per_session": (after["used_memory"] - idle_memory) / 2**20 / sessions,
+        "redis_cpu_ms_per_session_second": 1e3 * window.redis_cpu_s / session_s,
+        "redis_time_share": window.store_cpu_s / sum(window.cpu_s.values()),
+    }
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the benchmark; the report as a JSON-ready dict."""
     scripts = [_script(ROOT / "datasets" / "demo" / name, args.chunk_s) for name in RECORDINGS]
-    with tempfile.TemporaryDirectory() as folder:
-        database = Path(folder) / "load.sqlite3"
-        server = Service(
-            free_port(), database, ADMIN_TOKEN, {"pipeline_workers": str(args.pipeline_workers)}
+    with tempfile.TemporaryDirectory() as folder, _deployment(args, Path(folder)) as running:
+        deployment, servers = running
+        idle_mb = _idle_rss_mb(deployment.processes)
+        redis_idle = deployment.redis.info()["used_memory"] if deployment.redis else 0
+        results, busy_s, wall_s, memory, sizes, streaming = asyncio.run(
+            _measure(deployment, args, scripts)
         )
-        base = server.base
-        try:
-            service = server.start()
-            idle_mb = _idle_rss_mb(service)
-            results, busy_s, wall_s, memory, sizes, streaming = asyncio.run(
-                _measure(base, args, scripts, service, database)
-            )
-            rss_mb = sum(rss_mb_by_process(service))
-            metrics = server.metrics()
-        finally:
-            server.stop()
+        rss_mb = sum(_rss_mb(deployment.processes))
+        metrics: dict[str, float] = {}
+        for server in servers:
+            for key, value in server.metrics().items():
+                metrics[key] = metrics.get(key, 0.0) + value
     latencies = np.concatenate([r.latencies_ms for r in results if r.latencies_ms] or [[np.nan]])
     lags = np.concatenate([r.send_lags_ms for r in results if r.send_lags_ms] or [[np.nan]])
     finals = [r.final_after_end_s for r in results]
@@ -485,6 +650,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     disk = _database_report(sizes, args.seconds)
     growth = disk["database_growth_mb_per_min"]
     session_s = args.sessions * args.seconds
+    service_cpu_s = sum(streaming.cpu_s.values())
     batches = {
         int(re.search(r'size="(\d+)"', key).group(1)): int(value)  # type: ignore[union-attr]
         for key, value in metrics.items()
@@ -494,6 +660,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "sessions": args.sessions,
         "seconds": args.seconds,
         "chunk_s": args.chunk_s,
+        "store": args.store,
+        "workers": args.workers,
+        "pipeline_workers": args.pipeline_workers,
         "realtime": bool(kept_up and p99 < 1000.0 and lag_p99 < 100.0),
         "p50_ms": float(np.percentile(latencies, 50)),
         "p99_ms": p99,
@@ -540,6 +709,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for key, value in metrics.items()
             if key.endswith("_total")
         },
+        "store_cpu_share": streaming.store_cpu_s / service_cpu_s if service_cpu_s else None,
+        "store_wall_share": streaming.store_wall_s / (args.seconds * args.workers),
+        **(
+            _redis_report(streaming, redis_idle, args.sessions, session_s)
+            if streaming.redis is not None
+            else {}
+        ),
     }
 
 
@@ -550,10 +726,25 @@ def main() -> None:
     parser.add_argument("--chunk-s", type=float, default=0.2, help="watch frame length (s)")
     parser.add_argument("--final-timeout", type=float, default=10.0)
     parser.add_argument(
+        "--store",
+        choices=("sqlite", "redis"),
+        default="sqlite",
+        help="where the sessions live: a fresh SQLite file, or a redis-server started for "
+        "the run (temporary folder, append-only file)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="service processes sharing the store, each on its own port, the watches "
+        "spread over them round-robin (above 1 needs --store redis)",
+    )
+    parser.add_argument(
         "--pipeline-workers",
         type=int,
-        default=os.cpu_count() or 1,
-        help="the service's pipeline worker processes (default: one per core)",
+        default=None,
+        help="pipeline worker processes of each service process (default: the cores "
+        "divided among the service processes, at least one)",
     )
     parser.add_argument(
         "--profile",
@@ -565,6 +756,12 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON only")
     args = parser.parse_args()
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1 (got {args.workers})")
+    if args.workers > 1 and args.store != "redis":
+        parser.error("--workers above 1 needs --store redis: the processes share the sessions")
+    if args.pipeline_workers is None:
+        args.pipeline_workers = max(1, (os.cpu_count() or 1) // args.workers)
     report = run(args)
     if args.profile is not None:
         from where_time_goes import report as profile_report

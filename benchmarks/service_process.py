@@ -4,6 +4,8 @@
 ``uvicorn --factory prism.server.app:create_app`` on a free port of 127.0.0.1, a given
 SQLite file, an admin token, ``PRISM_SERVER_*`` settings from the caller; they wait for
 ``/v1/health`` and stop the service (its process and every process it started) by pid.
+:class:`RedisServer` is a ``redis-server`` for services that share their sessions
+(``PRISM_SERVER_REDIS_URL``), started and stopped the same way.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,12 +22,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
+import redis
 
 __all__ = [
     "ROOT",
+    "RedisServer",
     "Service",
     "ServiceStartError",
     "free_port",
@@ -172,3 +178,83 @@ class Service:
             with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
         psutil.wait_procs(children, timeout=10)
+
+
+@dataclass
+class RedisServer:
+    """A ``redis-server`` on a free port of 127.0.0.1 with its data in ``folder``.
+
+    Persistence as ``docs/service.md`` recommends for the service's store: the
+    append-only file, flushed every second (``appendonly yes``, ``appendfsync
+    everysec``), no snapshots; Redis rewrites the file as it doubles (its default).
+
+    Attributes
+    ----------
+    folder : Path
+        Its working directory (the append-only files go in ``appendonlydir/``).
+    port : int
+    """
+
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:PORT/0``."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, *, timeout_s: float = 20.0) -> psutil.Process:
+        """Start it and wait until it answers ``PING``; its process.
+
+        Raises
+        ------
+        ServiceStartError
+            If ``redis-server`` is not installed, exits or does not answer in time.
+        """
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise ServiceStartError("redis-server is not installed (apt-get install redis-server)")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        command = [
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                with contextlib.suppress(redis.ConnectionError):
+                    client.ping()
+                    return psutil.Process(self.process.pid)
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise ServiceStartError(f"redis-server did not answer on port {self.port}")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    def info(self) -> dict[str, Any]:
+        """``INFO all`` (every section, command statistics included) as redis-py parses it."""
+        client = redis.Redis.from_url(self.url)
+        try:
+            return dict(client.info("all"))
+        finally:
+            client.close()
+
+    def disk_mb(self) -> float:
+        """The size (MB) of everything in its folder (the append-only files)."""
+        return sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file()) / 2**20
+
+    def stop(self) -> None:
+        """Stop it by its pid: SIGTERM, then SIGKILL after 10 s. Nothing if not running."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -32,7 +32,7 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tracker", ("prism/tracker/",)),
     ("observer", ("prism/observer/",)),
     ("checkpoints (pickle)", ("prism/server/checkpoint.py", "prism/server/signing.py")),
-    ("storage (SQLite)", ("prism/storage/", "sqlite3/")),
+    ("storage (SQLite, Redis)", ("prism/storage/", "sqlite3/", "redis/")),
     ("frame decoding", ("prism/protocol/",)),
     ("JSON", ("json/",)),
     ("WebSocket, HTTP", ("websockets/", "uvicorn/", "starlette/", "fastapi/")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,32 @@ def test_load_benchmark_reports_latency_cpu_and_memory() -> None:
     assert report["database_growth_mb_per_min"] is None
 
 
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_load_benchmark_on_redis_with_two_service_processes() -> None:
+    """Two service processes share a redis-server the benchmark starts; the watches are
+    spread over them and Redis's costs per session are reported."""
+    env = {**os.environ, "PRISM_SERVER_WARM_UP_SESSIONS": "0"}
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "load.py"), "--json", "--sessions", "4",
+         "--seconds", "4", "--pipeline-workers", "0", "--store", "redis", "--workers", "2"],
+        capture_output=True, text=True, timeout=180, check=False, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["store"], report["workers"], report["realtime"]) == ("redis", 2, True)
+    assert len(report["cpu_ms_per_session_second_by_process"]) >= 2  # both processes
+    assert report["service_counters"]["frames"] == report["frames_sent"] == 4 * 2 * 20
+    assert report["sessions_without_final"] == 0 and report["errors_received"] == 0
+    # every batch is one transaction: WATCH, reads, MULTI, writes, EXEC
+    by_command = report["redis_ops_per_session_second_by_command"]
+    assert {"watch", "multi", "exec", "rpush"} <= set(by_command) and "info" not in by_command
+    assert report["redis_ops_per_session_second"] >= sum(by_command.values()) - 0.01
+    assert report["redis_bytes_in_per_session_second"] > 10_000  # the audio, 32 kB/s
+    assert 0 < report["redis_memory_mb_per_session"] < report["redis_memory_mb"]
+    assert 0 < report["redis_time_share"] == report["store_cpu_share"] < 1
+    assert report["redis_cpu_ms_per_session_second"] > 0 and report["store_wall_share"] > 0
+
+
 def test_where_time_goes_gives_each_sample_to_its_innermost_known_part(tmp_path: Path) -> None:
     """numpy under the tracker counts for the tracker, torch anywhere for the network; a
     thread blocked in the event loop's select is left out."""
@@ -112,5 +139,9 @@ def test_where_time_goes_gives_each_sample_to_its_innermost_known_part(tmp_path:
     )  # fmt: skip
     report = json.loads(result.stdout)
     assert report["samples"] == 100 and report["samples_waiting"] == 40
-    assert report["percent"] == {"network (torch)": 60.0, "tracker": 30.0, "storage (SQLite)": 10.0}
+    assert report["percent"] == {
+        "network (torch)": 60.0,
+        "tracker": 30.0,
+        "storage (SQLite, Redis)": 10.0,
+    }
     assert report["samples_by_process"] == {"process-0": 10, "process-1": 90}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,7 +116,11 @@ def test_rest_endpoints_and_security(client: TestClient) -> None:
         headers={"Authorization": f"Bearer {first['token']}"},
     )
     assert guided.status_code == 200 and guided.json()["mode"] == "guided"
-    assert "prism_sessions_active 2" in client.get("/metrics").text
+    metrics = client.get("/metrics").text
+    assert "prism_sessions_active 2" in metrics
+    store_calls = re.search(r"^prism_store_calls_total (\d+)$", metrics, re.MULTILINE)
+    assert store_calls is not None and int(store_calls.group(1)) >= 4  # devices, sessions
+    assert re.search(r"^prism_store_seconds_total [0-9.e-]+$", metrics, re.MULTILINE)
 
 
 def test_a_watch_streams_asks_and_resumes(client: TestClient) -> None:

@@ -346,3 +346,15 @@ def test_a_pairing_is_taken_once_and_only_before_it_expires(store: SessionStore)
     assert store.take_pairing("nope", now) is None
     assert store.take_pairing("h3", now + 10) is None  # expired
     assert store.take_pairing("h2", now + 10) == "wound_care"
+
+
+def test_the_store_times_each_operation_it_runs(store: SessionStore) -> None:
+    opened = store.time.calls  # Redis: the ping when it connects
+    _sessions(store, "a")
+    store.record_many([Record("a", _inputs(1, 2))])
+    assert _seqs(store, "a") == [1, 2]
+    calls, wall_s, cpu_s = store.time.calls, store.time.wall_s, store.time.cpu_s
+    assert calls >= opened + 3 and 0.0 < wall_s < 5.0 and cpu_s >= 0.0
+    with pytest.raises(StoreError, match="unknown session"):
+        store.claim("nobody")  # a failed operation counts too
+    assert store.time.calls > calls and store.time.wall_s > wall_s

@@ -300,7 +300,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "# TYPE prism_store_available gauge",
             f"prism_store_available {int(registry.health.store_fault is None)}",
         ]
-        for name, value in sorted(registry.counters.items()):
+        timed = registry.store.time  # read without its lock: a scrape may be a call behind
+        counters = {
+            **registry.counters,
+            "store_calls": timed.calls,
+            "store_seconds": round(timed.wall_s, 6),
+            "store_cpu_seconds": round(timed.cpu_s, 6),
+        }
+        for name, value in sorted(counters.items()):
             lines += [f"# TYPE prism_{name}_total counter", f"prism_{name}_total {value}"]
         lines.append("# TYPE prism_batch_sessions_count counter")
         lines += [

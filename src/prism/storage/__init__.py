@@ -8,6 +8,7 @@ from prism.storage.base import (
     SessionStore,
     StoredInput,
     StoreError,
+    StoreTime,
     StoreUnavailableError,
 )
 from prism.storage.sqlite import SqliteStore
@@ -20,6 +21,7 @@ __all__ = [
     "SessionStore",
     "SqliteStore",
     "StoreError",
+    "StoreTime",
     "StoreUnavailableError",
     "StoredInput",
 ]

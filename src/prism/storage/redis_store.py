@@ -108,6 +108,7 @@ class RedisStore(SessionStore):
     """
 
     def __init__(self, url: str, *, prefix: str = "prism", timeout_s: float = 5.0) -> None:
+        super().__init__()
         self.url, self.prefix = url, prefix
         parts = urlsplit(url)
         self.where = f"{parts.hostname}:{parts.port or 6379}{parts.path}"
@@ -122,9 +123,11 @@ class RedisStore(SessionStore):
 
     @contextmanager
     def _commands(self, operation: str) -> Iterator[None]:
-        """Redis's errors in the block as :class:`StoreError` naming ``operation``."""
+        """Redis's errors in the block as :class:`StoreError` naming ``operation``; the
+        block timed in :attr:`time`."""
         try:
-            yield
+            with self.time.measure():
+                yield
         except (redis.ConnectionError, redis.TimeoutError) as error:
             raise StoreUnavailableError(
                 f"Redis store {self.where}: {operation} failed: cannot reach the server ({error})"

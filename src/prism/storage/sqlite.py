@@ -112,6 +112,7 @@ class SqliteStore(SessionStore):
     """
 
     def __init__(self, path: Path | str, *, wal_copy_every_s: float = 2.0) -> None:
+        super().__init__()
         on_disk = str(path) != ":memory:"
         self.path = str(path)
         if on_disk:
@@ -189,8 +190,9 @@ class SqliteStore(SessionStore):
 
         ``erase``: the pages the transaction frees are overwritten with zeros (deleting
         a device or expired sessions). Otherwise (``secure_delete=FAST``, see the module
-        docstring) freed pages keep their bytes until a later write reuses them."""
-        with self._lock:
+        docstring) freed pages keep their bytes until a later write reuses them. Timed
+        in :attr:`time`, the wait for the lock included."""
+        with self.time.measure(), self._lock:
             try:
                 if erase:
                     self._db.execute("PRAGMA secure_delete=ON")
@@ -209,7 +211,7 @@ class SqliteStore(SessionStore):
                     self._db.execute("PRAGMA secure_delete=FAST")
 
     def _query(self, operation: str, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
-        with self._lock:
+        with self.time.measure(), self._lock:
             try:
                 return self._db.execute(sql, parameters).fetchall()
             except sqlite3.Error as error:
