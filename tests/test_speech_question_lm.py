@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from prism.speech.audio import SpeechInputError
+from prism.speech.free_phrasing import free_questions, step_things
 from prism.speech.question_lm import (
     QUESTION_PATTERNS,
     BigramModel,
@@ -53,16 +54,19 @@ def test_task_sentences_fill_every_step_pattern_with_every_name() -> None:
     sentences = task_sentences(LATTE_NAMES)
     with_step = [p for p in QUESTION_PATTERNS if "{step}" in p]
     without_step = [p for p in QUESTION_PATTERNS if "{step}" not in p]
-    assert len(sentences) == len(with_step) * len(LATTE_NAMES) + len(without_step) + len(
-        LATTE_NAMES
-    )
+    patterns_and_names = len(with_step) * len(LATTE_NAMES) + len(without_step) + len(LATTE_NAMES)
+    things = [thing for name in LATTE_NAMES for thing in step_things(name)]
+    free = [spoken_words(s) for s in free_questions(things=things)]
+    assert sentences[patterns_and_names:] == free
+    assert ["how", "much", "milk", "do", "i", "need"] in free  # a thing of "Steam milk"
     assert ["did", "i", "steam", "milk"] in sentences
     assert ["how", "long", "does", "purge", "wand", "take"] in sentences
 
 
-def test_no_vocabulary_keeps_only_the_patterns_without_a_step() -> None:
+def test_no_vocabulary_keeps_the_patterns_without_a_step_and_the_free_questions() -> None:
     sentences = task_sentences(())
-    assert sentences == [spoken_words(p) for p in QUESTION_PATTERNS if "{step}" not in p]
+    free = [spoken_words(s) for s in free_questions()]
+    assert sentences == [spoken_words(p) for p in QUESTION_PATTERNS if "{step}" not in p] + free
     assert task_sentences(["Steam milk", "steam milk", "  "]) == task_sentences(["Steam milk"])
 
 

@@ -7,7 +7,8 @@ the right words are often among them but not first ("How shall I clean it?" ahea
 Whisper's own score plus ``weight`` times the mean log probability per word under a
 bigram model (:class:`BigramModel`) of the sentences users say to a task assistant:
 :data:`QUESTION_PATTERNS`, one pattern per line with ``{step}`` filled in with each of
-the procedure's step names (:func:`task_sentences`). Unseen words keep a probability
+the procedure's step names, and questions in people's own words
+(:mod:`~prism.speech.free_phrasing`) (:func:`task_sentences`). Unseen words keep a probability
 (an assumed open vocabulary), so anything can still be recognized; the model only
 tips close calls.
 
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 from prism.speech.audio import SpeechInputError
+from prism.speech.free_phrasing import free_questions, step_things
 from prism.text import spoken_words
 
 __all__ = [
@@ -216,8 +218,10 @@ class BigramModel:
 
 def task_sentences(vocabulary: Sequence[str]) -> list[list[str]]:
     """The words of every pattern, ``{step}`` filled with each name in ``vocabulary``
-    (patterns with ``{step}`` are left out when it is empty), and of each name alone;
-    names that read the same ("Steam milk", "steam milk") count once."""
+    (patterns with ``{step}`` are left out when it is empty), of each name alone, and of
+    the questions people ask in their own words about the things the names speak of
+    (:func:`~prism.speech.free_phrasing.free_questions`); names that read the same
+    ("Steam milk", "steam milk") count once."""
     spoken = dict.fromkeys(tuple(spoken_words(name)) for name in vocabulary)
     names = [list(name) for name in spoken if name]
     sentences: list[list[str]] = []
@@ -226,7 +230,9 @@ def task_sentences(vocabulary: Sequence[str]) -> list[list[str]]:
             sentences += [spoken_words(pattern.replace("{step}", " ".join(n))) for n in names]
         else:
             sentences.append(spoken_words(pattern))
-    return sentences + names
+    things = [thing for name in vocabulary for thing in step_things(name)]
+    free = [spoken_words(sentence) for sentence in free_questions(things=things)]
+    return sentences + names + [words for words in free if words]
 
 
 @lru_cache(maxsize=64)

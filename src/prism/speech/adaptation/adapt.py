@@ -8,8 +8,9 @@ spoken sentences the project makes itself:
 
 1. text (:func:`adaptation_text`): the sentence patterns users say to the assistant
    (:data:`~prism.speech.question_lm.QUESTION_PATTERNS`) filled with the
-   step names of every procedure in ``tasks/``, and sentences of the steps'
-   descriptions;
+   step names of every procedure in ``tasks/``, questions in people's own words about
+   the things each procedure handles (:mod:`~prism.speech.free_phrasing`), and
+   sentences of the steps' descriptions;
 2. speech (:func:`adaptation_clip`): espeak-ng with :data:`ADAPTATION_VOICES`, none of
    which ``prism eval asr`` speaks with, at random rates and pitches, padded like a
    detected utterance, in procedural kitchen noise at 5-25 dB SNR (a share clean), then
@@ -53,6 +54,7 @@ from prism.procedure.model import Procedure
 from prism.speech.asr import encode_audio, load_whisper, prompt_tokens
 from prism.speech.audio import SAMPLE_RATE_HZ, SpeechInputError
 from prism.speech.denoise import FrontEnd
+from prism.speech.free_phrasing import free_questions
 from prism.speech.models import ADAPTER_FILE, MODEL_CARD_FILE
 from prism.speech.prompt import vocabulary_prompt
 from prism.speech.question_lm import QUESTION_PATTERNS
@@ -132,6 +134,9 @@ class AdaptationConfig:
         Share of clips without noise.
     description_share : float
         Share of sentences taken from step descriptions instead of question patterns.
+    free_share : float
+        Share of sentences in people's own words
+        (:func:`~prism.speech.free_phrasing.free_questions`) instead of question patterns.
     rank : int
         Rank of the low-rank adapters.
     learning_rate : float
@@ -155,6 +160,7 @@ class AdaptationConfig:
     snr_db: tuple[float, float] = (5.0, 25.0)
     clean_share: float = 0.15
     description_share: float = 0.2
+    free_share: float = 0.35
     rank: int = 8
     learning_rate: float = 1e-3
     epochs: int = 3
@@ -167,9 +173,14 @@ class AdaptationConfig:
         problems = []
         if self.n_clips < 2:
             problems.append(f"n_clips must be >= 2, got {self.n_clips}")
-        for name in ("validation_share", "clean_share", "description_share"):
+        for name in ("validation_share", "clean_share", "description_share", "free_share"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 problems.append(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.description_share + self.free_share >= 1.0:
+            problems.append(
+                "description_share + free_share must be < 1 (the rest are question patterns), "
+                f"got {self.description_share} + {self.free_share}"
+            )
         for name in ("rank", "epochs", "batch_size", "cpu_threads"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -203,16 +214,27 @@ def _description_sentences(procedure: Procedure) -> list[str]:
 
 
 def adaptation_text(
-    procedure: Procedure, rng: np.random.Generator, description_share: float = 0.2
+    procedure: Procedure,
+    rng: np.random.Generator,
+    description_share: float = 0.2,
+    free_share: float = 0.0,
+    free: Sequence[str] | None = None,
 ) -> str:
     """One sentence a user might say during ``procedure``, capitalised and punctuated.
 
-    With probability ``1 - description_share`` a question pattern filled with one of the
-    procedure's steps (:func:`step_phrase`), else a sentence of a step's description.
+    With probability ``description_share`` a sentence of a step's description, with
+    probability ``free_share`` a question in people's own words about the procedure
+    (:func:`~prism.speech.free_phrasing.free_questions`), else a question pattern
+    filled with one of the procedure's steps (:func:`step_phrase`). ``free``: those
+    questions if made already (they are made here otherwise).
     """
     descriptions = _description_sentences(procedure)
-    if descriptions and rng.random() < description_share:
+    draw = rng.random()
+    if descriptions and draw < description_share:
         text = descriptions[int(rng.integers(len(descriptions)))]
+    elif draw < description_share + free_share:
+        free = free_questions(procedure) if free is None else free
+        text = free[int(rng.integers(len(free)))]
     else:
         pattern = QUESTION_PATTERNS[int(rng.integers(len(QUESTION_PATTERNS)))]
         step = procedure.steps[int(rng.integers(len(procedure.steps)))]
@@ -306,11 +328,14 @@ def encode_clips(
         prompt_tokens(model, vocabulary_prompt([step.name for step in procedure.steps]))
         for procedure in procedures
     ]
+    free = [free_questions(procedure) for procedure in procedures]
     clips: EncodedClips | None = None
     for index in range(config.n_clips):
         drawn = int(rng.integers(len(procedures)))
         procedure = procedures[drawn]
-        text = adaptation_text(procedure, rng, config.description_share)
+        text = adaptation_text(
+            procedure, rng, config.description_share, config.free_share, free[drawn]
+        )
         audio, voice = adaptation_clip(text, rng, config)
         encoded = encode_audio(model, audio)[0].astype(np.float16)
         if clips is None:
