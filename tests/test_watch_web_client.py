@@ -527,3 +527,38 @@ def test_a_recording_through_the_web_client_gets_the_native_steps_and_answer() -
     assert report["web_answer"]["text"] and report["native_answer"]["text"]
     assert report["spoken_answers_played"] >= 1
     assert report["web_latency"]["n"] > 5 and report["native_latency"]["n"] > 5
+
+
+@needs_chromium
+def test_a_recording_session_shows_the_steps_as_buttons_that_mark_them(
+    service: str, tmp_path: Path
+) -> None:
+    """A device registered for recording: the page shows the procedure's steps as big
+    buttons; a tap marks that step (the service acknowledges it, and the guided session
+    moves there), "Between steps / other" marks a gap."""
+    body = {"name": "research phone", "recording": True}
+    device = httpx.post(f"{service}/v1/devices", json=body, headers=ADMIN).json()
+    saved = {"device_id": device["device_id"], "token": device["token"], "task": "wound_care"}
+    with open_chromium(tmp_path / "profile") as page:
+        page.watch_problems()
+        page.call("Page.navigate", url=f"{service}/watch")
+        page.wait_for("document.readyState === 'complete'")
+        page.evaluate(f"localStorage.setItem('prism.device', {json.dumps(json.dumps(saved))})")
+        page.call("Page.navigate", url=f"{service}/watch")
+        page.wait_for("document.getElementById('start-panel')?.hidden === false")
+        page.evaluate("document.getElementById('start').click()", gesture=True)
+        page.wait_for("document.getElementById('status').textContent === 'live'", timeout_s=15)
+        page.wait_for("!document.getElementById('marks').hidden")
+        steps = page.evaluate(
+            "[...document.querySelectorAll('#mark-buttons button')].map(b => b.dataset.step)"
+        )
+        assert steps[:3] == ["wash_hands", "put_on_gloves", "remove_old_dressing"]
+        page.evaluate("document.querySelector('[data-step=put_on_gloves]').click()")
+        page.wait_for("window.prismWatch.stats.marks.length === 1")
+        page.wait_for("document.getElementById('step').textContent.includes('gloves')")
+        page.evaluate("document.getElementById('mark-none').click()")
+        page.wait_for("window.prismWatch.stats.marks.length === 2")
+        marks = page.evaluate("window.prismWatch.stats.marks.map(m => m.step)")
+        assert marks == ["put_on_gloves", None]
+        assert _text(page, "marked").startswith("Marked: between steps")
+        assert page.problems == []

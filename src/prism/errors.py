@@ -50,6 +50,7 @@ __all__ = [
     "ProcedureNotFoundError",
     "ProcedureTextError",
     "ProcedureUnusableError",
+    "RecordingUnavailableError",
     "ReminderError",
     "ReplayError",
     "SensingError",
@@ -246,6 +247,11 @@ class NoUsableModelError(ServiceError, RuntimeError):
 class ModeRefusedError(ServiceError, RuntimeError):
     """A session cannot switch mode now: it is sensing already, or its task has no
     usable model (a privacy session: no privacy model) yet."""
+
+
+class RecordingUnavailableError(ServiceError, RuntimeError):
+    """A session's recording cannot be exported: its device does not record (its
+    inputs are not kept), or it has no sensor data yet."""
 
 
 class SessionElsewhereError(ServiceError, RuntimeError):

@@ -7,6 +7,7 @@ import typer
 # Importing a command module registers its commands on its sub-app.
 from prism.cli import (  # noqa: F401
     data_import,
+    data_recordings,
     data_synth,
     procedure_from_text,
     procedure_learn,

@@ -27,6 +27,7 @@ __all__ = [
     "CorrectionMessage",
     "End",
     "Hello",
+    "Mark",
     "Question",
     "ReminderAction",
     "nesting_depth",
@@ -70,6 +71,16 @@ class CorrectionMessage(_Numbered):
     t: float = Field(ge=0, allow_inf_nan=False)
 
 
+class Mark(_Numbered):
+    """In a recording session, the user marks where a step starts: ``step`` (an id)
+    starts at ``t``, or ``None``: from ``t`` the user is between steps (or doing
+    something else). Also a correction "at ``step``" of the step state."""
+
+    type: Literal["mark"]
+    step: str | None = Field(min_length=1, max_length=200)
+    t: float = Field(ge=0, allow_inf_nan=False)
+
+
 class ReminderAction(_Numbered):
     """The user answers a reminder."""
 
@@ -94,7 +105,7 @@ class End(_Numbered):
 
 
 ControlMessage = Annotated[
-    Hello | Question | CorrectionMessage | ReminderAction | Ack | End,
+    Hello | Question | CorrectionMessage | Mark | ReminderAction | Ack | End,
     Field(discriminator="type"),
 ]
 _CONTROL: TypeAdapter[Any] = TypeAdapter(ControlMessage)
@@ -140,7 +151,7 @@ def nesting_depth(text: str) -> int:
 
 def parse_control(
     text: str | bytes,
-) -> Hello | Question | CorrectionMessage | ReminderAction | Ack | End:
+) -> Hello | Question | CorrectionMessage | Mark | ReminderAction | Ack | End:
     """Parse and validate a JSON control message (unknown fields are ignored).
 
     Raises

@@ -38,6 +38,7 @@ from fastapi.responses import (
 )
 from pydantic import BaseModel, Field
 
+from prism.data.recording_archive import recording_archive
 from prism.errors import DataError, PrismError, StoreUnavailableError, WorkerLostError
 from prism.protocol import ErrorCode
 from prism.server.access import COOKIE, COOKIE_LIFETIME_S, AdminAccess
@@ -51,6 +52,7 @@ from prism.server.errors import (
     PairingNotFoundError,
     ProcedureNotFoundError,
     ProcedureUnusableError,
+    RecordingUnavailableError,
     ServiceError,
     SessionElsewhereError,
     SessionNotFoundError,
@@ -89,6 +91,7 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     SessionElsewhereError: 409,
     TooManyDeviceSessionsError: 429,
     ProcedureUnusableError: 500,
+    RecordingUnavailableError: 409,
     TooManySessionsError: 503,
 }
 """The HTTP status of each refusal (REST). Another device's session is answered as an
@@ -557,6 +560,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session = registry.resolve(session_id)
         view = await registry.snapshot(session)
         return dashboard_view(session.id, view, session.notable, ended=session.ended)
+
+    @app.get("/v1/sessions/{session_id}/recording", dependencies=[Depends(viewer)])
+    async def session_recording(session_id: str) -> Response:
+        """A recording session as a recording zip (``prism.data.recording_archive``): its
+        IMU, audio and the step labels between its marks. 409 if its device does not
+        record."""
+        recording = await registry.recording(session_id)
+        archive = await asyncio.to_thread(recording_archive, recording)
+        disposition = f'attachment; filename="{recording.session_id}.zip"'
+        return Response(
+            archive, media_type="application/zip", headers={"Content-Disposition": disposition}
+        )
 
     bridge = SensorLoggerBridge(registry)
 

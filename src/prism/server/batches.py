@@ -442,7 +442,13 @@ class Batcher:
         for session in sessions:
             self._dirty[self.pipeline.lane(session.id)].pop(session.id, None)
             taken.append(session.pending)
-            fronts.append({"clock": session.clock.state(), "last_seq": session.last_input_seq})
+            fronts.append(
+                {
+                    "clock": session.clock.state(),
+                    "last_seq": session.last_input_seq,
+                    "last_marked": session.last_marked,
+                }
+            )
             session.pending, session.pending_frames = [], 0
         return taken, fronts
 

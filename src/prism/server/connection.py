@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from fastapi import WebSocket, WebSocketDisconnect
 
+from prism.assistant.intents import step_command
 from prism.errors import PrismError
 from prism.protocol import (
     Ack,
@@ -45,6 +46,7 @@ from prism.protocol import (
     ErrorCode,
     FrameKind,
     Hello,
+    Mark,
     ProtocolError,
     Question,
     ReminderAction,
@@ -58,6 +60,7 @@ from prism.server.errors import (
     SessionNotFoundError,
 )
 from prism.server.limits import TokenBucket
+from prism.server.recordings import next_marked_step
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import RuntimeEvent
 from prism.server.session import CloseRequest, LiveSession, Outbox
@@ -318,17 +321,26 @@ class Connection:
         return True
 
     def _check_names(self, message: ControlMessage) -> None:
-        """Refuse a correction naming a step the procedure lacks, or a reminder action
-        naming a reminder this session never sent.
+        """Refuse a correction or a mark naming a step the procedure lacks, a mark in a
+        session that is not recorded, or a reminder action naming a reminder this
+        session never sent.
 
         Raises
         ------
         ProtocolError
-            ``UNKNOWN_STEP``, naming the step or the reminder id.
+            ``UNKNOWN_STEP``, naming the step or the reminder id; ``BAD_FRAME`` for a
+            mark outside a recording session.
         """
-        if isinstance(message, CorrectionMessage):
+        if isinstance(message, Mark) and not self.session.recording:
+            raise ProtocolError(
+                ErrorCode.BAD_FRAME,
+                "marks are kept only in a recording session (a device registered with "
+                '"recording": true)',
+                message.seq,
+            )
+        if isinstance(message, CorrectionMessage | Mark) and message.step is not None:
             procedure = self.registry.procedures.get(self.session.procedure_id)
-            if all(step.id != message.step for step in procedure.steps):
+            if message.step not in procedure.step_ids:
                 raise ProtocolError(
                     ErrorCode.UNKNOWN_STEP,
                     f"step {message.step[:64]!r} is not a step of {procedure.id!r}",
@@ -394,7 +406,7 @@ class Connection:
 
     def on_question_audio(self, frame: SensorFrame) -> None:
         """A spoken question: recognised and answered while the stream goes on."""
-        self._in_background(self._answer_spoken(frame.samples, frame.seq))
+        self._in_background(self._answer_spoken(frame.samples, frame.seq, frame.t0))
 
     def on_ack(self, ack: Ack, stored: StoredInput) -> None:
         """The watch has the messages up to ``up_to`` (stored with the next batch)."""
@@ -405,6 +417,10 @@ class Connection:
         before it (what the answer says, and a correction it makes, hold at the point the
         user asked). Without an LLM its answer is stored and sent at once; an LLM phrases
         it, and the watch speaks it, while the stream goes on."""
+        mark = self._as_mark(question)
+        if mark is not None:
+            await self.on_control(mark, StoredInput(mark.seq, "control", _json(mark)))
+            return
         events = await self.registry.control(self.session, question)
         if self.registry.phraser is None:
             self._send_answer(question, events)
@@ -412,8 +428,20 @@ class Connection:
             self._in_background(self._phrase_and_send(question, events))
 
     async def on_control(self, message: ControlMessage, stored: StoredInput) -> None:
-        """A correction or a reminder action, after the session's pending frames."""
+        """A correction, a mark or a reminder action, after the session's pending frames."""
         await self._control(message, stored, ended=False)
+        if isinstance(message, Mark) and message.step is not None:
+            self.session.last_marked = message.step
+
+    def _as_mark(self, question: Question) -> Mark | None:
+        """In a recording session, a bare "next" ("done", "I'm finished with this") is a
+        mark of the step after the last one marked, in the procedure's order (see
+        :func:`~prism.server.recordings.next_marked_step`): ``None`` for anything else."""
+        if not self.session.recording or step_command(question.text) != "done":
+            return None
+        procedure = self.registry.procedures.get(self.session.procedure_id)
+        step = next_marked_step(procedure.step_ids, self.session.last_marked)
+        return Mark(type="mark", seq=question.seq, step=step, t=question.t)
 
     async def on_end(self, end: End, stored: StoredInput) -> None:
         """The user finished: the last reminders and the final step update."""
@@ -426,10 +454,11 @@ class Connection:
         )
 
     # ----------------------------------------------------------------- answers
-    async def _answer_spoken(self, audio: np.ndarray, seq: int) -> None:
+    async def _answer_spoken(self, audio: np.ndarray, seq: int, heard_at: float) -> None:
         """A spoken question, recognised on a worker thread: answered at the point of the
         stream where it was heard (its stored row keeps that order for a restore); an
-        empty answer if nothing was heard."""
+        empty answer if nothing was heard. In a recording session a spoken "next" marks
+        the next step at ``heard_at`` (session time, s: where the question starts)."""
         registry, session = self.registry, self.session
         procedure = registry.procedures.get(session.procedure_id)
         text = await asyncio.to_thread(self.voice.transcribe, audio, procedure)
@@ -439,7 +468,11 @@ class Connection:
             events = [RuntimeEvent("answer", now, {"question": "", "text": None})]
             registry.deliver(session, registry.commit(session, None, events))
             return
-        question = Question(type="question", seq=seq, text=text[:500], t=0.0)
+        question = Question(type="question", seq=seq, text=text[:500], t=heard_at)
+        mark = self._as_mark(question)
+        if mark is not None:
+            await self.on_control(mark, StoredInput(seq, "control", _json(mark)))
+            return
         await self._phrase_and_send(question, await registry.control(session, question))
 
     async def _phrase_and_send(self, question: Question, events: list[RuntimeEvent]) -> None:
@@ -507,3 +540,8 @@ class Connection:
                 await self.websocket.send_bytes(item)
             else:
                 await self.websocket.send_text(json.dumps(item))
+
+
+def _json(message: Mark) -> bytes:
+    """A control message as the watch would have sent it (stored, replayed as such)."""
+    return message.model_dump_json().encode()

@@ -22,10 +22,18 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from prism.assistant.llm import LLMPhraser
-from prism.errors import PrismError, StoreError, StoreUnavailableError, WorkerLostError
+from prism.data.recording import Recording
+from prism.errors import (
+    DataError,
+    PrismError,
+    StoreError,
+    StoreUnavailableError,
+    WorkerLostError,
+)
 from prism.protocol import (
     ControlMessage,
     End,
@@ -37,6 +45,7 @@ from prism.server.errors import (
     DeviceNotFoundError,
     ModeRefusedError,
     NoUsableModelError,
+    RecordingUnavailableError,
     SessionElsewhereError,
     SessionNotFoundError,
     TooManyDeviceSessionsError,
@@ -47,6 +56,7 @@ from prism.server.health import Health
 from prism.server.memory import limit_malloc_arenas
 from prism.server.pipeline import OPENED_GUIDED, SWITCHED_TO_SENSING, LocalPipeline, Pipeline
 from prism.server.procedures import Procedures, Reloaded
+from prism.server.recordings import session_recording
 from prism.server.restore import rebuild
 from prism.server.runtime import RuntimeEvent
 from prism.server.session import CloseRequest, LiveSession, error_messages
@@ -530,6 +540,39 @@ class SessionRegistry:
     async def snapshot(self, session: LiveSession) -> dict[str, Any]:
         """The session's pipeline state (see :func:`~prism.server.dashboard.runtime_view`)."""
         return await self.batches.call(session.id, self.pipeline.snapshot, session.id)
+
+    async def recording(self, session_id: str) -> Recording:
+        """A recording session as a recording (:func:`~prism.server.recordings.session_recording`):
+        its stored frames and marks, its frames still pending stored first.
+
+        Raises
+        ------
+        SessionNotFoundError
+            If there is no such session.
+        RecordingUnavailableError
+            If its device does not record (its inputs are not kept), or it has no
+            sensor data yet.
+        """
+        session = self.resolve(session_id)
+        if not session.recording:
+            raise RecordingUnavailableError(
+                f"session {session.id!r} is not recorded: its device was not registered "
+                'with "recording": true, so its inputs are not kept'
+            )
+        if session.owner:
+            await self.batches.flush(session)
+        build = partial(
+            session_recording,
+            session.id,
+            session.procedure_id,
+            self.store.inputs(session.id),
+            audio_rate=session.audio_rate,
+            metadata={"device_id": session.device_id, "privacy": session.privacy},
+        )
+        try:
+            return await asyncio.to_thread(build)
+        except DataError as problem:
+            raise RecordingUnavailableError(str(problem)) from None
 
     # ----------------------------------------------------------------- output
     def commit(

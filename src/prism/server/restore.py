@@ -11,6 +11,9 @@ replayed into it, its sent messages and sequence numbers are kept, and what it h
 tracked before (step, history, reminders) starts over. That is logged and counted
 (``sessions_restarted_without_state``).
 
+A recording session's last marked step (what a bare "next" follows) is read back the
+same way, from the checkpoint's front and the marks stored after it.
+
 A restarted service rebuilds every session of its SQLite store; with Redis a process
 rebuilds a session when it is asked for it or takes it over. After a pipeline worker
 died, only the pipelines of its sessions are restored (:func:`replay`): the front's state
@@ -26,6 +29,7 @@ from dataclasses import replace
 from prism.protocol import FrameKind, SequenceChecker, StreamClock, decode_frame
 from prism.server.checkpoint import CheckpointError
 from prism.server.pipeline import Pipeline
+from prism.server.recordings import stored_marks
 from prism.server.session import LiveSession
 from prism.server.signing import CheckpointSigner
 from prism.storage import Checkpoint, SessionRow, SessionStore, StoredInput
@@ -60,11 +64,14 @@ def rebuild(
     if checkpoint is not None:
         session.clock = StreamClock.from_state(checkpoint.front.get("clock", {}))
         last_seq = max(last_seq, int(checkpoint.front.get("last_seq", 0)))
+        session.last_marked = checkpoint.front.get("last_marked")
     for stored in inputs:
         if stored.kind == "frame":
             frame = decode_frame(stored.body)
             if frame.kind != FrameKind.QUESTION_AUDIO:
                 session.clock.accept(frame)
+    for mark in stored_marks(inputs):
+        session.last_marked = mark.step or session.last_marked
     session.last_input_seq = max([last_seq, *(s.seq for s in inputs)])
     session.incoming = SequenceChecker(session.last_input_seq + 1)
     session.acked, session.ended = row.acked, row.ended

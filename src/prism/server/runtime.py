@@ -35,6 +35,7 @@ from prism.protocol import (
     End,
     ErrorCode,
     FrameKind,
+    Mark,
     Question,
     ReminderAction,
     SensorFrame,
@@ -57,7 +58,7 @@ __all__ = [
     "transcribe_question",
 ]
 
-EventKind = Literal["step", "reminder", "answer", "mode", "error"]
+EventKind = Literal["step", "reminder", "answer", "mode", "marked", "error"]
 SessionMode = Literal["sensing", "guided"]
 
 
@@ -67,7 +68,7 @@ class RuntimeEvent:
 
     Attributes
     ----------
-    kind : {"step", "reminder", "answer", "mode", "error"}
+    kind : {"step", "reminder", "answer", "mode", "marked", "error"}
     t : float
         Session time (s) the event refers to.
     data : dict
@@ -383,9 +384,10 @@ class SessionRuntime:
         return [RuntimeEvent("mode", self.time, {"mode": "sensing"}), self._step_event(state)]
 
     def handle_control(
-        self, message: Question | CorrectionMessage | ReminderAction | End
+        self, message: Question | CorrectionMessage | Mark | ReminderAction | End
     ) -> list[RuntimeEvent]:
-        """Answer a question, apply a correction or a reminder action, or end the stream."""
+        """Answer a question, apply a correction, a step mark (a correction "at" its
+        step, acknowledged by a ``marked`` event) or a reminder action, or end the stream."""
         now = self.time
         self._prediction = None  # a correction changes the prediction
         if isinstance(message, Question):
@@ -407,6 +409,15 @@ class SessionRuntime:
             except (ReminderError, TrackerInputError) as error:
                 return [self._error(ErrorCode.UNKNOWN_STEP, str(error), message.seq)]
             return [self._step_event(state)]
+        if isinstance(message, Mark):
+            marked = RuntimeEvent("marked", message.t, {"step": message.step, "mark": message.seq})
+            if message.step is None:
+                return [marked]
+            try:
+                state = self.observer.correct("at", message.step)
+            except (ReminderError, TrackerInputError) as error:
+                return [self._error(ErrorCode.UNKNOWN_STEP, str(error), message.seq)]
+            return [marked, self._step_event(state)]
         if isinstance(message, ReminderAction):
             scheduler = self.observer.scheduler
             try:

@@ -79,6 +79,9 @@ class LiveSession:
     privacy : bool
         A privacy session: its audio frames come at 1 kHz (decimated on the watch), and
         the procedure's privacy model classifies them.
+    last_marked : str or None
+        A recording session's last step marked (``None`` marks left out): a bare "next"
+        marks the step after it.
     """
 
     id: str
@@ -103,6 +106,7 @@ class LiveSession:
     last_input_seq: int = 0
     recording: bool = False
     privacy: bool = False
+    last_marked: str | None = None
 
     @property
     def audio_rate(self) -> float:

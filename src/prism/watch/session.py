@@ -1,6 +1,6 @@
 """The service's REST API as its clients use it: opening a session (what a watch's
 companion app does), asking for a pairing code or a reload of the tasks and models
-folders (what a researcher does)."""
+folders, or a recording session's recording (what a researcher does)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from prism.errors import SessionRequestError
 __all__ = [
     "OPEN_TIMEOUT_S",
     "SessionRequestError",
+    "download_recording",
     "open_session",
     "request_pairing",
     "request_reload",
@@ -101,6 +102,40 @@ def request_reload(server: str, admin_token: str) -> dict[str, Any]:
     return _admin_post(server, admin_token, "/v1/admin/reload", None, "reloading")
 
 
+def download_recording(server: str, admin_token: str, session_id: str) -> bytes:
+    """A recording session's recording zip (``GET /v1/sessions/{id}/recording``).
+
+    Raises
+    ------
+    SessionRequestError
+        If the service cannot be reached or refuses: the session is unknown (404), its
+        device does not record (409), the token is wrong (401); the message has the
+        service's reason.
+    """
+    try:
+        with httpx.Client(base_url=server, timeout=OPEN_TIMEOUT_S) as http:
+            reply = http.get(
+                f"/v1/sessions/{session_id}/recording",
+                headers={"Authorization": f"Bearer {admin_token}"},
+            )
+    except httpx.HTTPError as error:
+        raise SessionRequestError(f"cannot reach the service at {server}: {error}") from None
+    _check(reply, "exporting the recording")
+    return reply.content
+
+
+def _check(reply: httpx.Response, what: str) -> None:
+    """Refuse a reply that is not 200, with its status and the service's reason."""
+    if reply.status_code == 401:
+        raise SessionRequestError(f"{what} refused (401): the admin token is wrong or missing")
+    if reply.status_code != 200:
+        try:
+            reason = str(reply.json().get("detail", reply.text))
+        except ValueError:
+            reason = reply.text
+        raise SessionRequestError(f"{what} failed ({reply.status_code}): {reason}")
+
+
 def _admin_post(
     server: str, admin_token: str, path: str, body: dict[str, Any] | None, what: str
 ) -> dict[str, Any]:
@@ -110,9 +145,6 @@ def _admin_post(
             reply = http.post(path, json=body, headers={"Authorization": f"Bearer {admin_token}"})
     except httpx.HTTPError as error:
         raise SessionRequestError(f"cannot reach the service at {server}: {error}") from None
-    if reply.status_code == 401:
-        raise SessionRequestError(f"{what} refused (401): the admin token is wrong or missing")
-    if reply.status_code != 200:
-        raise SessionRequestError(f"{what} failed ({reply.status_code}): {reply.text}")
+    _check(reply, what)
     answer: dict[str, Any] = reply.json()
     return answer

@@ -41,7 +41,7 @@ const saved = {
 /** What the page shows about itself (the "details" line; tests read it too). */
 const stats = {
   framesMade: 0, framesSent: 0, unconfirmed: 0, motionEvents: 0, audioChunks: 0, steps: [], latenciesMs: [],
-  spokenAnswers: 0, reconnects: 0, dropped: 0, audioStartMs: null,
+  spokenAnswers: 0, reconnects: 0, dropped: 0, audioStartMs: null, marks: [],
 };
 window.prismWatch = { stats };
 
@@ -460,6 +460,7 @@ function receive(message) {
       status("live", "up");
       say("recording", message.recording ? "This session is recorded for research: its raw audio and motion are kept." : "");
       showMode(message.mode);
+      showMarks(message.recording);
       transmit(app.outbox.welcome(message.next_seq));
       break;
     case "step":
@@ -479,6 +480,7 @@ function receive(message) {
     case "answer": renderAnswer(message); break;
     case "confirm": renderConfirm(message); break;
     case "mode": showMode(message.mode); break;
+    case "marked": renderMarked(message); break;
     case "error":
       transmit(app.outbox.error(message));
       if (message.code === 4503) status("service busy: your data is kept", "waiting");
@@ -553,6 +555,36 @@ function showMode(mode) {
   const guided = mode === "guided";
   $("next-step").hidden = !guided;
   say("mode", guided ? "Guided mode: this task has no recognizer yet. Tap “Step done” or say “next” when you finish a step." : "");
+}
+
+/** A recording session: the procedure's steps as big buttons, to mark where each starts. */
+function showMarks(recording) {
+  show("marks", Boolean(recording));
+  const box = $("mark-buttons");
+  if (!recording || box.childElementCount || !app.procedure) return;
+  for (const [id, name] of app.procedure.names) {
+    const button = document.createElement("button");
+    button.className = "big mark";
+    button.dataset.step = id;
+    button.textContent = name;
+    button.addEventListener("click", () => mark(id));
+    box.append(button);
+  }
+}
+
+function mark(step) {
+  if (!app.session) return;
+  const t = sessionTime();
+  sendControl({ type: "mark", step, t });
+  say("marked", `Marking ${stepName(step) ?? "between steps"} at ${t.toFixed(1)} s…`);
+}
+
+function renderMarked(message) {
+  stats.marks.push({ t: message.t, step: message.step });
+  say("marked", `Marked: ${stepName(message.step) ?? "between steps"} from ${message.t.toFixed(1)} s`);
+  for (const button of document.querySelectorAll("#marks button")) {
+    button.classList.toggle("primary", button.dataset.step === (message.step ?? ""));
+  }
 }
 
 function nextStep() {
@@ -723,6 +755,7 @@ function wire() {
   $("ask-form").addEventListener("submit", askTyped);
   $("finish").addEventListener("click", finish);
   $("next-step").addEventListener("click", nextStep);
+  $("mark-none").addEventListener("click", () => mark(null));
   $("again").addEventListener("click", () => { showHome(); });
   $("forget").addEventListener("click", () => unpair(""));
   $("privacy").addEventListener("change", () => saved.set("privacy", $("privacy").checked));

@@ -1,0 +1,238 @@
+"""Recording sessions: step marks (tapped or a bare "next") streamed with the frames,
+kept across a restart, exported as a recording zip whose labels are the segments between
+the marks; the refusals."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+from starlette.testclient import WebSocketTestSession
+
+from conftest import service_settings
+from prism.data.recording import Recording, read_recording
+from prism.data.recording_archive import read_recording_archive, recording_archive
+from prism.procedure.io import load_procedure
+from prism.protocol import ErrorCode, SensorFrame, encode_frame
+from prism.server.app import create_app
+from prism.server.recordings import StepMark, labels_from_marks, next_marked_step
+from prism.watch.replay import sensor_frames
+
+ADMIN = {"Authorization": "Bearer admin"}
+RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
+STREAMED_S = 30.0
+FRAME_S = 0.2
+"""One tracker frame: the labels must come back within it."""
+
+
+def _client(database: Path) -> TestClient:
+    settings = service_settings(admin_token="admin", database=str(database), warm_up_sessions=0)
+    return TestClient(create_app(settings))
+
+
+def _device(client: TestClient, *, recording: bool) -> str:
+    body = {"name": "research watch", "recording": recording}
+    response = client.post("/v1/devices", json=body, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return str(response.json()["token"])
+
+
+def _session(client: TestClient, token: str) -> str:
+    auth = {"Authorization": f"Bearer {token}"}
+    response = client.post("/v1/sessions", json={"procedure": "latte_making"}, headers=auth)
+    assert response.status_code == 200, response.text
+    return str(response.json()["session_id"])
+
+
+def _expected_marks() -> list[tuple[float, str | None]]:
+    """Marks at the demo's step starts (and a ``None`` mark in each gap) before
+    :data:`STREAMED_S`."""
+    marks: list[tuple[float, str | None]] = []
+    segments = RECORDING.annotation.segments
+    for segment, following in zip(segments, [*segments[1:], None], strict=True):
+        if segment.start >= STREAMED_S:
+            break
+        marks.append((segment.start, segment.step))
+        if following is not None and following.start > segment.end + 0.5:
+            marks.append((segment.end, None))
+    return marks
+
+
+def _until(ws: WebSocketTestSession, kind: str) -> dict[str, Any]:
+    """The next message of type ``kind`` (others skipped)."""
+    while True:
+        message = ws.receive_json()
+        if message["type"] == kind:
+            return dict(message)
+
+
+def _stream_with_marks(ws: WebSocketTestSession) -> list[dict[str, Any]]:
+    """Stream the demo's first :data:`STREAMED_S` with its marks: every second step
+    marked by a typed "next", the others (and the gaps) tapped; the ``marked`` replies."""
+    frames = [f for f in sensor_frames(RECORDING, chunk_s=0.5) if f.t0 < STREAMED_S]
+    marks = _expected_marks()
+    seq, replies, step_marks = 0, [], 0
+    for frame in frames:
+        while marks and marks[0][0] <= frame.t0:
+            t, step = marks.pop(0)
+            seq += 1
+            if step is not None and step_marks % 2 == 1:
+                ws.send_json({"type": "question", "seq": seq, "text": "next", "t": t})
+            else:
+                ws.send_json({"type": "mark", "seq": seq, "step": step, "t": t})
+            step_marks += step is not None
+            replies.append(_until(ws, "marked"))
+        seq += 1
+        ws.send_bytes(
+            encode_frame(SensorFrame(frame.kind, seq, frame.t0, frame.rate, frame.samples))
+        )
+    return replies
+
+
+def _exported(client: TestClient, session_id: str) -> bytes:
+    response = client.get(f"/v1/sessions/{session_id}/recording", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    return bytes(response.content)
+
+
+def _read(archive: bytes, tmp_path: Path) -> Recording:
+    path = tmp_path / "export.zip"
+    path.write_bytes(archive)
+    return read_recording_archive(path)
+
+
+def test_a_recording_session_streamed_with_marks_exports_its_labels(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite3"
+    with _client(database) as client:
+        token = _device(client, recording=True)
+        session_id = _session(client, token)
+        with client.websocket_connect(f"/v1/sessions/{session_id}/stream?token={token}") as ws:
+            ws.send_json({"type": "hello", "protocol": 1})
+            assert _until(ws, "welcome")["recording"] is True
+            replies = _stream_with_marks(ws)
+            # a mark is a correction "at" its step: the step state follows it
+            ws.send_json({"type": "end", "seq": 10_000, "t": STREAMED_S})
+        assert [(r["t"], r["step"]) for r in replies] == _expected_marks()
+        archive = _exported(client, session_id)
+    exported = _read(archive, tmp_path)
+    expected = [s for s in RECORDING.annotation.segments if s.start < STREAMED_S]
+    got = exported.annotation.segments
+    assert [s.step for s in got] == [s.step for s in expected]
+    for mine, truth in zip(got, expected, strict=True):
+        assert mine.start == pytest.approx(truth.start, abs=FRAME_S)
+        assert mine.end == pytest.approx(min(truth.end, exported.duration), abs=FRAME_S)
+    assert exported.duration == pytest.approx(STREAMED_S, abs=0.5)
+    assert exported.imu is not None and exported.audio is not None
+    assert not exported.synthetic and exported.task == "latte_making"
+    assert exported.session_id == session_id
+    assert exported.imu.values[:100] == pytest.approx(RECORDING.imu.values[:100], abs=1e-3)
+
+
+def test_marks_survive_a_restart_and_next_goes_on_from_the_last_one(tmp_path: Path) -> None:
+    database = tmp_path / "db.sqlite3"
+    with _client(database) as client:
+        token = _device(client, recording=True)
+        session_id = _session(client, token)
+        url = f"/v1/sessions/{session_id}/stream?token={token}"
+        with client.websocket_connect(url) as ws:
+            ws.send_json({"type": "hello", "protocol": 1})
+            _until(ws, "welcome")
+            _stream_with_marks(ws)
+        before = _exported(client, session_id)
+    with _client(database) as client:  # a new service on the same store
+        after = _exported(client, session_id)
+        labels = _read(after, tmp_path).annotation.segments
+        assert labels == _read(before, tmp_path).annotation.segments and labels
+        with client.websocket_connect(url) as ws:
+            ws.send_json({"type": "hello", "protocol": 1, "resume_from": 10_000})
+            next_seq = _until(ws, "welcome")["next_seq"]
+            ws.send_json({"type": "question", "seq": next_seq, "text": "done", "t": 31.0})
+            marked = _until(ws, "marked")
+            step = _until(ws, "step")
+    steps = load_procedure(Path("tasks/latte_making/procedure.yaml")).step_ids
+    assert marked["step"] == next_marked_step(steps, "steam_milk") == "purge_wand"
+    assert step["current"] == marked["step"]
+
+
+def test_marks_are_refused_outside_recording_sessions_and_for_unknown_steps(
+    tmp_path: Path,
+) -> None:
+    with _client(tmp_path / "db.sqlite3") as client:
+        recorded, plain = _device(client, recording=True), _device(client, recording=False)
+        for token, mark, code in (
+            (recorded, {"step": "no_such_step"}, ErrorCode.UNKNOWN_STEP),
+            (plain, {"step": "grind_beans"}, ErrorCode.BAD_FRAME),
+        ):
+            session_id = _session(client, token)
+            with client.websocket_connect(f"/v1/sessions/{session_id}/stream?token={token}") as ws:
+                ws.send_json({"type": "hello", "protocol": 1})
+                _until(ws, "welcome")
+                ws.send_json({"type": "mark", "seq": 1, "t": 1.0, **mark})
+                error = _until(ws, "error")
+                assert error["code"] == code and error["ref_seq"] == 1
+                # the refused mark did not use up its seq
+                ws.send_json({"type": "mark", "seq": 1, "t": 1.0, "step": None})
+                if token == recorded:
+                    assert _until(ws, "marked")["step"] is None
+                else:
+                    assert _until(ws, "error")["code"] == ErrorCode.BAD_FRAME
+            response = client.get(f"/v1/sessions/{session_id}/recording", headers=ADMIN)
+            if token == plain:
+                assert response.status_code == 409
+                assert "not recorded" in response.json()["detail"]
+            else:  # no sensor data yet
+                assert response.status_code == 409 and "no sensor data" in response.text
+        assert client.get("/v1/sessions/ses-nope/recording", headers=ADMIN).status_code == 404
+        assert client.get(f"/v1/sessions/{session_id}/recording").status_code == 401
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.0, 120.0, allow_nan=False),
+            st.sampled_from(["a", "b", "c", None]),
+        ),
+        max_size=12,
+    ),
+    st.floats(0.0, 100.0, allow_nan=False),
+)
+def test_labels_from_marks_are_ordered_disjoint_segments_inside_the_session(
+    marks: list[tuple[float, str | None]], duration: float
+) -> None:
+    segments = labels_from_marks([StepMark(t, step) for t, step in marks], duration)
+    starts = {t for t, step in marks if step is not None}
+    for segment in segments:
+        assert 0.0 <= segment.start < segment.end <= duration
+        assert segment.start in starts
+    for first, second in itertools.pairwise(segments):
+        assert first.end <= second.start
+        assert first.step != second.step or first.end < second.start
+
+
+def test_next_follows_the_procedure_order() -> None:
+    steps = ("a", "b", "c")
+    assert [next_marked_step(steps, last) for last in (None, "a", "b", "c")] == [
+        "a",
+        "b",
+        "c",
+        None,
+    ]
+
+
+def test_the_zip_holds_the_recording_files(tmp_path: Path) -> None:
+    archive = zipfile.ZipFile(io.BytesIO(recording_archive(RECORDING)))
+    names = sorted(archive.namelist())
+    folder = RECORDING.session_id
+    assert names == sorted(
+        f"{folder}/{n}" for n in ("meta.json", "imu.csv", "audio.wav", "labels.csv")
+    )
+    assert json.loads(archive.read(f"{folder}/meta.json"))["task"] == "latte_making"
