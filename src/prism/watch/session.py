@@ -127,7 +127,7 @@ def download_recording(server: str, admin_token: str, session_id: str) -> bytes:
 def _check(reply: httpx.Response, what: str) -> None:
     """Refuse a reply that is not 200, with its status and the service's reason."""
     if reply.status_code == 401:
-        raise SessionRequestError(f"{what} refused (401): the admin token is wrong or missing")
+        raise SessionRequestError(f"{what} failed (401): the admin token is wrong or missing")
     if reply.status_code != 200:
         try:
             reason = str(reply.json().get("detail", reply.text))
