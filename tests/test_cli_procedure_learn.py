@@ -205,3 +205,22 @@ def test_import_openpack(tmp_path: Path) -> None:
     assert procedure.step("relocate_item_label").name == "Relocate Item Label"
     assert procedure.step("picking").repeatable
     assert "2 OpenPack boxes" in procedure.source
+
+
+def test_learn_from_recording_folders(tmp_path: Path) -> None:
+    """Recorded and labelled sessions (the recording format) teach a procedure directly."""
+    demo = Path(__file__).resolve().parents[1] / "datasets" / "demo"
+    folders = sorted(p for p in demo.glob("latte_making-s*") if p.is_dir())
+    out = tmp_path / "latte" / "procedure.yaml"
+    code, stdout, stderr = _invoke(
+        "procedure", "learn", *folders, "--id", "latte_making", "--out", out,
+        "--steps", demo.parents[1] / "tasks" / "latte_making" / "procedure.yaml", "--json",
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert json.loads(stdout)["procedures"][0]["sessions"] == len(folders) >= 2
+    learned = load_procedure(out)
+    assert learned.transitions["start"]  # the first steps of the recordings
+    bare = tmp_path / "not-a-recording"
+    bare.mkdir()
+    code, _, stderr = _invoke("procedure", "learn", bare, "--id", "x", "--out", tmp_path / "x.yaml")
+    assert code != 0 and "without labels.csv" in stderr

@@ -1,7 +1,7 @@
 """``prism procedure learn`` and ``prism procedure import {captaincook4d,openpack}``.
 
 ``learn`` builds a procedure from annotation CSV files
-(:mod:`prism.data.annotation_files`); ``import`` learns procedures from a public data set
+(:mod:`prism.data.annotation_files`) or labelled recording folders; ``import`` learns procedures from a public data set
 laid out like CaptainCook4D or OpenPack and writes ``<out-dir>/<id>/procedure.yaml``.
 """
 
@@ -59,6 +59,17 @@ def _write(procedure: Procedure, path: Path) -> Path:
     return path
 
 
+def _labels_file(path: Path) -> Path:
+    """The annotation CSV of ``path``: the file itself, or a recording folder's
+    ``labels.csv`` (the recording format of :mod:`prism.data.recording`)."""
+    if not path.is_dir():
+        return path
+    labels = path / "labels.csv"
+    if not labels.is_file():
+        fail(f"{path} is a folder without labels.csv: not a labelled recording")
+    return labels
+
+
 def _summary(procedure: Procedure, path: Path, n_sessions: int) -> dict[str, Any]:
     return {
         "id": procedure.id,
@@ -84,7 +95,9 @@ def learn(
     annotations: Annotated[
         list[Path],
         typer.Argument(
-            help="Annotation CSV files (header session,step,start,end).", show_default=False
+            help="Annotation CSV files (header session,step,start,end), or recording "
+            "folders (their labels.csv: recorded and labelled sessions).",
+            show_default=False,
         ),
     ],
     procedure_id: Annotated[
@@ -112,7 +125,7 @@ def learn(
         sessions: list[AnnotatedSession] = []
         origin: dict[str, Path] = {}
         for path in annotations:
-            for session in read_annotation_csv(path, task=procedure_id):
+            for session in read_annotation_csv(_labels_file(path), task=procedure_id):
                 if session.session_id in origin:
                     fail(
                         f"{path}: session {session.session_id!r} is also in "
