@@ -1,8 +1,9 @@
 """``prism procedure learn`` and ``prism procedure import {captaincook4d,openpack}``.
 
 ``learn`` builds a procedure from annotation CSV files
-(:mod:`prism.data.annotation_files`) or labelled recording folders; ``import`` learns procedures from a public data set
-laid out like CaptainCook4D or OpenPack and writes ``<out-dir>/<id>/procedure.yaml``.
+(:mod:`prism.data.annotation_files`) or labelled recording folders; ``import`` learns
+procedures from a public data set laid out like CaptainCook4D or OpenPack and writes
+``<out-dir>/<id>/procedure.yaml``.
 """
 
 from __future__ import annotations
