@@ -509,6 +509,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The dashboard, for a browser that logged in; else the login page."""
         return _page("dashboard.html" if access.cookie_ok(login) else "login.html")
 
+    @app.get("/dashboard/timeline.js", response_class=Response)
+    def dashboard_timeline() -> Response:
+        """The dashboard's label editor (a JavaScript module)."""
+        return Response(_page("timeline.js"), media_type="text/javascript")
+
     @app.post("/v1/dashboard/login")
     def dashboard_login(
         request: Request,
