@@ -239,11 +239,11 @@ def test_a_recordings_labels_are_corrected_on_the_timeline_and_the_export_follow
         "(() => { const b = document.querySelector('#labels svg').getBoundingClientRect();"
         " return [b.left, b.top, b.width, b.height] })()"
     )
-    at = lambda t: left + width * t / duration  # noqa: E731
     y = top + height / 2
     for kind, t in (("mousePressed", 10.0), ("mouseMoved", 12.0), ("mouseMoved", 14.0),
                     ("mouseReleased", 14.0)):  # fmt: skip
-        page.call("Input.dispatchMouseEvent", type=kind, x=at(t), y=y, button="left",
+        x = left + width * t / duration
+        page.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
                   buttons=0 if kind == "mouseReleased" else 1, clickCount=1)  # fmt: skip
     moved = float(page.evaluate("document.querySelector(\"#labels .boundary[data-index='1']\")"
                                 ".getAttribute('aria-valuenow')"))  # fmt: skip
