@@ -299,7 +299,7 @@ def test_a_watch_that_asks_for_speech_gets_each_answer_spoken(client: TestClient
 
 def test_every_refusal_has_one_http_status_and_stream_refusals_close_fatally() -> None:
     assert set(HTTP_STATUS) == set(ServiceError.__subclasses__())
-    statuses = [401, 404, 404, 404, 404, 409, 409, 409, 409, 429, 500, 503]
+    statuses = [401, 404, 404, 404, 404, 409, 409, 409, 409, 422, 429, 500, 503]
     assert sorted(HTTP_STATUS.values()) == statuses
     assert all(code.fatal for code in CLOSE_CODES.values())
     assert {HTTP_STATUS[kind] for kind in CLOSE_CODES} == {401, 404}

@@ -1,27 +1,32 @@
-"""The live dashboard: its data endpoints, and the login, the page and the pairing of a
-device in a real headless Chromium (a one-time link, the login form and the pairing form
-driven over the DevTools protocol)."""
+"""The live dashboard: its data endpoints, and the login, the page, the pairing of a
+device and the correction of a recording's step labels in a real headless Chromium (a
+one-time link, the login form, the pairing form and the label timeline driven over the
+DevTools protocol)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import subprocess
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from chromium import CHROMIUM, DevTools
 from conftest import ADMIN_TOKEN, needs_chromium, replay_settings
 from prism.data.recording import read_recording
+from prism.protocol import SensorFrame, encode_frame
 from prism.server.access import AdminAccess
 from prism.server.app import admin_access
 from prism.server.pairing import qr_svg
 from prism.server.threaded import serve_in_thread
-from prism.watch.replay import ReplayQuestion, replay
+from prism.watch.replay import ReplayQuestion, replay, sensor_frames
 from prism.watch.session import open_session
 
 RECORDING = read_recording(Path("datasets/demo/latte_making-s000"))
@@ -169,3 +174,98 @@ def test_the_dashboards_pairing_says_what_went_wrong_in_words(
         == '<svg width="9" height="9" viewBox="0 0 9 9" role="img"><path d="M0 0h1"></path></svg>'
     )
     assert page.evaluate("new Promise((done) => setTimeout(() => done(window.ran), 500))") is None
+
+
+MARKS = ((1.0, "attach_filter"), (10.0, "grind_beans"))
+"""Where the recording session of :func:`_recorded_session` marks each step (s)."""
+
+
+def _recorded_session(address: str, *, seconds: float = 20.0) -> str:
+    """A session of a recording device that streamed the demo's first ``seconds`` with
+    :data:`MARKS`: its id, once the service holds all of it."""
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    body = {"name": "research watch", "recording": True}
+    token = httpx.post(f"http://{address}/v1/devices", json=body, headers=admin).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    opened = httpx.post(
+        f"http://{address}/v1/sessions", json={"procedure": "latte_making"}, headers=auth
+    )
+    session = str(opened.json()["session_id"])
+    marks = list(MARKS)
+    with connect(f"ws://{address}/v1/sessions/{session}/stream?token={token}") as ws:
+        ws.send(json.dumps({"type": "hello", "protocol": 1}))
+        seq = 0
+        for frame in sensor_frames(RECORDING, chunk_s=0.5):
+            if frame.t0 >= seconds:
+                break
+            while marks and marks[0][0] <= frame.t0:
+                t, step = marks.pop(0)
+                seq += 1
+                ws.send(json.dumps({"type": "mark", "seq": seq, "step": step, "t": t}))
+            seq += 1
+            ws.send(encode_frame(SensorFrame(frame.kind, seq, frame.t0, frame.rate, frame.samples)))
+        ws.send(json.dumps({"type": "end", "seq": seq + 1, "t": seconds}))
+        while not json.loads(ws.recv(timeout=30)).get("final"):  # the last step update
+            pass
+    return session
+
+
+@needs_chromium
+def test_a_recordings_labels_are_corrected_on_the_timeline_and_the_export_follows(
+    streamed: tuple[str, str, AdminAccess], chromium_page: DevTools
+) -> None:
+    """Drag a boundary with the mouse's pointer events, move another with the keyboard,
+    rename a segment, save: the saved labels and the exported labels.csv say so."""
+    address, _, access = streamed
+    session = _recorded_session(address)
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    labels_url = f"http://{address}/v1/sessions/{session}/labels"
+    duration = httpx.get(labels_url, headers=admin).json()["duration"]
+    page = chromium_page
+    page.watch_problems()
+    page.call("Emulation.setDeviceMetricsOverride", width=1200, height=900,
+              deviceScaleFactor=1, mobile=False)  # fmt: skip
+    url = f"http://{address}/dashboard/login?link={access.link()}&session={session}"
+    page.call("Page.navigate", url=url)
+    page.wait_for("document.querySelectorAll('#labels g.segment').length === 3")
+    names = page.evaluate("[...document.querySelectorAll('#labels g.segment text')]"
+                          ".map((t) => t.textContent)")  # fmt: skip
+    assert names == ["other", "Attach filter", "Grind beans"]
+    assert page.evaluate("document.getElementById('labels-download').getAttribute('href')") == (
+        f"/v1/sessions/{session}/recording"
+    )
+    # drag the boundary between "Attach filter" and "Grind beans" from 10 s to 14 s
+    left, top, width, height = page.evaluate(
+        "(() => { const b = document.querySelector('#labels svg').getBoundingClientRect();"
+        " return [b.left, b.top, b.width, b.height] })()"
+    )
+    y = top + height / 2
+    for kind, t in (("mousePressed", 10.0), ("mouseMoved", 12.0), ("mouseMoved", 14.0),
+                    ("mouseReleased", 14.0)):  # fmt: skip
+        x = left + width * t / duration
+        page.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left",
+                  buttons=0 if kind == "mouseReleased" else 1, clickCount=1)  # fmt: skip
+    moved = float(page.evaluate("document.querySelector(\"#labels .boundary[data-index='1']\")"
+                                ".getAttribute('aria-valuenow')"))  # fmt: skip
+    assert moved == pytest.approx(14.0, abs=duration / width + 0.01)
+    # the first boundary by the keyboard: 1 s -> 2 s
+    first = "document.querySelector(\"#labels .boundary[data-index='0']\")"
+    for _ in range(2):
+        page.evaluate(f"{first}.dispatchEvent(new KeyboardEvent('keydown', {{key: 'ArrowRight'}}))")
+    # rename the third segment ("Grind beans") to "Brew coffee", then save
+    page.evaluate("document.querySelector(\"#labels g.segment[data-index='2']\")"
+                  ".dispatchEvent(new MouseEvent('click'));"
+                  "const pick = document.getElementById('labels-step');"
+                  "pick.value = 'brew_coffee'; pick.dispatchEvent(new Event('change'));"
+                  "document.querySelector('#labels [data-action=save]').click()")  # fmt: skip
+    page.wait_for("document.getElementById('labels-status').textContent === 'saved'")
+    saved = httpx.get(labels_url, headers=admin).json()
+    assert saved["source"] == "saved"
+    assert saved["segments"] == [
+        {"start": 2.0, "end": moved, "step": "attach_filter"},
+        {"start": moved, "end": duration, "step": "brew_coffee"},
+    ]
+    archive = httpx.get(f"http://{address}/v1/sessions/{session}/recording", headers=admin)
+    rows = zipfile.ZipFile(io.BytesIO(archive.content)).read(f"{session}/labels.csv").decode()
+    assert "brew_coffee" in rows and "grind_beans" not in rows and f"{moved}" in rows
+    assert page.problems == []

@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import sqlite3
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from prism.data.recording_archive import read_recording_archive, recording_archi
 from prism.procedure.io import load_procedure
 from prism.protocol import ErrorCode, SensorFrame, encode_frame
 from prism.server.app import create_app
+from prism.server.errors import LabelsRefusedError
+from prism.server.labels import LabelSegment, checked_labels
 from prism.server.recordings import StepMark, labels_from_marks, next_marked_step
 from prism.watch.replay import sensor_frames
 
@@ -132,6 +136,7 @@ def test_a_recording_session_streamed_with_marks_exports_its_labels(tmp_path: Pa
         assert mine.end == pytest.approx(min(truth.end, exported.duration), abs=FRAME_S)
     assert exported.duration == pytest.approx(STREAMED_S, abs=0.5)
     assert exported.imu is not None and exported.audio is not None
+    assert RECORDING.imu is not None
     assert not exported.synthetic and exported.task == "latte_making"
     assert exported.session_id == session_id
     assert exported.imu.values[:100] == pytest.approx(RECORDING.imu.values[:100], abs=1e-3)
@@ -236,3 +241,137 @@ def test_the_zip_holds_the_recording_files(tmp_path: Path) -> None:
         f"{folder}/{n}" for n in ("meta.json", "imu.csv", "audio.wav", "labels.csv")
     )
     assert json.loads(archive.read(f"{folder}/meta.json"))["task"] == "latte_making"
+
+
+def _segments(*rows: tuple[float, float, str | None]) -> list[dict[str, Any]]:
+    return [{"start": start, "end": end, "step": step} for start, end, step in rows]
+
+
+def _recorded_session(client: TestClient) -> str:
+    """A recording session that streamed the demo's first :data:`STREAMED_S` with marks."""
+    token = _device(client, recording=True)
+    session_id = _session(client, token)
+    with client.websocket_connect(f"/v1/sessions/{session_id}/stream?token={token}") as ws:
+        ws.send_json({"type": "hello", "protocol": 1})
+        _until(ws, "welcome")
+        _stream_with_marks(ws)
+    return session_id
+
+
+def test_saved_labels_replace_the_marks_in_the_export_and_survive_a_restart(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "db.sqlite3"
+    corrected = _segments(
+        (1.0, 9.5, "attach_filter"), (9.5, 12.0, None), (12.0, 20.0, "grind_beans")
+    )
+    with _client(database) as client:
+        session_id = _recorded_session(client)
+        url = f"/v1/sessions/{session_id}/labels"
+        before = client.get(url, headers=ADMIN).json()
+        assert before["source"] == "marks" and before["procedure"] == "latte_making"
+        assert before["duration"] == pytest.approx(STREAMED_S, abs=0.5)
+        assert before["steps"][0] == {"id": "attach_filter", "name": "Attach filter"}
+        from_marks = _read(_exported(client, session_id), tmp_path).annotation.segments
+        assert [(s["step"], s["start"], s["end"]) for s in before["segments"]] == [
+            (s.step, s.start, s.end) for s in from_marks
+        ]
+        saved = client.put(url, json=corrected, headers=ADMIN)
+        assert saved.status_code == 200, saved.text
+        expected = [s for s in corrected if s["step"] is not None]  # null: no step there
+        assert saved.json()["segments"] == expected and saved.json()["source"] == "saved"
+    with _client(database) as client:  # a new service on the same store
+        assert client.get(url, headers=ADMIN).json()["segments"] == expected
+        exported = _read(_exported(client, session_id), tmp_path)
+        assert [(s.step, s.start, s.end) for s in exported.annotation.segments] == [
+            (s["step"], s["start"], s["end"]) for s in expected
+        ]
+        assert exported.metadata["labels"] == "saved"
+        labels_csv = zipfile.ZipFile(io.BytesIO(_exported(client, session_id))).read(
+            f"{session_id}/labels.csv"
+        )
+        assert b"grind_beans" in labels_csv and b"brew_coffee" not in labels_csv
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        (_segments((0, 5, "grind_beans"), (4, 8, "brew_coffee")), 422, "segment 1: starts at 4"),
+        (_segments((0, 5, "grind_beans"), (6, 99, "brew_coffee")), 422, "segment 1: ends at 99"),
+        (_segments((0, 5, "grind_beans"), (5, 8, "knit")), 422, "segment 1: step 'knit'"),
+        (_segments((0, 5, None), (5, 5, "brew_coffee")), 422, "not before its end"),
+        (_segments((-1, 5, "grind_beans")), 422, "greater than or equal to 0"),
+        ([{"start": 0, "end": "later", "step": None}], 422, "valid number"),
+    ],
+    ids=["overlap", "past-the-end", "unknown-step", "empty", "negative", "not-a-number"],
+)
+def test_labels_that_do_not_fit_are_refused_naming_the_segment(
+    tmp_path: Path, body: list[dict[str, Any]], status: int, words: str
+) -> None:
+    with _client(tmp_path / "db.sqlite3") as client:
+        session_id = _recorded_session(client)
+        response = client.put(f"/v1/sessions/{session_id}/labels", json=body, headers=ADMIN)
+        assert response.status_code == status and words in response.text, response.text
+        if isinstance(response.json()["detail"], list):  # pydantic's: the index in loc
+            assert response.json()["detail"][0]["loc"][1] == len(body) - 1
+        assert (
+            client.get(f"/v1/sessions/{session_id}/labels", headers=ADMIN).json()["source"]
+            == "marks"
+        )
+
+
+def test_labels_of_unknown_or_unrecorded_sessions_are_refused_and_nothing_is_stored(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "db.sqlite3"
+    body = _segments((0, 1, "grind_beans"))
+    with _client(database) as client:
+        plain = _session(client, _device(client, recording=False))
+        for method in (client.get, partial(client.put, json=body)):
+            assert method(f"/v1/sessions/{plain}/labels", headers=ADMIN).status_code == 409
+            assert method("/v1/sessions/ses-nope/labels", headers=ADMIN).status_code == 404
+            assert method(f"/v1/sessions/{plain}/labels").status_code == 401
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT COUNT(*) FROM inputs WHERE kind = 'labels'").fetchone() == (0,)
+
+
+_STEPS = ("a", "b", "c")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.0, 12.0, allow_nan=False),
+            st.floats(0.01, 4.0, allow_nan=False),
+            st.sampled_from([*_STEPS, "zz", None]),
+        ),
+        max_size=8,
+    ),
+    st.floats(0.0, 30.0, allow_nan=False),
+)
+def test_checked_labels_accept_exactly_ordered_segments_inside_the_session_of_its_steps(
+    rows: list[tuple[float, float, str | None]], duration: float
+) -> None:
+    given_segments = [LabelSegment(start=s, end=s + length, step=step) for s, length, step in rows]
+    first_bad = next(
+        (
+            index
+            for index, segment in enumerate(given_segments)
+            if (index and segment.start < given_segments[index - 1].end)
+            or segment.end > duration
+            or segment.step not in (*_STEPS, None)
+        ),
+        None,
+    )
+    if first_bad is not None:
+        with pytest.raises(LabelsRefusedError, match=f"^segment {first_bad}: "):
+            checked_labels(given_segments, duration=duration, step_ids=_STEPS)
+        return
+    kept = checked_labels(given_segments, duration=duration, step_ids=_STEPS)
+    covered = sum(s.end - s.start for s in given_segments if s.step is not None)
+    assert sum(s.end - s.start for s in kept) == pytest.approx(covered)
+    for segment in kept:
+        assert 0.0 <= segment.start < segment.end <= duration and segment.step in _STEPS
+    for first, second in itertools.pairwise(kept):
+        assert first.end <= second.start
+        assert first.step != second.step or first.end < second.start

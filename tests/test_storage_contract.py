@@ -140,6 +140,7 @@ def test_inputs_keep_their_kind_and_bytes(store: SessionStore) -> None:
         StoredInput(1, "frame", bytes(range(256))),
         StoredInput(2, "control", b'{"type": "ack"}'),
         StoredInput(3, "question", "où ?".encode()),
+        StoredInput(0, "labels", b'[{"start": 0.0, "end": 1.5, "step": "a"}]'),
         StoredInput(2**32 - 1, "frame", b""),
     ]
     store.record_many([Record("s", kept)])

@@ -36,6 +36,7 @@ __all__ = [
     "DeviceNotFoundError",
     "EvaluationError",
     "FileIssue",
+    "LabelsRefusedError",
     "LocalLLMError",
     "MetricInputError",
     "ModeRefusedError",
@@ -252,6 +253,10 @@ class ModeRefusedError(ServiceError, RuntimeError):
 class RecordingUnavailableError(ServiceError, RuntimeError):
     """A session's recording cannot be exported: its device does not record (its
     inputs are not kept), or it has no sensor data yet."""
+
+
+class LabelsRefusedError(ServiceError, ValueError):
+    """Step labels that do not fit their session (names the segment and why)."""
 
 
 class SessionElsewhereError(ServiceError, RuntimeError):

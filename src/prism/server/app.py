@@ -28,7 +28,7 @@ from functools import partial
 from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from fastapi import Cookie, Depends, FastAPI, Header, Query, Request, WebSocket
+from fastapi import Body, Cookie, Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -38,6 +38,7 @@ from fastapi.responses import (
 )
 from pydantic import BaseModel, Field
 
+from prism.data.recording import Recording
 from prism.data.recording_archive import recording_archive
 from prism.errors import DataError, PrismError, StoreUnavailableError, WorkerLostError
 from prism.protocol import ErrorCode
@@ -47,6 +48,7 @@ from prism.server.connection import Connection, refuse
 from prism.server.dashboard import dashboard_view
 from prism.server.errors import (
     DeviceNotFoundError,
+    LabelsRefusedError,
     ModeRefusedError,
     NoUsableModelError,
     PairingNotFoundError,
@@ -61,6 +63,7 @@ from prism.server.errors import (
     UnauthorizedError,
 )
 from prism.server.health import Health
+from prism.server.labels import LabelSegment
 from prism.server.pairing import Pairings, qr_svg
 from prism.server.registry import SessionRegistry
 from prism.server.runtime import transcribe_question
@@ -92,6 +95,7 @@ HTTP_STATUS: dict[type[ServiceError], int] = {
     TooManyDeviceSessionsError: 429,
     ProcedureUnusableError: 500,
     RecordingUnavailableError: 409,
+    LabelsRefusedError: 422,
     TooManySessionsError: 503,
 }
 """The HTTP status of each refusal (REST). Another device's session is answered as an
@@ -505,6 +509,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The dashboard, for a browser that logged in; else the login page."""
         return _page("dashboard.html" if access.cookie_ok(login) else "login.html")
 
+    @app.get("/dashboard/timeline.js", response_class=Response)
+    def dashboard_timeline() -> Response:
+        """The dashboard's label editor (a JavaScript module)."""
+        return Response(_page("timeline.js"), media_type="text/javascript")
+
     @app.post("/v1/dashboard/login")
     def dashboard_login(
         request: Request,
@@ -559,19 +568,53 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def dashboard_session(session_id: str) -> dict[str, Any]:
         session = registry.resolve(session_id)
         view = await registry.snapshot(session)
-        return dashboard_view(session.id, view, session.notable, ended=session.ended)
+        return dashboard_view(
+            session.id, view, session.notable, ended=session.ended, recording=session.recording
+        )
 
     @app.get("/v1/sessions/{session_id}/recording", dependencies=[Depends(viewer)])
     async def session_recording(session_id: str) -> Response:
         """A recording session as a recording zip (``prism.data.recording_archive``): its
-        IMU, audio and the step labels between its marks. 409 if its device does not
-        record."""
+        IMU, audio and its step labels (as saved, else between its marks). 409 if its
+        device does not record."""
         recording = await registry.recording(session_id)
         archive = await asyncio.to_thread(recording_archive, recording)
         disposition = f'attachment; filename="{recording.session_id}.zip"'
         return Response(
             archive, media_type="application/zip", headers={"Content-Disposition": disposition}
         )
+
+    def labels_view(recording: Recording) -> dict[str, Any]:
+        procedure = registry.procedures.get(recording.task)
+        return {
+            "session_id": recording.session_id,
+            "procedure": procedure.id,
+            "duration": recording.duration,
+            "source": recording.metadata["labels"],
+            "segments": [
+                {"start": s.start, "end": s.end, "step": s.step}
+                for s in recording.annotation.segments
+            ],
+            "steps": [{"id": step.id, "name": step.name} for step in procedure.steps],
+        }
+
+    @app.get("/v1/sessions/{session_id}/labels", dependencies=[Depends(viewer)])
+    async def session_labels(session_id: str) -> dict[str, Any]:
+        """A recording session's step labels (``segments``: start, end in s, step) as
+        saved, else as its marks give them (``source``: ``"saved"`` or ``"marks"``), its
+        ``duration`` (s) and its procedure's ``steps``. 409 if its device does not record."""
+        return labels_view(await registry.recording(session_id))
+
+    @app.put("/v1/sessions/{session_id}/labels", dependencies=[Depends(viewer)])
+    async def save_session_labels(
+        session_id: str, segments: Annotated[list[LabelSegment], Body(max_length=10_000)]
+    ) -> dict[str, Any]:
+        """Save a recording session's corrected step labels (``prism.server.labels``):
+        ordered, non-overlapping segments inside the session, of its procedure's steps
+        (``null``: no step); 422 naming the first segment that is not, and why. The
+        export uses them from then on. As :func:`session_labels` after the save."""
+        await registry.save_labels(session_id, segments)
+        return labels_view(await registry.recording(session_id))
 
     bridge = SensorLoggerBridge(registry)
 

@@ -61,13 +61,16 @@ def dashboard_view(
     sent: Sequence[dict[str, Any]],
     *,
     ended: bool = False,
+    recording: bool = False,
 ) -> dict[str, Any]:
-    """A session for the dashboard: its :func:`runtime_view`, whether it ``ended``, and
-    the ``reminders`` and ``qa`` exchange from the messages sent."""
+    """A session for the dashboard: its :func:`runtime_view`, whether it ``ended``, whether
+    it is ``recording`` (its labels can be corrected on the dashboard's timeline), and the
+    ``reminders`` and ``qa`` exchange from the messages sent."""
     return {
         "session_id": session_id,
         **view,
         "ended": ended,
+        "recording": recording,
         "reminders": [m for m in sent if m.get("type") == "reminder"],
         "qa": [m for m in sent if m.get("type") == "answer"],
     }

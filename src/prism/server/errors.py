@@ -12,6 +12,7 @@ from __future__ import annotations
 from prism.errors import (
     ConnectionStateError,
     DeviceNotFoundError,
+    LabelsRefusedError,
     ModeRefusedError,
     NoUsableModelError,
     PairingNotFoundError,
@@ -31,6 +32,7 @@ __all__ = [
     "ECHOED_NAME_MAX",
     "ConnectionStateError",
     "DeviceNotFoundError",
+    "LabelsRefusedError",
     "ModeRefusedError",
     "NoUsableModelError",
     "PairingNotFoundError",

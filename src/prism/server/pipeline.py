@@ -421,7 +421,8 @@ def _classified(streams: Sequence[StreamingClassifier | UninformativeStream]) ->
 
 
 def _replay_input(runtime: SessionRuntime, stored: StoredInput) -> None:
-    """Feed one stored input to a rebuilding runtime (its messages were kept already)."""
+    """Feed one stored input to a rebuilding runtime (its messages were kept already);
+    saved ``labels`` are a researcher's, not the session's: passed over."""
     if stored.kind == "frame":
         frame = decode_frame(stored.body)
         if frame.kind != FrameKind.QUESTION_AUDIO:  # answered through its "question" row
@@ -429,7 +430,7 @@ def _replay_input(runtime: SessionRuntime, stored: StoredInput) -> None:
     elif stored.kind == "question":
         text = stored.body.decode()
         runtime.handle_control(Question(type="question", seq=stored.seq, text=text, t=0.0))
-    else:
+    elif stored.kind == "control":
         message = parse_control(stored.body)
         if not isinstance(message, Hello | Ack):
             runtime.handle_control(message)

@@ -5,7 +5,8 @@ inputs are the recording: the IMU and audio frames, and the ``mark`` control mes
 (``watch_bridge/PROTOCOL.md``) where the user said which step starts. This module turns
 them into a :class:`~prism.data.recording.Recording` (the format of
 :mod:`prism.data.recording`, written by its :func:`~prism.data.recording.write_recording`):
-the labels are the segments between the marks.
+the labels are the ones a researcher saved (:mod:`prism.server.labels`), else the
+segments between the marks.
 
 Pure functions over stored inputs; the service reads the store and serves the result.
 """
@@ -23,6 +24,7 @@ from prism.data.annotations import AnnotatedSession, StepSegment
 from prism.data.recording import AUDIO_RATE_HZ, ImuSamples, Recording, clean_imu
 from prism.errors import DataError
 from prism.protocol import FrameKind, Mark, decode_frame, parse_control
+from prism.server.labels import saved_labels
 from prism.storage import StoredInput
 
 __all__ = [
@@ -129,7 +131,9 @@ def session_recording(
 
     Each audio chunk is placed at its ``t0`` (silence where none came); IMU rows are
     cleaned as any recording's (:func:`~prism.data.recording.clean_imu`). Spoken
-    questions are not part of it (they are not sensor data).
+    questions are not part of it (they are not sensor data). The labels are the last
+    ones saved, else those of the marks (``meta.json`` says which: ``labels`` is
+    ``"saved"`` or ``"marks"``).
 
     Raises
     ------
@@ -160,15 +164,17 @@ def session_recording(
         float(imu.times[-1]) if imu is not None else 0.0,
         audio.size / AUDIO_RATE_HZ if audio is not None else 0.0,
     )
+    saved = saved_labels(kept)
     annotation = AnnotatedSession(
         session_id=session_id,
         task=task,
-        segments=labels_from_marks(marks, duration),
+        segments=labels_from_marks(marks, duration) if saved is None else saved,
         duration=duration,
     )
     meta = {
         "source": "recorded with the PrISM service",
         "marks": [[mark.t, mark.step] for mark in marks],
+        "labels": "marks" if saved is None else "saved",
         **(metadata or {}),
         "synthetic": False,
     }

@@ -21,11 +21,12 @@ import logging
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 from prism.assistant.llm import LLMPhraser
+from prism.data.annotations import StepSegment
 from prism.data.recording import Recording
 from prism.errors import (
     DataError,
@@ -53,6 +54,7 @@ from prism.server.errors import (
     unknown,
 )
 from prism.server.health import Health
+from prism.server.labels import LabelSegment, checked_labels, labels_input
 from prism.server.memory import limit_malloc_arenas
 from prism.server.pipeline import OPENED_GUIDED, SWITCHED_TO_SENSING, LocalPipeline, Pipeline
 from prism.server.procedures import Procedures, Reloaded
@@ -573,6 +575,34 @@ class SessionRegistry:
             return await asyncio.to_thread(build)
         except DataError as problem:
             raise RecordingUnavailableError(str(problem)) from None
+
+    async def save_labels(
+        self, session_id: str, segments: Sequence[LabelSegment]
+    ) -> tuple[StepSegment, ...]:
+        """Save a recording session's corrected step labels (:mod:`prism.server.labels`):
+        checked against its recording's length and its procedure's steps, stored as an
+        input of kind ``labels``; the step segments saved.
+
+        Raises
+        ------
+        SessionNotFoundError, RecordingUnavailableError
+            As :meth:`recording` (nothing is stored for a session that does not record).
+        LabelsRefusedError
+            Naming the first segment that does not fit, and why.
+        SessionElsewhereError
+            If another service process took the session over meanwhile.
+        """
+        recording = await self.recording(session_id)
+        session = self.resolve(session_id)
+        steps = self.procedures.get(session.procedure_id).step_ids
+        labels = checked_labels(segments, duration=recording.duration, step_ids=steps)
+        epoch = session.epoch if session.owner else None
+        kept = await asyncio.to_thread(
+            self.store.record, session.id, labels_input(labels), [], epoch=epoch
+        )
+        if not kept:
+            raise SessionElsewhereError(f"session {session.id!r} is served by another server")
+        return labels
 
     # ----------------------------------------------------------------- output
     def commit(

@@ -47,11 +47,12 @@ __all__ = [
     "StoredInput",
 ]
 
-InputKind = Literal["frame", "control", "question", "mode"]
+InputKind = Literal["frame", "control", "question", "mode", "labels"]
 """``frame``: binary frame bytes; ``control``: a JSON control message; ``question``: the
 transcript of a spoken question, answered at that point; ``mode``: the session's mode
 from that point (``guided``: opened without a model; ``sensing``: switched to its
-task's model)."""
+task's model); ``labels``: a recording session's step labels as a researcher corrected
+them (JSON, :mod:`prism.server.labels`; the latest one counts), not replayed."""
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ from prism.storage.base import (
 
 __all__ = ["RedisStore"]
 
-_KINDS: tuple[InputKind, ...] = ("frame", "control", "question", "mode")
+_KINDS: tuple[InputKind, ...] = ("frame", "control", "question", "mode", "labels")
 _INPUT_HEADER = struct.Struct(">qB")
 """An input entry: ``seq`` (int64) and the kind's index in :data:`_KINDS`, then the body."""
 
