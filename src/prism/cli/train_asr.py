@@ -37,6 +37,14 @@ def train_asr(
     clips: Annotated[int, typer.Option(help="Spoken sentences to make.", min=2)] = 2800,
     epochs: Annotated[int, typer.Option(help="Passes over the training clips.", min=1)] = 3,
     rank: Annotated[int, typer.Option(help="Rank of the decoder adapters.", min=1)] = 8,
+    free_share: Annotated[
+        float,
+        typer.Option(
+            help="Share of sentences in people's own words (free_phrasing) instead of patterns.",
+            min=0.0,
+            max=0.75,
+        ),
+    ] = 0.0,
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.", min=0.0)] = 1e-3,
     seed: Annotated[int, typer.Option(help="Text, voice, noise and training draws.")] = 0,
     threads: Annotated[int, typer.Option(help="CPU threads.", min=1)] = 2,
@@ -70,6 +78,7 @@ def train_asr(
             n_clips=clips,
             epochs=epochs,
             rank=rank,
+            free_share=free_share,
             learning_rate=learning_rate,
             seed=seed,
             cpu_threads=threads,

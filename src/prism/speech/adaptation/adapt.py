@@ -160,7 +160,7 @@ class AdaptationConfig:
     snr_db: tuple[float, float] = (5.0, 25.0)
     clean_share: float = 0.15
     description_share: float = 0.2
-    free_share: float = 0.35
+    free_share: float = 0.0
     rank: int = 8
     learning_rate: float = 1e-3
     epochs: int = 3
