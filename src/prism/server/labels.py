@@ -42,7 +42,7 @@ class LabelSegment(BaseModel):
     @model_validator(mode="after")
     def _not_empty(self) -> LabelSegment:
         if not self.start < self.end:
-            raise ValueError(f"starts at {self.start} s, not before its end ({self.end} s)")
+            raise LabelsRefusedError(f"starts at {self.start} s, not before its end ({self.end} s)")
         return self
 
 
